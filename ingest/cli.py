@@ -1,0 +1,110 @@
+"""The ``llmledger`` command line: one click group, one entry point.
+
+stdout carries data; logs and progress go to stderr. Exit codes: 0 ok, 1 data/check failure,
+2 usage/config error, 3 a source unreachable or refusing credentials.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ingest.context import AppContext
+from ingest.errors import ExitCode, LedgerError
+
+EPILOG = """\b
+Exit codes: 0 ok, 1 data or check failure, 2 usage or configuration error,
+3 a source unreachable or refusing credentials.
+
+\b
+Example:
+  llmledger --db demo.duckdb demo --no-dashboard
+  llmledger --db ledger.duckdb ingest bedrock-s3 --bucket my-logs --prefix bedrock
+  llmledger --db ledger.duckdb report --by team
+"""
+
+
+class LedgerGroup(click.Group):
+    """Turns a LedgerError into one line on stderr and its exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except LedgerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(int(exc.exit_code))
+
+
+@click.group(cls=LedgerGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    envvar="LLMLEDGER_DB",
+    metavar="PATH",
+    help="DuckDB database file (env LLMLEDGER_DB; else the config's; else ./llmledger.duckdb).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    envvar="LLMLEDGER_CONFIG",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="TOML configuration file (env LLMLEDGER_CONFIG).",
+)
+@click.option("--log-json", is_flag=True, help="Log one JSON object per event on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.version_option(package_name="llmledger")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, config_path: str | None, log_json: bool, quiet: bool) -> None:
+    """llmledger: what your developers' LLM traffic costs, per developer, team and model."""
+    ctx.obj = _LazyContext(db, config_path, log_json, quiet)
+
+
+class _LazyContext:
+    """Resolves the configuration only when a command needs it, so --help never fails."""
+
+    def __init__(self, db: str | None, config_path: str | None, log_json: bool, quiet: bool):
+        self._args = (db, config_path, log_json, quiet)
+        self._app: AppContext | None = None
+
+    def get(self) -> AppContext:
+        if self._app is None:
+            db, config_path, log_json, quiet = self._args
+            self._app = AppContext.create(db, config_path, log_json=log_json, quiet=quiet)
+        return self._app
+
+
+def app_context(ctx: click.Context) -> AppContext:
+    root = ctx.find_root().obj
+    assert isinstance(root, _LazyContext)
+    return root.get()
+
+
+def _register() -> None:
+    from ingest import cli_bedrock, cli_dashboard, cli_demo, cli_ingest, cli_jobs, cli_reports
+
+    cli.add_command(cli_ingest.ingest)
+    cli_bedrock.register(cli_ingest.ingest)
+    for module_name in ("cli_litellm", "cli_vertex"):
+        try:
+            module = __import__(f"ingest.{module_name}", fromlist=["register"])
+        except ImportError:
+            continue
+        module.register(cli_ingest.ingest)
+    for module in (cli_reports, cli_demo, cli_dashboard, cli_jobs):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=True)
+    except LedgerError as exc:  # raised outside a command's invoke (e.g. while parsing)
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(int(exc.exit_code))
+
+
+__all__ = ["cli", "main", "app_context", "ExitCode"]

@@ -1,0 +1,214 @@
+"""The TOML configuration file: loading and validation.
+
+One file names the database, the sources, the people directory, identity rules, price overrides,
+quotas and budgets. Validation is strict: an unknown key, a wrong type or a missing file is one
+line naming the key and the fix. Secrets never live here: credentials come from the SDKs' own
+chains or from environment variables the file names (``dsn_env = "LITELLM_DATABASE_URL"``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.errors import ConfigError
+
+# A spec is: a python type, a (list, spec) for arrays, a dict of key -> spec for tables, or
+# ("map", spec) for tables with free keys. Keys ending in "?" are optional; others required.
+_STR, _INT, _BOOL, _NUM = str, int, bool, (int, float, str)
+
+_RULE = {
+    "match": _STR,
+    "developer?": _STR,
+    "team?": _STR,
+    "cost_center?": _STR,
+    "source?": _STR,
+}
+_QUOTA = {
+    "provider": _STR,
+    "region?": _STR,
+    "model": _STR,
+    "scope?": _STR,
+    "tokens_per_minute?": _INT,
+    "requests_per_minute?": _INT,
+    "name?": _STR,
+}
+_PRICE = {
+    "provider": _STR,
+    "model": _STR,
+    "scope?": _STR,
+    "token_type?": _STR,
+    "usd_per_mtok?": _NUM,
+    "discount_pct?": _NUM,
+    "valid_from": _STR,
+    "note?": _STR,
+}
+SPEC: dict[str, Any] = {
+    "database?": {"path?": _STR, "snapshot?": _STR},
+    "people?": {"directory": _STR},
+    "identity?": {
+        "request_metadata_developer_key?": _STR,
+        "request_metadata_team_key?": _STR,
+        "request_metadata_project_key?": _STR,
+        "vertex_label_developer_key?": _STR,
+        "vertex_label_team_key?": _STR,
+        "vertex_label_project_key?": _STR,
+        "match_local_part?": _BOOL,
+        "rules?": (list, _RULE),
+    },
+    "bedrock?": {"application_profiles?": ("map", _STR)},
+    "gateway?": {"identities?": (list, _STR), "match_window_seconds?": _INT},
+    "sources?": {
+        "bedrock_s3?": (
+            list,
+            {"bucket": _STR, "prefix?": _STR, "region?": _STR, "profile?": _STR,
+             "overlap_hours?": _INT},
+        ),
+        "bedrock_cloudwatch?": (
+            list,
+            {"log_group": _STR, "region?": _STR, "profile?": _STR, "overlap_minutes?": _INT},
+        ),
+        "bedrock_files?": (list, {"path": _STR}),
+        "litellm?": (
+            list,
+            {"dsn_env?": _STR, "overlap_minutes?": _INT, "name?": _STR},
+        ),
+        "litellm_api?": (
+            list,
+            {"url": _STR, "key_env?": _STR, "overlap_minutes?": _INT, "page_size?": _INT},
+        ),
+        "vertex?": (
+            list,
+            {"project": _STR, "api_endpoint?": _STR, "anonymous?": _BOOL, "filter?": _STR,
+             "page_size?": _INT, "overlap_minutes?": _INT, "calls_per_minute?": _INT},
+        ),
+        "vertex_files?": (list, {"path": _STR}),
+        "litellm_files?": (list, {"path": _STR}),
+    },
+    "prices?": {"overrides?": (list, _PRICE), "litellm_file?": _STR},
+    "quotas?": (list, _QUOTA),
+    "budgets?": (list, {"team": _STR, "monthly_usd": _NUM}),
+    "alerts?": {"webhook_url_env?": _STR, "webhook_url?": _STR},
+    "dashboard?": {
+        "auth?": _BOOL,
+        "admins?": (list, _STR),
+        "title?": _STR,
+    },
+    "run?": {"every?": _STR, "lock_stale_minutes?": _INT},
+}
+
+
+@dataclass
+class Config:
+    """A validated configuration. ``raw`` keeps the TOML tables; paths are resolved."""
+
+    path: Path | None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def resolve(self, value: str) -> Path:
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() else self.base_dir / p
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.raw.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+    def sources(self, kind: str) -> list[dict[str, Any]]:
+        return list(self.section("sources").get(kind, []))
+
+    @property
+    def database_path(self) -> Path | None:
+        path = self.section("database").get("path")
+        return self.resolve(path) if path else None
+
+    @property
+    def people_directory(self) -> Path | None:
+        directory = self.section("people").get("directory")
+        return self.resolve(directory) if directory else None
+
+
+def load(path: str | Path | None) -> Config:
+    """Load and validate ``path``; ``None`` gives an empty configuration."""
+    if path is None:
+        return Config(path=None)
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(
+            f"config file {p} not found; pass --config FILE or set LLMLEDGER_CONFIG "
+            "to an existing file"
+        )
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {p} is not UTF-8 text") from None
+    _check(raw, SPEC, "", p)
+    cfg = Config(path=p.resolve(), raw=raw)
+    people = cfg.people_directory
+    if people is not None and not people.is_file():
+        raise ConfigError(
+            f"{p}: people.directory = {str(cfg.section('people')['directory'])!r} "
+            f"not found (looked at {people}); fix the path (relative to the config file)"
+        )
+    return cfg
+
+
+def _type_name(spec: Any) -> str:
+    if spec is _NUM:
+        return "a number or a decimal string"
+    if isinstance(spec, tuple) and spec and spec[0] is list:
+        return "an array"
+    if isinstance(spec, (dict, tuple)):
+        return "a table"
+    return {str: "a string", int: "an integer", bool: "true or false"}.get(spec, str(spec))
+
+
+def _check(value: Any, spec: Any, where: str, path: Path) -> None:
+    name = where or "the file"
+    if isinstance(spec, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: {name} must be a table; see the README's configuration")
+        allowed = {k.rstrip("?"): v for k, v in spec.items()}
+        for key, item in value.items():
+            if key not in allowed:
+                choices = ", ".join(sorted(allowed))
+                raise ConfigError(
+                    f"{path}: unknown key '{_join(where, key)}'; valid keys here: {choices}"
+                )
+            _check(item, allowed[key], _join(where, key), path)
+        for key in spec:
+            if not key.endswith("?") and key not in value:
+                raise ConfigError(f"{path}: missing key '{_join(where, key)}'; add it")
+        return
+    if isinstance(spec, tuple) and spec[0] is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: '{name}' must be an array (use [[{name}]] tables)")
+        for i, item in enumerate(value):
+            _check(item, spec[1], f"{where}[{i}]", path)
+        return
+    if isinstance(spec, tuple) and spec[0] == "map":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: '{name}' must be a table")
+        for key, item in value.items():
+            _check(item, spec[1], f'{where}."{key}"', path)
+        return
+    ok = isinstance(value, spec) and not (spec is int and isinstance(value, bool))
+    if spec is _NUM and isinstance(value, bool):
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"{path}: '{name}' must be {_type_name(spec)}, got {type(value).__name__} "
+            f"{value!r}"
+        )
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key

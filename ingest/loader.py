@@ -1,0 +1,196 @@
+"""The one loader that writes every raw table.
+
+A source hands it a page of already-parsed rows (a DuckDB relation, an Arrow table or the name of
+a table in the same connection), the page's rejected records, the cursor values the page covers
+and the objects it read. The loader upserts the rows on the table's natural key and moves the
+cursor in the same transaction, so a run killed at any point loses and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+_counter = itertools.count()
+
+
+@dataclass
+class LoadResult:
+    new_rows: int = 0
+    updated_rows: int = 0
+    unchanged_rows: int = 0
+    rejected_rows: int = 0
+
+    def __iadd__(self, other: LoadResult) -> LoadResult:
+        self.new_rows += other.new_rows
+        self.updated_rows += other.updated_rows
+        self.unchanged_rows += other.unchanged_rows
+        self.rejected_rows += other.rejected_rows
+        return self
+
+
+@dataclass
+class ProcessedObject:
+    key: str
+    etag: str
+    records: int
+
+
+@dataclass
+class PageWrite:
+    """Everything one page changes, committed together."""
+
+    rows: Any = None  # duckdb relation | pyarrow.Table | str (table/view name) | None
+    rejected: Sequence[tuple[str, str]] = ()  # (location, reason); never record text
+    cursors: Mapping[str, str] = field(default_factory=dict)  # partition -> new cursor value
+    processed: Sequence[ProcessedObject] = ()
+    prefer: str | None = None  # order-by expression to pick one row among duplicate keys
+
+
+class Loader:
+    """Upserts pages into ``table`` keyed on ``key`` for ``source``."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, *, source: str, table: str, key: Sequence[str]
+    ) -> None:
+        self.con = con
+        self.source = source
+        self.table = table
+        self.key = list(key)
+        self.columns = [
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_name = ? and table_schema = 'main' order by ordinal_position",
+                [table],
+            ).fetchall()
+        ]
+        if not self.columns:
+            raise ValueError(f"raw table {table} does not exist")
+        self.total = LoadResult()
+
+    def write(self, page: PageWrite) -> LoadResult:
+        con = self.con
+        result = LoadResult()
+        suffix = next(_counter)
+        page_view = f"_llmledger_page_{suffix}"
+        dedup = f"_llmledger_dedup_{suffix}"
+        con.execute("begin transaction")
+        try:
+            if page.rows is not None:
+                self._stage(page.rows, page_view)
+                keys = ", ".join(self.key)
+                cols = ", ".join(self.columns)
+                order = page.prefer or cols  # deterministic among duplicate keys
+                con.execute(
+                    f"create or replace temp table {dedup} as select {cols} from {page_view} "
+                    f"qualify row_number() over (partition by {keys} order by {order}) = 1"
+                )
+                join = " and ".join(f"p.{k} = t.{k}" for k in self.key)
+                total = _scalar(con, f"select count(*) from {dedup}")
+                existing = _scalar(
+                    con, f"select count(*) from {dedup} p semi join {self.table} t on {join}"
+                )
+                changed = _scalar(
+                    con,
+                    f"select count(*) from (select * from {dedup} except "
+                    f"select t.* from {self.table} t semi join {dedup} p on {join})",
+                )
+                con.execute(f"insert or replace into {self.table} select * from {dedup}")
+                con.execute(f"drop table {dedup}")
+                result.new_rows = total - existing
+                result.updated_rows = changed - result.new_rows
+                result.unchanged_rows = existing - result.updated_rows
+            if page.rejected:
+                con.executemany(
+                    "insert or ignore into rejected_records (source, location, reason) "
+                    "values (?, ?, ?)",
+                    [(self.source, loc, reason) for loc, reason in page.rejected],
+                )
+                result.rejected_rows = len(page.rejected)
+            now = datetime.now(UTC)
+            for partition, value in page.cursors.items():
+                con.execute(
+                    "insert or replace into ingest_cursors (source, partition, value, updated_at) "
+                    "values (?, ?, ?, ?)",
+                    [self.source, partition, value, now],
+                )
+            if page.processed:
+                con.executemany(
+                    "insert or replace into processed_objects "
+                    "(source, object_key, etag, records, processed_at) values (?, ?, ?, ?, ?)",
+                    [(self.source, o.key, o.etag, o.records, now) for o in page.processed],
+                )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        finally:
+            _unregister(con, page_view)
+        self.total += result
+        return result
+
+    def _stage(self, rows: Any, name: str) -> None:
+        con = self.con
+        if isinstance(rows, str):
+            con.execute(f"create or replace temp view {name} as select * from {rows}")
+        elif isinstance(rows, pa.Table):
+            con.register(name, rows)
+        else:  # a DuckDB relation
+            rows.create_view(name, replace=True)
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    try:
+        con.unregister(name)
+    except Exception:  # noqa: BLE001 - it was a view, not a registered object
+        pass
+    con.execute(f"drop view if exists {name}")
+
+
+def record_run(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    source: str,
+    started_at: datetime,
+    status: str,
+    result: LoadResult,
+    message: str | None = None,
+) -> None:
+    """Append one line to the run log (what the data-health view and `doctor` read)."""
+    con.execute(
+        "insert into ingest_runs (source, started_at, finished_at, status, new_rows, "
+        "updated_rows, rejected_rows, message) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            source,
+            started_at,
+            datetime.now(UTC),
+            status,
+            result.new_rows,
+            result.updated_rows,
+            result.rejected_rows,
+            message,
+        ],
+    )
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,120 @@
+"""Ingest -> build -> publish, shared by `ingest`, `run`, `demo` and the ad hoc source commands.
+
+Each source module (``ingest/<kind>.py``) exposes::
+
+    NAME: str                      # the source name in cursors, rejected_records and the run log
+    def run(app, con, options: dict, *, since: date | None, until: date | None) -> LoadResult
+
+``run`` raises ``SourceUnavailable`` (exit 3) when the source is down or refuses credentials,
+after the SDK's own retries, leaving its cursor where it was.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+
+from ingest.context import AppContext
+from ingest.errors import ExitCode, LedgerError
+from ingest.loader import LoadResult, record_run
+
+SOURCE_MODULES = {
+    "bedrock_s3": "ingest.bedrock_s3",
+    "bedrock_cloudwatch": "ingest.bedrock_cloudwatch",
+    "bedrock_files": "ingest.bedrock_files",
+    "litellm": "ingest.litellm",
+    "litellm_api": "ingest.litellm_api",
+    "litellm_files": "ingest.litellm",
+    "vertex": "ingest.vertex",
+    "vertex_files": "ingest.vertex_files",
+}
+
+
+@dataclass
+class SourceOutcome:
+    kind: str
+    name: str
+    result: LoadResult
+    error: LedgerError | None = None
+    seconds: float = 0.0
+
+
+def ingest_one(
+    app: AppContext,
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    options: dict[str, Any],
+    *,
+    since: date | None = None,
+    until: date | None = None,
+) -> SourceOutcome:
+    module = importlib.import_module(SOURCE_MODULES[kind])
+    runner = getattr(module, f"run_{kind}", None) or module.run
+    name = getattr(module, "NAME", kind)
+    started = datetime.now(UTC)
+    try:
+        result = runner(app, con, options, since=since, until=until)
+    except LedgerError as exc:
+        record_run(con, source=name, started_at=started, status="failed", result=LoadResult(),
+                   message=str(exc))
+        return SourceOutcome(kind, name, LoadResult(), exc,
+                             (datetime.now(UTC) - started).total_seconds())
+    record_run(con, source=name, started_at=started, status="ok", result=result)
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    app.log(
+        "source_done",
+        f"{name}: {result.new_rows} new, {result.updated_rows} updated, "
+        f"{result.rejected_rows} rejected in {seconds:.1f}s",
+        source=name, new=result.new_rows, updated=result.updated_rows,
+        rejected=result.rejected_rows, seconds=round(seconds, 3),
+    )
+    return SourceOutcome(kind, name, result, None, seconds)
+
+
+def configured_sources(app: AppContext) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for kind in SOURCE_MODULES:
+        for options in app.config.sources(kind):
+            found.append((kind, dict(options)))
+    return found
+
+
+def build(app: AppContext, con: duckdb.DuckDBPyConnection) -> None:
+    """Load the reference data the config names, then rebuild staging views and marts."""
+    from models import reference, runner
+
+    cfg = app.config
+    reference.load_all(
+        con,
+        people_csv=cfg.people_directory,
+        identity=cfg.section("identity"),
+        application_profiles=cfg.section("bedrock").get("application_profiles", {}),
+        price_overrides=cfg.section("prices").get("overrides", []),
+        quotas=cfg.raw.get("quotas", []),
+        budgets=cfg.raw.get("budgets", []),
+        gateway=cfg.section("gateway"),
+    )
+    runner.build(con)
+
+
+def publish(app: AppContext, con: duckdb.DuckDBPyConnection) -> None:
+    from models import snapshot
+
+    snapshot.publish(con, app.snapshot_path)
+    app.log("published", f"snapshot published: {app.snapshot_path}", path=str(app.snapshot_path))
+
+
+def finish(app: AppContext, con: duckdb.DuckDBPyConnection, outcomes: list[SourceOutcome]) -> int:
+    """Build and publish after ingesting; report failures; return the exit code."""
+    build(app, con)
+    publish(app, con)
+    failed = [o for o in outcomes if o.error is not None]
+    for outcome in failed:
+        app.log("source_failed", f"error: {outcome.error}", source=outcome.name)
+    if failed:
+        return int(max(o.error.exit_code for o in failed if o.error))
+    return int(ExitCode.OK)
