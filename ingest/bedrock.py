@@ -12,15 +12,20 @@ Vendor field names appear here and in ``models/staging/stg_bedrock.sql`` only.
 from __future__ import annotations
 
 import gzip
+import io
 import itertools
 import os
+import shutil
 import tempfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+
+from ingest.loader import Loader, LoadResult, PageWrite, ProcessedObject
 
 SOURCE_FAMILY = "bedrock"
 RAW_TABLE = "raw_bedrock"
@@ -52,7 +57,8 @@ RAW_TABLE_DDL = [
 ]
 
 # Only metadata and counts are declared; DuckDB skips everything else in the record. The response
-# body is declared as JSON solely to read usage.cache_creation out of it in SQL below.
+# body is declared as JSON solely to read usage.cache_creation out of it inside the scan's
+# projection; it is never stored, not even in a temp table.
 RECORD_COLUMNS = {
     "schemaType": "VARCHAR",
     "timestamp": "VARCHAR",
@@ -78,17 +84,69 @@ _TOKEN_FIELDS = {
     "output.outputTokenCount": "output.outputTokenCount",
 }
 
+PERMISSION_CHECK_MARKER = "amazon-bedrock-logs-permission-check"
+RECORD_FILE_SUFFIXES = (".json.gz", ".json", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz")
+_LINE_FORMATS = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")  # never one whole document
+
+
+def skip_reason(parts: Sequence[str], size: int) -> str | None:
+    """Why an S3 object or local file is not a batch of invocation-log records, or None.
+
+    ``parts`` are the key's or path's components below the listed prefix / walked folder.
+    Bedrock writes bodies over 100 KB (and media) as separate objects under ``<HH>/data/``, and
+    zero-byte ``amazon-bedrock-logs-permission-check`` markers under every prefix: neither is a
+    record batch.
+    """
+    name = parts[-1] if parts else ""
+    if name == PERMISSION_CHECK_MARKER:
+        return "permission-check marker"
+    if size == 0:
+        return "empty object"
+    for parent, child in zip(parts[:-2], parts[1:-1], strict=True):
+        if child == "data" and len(parent) == 2 and parent.isdigit():
+            return "body object under data/"
+    if not name.lower().endswith(RECORD_FILE_SUFFIXES):
+        return "not a .json or .json.gz file"
+    return None
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A local copy of a batch file: where it is, where users see it, and how it is remembered
+    in processed_objects (``key`` with its ETag or size+mtime ``fingerprint``; an empty key is
+    not remembered, e.g. a CloudWatch page)."""
+
+    path: str
+    location: str
+    key: str = ""
+    fingerprint: str = ""
+
+
 _counter = itertools.count()
+_GLOB_CHARS = frozenset("*?[]{}")
+_DUPLICATE = "duplicate requestId"  # counted once, not a rejection
 
 
 @dataclass
 class ParsedBatch:
-    """One batch of files parsed into a temp table of ``raw_bedrock`` rows plus rejections."""
+    """One batch of files parsed: a view of ``raw_bedrock`` rows plus the batch's rejections.
 
-    table: str  # temp table in the connection, columns exactly raw_bedrock's
+    ``table`` is a temp view in the connection with exactly raw_bedrock's columns, over a temp
+    table of metadata only (bodies are never materialised). Hand it to ``Loader.write`` and then
+    call ``drop``.
+    """
+
+    table: str
     rows: int
     rejected: list[tuple[str, str]] = field(default_factory=list)
-    records_per_file: dict[str, int] = field(default_factory=dict)  # local path -> good records
+    records_per_file: dict[str, int] = field(default_factory=dict)  # path -> good records
+    duplicates: int = 0  # records whose requestId appeared earlier in the same batch
+
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"drop view if exists {self.table}")
+        con.execute(f"drop table if exists {self.table}_scan")
+        con.execute(f"drop table if exists {self.table}_files")
+        con.execute(f"drop table if exists {self.table}_lines")
 
 
 def _columns_sql() -> str:
@@ -98,19 +156,31 @@ def _columns_sql() -> str:
 def _reject_reason_sql() -> str:
     """A CASE that names the first thing wrong with a parsed line, or NULL when it is fine."""
     checks = [
-        ("requestId is null and timestamp is null and modelId is null and input is null "
-         "and output is null and identity is null", "'malformed JSON'"),
-        ("schemaType is not null and schemaType <> 'ModelInvocationLog'",
-         "'not a ModelInvocationLog record'"),
+        # read_ndjson(ignore_errors) turns a line that is not a JSON object into all NULLs.
+        (
+            "requestId is null and timestamp is null and modelId is null and input is null "
+            "and output is null and identity is null and schemaType is null",
+            "'malformed JSON'",
+        ),
+        (
+            "schemaType is not null and schemaType <> 'ModelInvocationLog'",
+            "'not a ModelInvocationLog record'",
+        ),
         ("requestId is null or trim(requestId) = ''", "'missing field requestId'"),
+        ("left(requestId, 1) in ('{', '[')", "'wrong type for requestId: expected a string'"),
         ("timestamp is null", "'missing field timestamp'"),
         ("try_cast(timestamp as timestamptz) is null", "'invalid timestamp'"),
         ("modelId is null or trim(modelId) = ''", "'missing field modelId'"),
+        ("left(modelId, 1) in ('{', '[')", "'wrong type for modelId: expected a string'"),
     ]
     for path, expr in _TOKEN_FIELDS.items():
+        # The cast back rejects 12.5, 1e3 and "many" alike (try_cast('12.5' as bigint) is 13).
         checks.append(
-            (f"{expr} is not null and try_cast({expr} as bigint) is null",
-             f"'wrong type for {path}: expected an integer'")
+            (
+                f"{expr} is not null and coalesce(cast(try_cast({expr} as bigint) as varchar) "
+                f"<> {expr}, true)",
+                f"'wrong type for {path}: expected an integer'",
+            )
         )
         checks.append((f"try_cast({expr} as bigint) < 0", f"'negative {path}'"))
     whens = " ".join(f"when {cond} then {reason}" for cond, reason in checks)
@@ -133,114 +203,89 @@ def parse_files(
     *,
     source_kind: str,
     location_of: Callable[[str], str] = str,
+    line_locations: Mapping[str, Sequence[str]] | None = None,
 ) -> ParsedBatch:
     """Parse local NDJSON (optionally gzip) files of invocation-log records in one scan.
 
-    ``location_of`` turns a local path into the location users see (``s3://bucket/key``).
+    ``location_of`` turns a local path into the location users see (``s3://bucket/key``); a
+    record's location is that plus ``:N``, its 1-based line (blank lines are not counted).
     A truncated or corrupt gzip file does not fail the batch: its complete lines are recovered
-    and the file itself is listed in ``rejected``.
+    and the file itself is listed in ``rejected``. A file that is one JSON document (an array
+    or pretty-printed records) rather than one record per line is read as such. Records whose
+    requestId already appeared earlier in the batch are dropped and counted in ``duplicates``.
+    ``line_locations`` gives some files' locations line by line instead (a CloudWatch page:
+    line N is event N's ``logs:<group>/<stream>/<eventId>``).
     """
     batch = ParsedBatch(table=f"_bedrock_parsed_{next(_counter)}", rows=0)
-    readable: list[str] = []
-    locations: dict[str, str] = {}
-    scratch: list[str] = []
-    recovered_from: dict[str, str] = {}  # original path -> scratch file holding its good lines
+    scan = f"{batch.table}_scan"
+    scratch = tempfile.mkdtemp(prefix="llmledger-bedrock-")
+    original: dict[str, str] = {}  # path handed to DuckDB -> the caller's path
     try:
-        try:
-            _scan_into(con, batch.table, list(paths), create=True)
-            readable = list(paths)
-        except duckdb.Error:
-            # Some file in the batch is unreadable as a whole; go file by file to find it.
-            con.execute(f"drop table if exists {batch.table}")
-            created = False
-            for path in paths:
-                try:
-                    _scan_into(con, batch.table, [path], create=not created)
-                    created = True
-                    readable.append(path)
-                except duckdb.Error:
-                    recovered, reason = _recover(path)
-                    batch.rejected.append((location_of(path), reason))
+        for i, path in enumerate(paths):
+            if _GLOB_CHARS & set(path):  # DuckDB would expand these as a glob pattern
+                link = os.path.join(scratch, f"link-{i}" + "".join(Path(path).suffixes[-2:]))
+                os.symlink(os.path.abspath(path), link)
+                original[link] = path
+            else:
+                original[path] = path
+        pending = list(original)
+        if not pending:
+            con.execute(f"create temp table {scan} as {_project_sql(_empty_reader_sql())}")
+        while pending:
+            try:
+                con.execute(f"create temp table {scan} as {_project_sql(_reader_sql(pending))}")
+                break
+            except duckdb.Error as exc:
+                unreadable = _unreadable_files(con, pending, str(exc))
+                if not unreadable:
+                    raise
+                for path in unreadable:
+                    pending.remove(path)
+                    recovered, reason = _recover(path, scratch)
+                    batch.rejected.append((location_of(original[path]), reason))
                     if recovered is not None:
-                        scratch.append(recovered)
-                        recovered_from[path] = recovered
-                        locations[recovered] = location_of(path)
-                        _scan_into(con, batch.table, [recovered], create=not created)
-                        created = True
-                        readable.append(recovered)
-            if not created:
-                con.execute(
-                    f"create temp table {batch.table} as select * from "
-                    f"({_empty_scan_sql()})"
-                )
-        for path in readable:
-            locations.setdefault(path, location_of(path))
-        _finish(con, batch, locations, source_kind)
-        originals = {scratch_path: orig for orig, scratch_path in recovered_from.items()}
-        batch.records_per_file = {
-            originals.get(k, k): n for k, n in batch.records_per_file.items()
-        }
+                        original[recovered] = original[path]
+                        pending.append(recovered)
+                if not pending:
+                    con.execute(f"create temp table {scan} as {_project_sql(_empty_reader_sql())}")
+                    break
+        _reread_whole_documents(con, scan)
+        _finish(con, batch, original, location_of, source_kind, line_locations or {})
     finally:
-        for path in scratch:
-            os.unlink(path)
+        shutil.rmtree(scratch, ignore_errors=True)
     return batch
 
 
-def _scan_sql(paths: list[str]) -> str:
-    files = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
-    return (
-        f"select *, row_number() over (partition by filename) as line_no "
-        f"from read_ndjson({files}, columns={_columns_sql()}, filename=true, "
-        f"ignore_errors=true, format='newline_delimited')"
+def _quote_paths(paths: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _reader_sql(paths: Sequence[str], *, whole_documents: bool = False) -> str:
+    options = (
+        "format='auto'" if whole_documents else ("format='newline_delimited', ignore_errors=true")
     )
+    return f"read_ndjson({_quote_paths(paths)}, columns={_columns_sql()}, filename=true, {options})"
 
 
-def _empty_scan_sql() -> str:
-    cols = ", ".join(f"null::{t} as \"{k}\"" for k, t in RECORD_COLUMNS.items())
-    return f"select {cols}, null::varchar as filename, null::bigint as line_no where false"
+def _empty_reader_sql() -> str:
+    cols = ", ".join(f'null::{t} as "{k}"' for k, t in RECORD_COLUMNS.items())
+    return f"(select {cols}, null::varchar as filename where false)"
 
 
-def _scan_into(con: duckdb.DuckDBPyConnection, table: str, paths: list[str], *, create: bool) -> None:
-    if create:
-        con.execute(f"create temp table {table} as {_scan_sql(paths)}")
-    else:
-        con.execute(f"insert into {table} {_scan_sql(paths)}")
+def _project_sql(reader: str) -> str:
+    """Metadata and counts in raw_bedrock's terms, why a line is rejected, and its file.
 
+    The scan's row order is the files' line order (DuckDB preserves insertion order), so a
+    line's number is its rowid minus its file's first rowid: no window over the batch.
+    """
 
-def _finish(
-    con: duckdb.DuckDBPyConnection,
-    batch: ParsedBatch,
-    locations: dict[str, str],
-    source_kind: str,
-) -> None:
-    """Split the scanned lines into good rows (raw_bedrock shape) and rejections."""
-    scanned = batch.table
-    con.execute(f"alter table {scanned} rename to {scanned}_scan")
-    loc_rows = list(locations.items())
-    con.execute("create or replace temp table _bedrock_locations (filename varchar, location varchar)")
-    if loc_rows:
-        con.executemany("insert into _bedrock_locations values (?, ?)", loc_rows)
-    con.execute(
-        f"""
-        create temp table {scanned}_checked as
-        select s.*, coalesce(l.location, s.filename) || ':' || s.line_no as record_location,
-               {_reject_reason_sql()} as reject_reason
-        from {scanned}_scan s left join _bedrock_locations l using (filename)
-        """
-    )
-    batch.rejected.extend(
-        (str(loc), str(reason))
-        for loc, reason in con.execute(
-            f"select record_location, reject_reason from {scanned}_checked where reject_reason is not null "
-            "order by record_location"
-        ).fetchall()
-    )
-    con.execute(
-        f"""
-        create temp table {scanned} as
+    def tokens(path: str) -> str:
+        return f"coalesce(try_cast({path} as bigint), 0)"
+
+    return f"""
         select
             requestId as request_id,
-            cast(timestamp as timestamptz) as occurred_at,
+            try_cast(timestamp as timestamptz) as occurred_at,
             accountId as account_id,
             region,
             inferenceRegion as inference_region,
@@ -248,32 +293,175 @@ def _finish(
             modelId as model_id,
             identity.arn as principal_arn,
             requestMetadata as request_metadata,
-            coalesce(cast(input.inputTokenCount as bigint), 0) as input_tokens,
-            coalesce(cast(output.outputTokenCount as bigint), 0) as output_tokens,
-            coalesce(cast(input.cacheReadInputTokenCount as bigint), 0) as cache_read_tokens,
-            coalesce(cast(input.cacheWriteInputTokenCount as bigint), 0) as cache_write_tokens,
+            {tokens("input.inputTokenCount")} as input_tokens,
+            {tokens("output.outputTokenCount")} as output_tokens,
+            {tokens("input.cacheReadInputTokenCount")} as cache_read_tokens,
+            {tokens("input.cacheWriteInputTokenCount")} as cache_write_tokens,
             {_one_hour_writes_sql()} as cache_write_1h_tokens,
             status,
             errorCode as error_code,
-            '{source_kind}' as source_kind,
-            record_location as source_location
-        from {scanned}_checked
-        where reject_reason is null
+            {_reject_reason_sql()} as reject_reason,
+            filename
+        from {reader}
+    """
+
+
+def _unreadable_files(con: duckdb.DuckDBPyConnection, paths: list[str], message: str) -> list[str]:
+    """The files that made a whole-batch scan fail: named in the error, else found one by one."""
+    named = [p for p in paths if p in message]
+    # A path can be a prefix of another ("a.json" of "a.json.gz"): keep the longest match.
+    named = [p for p in named if not any(q != p and p in q for q in named)]
+    if named:
+        return named
+    failing = []
+    for path in paths:
+        try:
+            con.execute(f"select count(*) from {_reader_sql([path])}").fetchall()
+        except duckdb.Error:
+            failing.append(path)
+    return failing
+
+
+def _reread_whole_documents(con: duckdb.DuckDBPyConnection, scan: str) -> None:
+    """Files with no parseable line at all may be one JSON array or pretty-printed records."""
+    suspects = [
+        str(r[0])
+        for r in con.execute(
+            f"select filename from {scan} group by filename "
+            "having count(*) = count(*) filter (where reject_reason = 'malformed JSON')"
+        ).fetchall()
+        if not str(r[0]).lower().endswith(_LINE_FORMATS)
+    ]
+    for path in suspects:
+        probe = f"{scan}_probe"
+        try:
+            con.execute(
+                f"create temp table {probe} as "
+                f"{_project_sql(_reader_sql([path], whole_documents=True))}"
+            )
+        except duckdb.Error:
+            continue  # really not JSON: keep the per-line rejections
+        con.execute(f"delete from {scan} where filename = ?", [path])
+        con.execute(f"insert into {scan} select * from {probe}")
+        con.execute(f"drop table {probe}")
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection,
+    batch: ParsedBatch,
+    original: dict[str, str],
+    location_of: Callable[[str], str],
+    source_kind: str,
+    line_locations: Mapping[str, Sequence[str]],
+) -> None:
+    """Number the lines, drop in-batch duplicates, list rejections, define the rows view."""
+    scan, files = f"{batch.table}_scan", f"{batch.table}_files"
+    order = {path: i for i, path in enumerate(original)}
+    located = pa.table(
+        {
+            "filename": list(original),
+            "location": [location_of(original[p]) for p in original],
+            "file_order": [order[p] for p in original],
+        }
+    )
+    view = f"{files}_arrow"
+    con.register(view, located)
+    try:
+        con.execute(
+            f"""
+            create temp table {files} as
+            select l.filename, l.location, l.file_order, s.first_row
+            from {view} l
+            join (select filename, min(rowid) as first_row from {scan} group by filename) s
+                using (filename)
+            """
+        )
+    finally:
+        con.unregister(view)
+    total, distinct = con.execute(
+        f"select count(*), count(distinct request_id) from {scan} where reject_reason is null"
+    ).fetchall()[0]
+    batch.duplicates = int(total) - int(distinct)
+    if batch.duplicates:
+        # Keep each requestId's first occurrence (file order, then line order).
+        con.execute(
+            f"""
+            update {scan} set reject_reason = '{_DUPLICATE}' where rowid in (
+                select s.rowid from {scan} s join {files} f using (filename)
+                where s.reject_reason is null
+                qualify row_number() over (
+                    partition by s.request_id order by f.file_order, s.rowid) > 1
+            )
+            """
+        )
+    line = "(s.rowid - f.first_row + 1)"
+    location = f"f.location || ':' || {line}"
+    joins = f"{scan} s join {files} f using (filename)"
+    by_line = [
+        (p, i + 1, loc)
+        for p in original
+        for i, loc in enumerate(line_locations.get(original[p], ()))
+    ]
+    if by_line:
+        lines = f"{batch.table}_lines"
+        arrow = pa.table(
+            {
+                "filename": [r[0] for r in by_line],
+                "line": pa.array([r[1] for r in by_line], pa.int64()),
+                "location": [r[2] for r in by_line],
+            }
+        )
+        con.register(f"{lines}_arrow", arrow)
+        try:
+            con.execute(f"create temp table {lines} as select * from {lines}_arrow")
+        finally:
+            con.unregister(f"{lines}_arrow")
+        location = f"coalesce(ll.location, {location})"
+        joins += f" left join {lines} ll on ll.filename = s.filename and ll.line = {line}"
+    batch.rejected.extend(
+        (str(loc), str(reason))
+        for loc, reason in con.execute(
+            f"""
+            select {location}, s.reject_reason
+            from {joins}
+            where s.reject_reason is not null and s.reject_reason <> '{_DUPLICATE}'
+            order by f.file_order, {line}
+            """
+        ).fetchall()
+    )
+    kind = source_kind.replace("'", "''")
+    con.execute(
+        f"""
+        create temp view {batch.table} as
+        select
+            s.request_id, s.occurred_at, s.account_id, s.region, s.inference_region,
+            s.operation, s.model_id, s.principal_arn, s.request_metadata, s.input_tokens,
+            s.output_tokens, s.cache_read_tokens, s.cache_write_tokens,
+            s.cache_write_1h_tokens, s.status, s.error_code,
+            '{kind}' as source_kind,
+            {location} as source_location
+        from {joins}
+        where s.reject_reason is null
         """
     )
-    batch.rows = int(con.execute(f"select count(*) from {scanned}").fetchone()[0])  # type: ignore[index]
     per_file = con.execute(
-        f"select filename, count(*) from {scanned}_checked where reject_reason is null "
-        "group by filename"
+        f"select filename, count(*) from {scan} where reject_reason is null group by filename"
     ).fetchall()
-    batch.records_per_file = {str(f): int(n) for f, n in per_file}
-    con.execute(f"drop table {scanned}_scan")
-    con.execute(f"drop table {scanned}_checked")
+    batch.records_per_file = {}
+    for path, n in per_file:
+        caller_path = original.get(str(path), str(path))
+        batch.records_per_file[caller_path] = batch.records_per_file.get(caller_path, 0) + int(n)
+    batch.rows = sum(batch.records_per_file.values())
 
 
-def _recover(path: str) -> tuple[str | None, str]:
+def _recover(path: str, scratch: str) -> tuple[str | None, str]:
     """Read what can be read of a damaged file; return a scratch NDJSON file and the reason."""
-    raw = Path(path).read_bytes()
+    try:
+        raw = Path(path).read_bytes()
+    except OSError:
+        return None, "unreadable file"
+    if not raw:
+        return None, "empty file"
     if raw[:2] != b"\x1f\x8b":
         if path.endswith(".gz"):
             return None, "not a gzip file"
@@ -288,18 +476,58 @@ def _recover(path: str) -> tuple[str | None, str]:
         return None, "unreadable file"
     complete, _, _partial = data.rpartition(b"\n")
     lines = complete.count(b"\n") + (1 if complete else 0)
-    fd, scratch = tempfile.mkstemp(suffix=".ndjson", prefix="llmledger-recovered-")
+    if not complete:
+        return None, "truncated gzip: no complete line"
+    fd, recovered = tempfile.mkstemp(suffix=".ndjson", prefix="recovered-", dir=scratch)
     with os.fdopen(fd, "wb") as out:
-        out.write(complete + b"\n" if complete else b"")
-    return scratch, f"truncated gzip: {lines} complete lines recovered, the rest is unreadable"
+        out.write(complete + b"\n")
+    return recovered, f"truncated gzip: {lines} complete lines recovered, the rest is unreadable"
 
 
 def _decompress_until_error(raw: bytes) -> bytes:
     out = bytearray()
-    with gzip.GzipFile(fileobj=__import__("io").BytesIO(raw)) as fh:
+    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
         try:
             while chunk := fh.read(1 << 16):
                 out += chunk
         except (EOFError, OSError, zlib.error):
             pass
     return bytes(out)
+
+
+def write_batch(
+    con: duckdb.DuckDBPyConnection,
+    loader: Loader,
+    files: Sequence[LocalFile],
+    *,
+    source_kind: str,
+    cursors: Mapping[str, str] | None = None,
+    line_locations: Mapping[str, Sequence[str]] | None = None,
+) -> LoadResult:
+    """Parse local copies of one batch in one scan and commit rows, rejections, the objects
+    read and the cursors they cover in one transaction (a kill between batches loses and
+    duplicates nothing)."""
+    location = {f.path: f.location for f in files}
+    parsed = parse_files(
+        con,
+        [f.path for f in files],
+        source_kind=source_kind,
+        location_of=lambda p: location.get(p, p),
+        line_locations=line_locations,
+    )
+    try:
+        processed = [
+            ProcessedObject(f.key, f.fingerprint, parsed.records_per_file.get(f.path, 0))
+            for f in files
+            if f.key
+        ]
+        return loader.write(
+            PageWrite(
+                rows=parsed.table,
+                rejected=parsed.rejected,
+                cursors=dict(cursors or {}),
+                processed=processed,
+            )
+        )
+    finally:
+        parsed.drop(con)

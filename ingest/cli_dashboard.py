@@ -1,7 +1,145 @@
-"""Commands in this module are registered on the top-level `llmledger` group."""
+"""`llmledger dashboard`: the Streamlit app on the published snapshot."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ingest.context import AppContext
+from ingest.errors import ConfigError
+
+# What the dashboard reads from its environment (it must not import ingest; see pyproject).
+SNAPSHOT_ENV = "LLMLEDGER_SNAPSHOT"
+AUTH_ENV = "LLMLEDGER_AUTH"
+ADMINS_ENV = "LLMLEDGER_ADMINS"
+TITLE_ENV = "LLMLEDGER_TITLE"
+
+
+def app_script() -> Path:
+    """dashboard/app.py, found without importing the dashboard package."""
+    spec = importlib.util.find_spec("dashboard")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "the dashboard package is not installed; install it with "
+            "`pip install 'llmledger[dashboard]'`"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "app.py"
+
+
+def streamlit_command(script: Path, port: int, address: str | None) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",  # an installed app, not a dev session
+        "--client.toolbarMode",
+        "viewer",
+    ]
+    if address:
+        command += ["--server.address", address]
+    return command
+
+
+def dashboard_env(snapshot: Path, section: dict[str, Any]) -> dict[str, str]:
+    env = dict(os.environ)
+    env[SNAPSHOT_ENV] = str(snapshot.resolve())
+    env[AUTH_ENV] = "1" if section.get("auth") else "0"
+    env[ADMINS_ENV] = ",".join(str(a) for a in section.get("admins", []))
+    if section.get("title"):
+        env[TITLE_ENV] = str(section["title"])
+    return env
+
+
+@click.command()
+@click.option(
+    "--port",
+    type=int,
+    default=8501,
+    show_default=True,
+    envvar="LLMLEDGER_PORT",
+    help="Port to serve on (env LLMLEDGER_PORT).",
+)
+@click.option("--address", metavar="A", help="Address to bind, e.g. 0.0.0.0 (default: all).")
+@click.pass_context
+def dashboard(ctx: click.Context, port: int, address: str | None) -> None:
+    """Serve the managers' dashboard (Streamlit) on the published snapshot.
+
+    It reads the snapshot that `llmledger ingest` publishes, read-only, so it keeps working
+    while an ingest runs. Sign-in is off unless [dashboard] auth = true in the config; then
+    managers sign in with OIDC (Streamlit's [auth] section in .streamlit/secrets.toml) and see
+    the teams the people directory puts under them; [dashboard] admins see everything.
+
+    \b
+    Example:
+      llmledger --db ledger.duckdb dashboard --port 8501
+    """
+    from ingest.cli import app_context
+
+    serve(app_context(ctx), port=port, address=address)
+
+
+def serve(app: AppContext, *, port: int = 8501, address: str | None = None) -> None:
+    """Run the dashboard on ``app``'s snapshot until it stops; exit with Streamlit's code.
+
+    Shared by `llmledger dashboard` and `llmledger demo`.
+    """
+    snapshot = app.snapshot_path
+    if not snapshot.is_file():
+        raise ConfigError(
+            f"no snapshot at {snapshot}; run `llmledger ingest` (or `llmledger demo`) first"
+        )
+    if importlib.util.find_spec("streamlit") is None:
+        raise ConfigError(
+            "streamlit is not installed; install it with `pip install 'llmledger[dashboard]'`"
+        )
+    script = app_script()
+    env = dashboard_env(snapshot, app.config.section("dashboard"))
+    shown = address or "localhost"
+    app.log(
+        "dashboard",
+        f"dashboard on http://{shown}:{port} (snapshot {snapshot})",
+        port=port,
+        snapshot=str(snapshot),
+    )
+    sys.exit(run_streamlit(streamlit_command(script, port, address), env))
+
+
+def run_streamlit(command: list[str], env: dict[str, str]) -> int:
+    """Run Streamlit as a child; pass SIGTERM on so stopping llmledger stops the server."""
+    child = subprocess.Popen(command, env=env)
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        child.send_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:  # Ctrl-C reaches the child too; wait for it to stop
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+COMMANDS: list[click.Command] = [dashboard]

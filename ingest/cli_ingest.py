@@ -46,19 +46,26 @@ def ingest(ctx: click.Context, since: object, until: object) -> None:
             "no sources configured; add [[sources.<kind>]] tables to the config file "
             "or run one source ad hoc, e.g. `llmledger ingest bedrock-files DIR`"
         )
-    con = app.connect()
-    outcomes = [
-        pipeline.ingest_one(app, con, kind, options, since=as_date(since), until=as_date(until))
-        for kind, options in sources
-    ]
-    sys.exit(pipeline.finish(app, con, outcomes))
+    from ingest.scheduler import run_lock
+
+    with run_lock(app):  # one run at a time, shared with `llmledger run` (exit 1 if busy)
+        con = app.connect()
+        outcomes = [
+            pipeline.ingest_one(app, con, kind, options, since=as_date(since), until=as_date(until))
+            for kind, options in sources
+        ]
+        sys.exit(pipeline.finish(app, con, outcomes))
 
 
 def run_ad_hoc(ctx: click.Context, kind: str, options: dict, since: object, until: object) -> None:
     """Shared body of the ad hoc source commands."""
     from ingest.cli import app_context
+    from ingest.scheduler import run_lock
 
     app = app_context(ctx)
-    con = app.connect()
-    outcome = pipeline.ingest_one(app, con, kind, options, since=as_date(since), until=as_date(until))
-    sys.exit(pipeline.finish(app, con, [outcome]))
+    with run_lock(app):  # one run at a time, shared with `llmledger run` (exit 1 if busy)
+        con = app.connect()
+        outcome = pipeline.ingest_one(
+            app, con, kind, options, since=as_date(since), until=as_date(until)
+        )
+        sys.exit(pipeline.finish(app, con, [outcome]))

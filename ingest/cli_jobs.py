@@ -1,7 +1,237 @@
-"""Commands in this module are registered on the top-level `llmledger` group."""
+"""`llmledger export ...` (CSV for finance and audits) and `llmledger run` (the scheduled job).
+
+Commands in this module are registered on the top-level `llmledger` group.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ingest.errors import ConfigError, DataError
+
+
+@contextmanager
+def _output(path: str) -> Iterator[IO[bytes]]:
+    """``-`` is stdout; a file is written beside its final name and renamed into place, so a
+    failed export never leaves half a file behind."""
+    if path == "-":
+        stream = sys.stdout.buffer
+        yield stream
+        stream.flush()
+        return
+    target = Path(path)
+    if target.parent and not target.parent.is_dir():
+        raise ConfigError(f"--out {path}: the folder {target.parent} does not exist; create it")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _snapshot(ctx: click.Context):  # type: ignore[no-untyped-def]
+    """The published snapshot, read-only: exports never block (or wait for) a running ingest."""
+    from ingest.cli import app_context
+    from models import snapshot
+
+    app = app_context(ctx)
+    path = app.snapshot_path
+    if not path.is_file():
+        raise ConfigError(
+            f"no published snapshot at {path}; run `llmledger ingest` (or `llmledger run --once`)"
+            " first, or pass the --db the ingest used"
+        )
+    return app, snapshot.open_snapshot(path)
+
+
+def _discounts(app):  # type: ignore[no-untyped-def]
+    from models import exports
+
+    try:
+        return exports.parse_discounts(app.config.section("prices").get("discounts", []))
+    except exports.ExportError as exc:
+        raise ConfigError(f"{app.config.path}: {exc}") from None
+
+
+def _report(app, kind: str, summary, out: str) -> None:  # type: ignore[no-untyped-def]
+    where = "stdout" if out == "-" else out
+    app.log(
+        "exported",
+        f"{kind}: {summary.rows} rows to {where}; list {summary.list_cost_usd.normalize():f} USD, "
+        f"contracted {summary.contracted_cost_usd.normalize():f} USD over {summary.requests} "
+        f"requests; {len(summary.price_versions)} price-book version(s)",
+        rows=summary.rows, list_cost_usd=str(summary.list_cost_usd),
+        contracted_cost_usd=str(summary.contracted_cost_usd), requests=summary.requests,
+        price_versions=summary.price_versions,
+    )
+    if summary.unpriced_requests:
+        app.log(
+            "unpriced",
+            f"warning: {summary.unpriced_requests} request(s) have no price "
+            f"({', '.join(summary.unpriced_models)}): their cost is left out of the totals; "
+            "see `llmledger prices check`",
+            unpriced_requests=summary.unpriced_requests, models=summary.unpriced_models,
+        )
+
+
+def _run_export(func, out: str):  # type: ignore[no-untyped-def]
+    from models import exports
+
+    try:
+        with _output(out) as stream:
+            return func(stream)
+    except exports.ExportError as exc:
+        raise DataError(str(exc)) from None
+    except BrokenPipeError:  # `... --out - | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        sys.exit(0)
+
+
+def _month(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    from models import exports
+
+    try:
+        exports.month_bounds(value)
+    except exports.ExportError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@click.group()
+def export() -> None:
+    """CSV exports for finance (billing) and audits (usage), from the published snapshot.
+
+    \b
+    Files are UTF-8 CSV (RFC 4180, CRLF line ends, no BOM), one header row, no totals row.
+    Money is exact (trailing zeros trimmed, never rounded). Text that a spreadsheet could run
+    as a formula (= + - @ at the start, unless it is a number) gets a leading apostrophe.
+
+    \b
+    Example:
+      llmledger export billing --month 2025-06 --format focus --out june-focus.csv
+      llmledger export usage --since 2025-06-01 --until 2025-07-01 --out june-requests.csv
+    """
+
+
+@export.command("billing")
+@click.option("--month", required=True, metavar="YYYY-MM", callback=_month,
+              help="Calendar month (UTC).")
+@click.option("--format", "fmt", type=click.Choice(["simple", "focus"]), default="simple",
+              show_default=True, help="simple: one row per cost center x team x developer x "
+              "model x provider; focus: FinOps FOCUS 1.2 rows per day x token type.")
+@click.option("--out", default="-", show_default=True, metavar="FILE|-",
+              help="Output file, or - for stdout.")
+@click.pass_context
+def billing(ctx: click.Context, month: str, fmt: str, out: str) -> None:
+    """Chargeback for one month: list and contracted cost of counted requests.
+
+    \b
+    Contracted cost applies [[prices.discounts]] (provider, optional model, discount_pct,
+    valid_from). Each row names the price-book version(s) it used.
+
+    \b
+    Example:
+      llmledger export billing --month 2025-06 --out june.csv
+      llmledger export billing --month 2025-06 --format focus --out june-focus.csv
+    """
+    from models import exports
+
+    app, con = _snapshot(ctx)
+    try:
+        discounts = _discounts(app)
+        if fmt == "simple":
+            summary = _run_export(
+                lambda s: exports.billing_simple(con, month, s, discounts), out)
+        else:
+            accounts = exports.parse_billing_accounts(
+                app.config.section("export").get("billing_accounts", []))
+            summary = _run_export(
+                lambda s: exports.billing_focus(con, month, s, discounts, accounts), out)
+    finally:
+        con.close()
+    _report(app, f"billing {fmt} {month}", summary, out)
+
+
+@export.command("usage")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="From this UTC date.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]),
+              help="Up to this UTC date (exclusive).")
+@click.option("--out", default="-", show_default=True, metavar="FILE|-",
+              help="Output file, or - for stdout.")
+@click.pass_context
+def usage(ctx: click.Context, since: object, until: object, out: str) -> None:
+    """Every request in the period, for audits: streamed, never held in memory at once.
+
+    \b
+    All requests are listed, counted or not (the `counted` column says which); billing totals
+    are the sum of cost_usd where counted is true.
+
+    \b
+    Example:
+      llmledger export usage --since 2025-06-01 --until 2025-07-01 --out june-requests.csv
+      llmledger export usage --since 2025-06-01 --out - | gzip > june.csv.gz
+    """
+    from ingest.cli_ingest import as_date
+    from models import exports
+
+    app, con = _snapshot(ctx)
+    try:
+        discounts = _discounts(app)
+        summary = _run_export(
+            lambda s: exports.usage_detail(con, as_date(since), as_date(until), s, discounts),
+            out,
+        )
+    finally:
+        con.close()
+    _report(app, "usage", summary, out)
+
+
+@click.command("run")
+@click.option("--every", metavar="DURATION",
+              help="Start a run this often: 15m, 1h, 90s (default: the config's run.every).")
+@click.option("--once", is_flag=True, help="One run, then exit with its exit code (for cron).")
+@click.option("--lock-wait", type=click.FloatRange(min=0), default=0, show_default=True,
+              metavar="SECONDS",
+              help="If another run holds the lock, wait this long for it, then exit 1.")
+@click.pass_context
+def run(ctx: click.Context, every: str | None, once: bool, lock_wait: float) -> None:
+    """Ingest every configured source, build, publish and check budgets, one run at a time.
+
+    \b
+    A lock file beside the database (<db>.lock) keeps runs from overlapping; a second start
+    waits --lock-wait seconds, then exits 1 naming the holder. A lock whose process is gone
+    (same host) or whose heartbeat is older than run.lock_stale_minutes (30) is taken over.
+    A failing source does not stop the others; the exit code is the worst outcome
+    (3 source unreachable, 2 configuration, 1 other failure, 0 ok).
+
+    \b
+    Example:
+      llmledger --config llmledger.toml run --once          # from cron or a systemd timer
+      llmledger --config llmledger.toml run --every 15m     # a long-running service
+    """
+    from ingest import scheduler
+    from ingest.cli import app_context
+
+    app = app_context(ctx)
+    if once:
+        scheduler.terminate_cleanly()
+        report = scheduler.run_once(app, lock_wait=lock_wait)
+        sys.exit(report.exit_code)
+    every = every or app.config.section("run").get("every")
+    if not every:
+        raise ConfigError("give --every DURATION (e.g. 15m) or --once, or set [run] every")
+    sys.exit(scheduler.run_forever(app, scheduler.parse_every(every), lock_wait=lock_wait))
+
+
+COMMANDS: list[click.Command] = [export, run]

@@ -8,7 +8,9 @@ chains or from environment variables the file names (``dsn_env = "LITELLM_DATABA
 
 from __future__ import annotations
 
+import decimal
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,14 @@ _PRICE = {
     "valid_from": _STR,
     "note?": _STR,
 }
+_DISCOUNT = {
+    "provider": _STR,
+    "model?": _STR,
+    "discount_pct": _NUM,
+    "valid_from?": _STR,
+    "note?": _STR,
+}
+_BILLING_ACCOUNT = {"provider": _STR, "id": _STR, "name?": _STR}
 SPEC: dict[str, Any] = {
     "database?": {"path?": _STR, "snapshot?": _STR},
     "people?": {"directory": _STR},
@@ -56,6 +66,7 @@ SPEC: dict[str, Any] = {
         "vertex_label_developer_key?": _STR,
         "vertex_label_team_key?": _STR,
         "vertex_label_project_key?": _STR,
+        "vertex_match_window_seconds?": _NUM,  # audit <-> response join window (default 2)
         "match_local_part?": _BOOL,
         "rules?": (list, _RULE),
     },
@@ -83,15 +94,19 @@ SPEC: dict[str, Any] = {
         "vertex?": (
             list,
             {"project": _STR, "api_endpoint?": _STR, "anonymous?": _BOOL, "filter?": _STR,
-             "page_size?": _INT, "overlap_minutes?": _INT, "calls_per_minute?": _INT},
+             "page_size?": _INT, "overlap_minutes?": _INT, "calls_per_minute?": _INT,
+             "retry_deadline_seconds?": _INT},
         ),
         "vertex_files?": (list, {"path": _STR}),
         "litellm_files?": (list, {"path": _STR}),
     },
-    "prices?": {"overrides?": (list, _PRICE), "litellm_file?": _STR},
+    "prices?": {"overrides?": (list, _PRICE), "litellm_file?": _STR,
+                # contracted discounts off list cost, applied by the billing exports
+                "discounts?": (list, _DISCOUNT)},
+    "export?": {"billing_accounts?": (list, _BILLING_ACCOUNT)},
     "quotas?": (list, _QUOTA),
     "budgets?": (list, {"team": _STR, "monthly_usd": _NUM}),
-    "alerts?": {"webhook_url_env?": _STR, "webhook_url?": _STR},
+    "alerts?": {"webhook_url_env?": _STR, "webhook_url?": _STR, "forecast_min_days?": _INT},
     "dashboard?": {
         "auth?": _BOOL,
         "admins?": (list, _STR),
@@ -151,6 +166,7 @@ def load(path: str | Path | None) -> Config:
     except UnicodeDecodeError:
         raise ConfigError(f"config file {p} is not UTF-8 text") from None
     _check(raw, SPEC, "", p)
+    _check_values(raw, p)
     cfg = Config(path=p.resolve(), raw=raw)
     people = cfg.people_directory
     if people is not None and not people.is_file():
@@ -212,3 +228,61 @@ def _check(value: Any, spec: Any, where: str, path: Path) -> None:
 
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
+
+
+_TOKEN_TYPES = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h")
+_SCOPES = ("global", "geo", "regional", "in_region")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def _check_values(raw: dict[str, Any], path: Path) -> None:
+    """Checks beyond types: price overrides, regexes, dates and decimal strings."""
+    for i, o in enumerate(raw.get("prices", {}).get("overrides", [])):
+        where = f"prices.overrides[{i}]"
+        if ("usd_per_mtok" in o) == ("discount_pct" in o):
+            raise ConfigError(f"{path}: {where}: give exactly one of usd_per_mtok or discount_pct")
+        token_type = o.get("token_type")
+        if token_type is not None and token_type not in _TOKEN_TYPES:
+            raise ConfigError(
+                f"{path}: {where}.token_type = {token_type!r}; use one of {', '.join(_TOKEN_TYPES)}"
+            )
+        if "usd_per_mtok" in o and token_type is None:
+            raise ConfigError(
+                f"{path}: {where}: usd_per_mtok needs token_type ({', '.join(_TOKEN_TYPES)})"
+            )
+        scope = o.get("scope")
+        if scope is not None and scope not in _SCOPES:
+            raise ConfigError(f"{path}: {where}.scope = {scope!r}; use one of {', '.join(_SCOPES)}")
+        for key in ("usd_per_mtok", "discount_pct"):
+            if key in o:
+                _decimal_value(o[key], f"{where}.{key}", path)
+        if "discount_pct" in o and decimal.Decimal(str(o["discount_pct"])) > 100:
+            raise ConfigError(f"{path}: {where}.discount_pct must be between 0 and 100")
+        if not _DATE.fullmatch(str(o["valid_from"]).strip()):
+            raise ConfigError(
+                f"{path}: {where}.valid_from = {o['valid_from']!r} is not a date (YYYY-MM-DD)"
+            )
+    for i, budget in enumerate(raw.get("budgets", [])):
+        _decimal_value(budget["monthly_usd"], f"budgets[{i}].monthly_usd", path)
+    for i, rule in enumerate(raw.get("identity", {}).get("rules", [])):
+        _regex(rule["match"], f"identity.rules[{i}].match", path)
+    for i, pattern in enumerate(raw.get("gateway", {}).get("identities", [])):
+        _regex(pattern, f"gateway.identities[{i}]", path)
+
+
+def _decimal_value(value: Any, where: str, path: Path) -> None:
+    try:
+        number = decimal.Decimal(str(value))
+    except decimal.InvalidOperation:
+        number = decimal.Decimal("NaN")
+    if not number.is_finite() or number < 0:
+        raise ConfigError(f"{path}: '{where}' must be a non-negative number, got {value!r}")
+
+
+def _regex(pattern: str, where: str, path: Path) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(
+            f"{path}: '{where}' = {pattern!r} is not a valid regular expression ({exc})"
+        ) from None

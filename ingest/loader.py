@@ -89,29 +89,50 @@ class Loader:
                 cols = ", ".join(self.columns)
                 order = page.prefer or cols  # deterministic among duplicate keys
                 con.execute(
-                    f"create or replace temp table {dedup} as select {cols} from {page_view} "
-                    f"qualify row_number() over (partition by {keys} order by {order}) = 1"
+                    f"create or replace temp table {dedup} as select {cols} from {page_view}"
                 )
-                join = " and ".join(f"p.{k} = t.{k}" for k in self.key)
                 total = _scalar(con, f"select count(*) from {dedup}")
+                distinct = _scalar(
+                    con, f"select count(*) from (select distinct {keys} from {dedup})"
+                )
+                # The window (a sort of the whole page) only when the page repeats a key.
+                if total != distinct:
+                    con.execute(
+                        f"create or replace temp table {dedup} as select * from {dedup} "
+                        f"qualify row_number() over (partition by {keys} order by {order}) = 1"
+                    )
+                    total = _scalar(con, f"select count(*) from {dedup}")
+                join = " and ".join(f"p.{k} = t.{k}" for k in self.key)
                 existing = _scalar(
                     con, f"select count(*) from {dedup} p semi join {self.table} t on {join}"
                 )
-                changed = _scalar(
-                    con,
-                    f"select count(*) from (select * from {dedup} except "
-                    f"select t.* from {self.table} t semi join {dedup} p on {join})",
-                )
+                changed = total  # every row is new when none of their keys exists yet
+                if existing:
+                    changed = _scalar(
+                        con,
+                        f"select count(*) from (select * from {dedup} except "
+                        f"select t.* from {self.table} t semi join {dedup} p on {join})",
+                    )
                 con.execute(f"insert or replace into {self.table} select * from {dedup}")
                 con.execute(f"drop table {dedup}")
                 result.new_rows = total - existing
                 result.updated_rows = changed - result.new_rows
                 result.unchanged_rows = existing - result.updated_rows
             if page.rejected:
-                con.executemany(
+                # Arrow, not executemany: a bulk insert costs ~1 ms per 1,000 rows, not per row.
+                rejected = pa.table(
+                    {
+                        "source": [self.source] * len(page.rejected),
+                        "location": [str(loc) for loc, _ in page.rejected],
+                        "reason": [str(reason) for _, reason in page.rejected],
+                    }
+                )
+                _insert_arrow(
+                    con,
                     "insert or ignore into rejected_records (source, location, reason) "
-                    "values (?, ?, ?)",
-                    [(self.source, loc, reason) for loc, reason in page.rejected],
+                    "select source, location, reason from {}",
+                    rejected,
+                    f"_llmledger_rejected_{suffix}",
                 )
                 result.rejected_rows = len(page.rejected)
             now = datetime.now(UTC)
@@ -122,10 +143,22 @@ class Loader:
                     [self.source, partition, value, now],
                 )
             if page.processed:
-                con.executemany(
+                processed = pa.table(
+                    {
+                        "source": [self.source] * len(page.processed),
+                        "object_key": [o.key for o in page.processed],
+                        "etag": [o.etag for o in page.processed],
+                        "records": pa.array([o.records for o in page.processed], pa.int64()),
+                    }
+                )
+                _insert_arrow(
+                    con,
                     "insert or replace into processed_objects "
-                    "(source, object_key, etag, records, processed_at) values (?, ?, ?, ?, ?)",
-                    [(self.source, o.key, o.etag, o.records, now) for o in page.processed],
+                    "(source, object_key, etag, records, processed_at) "
+                    "select source, object_key, etag, records, ?::timestamptz from {}",
+                    processed,
+                    f"_llmledger_processed_{suffix}",
+                    [now],
                 )
             con.execute("commit")
         except BaseException:
@@ -146,9 +179,23 @@ class Loader:
             rows.create_view(name, replace=True)
 
 
+def _insert_arrow(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    table: pa.Table,
+    name: str,
+    params: list[Any] | None = None,
+) -> None:
+    con.register(name, table)
+    try:
+        con.execute(sql.format(name), params or [])
+    finally:
+        con.unregister(name)
+
+
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute(sql).fetchall()  # fetchall: leaves no open result behind
+    return int(rows[0][0]) if rows else 0
 
 
 def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from ingest.context import AppContext
-from ingest.errors import ExitCode, LedgerError
+from ingest.errors import ConfigError, ExitCode, LedgerError
 from ingest.loader import LoadResult, record_run
 
 SOURCE_MODULES = {
@@ -88,22 +88,36 @@ def demo_sources(app: AppContext) -> list[tuple[str, dict[str, Any]]]:
     return configured_sources(app)
 
 
-def build(app: AppContext, con: duckdb.DuckDBPyConnection) -> None:
-    """Load the reference data the config names, then rebuild staging views and marts."""
-    from models import reference, runner
+def build(app: AppContext, con: duckdb.DuckDBPyConnection) -> Any:
+    """Load the reference data the config names, then rebuild staging views and marts.
+
+    Returns models.runner.BuildResult. Unusable reference data (people CSV, a rule's regex, an
+    override, the LiteLLM price file) is a ConfigError (exit 2).
+    """
+    from models import pricing, reference, runner
 
     cfg = app.config
-    reference.load_all(
-        con,
-        people_csv=cfg.people_directory,
-        identity=cfg.section("identity"),
-        application_profiles=cfg.section("bedrock").get("application_profiles", {}),
-        price_overrides=cfg.section("prices").get("overrides", []),
-        quotas=cfg.raw.get("quotas", []),
-        budgets=cfg.raw.get("budgets", []),
-        gateway=cfg.section("gateway"),
-    )
-    runner.build(con)
+    try:
+        reference.load_all(
+            con,
+            people_csv=cfg.people_directory,
+            identity=cfg.section("identity"),
+            application_profiles=cfg.section("bedrock").get("application_profiles", {}),
+            price_overrides=cfg.section("prices").get("overrides", []),
+            quotas=cfg.raw.get("quotas", []),
+            budgets=cfg.raw.get("budgets", []),
+            gateway=cfg.section("gateway"),
+        )
+        litellm_file = cfg.section("prices").get("litellm_file")
+        if litellm_file:
+            runner.create_macros(con)
+            pricing.import_litellm(con, cfg.resolve(litellm_file))
+    except (reference.ReferenceDataError, pricing.PriceDataError) as exc:
+        raise ConfigError(str(exc)) from None
+    result = runner.build(con)
+    for warning in result.warnings:
+        app.log("build_warning", f"warning: {warning}")
+    return result
 
 
 def publish(app: AppContext, con: duckdb.DuckDBPyConnection) -> None:

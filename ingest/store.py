@@ -79,10 +79,10 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, ddl: list[str]) -> None:
 
 
 def get_cursor(con: duckdb.DuckDBPyConnection, source: str, partition: str) -> str | None:
-    row = con.execute(
+    rows = con.execute(
         "select value from ingest_cursors where source = ? and partition = ?", [source, partition]
-    ).fetchone()
-    return None if row is None else str(row[0])
+    ).fetchall()  # fetchall, not fetchone: leaves no open result on the connection
+    return None if not rows else str(rows[0][0])
 
 
 def processed_etags(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:

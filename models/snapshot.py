@@ -25,6 +25,10 @@ PUBLISHED = [
     "rejected_records",
     "ingest_runs",
     "ingest_cursors",
+    "gateway_matches",  # LiteLLM reconciliation (report --reconcile, dashboard)
+    "quota_limits",  # ref_quotas plus LiteLLM key/team limits
+    "usage_minute_quota",  # usage_minute without the people: the rate-limit view's rollup
+    "vertex_attribution",  # how Vertex responses were attributed (data-health view)
 ]
 
 

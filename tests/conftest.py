@@ -21,7 +21,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     if IN_CI and report.skipped and item.get_closest_marker("service") is not None:
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
-        report.longrepr = f"real-service test skipped in CI (CI=true), which counts as a failure: {reason}"
+        report.longrepr = (
+            f"real-service test skipped in CI (CI=true), which counts as a failure: {reason}"
+        )
 
 
 @pytest.fixture(autouse=True)

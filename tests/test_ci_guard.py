@@ -29,12 +29,18 @@ def test_service_skip_fails_in_ci(tmp_path: Path) -> None:
     env_ci = {"CI": "true", "PATH": "/usr/bin:/bin"}
     ci = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        capture_output=True, text=True, env=env_ci, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env_ci,
+        cwd=tmp_path,
     )
     assert "1 failed, 1 skipped" in ci.stdout, ci.stdout
     assert "real-service test skipped in CI" in ci.stdout
     local = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
     )
     assert "2 skipped" in local.stdout, local.stdout

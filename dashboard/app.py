@@ -1,0 +1,68 @@
+"""llmledger's dashboard: `llmledger dashboard` runs this with `streamlit run`.
+
+The entry script checks the snapshot, signs the viewer in (when sign-in is on), draws the shared
+filters, and hands over to the page the URL names. The pages live in ``app_pages/``, not
+``pages/``: a ``pages/`` folder beside the entry script switches Streamlit (and its AppTest) to
+the older folder-based navigation, which skips this script on reruns.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import access, data, filters
+
+HERE = Path(__file__).parent
+TITLE = os.environ.get("LLMLEDGER_TITLE") or "llmledger"
+
+st.set_page_config(page_title=TITLE, page_icon=":material/payments:", layout="wide")
+
+try:
+    data.snapshot_path()
+except data.NoSnapshot as exc:
+    st.title(TITLE)
+    st.error(str(exc))
+    st.stop()
+
+viewer = access.current_viewer()
+filters.sidebar(viewer)
+st.session_state["llmledger_viewer"] = viewer
+
+pages = [
+    st.Page(
+        HERE / "app_pages" / "overview.py",
+        title="Overview",
+        icon=":material/dashboard:",
+        default=True,
+    ),
+    st.Page(
+        HERE / "app_pages" / "teams.py",
+        title="Teams and developers",
+        icon=":material/groups:",
+        url_path="teams",
+    ),
+    st.Page(
+        HERE / "app_pages" / "models.py",
+        title="Models and providers",
+        icon=":material/hub:",
+        url_path="models",
+    ),
+    st.Page(
+        HERE / "app_pages" / "rate_limits.py",
+        title="Rate limits",
+        icon=":material/speed:",
+        url_path="rate-limits",
+    ),
+    st.Page(
+        HERE / "app_pages" / "data_health.py",
+        title="Data health",
+        icon=":material/health_and_safety:",
+        url_path="data-health",
+    ),
+]
+page = st.navigation(pages)
+st.set_page_config(page_title=f"{page.title} · {TITLE}")
+page.run()

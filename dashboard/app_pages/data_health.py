@@ -1,0 +1,60 @@
+"""Data health: is the data fresh and complete, and what could not be read or priced."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data, filters, ui
+
+f = filters.current()
+viewer = st.session_state.get("llmledger_viewer")
+st.title("Data health")
+
+st.subheader("Sources")
+ui.table(
+    data.frame("source_health"),
+    "source-health",
+    caption="Per ingest source: the newest record it delivered, the last successful "
+    "ingest, and the last run's status and message.",
+)
+ui.table(
+    data.frame("source_freshness"),
+    "source-freshness",
+    caption="Per source family: the oldest and newest minute with a record.",
+)
+
+st.subheader("Rejected records")
+ui.table(
+    data.frame("rejected_by_reason"),
+    "rejected-records",
+    caption="Bad input is kept out of the totals and listed here by reason (never its text).",
+)
+
+st.subheader("Unpriced models")
+ui.table(
+    data.frame("unpriced_models", f),
+    "unpriced-models",
+    caption="Requests with no price in the price book: their cost is NULL, never $0. "
+    "Add a price override or run `llmledger prices check`.",
+)
+
+vertex = data.frame("vertex_attribution")
+if not vertex.empty:
+    st.subheader("Vertex attribution")
+    ui.table(
+        vertex,
+        "vertex-attribution",
+        caption="No Vertex log carries both the caller and the tokens: responses are attributed "
+        "by developer label, by the caller the entry names, or by a unique audit-log join; "
+        "ambiguous joins are never guessed.",
+    )
+
+st.subheader("Unmapped identities")
+if viewer is not None and viewer.allowed_teams is not None:
+    st.caption("Only admins see identities outside the people directory.")
+else:
+    ui.table(
+        data.frame("unmapped_identities", f),
+        "unmapped-identities",
+        caption="Callers missing from the people directory: add them, or an identity rule.",
+    )

@@ -1,0 +1,88 @@
+"""The dashboard's only door to data: the published snapshot, opened read-only and briefly.
+
+Each query opens the snapshot (``models.snapshot.open_snapshot``), runs one function of
+``models.views`` and closes it again, so an ingest publishing a new snapshot (an atomic rename)
+never waits for the dashboard and the next query sees the new file. Results are cached with
+``st.cache_data`` keyed on the snapshot's version, so a new snapshot invalidates them.
+
+The snapshot path comes from ``LLMLEDGER_SNAPSHOT``, which ``llmledger dashboard`` sets.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import streamlit as st
+
+from models import snapshot, views
+
+SNAPSHOT_ENV = "LLMLEDGER_SNAPSHOT"
+
+# One snapshot connection at a time in this process: DuckDB shares an open database between
+# connections to the same path, so a query must not reuse a handle on a file that has since
+# been replaced. Rollup queries take milliseconds, so serialising them costs nothing visible.
+_OPEN_LOCK = threading.Lock()
+
+
+class NoSnapshot(Exception):
+    """The snapshot is not configured or not published yet."""
+
+
+def snapshot_path() -> Path:
+    value = os.environ.get(SNAPSHOT_ENV)
+    if not value:
+        raise NoSnapshot(
+            f"{SNAPSHOT_ENV} is not set; start the dashboard with `llmledger dashboard`"
+        )
+    path = Path(value)
+    if not path.is_file():
+        raise NoSnapshot(
+            f"no snapshot at {path}; run `llmledger ingest` (or `llmledger demo`) first"
+        )
+    return path
+
+
+def snapshot_version() -> str:
+    return snapshot.version(snapshot_path())
+
+
+def _to_frame(result: Any) -> Any:
+    if isinstance(result, pa.Table):
+        return result.to_pandas()
+    return result
+
+
+def run_view(path: str, name: str, *args: Any, **kwargs: Any) -> Any:
+    """Run ``models.views.<name>`` on a fresh read-only connection (no cache)."""
+    function = getattr(views, name)
+    with _OPEN_LOCK:
+        con = snapshot.open_snapshot(Path(path))
+        try:
+            return _to_frame(function(con, *args, **kwargs))
+        finally:
+            con.close()
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _cached(
+    version: str, path: str, name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]
+) -> Any:
+    del version  # only part of the cache key
+    return run_view(path, name, *args, **dict(kwargs))
+
+
+def query(name: str, *args: Any, **kwargs: Any) -> Any:
+    """``models.views.<name>(con, *args, **kwargs)`` on the current snapshot, cached."""
+    path = snapshot_path()
+    return _cached(snapshot.version(path), str(path), name, args, tuple(sorted(kwargs.items())))
+
+
+def frame(name: str, *args: Any, **kwargs: Any) -> pd.DataFrame:
+    result = query(name, *args, **kwargs)
+    assert isinstance(result, pd.DataFrame)
+    return result

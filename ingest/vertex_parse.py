@@ -1,0 +1,424 @@
+"""Cloud Logging entries about Claude on Vertex AI: the raw tables and the bulk parser.
+
+Both Vertex sources (``vertex``: the Cloud Logging API; ``vertex_files``: a Cloud Storage sink's
+hourly JSON-lines exports) hand this module local newline-delimited ``LogEntry`` files, and it
+parses whole files in one DuckDB statement. Each line is read as text and decoded once with
+``json_transform`` into a struct that declares only metadata and token counts, so prompt and
+response text (``content``, request bodies) is never materialised, let alone stored.
+
+Two entry kinds become rows (reference/vertex.md §1):
+
+- Data Access audit entries for ``RawPredict``/``StreamRawPredict`` on
+  ``publishers/anthropic/models/...``: who called, when, which model@version, where, and the
+  status. No tokens. -> ``raw_vertex_audit``.
+- token-bearing entries: an Anthropic Messages response (id ``msg_vrtx_…``) in ``jsonPayload``,
+  in one of the shapes in ``TOKEN_SHAPES``. No caller, usually. -> ``raw_vertex_usage``.
+
+Anything else that matched the filter goes to ``rejected_records`` with a short fixed reason.
+Vendor field names appear here and in ``models/staging/stg_vertex.sql`` only.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+AUDIT_TABLE = "raw_vertex_audit"
+USAGE_TABLE = "raw_vertex_usage"
+NATURAL_KEY = ["insert_id"]
+
+RAW_TABLE_DDL = [
+    f"""
+    create table if not exists {AUDIT_TABLE} (
+        insert_id varchar primary key,
+        occurred_at timestamptz not null,
+        log_name varchar,
+        project_id varchar,
+        region varchar,
+        method varchar,
+        resource_name varchar,
+        model_id varchar,
+        principal_email varchar,
+        principal_subject varchar,
+        delegation_chain varchar[],
+        user_agent varchar,
+        status_code integer not null,
+        status_message varchar,
+        labels json,
+        source_kind varchar not null,
+        source_location varchar not null
+    )
+    """,
+    f"""
+    create table if not exists {USAGE_TABLE} (
+        insert_id varchar primary key,
+        occurred_at timestamptz not null,
+        log_name varchar,
+        shape varchar not null,
+        project_id varchar,
+        region varchar,
+        endpoint varchar,
+        response_id varchar not null,
+        model_id varchar,
+        response_model varchar,
+        principal varchar,
+        input_tokens bigint not null,
+        output_tokens bigint not null,
+        cache_read_tokens bigint not null,
+        cache_creation_tokens bigint not null,
+        cache_write_5m_tokens bigint,
+        cache_write_1h_tokens bigint,
+        labels json,
+        source_kind varchar not null,
+        source_location varchar not null
+    )
+    """,
+]
+
+
+@dataclass(frozen=True)
+class TokenShape:
+    """Where one kind of token-bearing entry keeps each field (dotted paths in the LogEntry).
+
+    ``endpoint`` paths are tried in order; the endpoint (a Vertex resource path or request URL)
+    names the project, region and model@version. A new shape is one more ``TokenShape``.
+    """
+
+    name: str
+    response_id: str
+    model: str
+    usage: str  # the Anthropic ``usage`` object
+    endpoint: tuple[str, ...] = ()
+    principal: str | None = None
+
+
+def _messages_shape(name: str, root: str, endpoint: tuple[str, ...]) -> TokenShape:
+    return TokenShape(name, f"{root}.id", f"{root}.model", f"{root}.usage", endpoint)
+
+
+# The Messages response at the top of jsonPayload (collectors, Claude Code OTel-style exporters),
+# under jsonPayload.response (gateways that log request metadata beside the response), and under
+# jsonPayload.full_response (request-response logging rows re-exported to Cloud Logging; the
+# column names are those of Vertex's BigQuery table, reference/vertex.md §1b).
+# The inference request metadata log (§1c) is not here: its field names are unconfirmed (❌);
+# once known it is one more entry.
+TOKEN_SHAPES: tuple[TokenShape, ...] = (
+    _messages_shape("message", "jsonPayload", ("jsonPayload.endpoint", "httpRequest.requestUrl")),
+    _messages_shape(
+        "gateway_response",
+        "jsonPayload.response",
+        ("jsonPayload.endpoint", "jsonPayload.request.endpoint", "httpRequest.requestUrl"),
+    ),
+    _messages_shape("request_response_row", "jsonPayload.full_response", ("jsonPayload.endpoint",)),
+)
+
+USAGE_FIELDS = {
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "cache_read_tokens": "cache_read_input_tokens",
+    "cache_creation_tokens": "cache_creation_input_tokens",
+    "cache_write_5m_tokens": "cache_creation.ephemeral_5m_input_tokens",
+    "cache_write_1h_tokens": "cache_creation.ephemeral_1h_input_tokens",
+}
+REQUIRED_USAGE = ("input_tokens", "output_tokens")
+
+# Audit entry fields (AuditLog in protoPayload).
+AUDIT_PATHS = (
+    "protoPayload.methodName",
+    "protoPayload.resourceName",
+    "protoPayload.status.code",
+    "protoPayload.status.message",
+    "protoPayload.authenticationInfo.principalEmail",
+    "protoPayload.authenticationInfo.principalSubject",
+    "protoPayload.requestMetadata.callerSuppliedUserAgent",
+)
+ENTRY_PATHS = ("insertId", "logName", "timestamp", "resource.labels.project_id",
+               "resource.labels.location")
+JSON_PATHS = ("labels", "protoPayload.authenticationInfo.serviceAccountDelegationInfo")
+
+_counter = itertools.count()
+
+
+def _shape_paths() -> list[str]:
+    paths: list[str] = []
+    for shape in TOKEN_SHAPES:
+        paths += [shape.response_id, shape.model, *shape.endpoint]
+        paths += [f"{shape.usage}.{f}" for f in USAGE_FIELDS.values()]
+        if shape.principal:
+            paths.append(shape.principal)
+    return paths
+
+
+def _structure() -> str:
+    """The json_transform structure: every path we read as VARCHAR (JSON for a few), no more."""
+    tree: dict[str, Any] = {}
+    leaves = [(p, "VARCHAR") for p in (*ENTRY_PATHS, *AUDIT_PATHS, *_shape_paths())]
+    leaves += [(p, "JSON") for p in JSON_PATHS]
+    for path, leaf_type in leaves:
+        node = tree
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = leaf_type
+
+    def render(node: dict[str, Any] | str) -> str:
+        if isinstance(node, str):
+            return f'"{node}"'
+        return "{" + ",".join(f'"{k}":{render(v)}' for k, v in node.items()) + "}"
+
+    return render(tree)
+
+
+def _col(path: str) -> str:
+    return "e." + ".".join(f'"{p}"' for p in path.split("."))
+
+
+def _shape_case(pick: Callable[[TokenShape], str | None]) -> str:
+    whens = []
+    for s in TOKEN_SHAPES:
+        expr = pick(s)
+        whens.append(f"when '{s.name}' then {expr if expr else 'null'}")
+    return f"case shape {' '.join(whens)} end"
+
+
+def _usage_path(field_path: str) -> Callable[[TokenShape], str]:
+    return lambda s: _col(f"{s.usage}.{field_path}")
+
+
+def _endpoint_expr(s: TokenShape) -> str | None:
+    if not s.endpoint:
+        return None
+    return "coalesce(" + ", ".join(_col(p) for p in s.endpoint) + ")"
+
+
+def _classified_sql(lines_table: str) -> str:
+    """One statement: text lines -> decoded entries -> kind, reason and the fields we keep."""
+    shape_when = " ".join(
+        f"when {_col(s.response_id)} like 'msg_vrtx_%' then '{s.name}'" for s in TOKEN_SHAPES
+    )
+    usage_cols = ",\n".join(
+        f"{_shape_case(_usage_path(f))} as u_{name}" for name, f in USAGE_FIELDS.items()
+    )
+    checks = [
+        ("e is null", "'malformed JSON'"),
+        ("not starts_with(ltrim(line), '{')", "'not a JSON object'"),
+        ("insert_id is null or trim(insert_id) = ''", "'missing field insertId'"),
+        ("ts_text is null", "'missing field timestamp'"),
+        ("occurred_at is null", "'invalid timestamp'"),
+        ("kind = 'other_audit'", "'audit entry for another method or publisher'"),
+        ("kind = 'unknown'", "'unknown entry kind'"),
+    ]
+    for name in USAGE_FIELDS:
+        path = f"usage.{USAGE_FIELDS[name]}"
+        if name in REQUIRED_USAGE:
+            checks.append((f"kind = 'usage' and u_{name} is null", f"'missing field {path}'"))
+        checks.append(
+            (f"kind = 'usage' and u_{name} is not null and try_cast(u_{name} as bigint) is null",
+             f"'wrong type for {path}: expected an integer'")
+        )
+        checks.append(
+            (f"kind = 'usage' and try_cast(u_{name} as bigint) < 0", f"'negative {path}'")
+        )
+    reason = "case " + " ".join(f"when {c} then {r}" for c, r in checks) + " else null end"
+    return f"""
+    with decoded as (
+        select filename, line_no, line,
+               try(json_transform(line, '{_structure()}')) as e
+        from {lines_table}
+        where line is not null and trim(line) <> ''
+    ),
+    shaped as (
+        select filename, line_no, line, e,
+            {_col('insertId')} as insert_id,
+            {_col('logName')} as log_name,
+            {_col('timestamp')} as ts_text,
+            try_cast({_col('timestamp')} as timestamptz) as occurred_at,
+            {_col('protoPayload.methodName')} as method,
+            {_col('protoPayload.resourceName')} as resource_name,
+            case {shape_when} end as shape
+        from decoded
+    ),
+    kinded as (
+        select *,
+            case
+                when method is not null and lower(method) like '%rawpredict'
+                     and resource_name like '%/publishers/anthropic/models/%' then 'audit'
+                when method is not null and shape is null then 'other_audit'
+                when shape is not null then 'usage'
+                else 'unknown'
+            end as kind,
+            {_shape_case(lambda s: _col(s.response_id))} as response_id,
+            {_shape_case(lambda s: _col(s.model))} as response_model,
+            {_shape_case(_endpoint_expr)} as endpoint,
+            {_shape_case(lambda s: _col(s.principal) if s.principal else None)} as principal,
+            {usage_cols}
+        from shaped
+    )
+    select filename, line_no, insert_id, log_name, occurred_at, kind, shape,
+        {reason} as reject_reason,
+        -- entry
+        coalesce({_col('resource.labels.project_id')},
+                 regexp_extract(coalesce(resource_name, endpoint, ''), 'projects/([^/]+)/', 1),
+                 regexp_extract(coalesce(log_name, ''), '^projects/([^/]+)/', 1)) as project_id,
+        {_col('labels')} as labels,
+        -- audit
+        method, resource_name,
+        nullif(regexp_extract(coalesce(resource_name, endpoint, ''), '/locations/([^/]+)/', 1), '')
+            as path_region,
+        {_col('resource.labels.location')} as label_region,
+        nullif(regexp_extract(coalesce(resource_name, endpoint, ''), '/models/([^/:?]+)', 1), '')
+            as path_model_id,
+        {_col('protoPayload.authenticationInfo.principalEmail')} as principal_email,
+        {_col('protoPayload.authenticationInfo.principalSubject')} as principal_subject,
+        cast(json_extract_string(
+            {_col('protoPayload.authenticationInfo.serviceAccountDelegationInfo')},
+            '$[*].firstPartyPrincipal.principalEmail') as varchar[]) as delegation_chain,
+        {_col('protoPayload.requestMetadata.callerSuppliedUserAgent')} as user_agent,
+        coalesce(try_cast({_col('protoPayload.status.code')} as integer), 0) as status_code,
+        left({_col('protoPayload.status.message')}, 500) as status_message,
+        -- usage
+        response_id, response_model, endpoint, principal,
+        {", ".join(f"try_cast(u_{n} as bigint) as {n}" for n in USAGE_FIELDS)}
+    from kinded
+    """
+
+
+@dataclass
+class ParsedBatch:
+    """Files parsed into two temp tables shaped like the raw tables, plus rejections."""
+
+    audit_table: str
+    usage_table: str
+    audit_rows: int = 0
+    usage_rows: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    lines_per_file: dict[str, int] = field(default_factory=dict)  # good entries per local path
+    # The newest (occurred_at, insertId) read, as "ISO timestamp|insertId"; None when none.
+    newest: str | None = None
+
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"drop table if exists {self.audit_table}")
+        con.execute(f"drop table if exists {self.usage_table}")
+
+
+def _lines_sql(paths: Sequence[str]) -> str:
+    files = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+    # One VARCHAR column per line (a NUL delimiter never occurs in JSON text); `with ordinality`
+    # numbers lines in file order, blank lines included, so locations are real line numbers.
+    return (
+        "select filename, ordinality - min(ordinality) over (partition by filename) + 1 "
+        f"as line_no, line from read_csv({files}, columns={{'line': 'VARCHAR'}}, "
+        "delim=chr(0), quote='', escape='', header=false, filename=true, auto_detect=false, "
+        "strict_mode=false) with ordinality"
+    )
+
+
+def parse_files(
+    con: duckdb.DuckDBPyConnection,
+    paths: Sequence[str],
+    *,
+    source_kind: str,
+    location_of: Callable[[str], str] = str,
+    entry_locations: bool = False,
+) -> ParsedBatch:
+    """Parse local JSON-lines files of ``LogEntry`` objects in one scan.
+
+    Locations are ``<location_of(path)>:<line>``; with ``entry_locations`` (API pages, where a
+    line number means nothing to a user) they are ``<logName>#<insertId>`` when the entry has both.
+    """
+    n = next(_counter)
+    batch = ParsedBatch(audit_table=f"_vertex_audit_{n}", usage_table=f"_vertex_usage_{n}")
+    lines, classified, locs = f"_vertex_lines_{n}", f"_vertex_classified_{n}", f"_vertex_locs_{n}"
+    try:
+        try:
+            con.execute(f"create temp table {lines} as {_lines_sql(paths)}")
+        except duckdb.Error:
+            # One file is unreadable as a whole (binary, bad gzip): go file by file.
+            con.execute(
+                f"create temp table {lines} (filename varchar, line_no bigint, line varchar)"
+            )
+            for path in paths:
+                try:
+                    con.execute(f"insert into {lines} {_lines_sql([path])}")
+                except duckdb.Error:
+                    batch.rejected.append((location_of(path), "unreadable file"))
+        con.execute(f"create temp table {locs} (filename varchar, location varchar)")
+        con.executemany(f"insert into {locs} values (?, ?)", [(p, location_of(p)) for p in paths])
+        entry_loc = (
+            "case when c.log_name is not null and c.insert_id is not null "
+            "then c.log_name || '#' || c.insert_id end, " if entry_locations else ""
+        )
+        con.execute(
+            f"""
+            create temp table {classified} as
+            select coalesce({entry_loc} coalesce(l.location, c.filename) || ':' || c.line_no)
+                       as source_location, c.*
+            from ({_classified_sql(lines)}) c left join {locs} l using (filename)
+            """
+        )
+        batch.rejected.extend(
+            (str(loc), str(reason))
+            for loc, reason in con.execute(
+                f"select source_location, reject_reason from {classified} "
+                "where reject_reason is not null order by filename, line_no"
+            ).fetchall()
+        )
+        _split(con, batch, classified, source_kind)
+    finally:
+        for table in (lines, classified, locs):
+            con.execute(f"drop table if exists {table}")
+    return batch
+
+
+def _split(con: duckdb.DuckDBPyConnection, batch: ParsedBatch, classified: str, kind: str) -> None:
+    good = f"from {classified} where reject_reason is null"
+    con.execute(
+        f"""
+        create temp table {batch.audit_table} as
+        select insert_id, occurred_at, log_name, project_id,
+               coalesce(path_region, label_region) as region, method, resource_name,
+               path_model_id as model_id, principal_email, principal_subject, delegation_chain,
+               user_agent, status_code, status_message, labels,
+               '{kind}' as source_kind, source_location
+        {good} and kind = 'audit'
+        """
+    )
+    con.execute(
+        f"""
+        create temp table {batch.usage_table} as
+        select insert_id, occurred_at, log_name, shape, project_id,
+               coalesce(path_region, label_region) as region, endpoint, response_id,
+               coalesce(path_model_id, response_model) as model_id, response_model, principal,
+               input_tokens, output_tokens,
+               coalesce(cache_read_tokens, 0) as cache_read_tokens,
+               coalesce(cache_creation_tokens,
+                        cache_write_5m_tokens + coalesce(cache_write_1h_tokens, 0), 0)
+                   as cache_creation_tokens,
+               cache_write_5m_tokens, cache_write_1h_tokens, labels,
+               '{kind}' as source_kind, source_location
+        {good} and kind = 'usage'
+        """
+    )
+    batch.audit_rows = _count(con, batch.audit_table)
+    batch.usage_rows = _count(con, batch.usage_table)
+    batch.lines_per_file = {
+        str(f): int(c)
+        for f, c in con.execute(
+            f"select filename, count(*) {good} group by filename"
+        ).fetchall()
+    }
+    row = con.execute(
+        f"select strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') || '|' || insert_id "
+        f"from {classified} where occurred_at is not null and insert_id is not null "
+        "order by occurred_at desc, insert_id desc limit 1"
+    ).fetchone()
+    batch.newest = str(row[0]) if row else None
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"select count(*) from {table}").fetchone()
+    return int(row[0]) if row else 0

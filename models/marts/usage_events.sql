@@ -1,0 +1,150 @@
+-- grain: one row per request (event_id), every source: identity resolved, priced, de-duplicated.
+-- Columns: the data contract's (ARCHITECTURE.md) in order, then unpriced, pricing_tier, project,
+-- identity_status, billable and further extras.
+with events as (
+
+    select * from stg_events
+
+),
+
+identities as (
+
+    select * from identity_map
+
+),
+
+prices as (
+
+    select * from price_book
+
+),
+
+gateway_matches as (
+
+    -- provider-side copies of requests already counted from a gateway (LiteLLM) log
+    select distinct event_id from gateway_matches
+
+),
+
+sized as (
+
+    select
+        *,
+        input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens
+            as prompt_tokens
+    from events
+
+),
+
+priced as (
+
+    -- The long-context entry applies when the request's prompt (input + cache read + cache
+    -- write) exceeds its threshold; then every token of the request is billed at its rates.
+    select
+        s.*,
+        lc.price_version is not null as is_long_context,
+        case when lc.price_version is not null then lc.price_version else st.price_version end
+            as price_version,
+        case when lc.price_version is not null then lc.input_usd_per_mtok
+             else st.input_usd_per_mtok end as input_usd_per_mtok,
+        case when lc.price_version is not null then lc.output_usd_per_mtok
+             else st.output_usd_per_mtok end as output_usd_per_mtok,
+        case when lc.price_version is not null then lc.cache_read_usd_per_mtok
+             else st.cache_read_usd_per_mtok end as cache_read_usd_per_mtok,
+        case when lc.price_version is not null then lc.cache_write_5m_usd_per_mtok
+             else st.cache_write_5m_usd_per_mtok end as cache_write_5m_usd_per_mtok,
+        case when lc.price_version is not null then lc.cache_write_1h_usd_per_mtok
+             else st.cache_write_1h_usd_per_mtok end as cache_write_1h_usd_per_mtok
+    from sized as s
+    left join prices as lc
+        on lc.provider = s.provider
+        and lc.model = s.model
+        and lc.pricing_scope = s.pricing_scope
+        and lc.is_batch = s.is_batch
+        and lc.pricing_tier = 'long_context'
+        and s.prompt_tokens > lc.context_threshold_tokens
+        and s.occurred_at >= lc.valid_from
+        and (lc.valid_to is null or s.occurred_at < lc.valid_to)
+    left join prices as st
+        on st.provider = s.provider
+        and st.model = s.model
+        and st.pricing_scope = s.pricing_scope
+        and st.is_batch = s.is_batch
+        and st.pricing_tier = 'standard'
+        and s.occurred_at >= st.valid_from
+        and (st.valid_to is null or s.occurred_at < st.valid_to)
+
+),
+
+costed as (
+
+    select
+        *,
+        case
+            when not billable then cast(0 as decimal(38, 12))
+            when price_version is null then null
+            else cost_of(input_tokens, input_usd_per_mtok)
+                + cost_of(output_tokens, output_usd_per_mtok)
+                + cost_of(cache_read_tokens, cache_read_usd_per_mtok)
+                + cost_of(cache_write_5m_tokens, cache_write_5m_usd_per_mtok)
+                + cost_of(cache_write_1h_tokens, cache_write_1h_usd_per_mtok)
+        end as cost_usd,
+        -- what the same request would cost with every prompt token billed as uncached input
+        case
+            when not billable then cast(0 as decimal(38, 12))
+            when price_version is null then null
+            else cost_of(prompt_tokens, input_usd_per_mtok)
+                + cost_of(output_tokens, output_usd_per_mtok)
+        end as uncached_cost_usd
+    from priced
+
+),
+
+final as (
+
+    select
+        c.event_id,
+        c.source,
+        c.provider,
+        c.request_id,
+        c.occurred_at,
+        coalesce(i.developer, 'unattributed') as developer,
+        coalesce(i.team, 'unattributed') as team,
+        coalesce(i.cost_center, 'unattributed') as cost_center,
+        c.principal,
+        c.model,
+        c.model_id,
+        c.region,
+        c.pricing_scope,
+        c.input_tokens,
+        c.output_tokens,
+        c.cache_read_tokens,
+        c.cache_write_5m_tokens,
+        c.cache_write_1h_tokens,
+        cast(c.cost_usd as decimal(38, 12)) as cost_usd,
+        cast(c.reported_cost_usd as decimal(38, 12)) as reported_cost_usd,
+        case when c.billable then c.price_version else 'non_billable' end as price_version,
+        c.status,
+        c.error_code,
+        g.event_id is null as counted,
+        c.billable and c.cost_usd is null as unpriced,
+        case when c.is_long_context then 'long_context' else 'standard' end as pricing_tier,
+        c.project,
+        coalesce(i.identity_status, 'unattributed') as identity_status,
+        c.billable,
+        c.is_batch,
+        c.gateway_role,
+        c.person_hint,
+        c.team_hint,
+        cast(c.uncached_cost_usd as decimal(38, 12)) as uncached_cost_usd
+    from costed as c
+    left join identities as i
+        on i.source = c.source
+        and i.principal is not distinct from c.principal
+        and i.person_hint is not distinct from c.person_hint
+        and i.team_hint is not distinct from c.team_hint
+    left join gateway_matches as g on g.event_id = c.event_id
+
+)
+
+select * from final

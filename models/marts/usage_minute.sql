@@ -1,0 +1,37 @@
+-- grain: one row per minute x source x provider x region x model x pricing_scope x developer x
+-- team. Every event (counted or not): provider-side rows are what consume provider quota.
+with events as (
+
+    select * from usage_events
+
+),
+
+final as (
+
+    select
+        date_trunc('minute', occurred_at) as minute_at,
+        source,
+        provider,
+        region,
+        model,
+        pricing_scope,
+        developer,
+        team,
+        count(*) as requests,
+        count(*) filter (where status = 'throttled') as throttled_requests,
+        count(*) filter (where status = 'error') as error_requests,
+        sum(input_tokens) as input_tokens,
+        sum(output_tokens) as output_tokens,
+        sum(cache_read_tokens) as cache_read_tokens,
+        sum(cache_write_5m_tokens) as cache_write_5m_tokens,
+        sum(cache_write_1h_tokens) as cache_write_1h_tokens,
+        -- tokens against a TPM quota: input + cache writes + burndown x output (cache reads
+        -- do not count); burndown is 5 for Claude 3.7 / 4.x on Bedrock, else 1
+        sum(input_tokens + cache_write_5m_tokens + cache_write_1h_tokens
+            + burndown_rate(provider, model) * output_tokens) as quota_tokens
+    from events
+    group by all
+
+)
+
+select * from final

@@ -1,0 +1,168 @@
+-- grain: one row per Vertex response (response id) and per successful audit entry that no response
+-- joins to: how each was attributed, for `llmledger doctor` and the data-health view.
+-- attribution: 'label' (a developer label), 'principal' (the entry names its caller),
+-- 'audit_join' (exactly one audit entry matches, and it matches nothing else), 'ambiguous'
+-- (candidates exist but not exactly one: left unattributed, never guessed), 'no_audit_entry',
+-- 'audit_without_response' (a successful call whose tokens were never logged: not in
+-- usage_events). The match rule is the one in staging/stg_vertex.sql — keep the two in step.
+with usage_entries as (
+
+    select * from raw_vertex_usage
+
+),
+
+audit_entries as (
+
+    select * from raw_vertex_audit
+
+),
+
+events as (
+
+    select event_id, developer, team, cost_usd from usage_events where source = 'vertex'
+
+),
+
+settings as (
+
+    select
+        coalesce(try_cast(identity_setting('vertex_match_window_seconds', '2') as double), 2)
+            as window_seconds,
+        identity_setting('vertex_label_developer_key', 'developer') as developer_key
+
+),
+
+responses as (
+
+    select *, canonical_model(model_id) as canonical
+    from usage_entries
+    qualify row_number() over (
+        partition by response_id order by labels is null, occurred_at, insert_id
+    ) = 1
+
+),
+
+audit_ok as (
+
+    select *, canonical_model(model_id) as canonical
+    from audit_entries
+    where status_code = 0 and canonical_model(model_id) <> 'count-tokens'
+
+),
+
+audit_buckets as (
+
+    select
+        a.insert_id, a.project_id, a.region, a.canonical, a.occurred_at,
+        cast(floor(epoch(a.occurred_at) / s.window_seconds) as bigint) as bucket
+    from audit_ok as a, settings as s
+
+),
+
+response_buckets as (
+
+    select
+        r.insert_id, r.project_id, r.region, r.canonical, r.occurred_at,
+        cast(floor(epoch(r.occurred_at) / s.window_seconds) as bigint) + o.step as bucket
+    from responses as r, settings as s, (values (-1), (0), (1)) as o(step)
+
+),
+
+candidates as (
+
+    select distinct r.insert_id as usage_insert_id, a.insert_id as audit_insert_id
+    from response_buckets as r
+    inner join audit_buckets as a
+        on a.project_id = r.project_id
+        and a.region = r.region
+        and a.canonical = r.canonical
+        and a.bucket = r.bucket
+    cross join settings as s
+    where abs(epoch(a.occurred_at) - epoch(r.occurred_at)) <= s.window_seconds
+
+),
+
+counted_candidates as (
+
+    select
+        *,
+        count(*) over (partition by usage_insert_id) as usage_candidates,
+        count(*) over (partition by audit_insert_id) as audit_candidates
+    from candidates
+
+),
+
+per_response as (
+
+    select
+        usage_insert_id,
+        count(*) as candidates,
+        max(case when usage_candidates = 1 and audit_candidates = 1 then audit_insert_id end)
+            as matched_audit_insert_id
+    from counted_candidates
+    group by usage_insert_id
+
+),
+
+response_rows as (
+
+    select
+        'vertex:' || r.response_id as event_id,
+        r.insert_id,
+        r.occurred_at,
+        r.project_id,
+        r.region,
+        r.canonical as model,
+        coalesce(p.candidates, 0) as candidates,
+        p.matched_audit_insert_id,
+        case
+            when json_tag(r.labels, s.developer_key) is not null then 'label'
+            when r.principal is not null then 'principal'
+            when p.matched_audit_insert_id is not null then 'audit_join'
+            when coalesce(p.candidates, 0) > 0 then 'ambiguous'
+            else 'no_audit_entry'
+        end as attribution
+    from responses as r
+    cross join settings as s
+    left join per_response as p on p.usage_insert_id = r.insert_id
+
+),
+
+audit_rows as (
+
+    select
+        cast(null as varchar) as event_id,
+        a.insert_id,
+        a.occurred_at,
+        a.project_id,
+        a.region,
+        a.canonical as model,
+        0 as candidates,
+        a.insert_id as matched_audit_insert_id,
+        'audit_without_response' as attribution
+    from audit_ok as a
+    where not exists (select 1 from candidates as c where c.audit_insert_id = a.insert_id)
+
+),
+
+final as (
+
+    select
+        x.event_id,
+        x.insert_id,
+        x.occurred_at,
+        x.project_id,
+        x.region,
+        x.model,
+        x.attribution,
+        cast(x.candidates as bigint) as candidates,
+        x.matched_audit_insert_id,
+        e.developer,
+        e.team,
+        e.cost_usd
+    from (select * from response_rows union all select * from audit_rows) as x
+    left join events as e on e.event_id = x.event_id
+
+)
+
+select * from final

@@ -1,0 +1,165 @@
+"""LiteLLM reconciliation: the proxy's records beside the providers', and LiteLLM's spend beside ours.
+
+Two questions, both over ``usage_events`` and ``gateway_matches`` (the published marts):
+
+* :func:`summary` -- requests the proxy forwarded to Bedrock/Vertex that both sides logged
+  (``matched``; the provider copy is not counted), that only LiteLLM logged
+  (``only_in_litellm``: provider logs not ingested, logging off, a different account) and
+  provider records under the proxy's identity that LiteLLM has no row for
+  (``only_in_provider``: lost spend-log writes, retention). Successful requests only for the
+  two one-sided groups: LiteLLM's own rejections never reached a provider.
+* :func:`differences` -- successful LiteLLM requests grouped by why LiteLLM's ``spend`` differs
+  from our price-book cost: ``unpriced in LiteLLM`` ($0 spend for tokens we price),
+  ``unpriced in llmledger``, ``long-context tier``, ``regional premium`` (LiteLLM at the global
+  rate where the provider bills +10%), ``cache priced differently`` (1-hour writes at the
+  5-minute rate, cache reads as input, ...), ``other``, and ``agrees`` (within 0.5%).
+
+Both return plain dicts with ``Decimal`` money, for the CLI (``llmledger report --reconcile``)
+and the dashboard alike.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import duckdb
+
+CATEGORIES = ("matched", "only_in_litellm", "only_in_provider")
+CAUSES = (
+    "unpriced in LiteLLM",
+    "unpriced in llmledger",
+    "long-context tier",
+    "regional premium",
+    "cache priced differently",
+    "other",
+    "agrees",
+)
+RELATIVE_TOLERANCE = "0.005"  # LiteLLM's float arithmetic vs our decimals
+ABSOLUTE_TOLERANCE = "0.000001"
+
+
+def _window(column: str, since: date | None, until: date | None) -> tuple[str, list[Any]]:
+    clauses, params = ["true"], []
+    if since is not None:
+        clauses.append(f"{column} >= cast(? as timestamptz)")
+        params.append(since.isoformat())
+    if until is not None:
+        clauses.append(f"{column} < cast(? as timestamptz)")
+        params.append(until.isoformat())
+    return " and ".join(clauses), params
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def summary(
+    con: duckdb.DuckDBPyConnection, since: date | None = None, until: date | None = None
+) -> list[dict[str, Any]]:
+    """One row per (category, provider): requests, LiteLLM's reported cost (``reported_cost_usd``),
+    our cost of the LiteLLM rows (``litellm_cost_usd``) and of the provider rows
+    (``provider_cost_usd``)."""
+    lw, lp = _window("l.occurred_at", since, until)
+    pw, pp = _window("p.occurred_at", since, until)
+    sql = f"""
+        with litellm as (
+            select * from usage_events where source = 'litellm'
+        ),
+        provider_side as (
+            select * from usage_events
+            where source <> 'litellm' and gateway_role and provider in ('bedrock', 'vertex')
+        ),
+        matched as (
+            select 'matched' as category, l.provider, count(*) as requests,
+                   sum(l.reported_cost_usd) as reported_cost_usd,
+                   sum(l.cost_usd) as litellm_cost_usd,
+                   sum(p.cost_usd) as provider_cost_usd
+            from gateway_matches as m
+            join litellm as l on l.event_id = m.litellm_event_id
+            join provider_side as p on p.event_id = m.event_id
+            where {lw}
+            group by all
+        ),
+        only_in_litellm as (
+            select 'only_in_litellm' as category, l.provider, count(*) as requests,
+                   sum(l.reported_cost_usd) as reported_cost_usd,
+                   sum(l.cost_usd) as litellm_cost_usd,
+                   cast(null as decimal(38, 12)) as provider_cost_usd
+            from litellm as l
+            where l.provider in ('bedrock', 'vertex') and l.status = 'ok'
+              and l.event_id not in (select litellm_event_id from gateway_matches)
+              and {lw}
+            group by all
+        ),
+        only_in_provider as (
+            select 'only_in_provider' as category, p.provider, count(*) as requests,
+                   cast(null as decimal(38, 12)) as reported_cost_usd,
+                   cast(null as decimal(38, 12)) as litellm_cost_usd,
+                   sum(p.cost_usd) as provider_cost_usd
+            from provider_side as p
+            where p.status = 'ok'
+              and p.event_id not in (select event_id from gateway_matches)
+              and {pw}
+            group by all
+        ),
+        final as (
+            select * from matched
+            union all select * from only_in_litellm
+            union all select * from only_in_provider
+        )
+        select category, provider, cast(requests as bigint) as requests,
+               cast(reported_cost_usd as decimal(38, 12)) as reported_cost_usd,
+               cast(litellm_cost_usd as decimal(38, 12)) as litellm_cost_usd,
+               cast(provider_cost_usd as decimal(38, 12)) as provider_cost_usd
+        from final
+        order by case category when 'matched' then 1 when 'only_in_litellm' then 2 else 3 end,
+                 provider
+    """
+    return _rows(con, sql, lp + lp + pp)
+
+
+def differences(
+    con: duckdb.DuckDBPyConnection, since: date | None = None, until: date | None = None
+) -> list[dict[str, Any]]:
+    """One row per cause (and provider): requests, LiteLLM's spend, our cost, the difference."""
+    where, params = _window("occurred_at", since, until)
+    rel, tol = RELATIVE_TOLERANCE, ABSOLUTE_TOLERANCE
+    close = f"greatest(abs(cost_usd) * {rel}, {tol})"
+    sql = f"""
+        with litellm as (
+            select * from usage_events
+            where source = 'litellm' and status = 'ok' and billable and {where}
+        ),
+        classified as (
+            select
+                *,
+                case
+                    when cost_usd is null then 'unpriced in llmledger'
+                    when reported_cost_usd = 0 and cost_usd > 0 then 'unpriced in LiteLLM'
+                    when abs(reported_cost_usd - cost_usd) <= {close} then 'agrees'
+                    when pricing_tier = 'long_context' then 'long-context tier'
+                    when pricing_scope in ('geo', 'regional', 'in_region')
+                         and abs(reported_cost_usd * 1.1 - cost_usd) <= {close}
+                        then 'regional premium'
+                    when cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens > 0
+                        then 'cache priced differently'
+                    else 'other'
+                end as cause
+            from litellm
+        )
+        select
+            cause,
+            provider,
+            cast(count(*) as bigint) as requests,
+            cast(sum(reported_cost_usd) as decimal(38, 12)) as reported_cost_usd,
+            cast(sum(cost_usd) as decimal(38, 12)) as cost_usd,
+            cast(sum(reported_cost_usd - cost_usd) as decimal(38, 12)) as difference_usd
+        from classified
+        group by all
+    """
+    rows = _rows(con, sql, params)
+    order = {cause: i for i, cause in enumerate(CAUSES)}
+    return sorted(rows, key=lambda r: (order.get(r["cause"], 99), r["provider"] or ""))

@@ -1,0 +1,187 @@
+-- grain: one row per LiteLLM spend-log row (request_id), rows of raw_litellm_spend staged.
+-- prompt_tokens already includes cache read and cache creation for Claude, so uncached input is
+-- prompt_tokens - cache read - cache creation. People come from the key's owner, the user's
+-- e-mail or the key alias, never from end_user (Claude Code fills it with a per-session blob).
+-- The joins to the key/user/team snapshots only fill in what the row's own metadata lacks.
+with source as (
+
+    select * from raw_litellm_spend
+
+),
+
+api_keys as (
+
+    select * from raw_litellm_keys
+
+),
+
+users as (
+
+    select * from raw_litellm_users
+
+),
+
+teams as (
+
+    select * from raw_litellm_teams
+
+),
+
+joined as (
+
+    select
+        s.*,
+        k.key_alias as dim_key_alias,
+        k.user_id as dim_key_user_id,
+        coalesce(s.key_team_id, s.team_id, k.team_id) as any_team_id,
+        owner.user_email as key_owner_email,
+        caller.user_email as user_email
+    from source as s
+    left join api_keys as k on k.token = s.api_key
+    left join users as owner on owner.user_id = coalesce(s.key_user_id, k.user_id)
+    left join users as caller on caller.user_id = s.user_id
+
+),
+
+with_team as (
+
+    select j.*, t.team_alias as dim_team_alias
+    from joined as j
+    left join teams as t on t.team_id = j.any_team_id
+
+),
+
+named as (
+
+    select
+        *,
+        coalesce(model, model_group) as logged_model,
+        lower(coalesce(
+            nullif(custom_llm_provider, ''),
+            nullif(regexp_extract(coalesce(model, ''), '^([a-z0-9_\-]+)/', 1), ''),
+            case
+                when api_base like '%bedrock-runtime%' or api_base like '%bedrock.%' then 'bedrock'
+                when api_base like '%aiplatform.googleapis.com%' then 'vertex_ai'
+                when api_base like '%api.anthropic.com%' then 'anthropic'
+                when lower(coalesce(model, model_group, '')) like 'claude%' then 'anthropic'
+            end,
+            'unknown'
+        )) as litellm_provider,
+        coalesce(key_alias, dim_key_alias) as any_key_alias,
+        try_cast(request_tags as varchar[]) as tags
+    from with_team
+
+),
+
+classified as (
+
+    select
+        *,
+        case
+            when litellm_provider in ('bedrock', 'bedrock_converse') then 'bedrock'
+            when litellm_provider like 'vertex_ai%' then 'vertex'
+            else litellm_provider
+        end as provider,
+        -- the Bedrock id without LiteLLM's routing prefix (bedrock/, bedrock/converse/, ...)
+        resolve_model_id(regexp_replace(
+            logged_model, '^(bedrock|bedrock_converse)/((converse|invoke)/)?', ''
+        )) as resolved_model_id,
+        case
+            when api_base like '%bedrock-runtime%'
+                then nullif(regexp_extract(api_base, 'bedrock-runtime[.-]([a-z0-9-]+)\.', 1), '')
+            when api_base like '%aiplatform.googleapis.com%'
+                then coalesce(
+                    nullif(regexp_extract(api_base, '/locations/([a-z0-9-]+)', 1), ''),
+                    nullif(regexp_extract(api_base, '//([a-z0-9-]+)-aiplatform\.', 1), ''),
+                    'global')
+        end as api_region,
+        coalesce(cache_read_tokens, 0) as read_tokens,
+        coalesce(
+            cache_creation_tokens,
+            case when cache_write_5m_tokens is not null or cache_write_1h_tokens is not null
+                 then coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0) end,
+            0
+        ) as creation_tokens
+    from named
+
+),
+
+final as (
+
+    select
+        'litellm:' || request_id as event_id,
+        'litellm' as source,
+        provider,
+        request_id,
+        start_time as occurred_at,
+        coalesce(any_key_alias, user_id, api_key) as principal,
+        coalesce(
+            key_user_email,
+            key_owner_email,
+            user_email,
+            case when user_id like '%@%' then user_id end,
+            case when any_key_alias not in ('litellm_proxy_master_key',
+                                            'litellm-internal-health-check')
+                 then any_key_alias end
+        ) as person_hint,
+        coalesce(
+            key_team_alias,
+            dim_team_alias,
+            json_tag(spend_logs_metadata, identity_setting('request_metadata_team_key', 'team')),
+            nullif(substr(list_filter(tags, lambda t: t like 'team:%')[1], 6), '')
+        ) as team_hint,
+        coalesce(
+            json_tag(spend_logs_metadata,
+                     identity_setting('request_metadata_project_key', 'project')),
+            nullif(substr(list_filter(tags, lambda t: t like 'project:%')[1], 9), ''),
+            key_project_alias
+        ) as project,
+        logged_model as model_id,
+        case when provider = 'bedrock' then canonical_model(resolved_model_id)
+             else canonical_model(logged_model) end as model,
+        api_region as region,
+        case
+            when provider = 'bedrock' then bedrock_pricing_scope(resolved_model_id)
+            when provider = 'vertex' then vertex_pricing_scope(api_region)
+            else 'global'
+        end as pricing_scope,
+        -- a provider that reported the prompt without its cache share is taken as it is
+        case when prompt_tokens >= read_tokens + creation_tokens
+             then prompt_tokens - read_tokens - creation_tokens
+             else prompt_tokens end as input_tokens,
+        completion_tokens as output_tokens,
+        read_tokens as cache_read_tokens,
+        -- writes count as 5-minute writes unless the usage object shows the 1-hour share
+        creation_tokens - least(coalesce(cache_write_1h_tokens, 0), creation_tokens)
+            as cache_write_5m_tokens,
+        least(coalesce(cache_write_1h_tokens, 0), creation_tokens) as cache_write_1h_tokens,
+        coalesce(call_type ilike '%batch%', false) as is_batch,
+        cast(spend as decimal(38, 12)) as reported_cost_usd,
+        case
+            when coalesce(lower(status), 'success') = 'success' and error_code is null
+                 and error_class is null
+                then 'ok'
+            when error_code = '429'
+                 or rate_limit_category in ('litellm_rate_limit', 'vendor_rate_limit')
+                 or error_class in ('RateLimitError', 'ProxyRateLimitError')
+                then 'throttled'
+            else 'error'
+        end as status,
+        -- LiteLLM's own limits (rate, budget) stay apart from the provider's throttling
+        case
+            when rate_limit_type = 'budget' or error_class ilike '%budgetexceeded%'
+                then coalesce(error_code, '400') || ':litellm_budget'
+            when rate_limit_category = 'litellm_rate_limit' or error_class = 'ProxyRateLimitError'
+                then coalesce(error_code, '429') || ':litellm_rate_limit'
+                    || coalesce(':' || rate_limit_type, '')
+            when rate_limit_category = 'vendor_rate_limit' or error_class = 'RateLimitError'
+                then coalesce(error_code, '429') || ':provider_rate_limit'
+            else coalesce(error_code, error_class)
+        end as error_code,
+        not coalesce(call_type ilike '%count_tokens%', false) as billable,
+        false as gateway_role
+    from classified
+
+)
+
+select * from final

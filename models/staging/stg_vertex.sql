@@ -1,0 +1,245 @@
+-- grain: one row per Vertex request: each Messages response (response id) from raw_vertex_usage,
+-- plus each failed or count-tokens call from raw_vertex_audit (audit insertId); staged.
+-- No Vertex log carries both the caller and the tokens (reference/vertex.md §1). Attribution of a
+-- response, in order: its labels (identity.vertex_label_*_key); its own principal where the log
+-- has one; else the caller of the one audit entry it joins to: same project, region and
+-- canonical model, timestamps within identity.vertex_match_window_seconds (default 2), and
+-- neither side has another candidate. An ambiguous join attributes nothing (never a guess);
+-- marts/vertex_attribution.sql counts those, with the same match rule — keep the two in step.
+-- Successful audit entries without a response are not requests here (their tokens are unknown);
+-- vertex_attribution counts them too.
+with usage_entries as (
+
+    select * from raw_vertex_usage
+
+),
+
+audit_entries as (
+
+    select * from raw_vertex_audit
+
+),
+
+settings as (
+
+    select
+        coalesce(try_cast(identity_setting('vertex_match_window_seconds', '2') as double), 2)
+            as window_seconds,
+        identity_setting('vertex_label_developer_key', 'developer') as developer_key,
+        identity_setting('vertex_label_team_key', 'team') as team_key,
+        identity_setting('vertex_label_project_key', 'project') as project_key
+
+),
+
+responses as (
+
+    -- one row per response: the same response logged twice (two shards, two collectors)
+    -- counts once; the copy with labels wins
+    select *, canonical_model(model_id) as canonical
+    from usage_entries
+    qualify row_number() over (
+        partition by response_id order by labels is null, occurred_at, insert_id
+    ) = 1
+
+),
+
+audit_calls as (
+
+    select
+        *,
+        canonical_model(model_id) as canonical,
+        canonical_model(model_id) = 'count-tokens' as is_count_tokens
+    from audit_entries
+
+),
+
+-- the match rule (same in marts/vertex_attribution.sql): time buckets of the window's width
+-- turn the nearest-time search into an equality join with a fan-out of three
+audit_buckets as (
+
+    select
+        a.insert_id, a.project_id, a.region, a.canonical, a.occurred_at,
+        cast(floor(epoch(a.occurred_at) / s.window_seconds) as bigint) as bucket
+    from audit_calls as a, settings as s
+    where a.status_code = 0 and not a.is_count_tokens
+
+),
+
+response_buckets as (
+
+    select
+        r.insert_id, r.project_id, r.region, r.canonical, r.occurred_at,
+        cast(floor(epoch(r.occurred_at) / s.window_seconds) as bigint) + o.step as bucket
+    from responses as r, settings as s, (values (-1), (0), (1)) as o(step)
+
+),
+
+candidates as (
+
+    select distinct r.insert_id as usage_insert_id, a.insert_id as audit_insert_id
+    from response_buckets as r
+    inner join audit_buckets as a
+        on a.project_id = r.project_id
+        and a.region = r.region
+        and a.canonical = r.canonical
+        and a.bucket = r.bucket
+    cross join settings as s
+    where abs(epoch(a.occurred_at) - epoch(r.occurred_at)) <= s.window_seconds
+
+),
+
+unique_matches as (
+
+    select c.usage_insert_id, c.audit_insert_id
+    from candidates as c
+    qualify count(*) over (partition by c.usage_insert_id) = 1
+        and count(*) over (partition by c.audit_insert_id) = 1
+
+),
+
+attributed as (
+
+    select
+        r.*,
+        a.principal_email as audit_principal,
+        a.delegation_chain as audit_delegation_chain
+    from responses as r
+    left join unique_matches as m on m.usage_insert_id = r.insert_id
+    left join audit_calls as a on a.insert_id = m.audit_insert_id
+
+),
+
+response_events as (
+
+    select
+        'vertex:' || r.response_id as event_id,
+        r.response_id as request_id,
+        r.occurred_at,
+        coalesce(r.principal, r.audit_principal) as principal,
+        coalesce(
+            json_tag(r.labels, s.developer_key),
+            -- impersonation: the root caller of the delegation chain
+            case when r.principal is null and r.audit_delegation_chain[1] like '%@%'
+                      and r.audit_delegation_chain[1] not like '%.gserviceaccount.com'
+                 then r.audit_delegation_chain[1] end,
+            case when coalesce(r.principal, r.audit_principal) like '%@%'
+                      and coalesce(r.principal, r.audit_principal)
+                          not like '%.gserviceaccount.com'
+                 then coalesce(r.principal, r.audit_principal) end
+        ) as person_hint,
+        json_tag(r.labels, s.team_key) as team_hint,
+        json_tag(r.labels, s.project_key) as project,
+        r.model_id,
+        r.canonical as model,
+        r.region,
+        r.input_tokens,
+        r.output_tokens,
+        r.cache_read_tokens,
+        -- where the entry lacks the 5m/1h split, every cache write is a 5-minute write
+        coalesce(
+            r.cache_write_5m_tokens,
+            greatest(r.cache_creation_tokens - coalesce(r.cache_write_1h_tokens, 0), 0)
+        ) as cache_write_5m_tokens,
+        coalesce(r.cache_write_1h_tokens, 0) as cache_write_1h_tokens,
+        'ok' as status,
+        cast(null as varchar) as error_code,
+        true as billable
+    from attributed as r, settings as s
+
+),
+
+call_events as (
+
+    -- calls that produced no response: throttled or failed, and count-tokens (not billable)
+    select
+        'vertex:audit:' || a.insert_id as event_id,
+        a.insert_id as request_id,
+        a.occurred_at,
+        a.principal_email as principal,
+        coalesce(
+            json_tag(a.labels, s.developer_key),
+            case when a.delegation_chain[1] like '%@%'
+                      and a.delegation_chain[1] not like '%.gserviceaccount.com'
+                 then a.delegation_chain[1] end,
+            case when a.principal_email like '%@%'
+                      and a.principal_email not like '%.gserviceaccount.com'
+                 then a.principal_email end
+        ) as person_hint,
+        json_tag(a.labels, s.team_key) as team_hint,
+        json_tag(a.labels, s.project_key) as project,
+        a.model_id,
+        a.canonical as model,
+        a.region,
+        cast(0 as bigint) as input_tokens,
+        cast(0 as bigint) as output_tokens,
+        cast(0 as bigint) as cache_read_tokens,
+        cast(0 as bigint) as cache_write_5m_tokens,
+        cast(0 as bigint) as cache_write_1h_tokens,
+        case
+            when a.status_code = 0 then 'ok'
+            when a.status_code = 8 then 'throttled'  -- RESOURCE_EXHAUSTED (HTTP 429)
+            else 'error'
+        end as status,
+        case a.status_code
+            when 0 then null
+            when 1 then 'CANCELLED'
+            when 2 then 'UNKNOWN'
+            when 3 then 'INVALID_ARGUMENT'
+            when 4 then 'DEADLINE_EXCEEDED'
+            when 5 then 'NOT_FOUND'
+            when 7 then 'PERMISSION_DENIED'
+            when 8 then 'RESOURCE_EXHAUSTED'
+            when 9 then 'FAILED_PRECONDITION'
+            when 13 then 'INTERNAL'
+            when 14 then 'UNAVAILABLE'
+            when 16 then 'UNAUTHENTICATED'
+            else cast(a.status_code as varchar)
+        end as error_code,
+        not a.is_count_tokens as billable
+    from audit_calls as a, settings as s
+    where a.status_code <> 0 or a.is_count_tokens
+
+),
+
+events as (
+
+    select * from response_events
+    union all
+    select * from call_events
+
+),
+
+final as (
+
+    select
+        event_id,
+        'vertex' as source,
+        'vertex' as provider,
+        request_id,
+        occurred_at,
+        principal,
+        person_hint,
+        team_hint,
+        project,
+        model_id,
+        model,
+        region,
+        -- global endpoint at list price, any regional or multi-region one with the premium;
+        -- an unknown region is not priced as either
+        case when region is not null then vertex_pricing_scope(region) end as pricing_scope,
+        input_tokens,
+        output_tokens,
+        cache_read_tokens,
+        cache_write_5m_tokens,
+        cache_write_1h_tokens,
+        false as is_batch,
+        cast(null as decimal(38, 12)) as reported_cost_usd,
+        status,
+        error_code,
+        billable,
+        is_gateway_identity(principal) as gateway_role
+    from events
+
+)
+
+select * from final

@@ -1,0 +1,918 @@
+"""The queries behind each dashboard view, over the published snapshot's rollups.
+
+Every function takes a read-only connection to the snapshot and a ``Filters`` and returns a
+``pyarrow.Table`` (or a dict of scalars). They read ``usage_daily`` and ``usage_minute``; only
+drill-downs (unmapped identities) touch ``usage_events``. Money stays DECIMAL here; the dashboard
+rounds it only when it shows it. The headline totals are the sums of ``models.queries.report``
+over the same filters, so the screen and ``llmledger report`` agree by construction.
+
+Dates in ``Filters`` are inclusive days (what a date picker gives); ``until`` is the last day shown.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from models import queries, reconcile, vertex_health
+
+TOKEN_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+)
+UNATTRIBUTED = "unattributed"
+NEAR_LIMIT = 0.8  # a minute at or above 80% of a quota counts as "near the limit"
+NO_TEAM = "\x00no team"  # a team name nothing has: an empty access scope matches no row
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The shared filters: a date range (inclusive) and value lists; empty means everything.
+
+    ``allowed_teams`` is the access scope: ``None`` for everything (admins, or sign-in off),
+    else the only teams this viewer may see, applied on top of every other filter.
+    """
+
+    since: date | None = None
+    until: date | None = None
+    teams: tuple[str, ...] = ()
+    developers: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    allowed_teams: tuple[str, ...] | None = None
+
+    @property
+    def days(self) -> int:
+        if self.since is None or self.until is None:
+            return 0
+        return (self.until - self.since).days + 1
+
+    def previous(self) -> Filters | None:
+        """The period of the same length just before this one."""
+        if self.since is None or self.until is None:
+            return None
+        until = self.since - timedelta(days=1)
+        return replace(self, since=until - timedelta(days=self.days - 1), until=until)
+
+    def report_range(self) -> tuple[date | None, date | None]:
+        """``(since, until)`` as `models.queries.report` takes them (``until`` exclusive)."""
+        until = self.until + timedelta(days=1) if self.until is not None else None
+        return self.since, until
+
+    def report_filters(self) -> dict[str, Any]:
+        """The keyword filters `models.queries.report` takes for the same selection, with the
+        access scope folded into ``team``."""
+        out: dict[str, Any] = {}
+        teams = list(self.teams)
+        if self.allowed_teams is not None:
+            allowed = set(self.allowed_teams)
+            teams = [t for t in teams if t in allowed] if teams else sorted(allowed)
+            if not teams:
+                teams = [NO_TEAM]
+        for name, values in (
+            ("team", teams),
+            ("developer", self.developers),
+            ("model", self.models),
+            ("provider", self.providers),
+            ("source", self.sources),
+        ):
+            if values:
+                out[name] = list(values)
+        return out
+
+
+@dataclass
+class _Where:
+    clauses: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    @property
+    def sql(self) -> str:
+        return " and ".join(self.clauses) if self.clauses else "true"
+
+
+def _where(
+    f: Filters,
+    *,
+    time_col: str = "day",
+    minute: bool = False,
+    counted: bool = True,
+    dates: bool = True,
+    identity: bool = True,
+    prefix: str = "",
+) -> _Where:
+    w = _Where()
+    p = prefix
+    if counted:
+        w.add(f"{p}counted")
+    if dates and f.since is not None:
+        w.add(f"{p}{time_col} >= ?", f.since)
+    if dates and f.until is not None:
+        if minute:  # a timestamptz column: strictly before the next day (UTC)
+            w.add(f"{p}{time_col} < ?", f.until + timedelta(days=1))
+        else:
+            w.add(f"{p}{time_col} <= ?", f.until)
+    columns: list[tuple[str, Sequence[str]]] = [
+        ("model", f.models),
+        ("provider", f.providers),
+        ("source", f.sources),
+    ]
+    if identity:
+        columns += [("team", f.teams), ("developer", f.developers)]
+    for column, values in columns:
+        if values:
+            w.add(f"list_contains(?::varchar[], {p}{column})", list(values))
+    if identity and f.allowed_teams is not None:
+        w.add(f"list_contains(?::varchar[], {p}team)", list(f.allowed_teams))
+    return w
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+    relation = con.sql(sql, params=list(params))
+    # DuckDB 2 names it to_arrow_table; 1.x fetch_arrow_table (pyproject allows >= 1.2).
+    fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+    table: pa.Table = fetch()
+    return table
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    rows = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [table]
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_name = ?", [table]
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _sums(prefix: str = "", *, zero_cost: bool = True) -> str:
+    """Requests, tokens by type and cost. Per group (``zero_cost=False``) a group whose every
+    request is unpriced keeps a NULL cost rather than a silent $0."""
+    tokens = ", ".join(f"coalesce(sum({prefix}{c}), 0)::bigint as {c}" for c in TOKEN_COLUMNS)
+    cost = f"sum({prefix}cost_usd)"
+    if zero_cost:
+        cost = f"coalesce({cost}, 0)"
+    return (
+        f"coalesce(sum({prefix}requests), 0)::bigint as requests, {tokens}, "
+        f"{cost}::decimal(38, 12) as cost_usd"
+    )
+
+
+# --------------------------------------------------------------------------- filter choices
+
+
+def filter_options(
+    con: duckdb.DuckDBPyConnection, allowed_teams: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """The values each filter can take, and the first and last day with data."""
+    scope = _where(Filters(allowed_teams=allowed_teams), counted=False)
+    out: dict[str, Any] = {}
+    for column in ("team", "developer", "model", "provider", "source"):
+        rows = con.execute(
+            f"select distinct {column} from usage_daily where {scope.sql} and {column} is not null "
+            f"order by 1",
+            scope.params,
+        ).fetchall()
+        out[column] = [str(r[0]) for r in rows]
+    ((first, last),) = con.execute(
+        f"select min(day), max(day) from usage_daily where {scope.sql}", scope.params
+    ).fetchall()
+    out["first_day"], out["last_day"] = first, last
+    return out
+
+
+def managed_teams(con: duckdb.DuckDBPyConnection, viewer: str) -> tuple[str, ...]:
+    """Teams whose people the directory puts under ``viewer`` (matched on email or name)."""
+    if not _has_table(con, "ref_people"):
+        return ()
+    rows = con.execute(
+        "select distinct team from ref_people where team is not null and manager is not null "
+        "and lower(trim(manager)) = lower(trim(?)) order by team",
+        [viewer],
+    ).fetchall()
+    return tuple(str(r[0]) for r in rows)
+
+
+# --------------------------------------------------------------------------- overview
+
+
+def overview_totals(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, Any]:
+    """The overview's headline figures (counted events only).
+
+    Cost, requests, tokens by type, unpriced requests and the uncached cost are
+    ``models.queries.totals`` for the same selection, the numbers `llmledger report` sums to;
+    the rest (active developers, errors, the unattributed team's cost) is added here.
+    """
+    since, until = f.report_range()
+    cursor = con.cursor()  # its own result set, finished or not, stays out of our way
+    try:
+        out: dict[str, Any] = dict(queries.totals(cursor, since, until, **f.report_filters()))
+    finally:
+        cursor.close()
+    w = _where(f)
+    rows = con.execute(
+        f"""
+        select
+            coalesce(sum(case when status = 'error' then requests end), 0)::bigint as errors,
+            coalesce(sum(case when status = 'throttled' then requests end), 0)::bigint
+                as throttled,
+            count(distinct case when developer <> '{UNATTRIBUTED}' and requests > 0
+                           then developer end) as active_developers,
+            coalesce(sum(case when developer <> '{UNATTRIBUTED}' then cost_usd end), 0)
+                ::decimal(38, 12) as attributed_cost_usd,
+            coalesce(sum(case when team = '{UNATTRIBUTED}' then cost_usd end), 0)
+                ::decimal(38, 12) as unattributed_team_cost_usd
+        from usage_daily where {w.sql}
+        """,
+        w.params,
+    ).fetchall()
+    names = [d[0] for d in con.description or []]
+    out.update(zip(names, rows[0], strict=True))
+    cost: Decimal = out["cost_usd"]
+    prompt = (
+        out["input_tokens"]
+        + out["cache_read_tokens"]
+        + out["cache_write_5m_tokens"]
+        + out["cache_write_1h_tokens"]
+    )
+    out["cache_hit_rate"] = out["cache_read_tokens"] / prompt if prompt else None
+    # uncached_cost_usd covers priced requests only, as cost_usd does
+    out["cache_saved_usd"] = out["uncached_cost_usd"] - cost
+    out["cost_per_active_developer_usd"] = (
+        (out["attributed_cost_usd"] / out["active_developers"]).quantize(Decimal("1e-12"))
+        if out["active_developers"]
+        else None
+    )
+    # as `llmledger report` counts it: cost with no developer (shared roles, unmapped keys)
+    out["unattributed_share"] = float(out["unattributed_cost_usd"] / cost) if cost else None
+    return out
+
+
+def daily_cost(con: duckdb.DuckDBPyConnection, f: Filters, by: str) -> pa.Table:
+    """Cost per day and team (or model, provider, source, developer): the stacked charts."""
+    if by not in {"team", "model", "provider", "source", "developer"}:
+        raise ValueError(f"cannot group by {by!r}")
+    w = _where(f)
+    return _arrow(
+        con,
+        f"""
+        select day, {by}, {_sums()}
+        from usage_daily where {w.sql}
+        group by day, {by} order by day, {by}
+        """,
+        w.params,
+    )
+
+
+def budget_status(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    """Month-to-date spend per team against its monthly budget, with a month-end forecast.
+
+    The month is the one holding the last selected day (capped at the last day with data); the
+    forecast is the month-to-date run rate carried to the month's end.
+    """
+    as_of = _as_of(con, f)
+    if as_of is None:
+        return pa.table({"team": pa.array([], pa.string())})
+    month_start = as_of.replace(day=1)
+    days_in_month = calendar.monthrange(as_of.year, as_of.month)[1]
+    mtd = replace(f, since=month_start, until=as_of)
+    w = _where(mtd)
+    budgets = (
+        "select team, monthly_usd from ref_budgets"
+        if _has_table(con, "ref_budgets")
+        else ("select null::varchar as team, null::decimal(18, 2) as monthly_usd where false")
+    )
+    scope = _where(
+        replace(f, since=None, until=None, developers=(), models=(), providers=(), sources=()),
+        counted=False,
+        prefix="b.",
+    )
+    return _arrow(
+        con,
+        f"""
+        with spend as (
+            select team, coalesce(sum(cost_usd), 0)::decimal(38, 12) as mtd_cost_usd
+            from usage_daily where {w.sql} group by team
+        ),
+        budgets as ({budgets}),
+        final as (
+            select coalesce(s.team, b.team) as team,
+                   ?::date as month_start, ?::date as as_of,
+                   coalesce(s.mtd_cost_usd, 0)::decimal(38, 12) as mtd_cost_usd,
+                   b.monthly_usd::decimal(38, 12) as budget_usd,
+                   (coalesce(s.mtd_cost_usd, 0) * ? / ?)::decimal(38, 12) as forecast_usd
+            from spend s full outer join budgets b using (team)
+            where s.team is not null or ({scope.sql})
+        )
+        select *,
+               case when budget_usd > 0 then (mtd_cost_usd / budget_usd)::double end
+                   as budget_used,
+               case when budget_usd > 0 then (forecast_usd / budget_usd)::double end
+                   as forecast_vs_budget
+        from final order by mtd_cost_usd desc, team
+        """,
+        w.params + [month_start, as_of, days_in_month, as_of.day] + scope.params,
+    )
+
+
+def _as_of(con: duckdb.DuckDBPyConnection, f: Filters) -> date | None:
+    ((last,),) = con.execute("select max(day) from usage_daily").fetchall()
+    if last is None:
+        return None
+    return min(f.until, last) if f.until is not None else last
+
+
+# --------------------------------------------------------------------------- teams, developers
+
+
+def _compare(con: duckdb.DuckDBPyConnection, f: Filters, keys: list[str]) -> pa.Table:
+    """Totals per key over the period, beside the previous period of the same length."""
+    cur = _where(f)
+    prev_f = f.previous()
+    prev = _where(prev_f) if prev_f is not None else _Where(["false"], [])
+    key_list = ", ".join(keys)
+    return _arrow(
+        con,
+        f"""
+        with current_period as (
+            select {key_list}, {_sums()},
+                coalesce(sum(case when status = 'error' then requests end), 0)::bigint as errors,
+                coalesce(sum(case when status = 'throttled' then requests end), 0)::bigint
+                    as throttled,
+                count(distinct developer) as developers
+            from usage_daily where {cur.sql} group by {key_list}
+        ),
+        previous_period as (
+            select {key_list}, coalesce(sum(cost_usd), 0)::decimal(38, 12) as previous_cost_usd,
+                   coalesce(sum(requests), 0)::bigint as previous_requests
+            from usage_daily where {prev.sql} group by {key_list}
+        ),
+        final as (
+            select c.*, p.previous_cost_usd, p.previous_requests,
+                   c.cost_usd - coalesce(p.previous_cost_usd, 0) as change_usd,
+                   case when p.previous_cost_usd > 0
+                        then (c.cost_usd / p.previous_cost_usd - 1)::double end as change_pct
+            from current_period c left join previous_period p using ({key_list})
+        )
+        select * from final order by cost_usd desc, {key_list}
+        """,
+        cur.params + prev.params,
+    )
+
+
+def team_table(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    return _compare(con, f, ["team"])
+
+
+def developer_table(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    return _compare(con, f, ["developer", "team"]).drop_columns(["developers"])
+
+
+def developer_daily(con: duckdb.DuckDBPyConnection, f: Filters, developer: str) -> pa.Table:
+    f = replace(f, developers=(developer,))
+    return daily_cost(con, f, "model")
+
+
+def developer_models(con: duckdb.DuckDBPyConnection, f: Filters, developer: str) -> pa.Table:
+    return model_table(con, replace(f, developers=(developer,)))
+
+
+# --------------------------------------------------------------------------- models, providers
+
+
+def model_table(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    w = _where(f)
+    return _arrow(
+        con,
+        f"""
+        select model, {_sums(zero_cost=False)},
+               coalesce(sum(unpriced_requests), 0)::bigint as unpriced_requests
+        from usage_daily where {w.sql} group by model order by cost_usd desc nulls last, model
+        """,
+        w.params,
+    )
+
+
+def provider_table(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    """Bedrock vs Vertex vs LiteLLM: per source (where it was read) and provider (who served)."""
+    w = _where(f)
+    return _arrow(
+        con,
+        f"""
+        select source, provider, {_sums()},
+               coalesce(sum(case when status = 'error' then requests end), 0)::bigint as errors,
+               coalesce(sum(case when status = 'throttled' then requests end), 0)::bigint
+                   as throttled
+        from usage_daily where {w.sql}
+        group by source, provider order by cost_usd desc, source, provider
+        """,
+        w.params,
+    )
+
+
+def scope_premium(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    """What routing through geographic / regional endpoints cost beyond global prices.
+
+    Per day, model and scope, the cost scaled by the price book's ratio of the global price to
+    this scope's (standard input rates, valid that day). The premium is the same ratio on every
+    token class and tier (bedrock.md 5.3), so this holds for long-context and batch rows too.
+    A model with no global price shows no premium (NULL).
+    """
+    w = _where(f, prefix="u.")
+    return _arrow(
+        con,
+        f"""
+        with usage as (
+            select u.day, u.provider, u.model, u.pricing_scope,
+                   sum(u.requests) as requests, sum(u.cost_usd) as cost_usd
+            from usage_daily u where {w.sql}
+            group by all
+        ),
+        prices as (
+            select provider, model, pricing_scope, valid_from, valid_to, input_usd_per_mtok
+            from price_book where pricing_tier = 'standard' and not is_batch
+        ),
+        rated as (
+            select u.*,
+                   case when u.pricing_scope = 'global' then u.cost_usd
+                        when own.input_usd_per_mtok > 0 and g.input_usd_per_mtok is not null
+                        then (u.cost_usd * cast(g.input_usd_per_mtok / own.input_usd_per_mtok
+                                                as decimal(18, 12)))::decimal(38, 12)
+                   end as at_global_price_usd
+            from usage u
+            left join prices own
+              on own.provider = u.provider and own.model = u.model
+             and own.pricing_scope = u.pricing_scope
+             and u.day >= own.valid_from and (own.valid_to is null or u.day < own.valid_to)
+            left join prices g
+              on g.provider = u.provider and g.model = u.model and g.pricing_scope = 'global'
+             and u.day >= g.valid_from and (g.valid_to is null or u.day < g.valid_to)
+        ),
+        final as (
+            select provider, model, pricing_scope,
+                   sum(requests)::bigint as requests,
+                   sum(cost_usd)::decimal(38, 12) as cost_usd,
+                   sum(at_global_price_usd)::decimal(38, 12) as at_global_price_usd
+            from rated group by provider, model, pricing_scope
+        )
+        select *, (cost_usd - at_global_price_usd)::decimal(38, 12) as premium_usd
+        from final order by cost_usd desc nulls last, provider, model, pricing_scope
+        """,
+        w.params,
+    )
+
+
+def litellm_vs_ours(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    """LiteLLM's own spend figure against our price-book cost, per day and model."""
+    w = _where(f)
+    return _arrow(
+        con,
+        f"""
+        with final as (
+            select day, model, coalesce(sum(requests), 0)::bigint as requests,
+                   coalesce(sum(reported_cost_usd), 0)::decimal(38, 12) as litellm_spend_usd,
+                   coalesce(sum(cost_usd), 0)::decimal(38, 12) as our_cost_usd
+            from usage_daily where {w.sql} and source = 'litellm'
+            group by day, model
+        )
+        select *, (litellm_spend_usd - our_cost_usd)::decimal(38, 12) as difference_usd
+        from final order by day, model
+        """,
+        w.params,
+    )
+
+
+def gateway_reconciliation(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    """Requests the LiteLLM proxy forwarded: matched in the provider's logs (the provider copy
+    not counted), only in LiteLLM, only in the provider's logs (``models.reconcile.summary``,
+    as `llmledger report --reconcile` shows it). Date range only; reads usage_events."""
+    if not _has_table(con, "gateway_matches"):
+        return pa.table({})
+    since, until = f.report_range()
+    return _pylist(lambda cursor: reconcile.summary(cursor, since, until), con)
+
+
+def litellm_differences(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    """Why LiteLLM's spend differs from our cost, per cause (``models.reconcile.differences``).
+    Date range only; reads usage_events."""
+    since, until = f.report_range()
+    return _pylist(lambda cursor: reconcile.differences(cursor, since, until), con)
+
+
+def _pylist(fetch: Any, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Rows from a models function that returns dicts, as a table (empty: no columns)."""
+    if not _has_table(con, "usage_events"):
+        return pa.table({})
+    cursor = con.cursor()
+    try:
+        rows = fetch(cursor)
+    finally:
+        cursor.close()
+    return pa.Table.from_pylist(rows) if rows else pa.table({})
+
+
+# --------------------------------------------------------------------------- rate limits
+#
+# The limits are ``quota_limits`` (the configured quotas plus LiteLLM key and team limits, built
+# by the LiteLLM models) when the snapshot has it, else ``ref_quotas``. A configured quota is
+# measured on ``usage_minute_quota`` (usage_minute without the people; Bedrock's burndown is in
+# ``quota_tokens``); a LiteLLM key or team limit on the LiteLLM rows of ``usage_minute`` for that
+# key's developer or that team, counting every token. Quotas are shared by everyone calling the
+# model, so only the date range applies (team or developer filters would understate how close
+# the account runs to its limits); the peak-minute drivers honour the access scope.
+
+_NO_LIMITS = """
+    select null::varchar as source, null::varchar as limit_kind, null::varchar as provider,
+           null::varchar as region, null::varchar as model, null::varchar as scope,
+           null::bigint as tokens_per_minute, null::bigint as requests_per_minute,
+           null::bigint as tokens_per_day, null::varchar as name, null::varchar as developer,
+           null::varchar as team, null::varchar as token_basis
+    where false
+"""
+
+
+def _limit_source(con: duckdb.DuckDBPyConnection) -> str:
+    if _has_table(con, "quota_limits"):
+        return """
+            select source, limit_kind, provider, region, model, scope,
+                   cast(tokens_per_minute as bigint) as tokens_per_minute,
+                   cast(requests_per_minute as bigint) as requests_per_minute,
+                   cast(tokens_per_day as bigint) as tokens_per_day, name, developer, team,
+                   token_basis
+            from quota_limits
+        """
+    if _has_table(con, "ref_quotas"):
+        return """
+            select null::varchar as source, 'quota' as limit_kind, provider, region, model,
+                   scope, cast(tokens_per_minute as bigint) as tokens_per_minute,
+                   cast(requests_per_minute as bigint) as requests_per_minute,
+                   null::bigint as tokens_per_day, name, null::varchar as developer,
+                   null::varchar as team, 'quota_tokens' as token_basis
+            from ref_quotas
+        """
+    return _NO_LIMITS
+
+
+def _minute_source(con: duckdb.DuckDBPyConnection) -> str:
+    if _has_table(con, "usage_minute_quota"):
+        return "usage_minute_quota"
+    return f"""(
+        select minute_at, source, provider, region, model, pricing_scope,
+               sum(requests) as requests, sum(throttled_requests) as throttled_requests,
+               sum(quota_tokens) as quota_tokens, sum({_TOTAL_TOKENS}) as total_tokens
+        from usage_minute group by all
+    )"""
+
+
+_TOTAL_TOKENS = (
+    "input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens"
+    " + output_tokens"
+)
+
+
+def _limits_cte(con: duckdb.DuckDBPyConnection) -> str:
+    """``limit_list``: one row per limit with a unique display name (``quota``)."""
+    return f"""
+        limit_source as ({_limit_source(con)}),
+        limit_named as (
+            select *,
+                   coalesce(name, provider || ' ' || model || coalesce(' ' || scope, '')
+                                  || coalesce(' ' || region, '')) as base_name
+            from limit_source
+        ),
+        limit_list as (
+            select * exclude (base_name),
+                   base_name || case when count(*) over (partition by base_name) > 1
+                       then ' #' || row_number() over (
+                           partition by base_name order by source nulls first, limit_kind,
+                           provider, region, model, scope, developer, team)
+                       else '' end as quota
+            from limit_named
+            where tokens_per_minute is not null or requests_per_minute is not null
+        )
+    """
+
+
+def _quota_minutes_sql(
+    con: duckdb.DuckDBPyConnection, f: Filters, quota: str | None = None
+) -> tuple[str, list[Any]]:
+    """CTEs ending in ``quota_minutes``: per limit and minute, tokens, requests, throttles and
+    utilisation (the larger of tokens/TPM and requests/RPM). ``quota`` restricts to one limit."""
+    dates = Filters(since=f.since, until=f.until)
+    wq = _where(dates, time_col="u.minute_at", minute=True, counted=False, identity=False)
+    wl = _where(dates, time_col="u.minute_at", minute=True, counted=False, identity=False)
+    only = "where quota = ?" if quota is not None else ""
+    one = [quota] if quota is not None else []
+    sql = f"""
+        with {_limits_cte(con)},
+        chosen as (select * from limit_list {only}),
+        config_minutes as (
+            select q.quota, u.minute_at as minute,
+                   sum(case when q.token_basis = 'total_tokens' then u.total_tokens
+                            else u.quota_tokens end)::bigint as tokens,
+                   sum(u.requests)::bigint as requests,
+                   sum(u.throttled_requests)::bigint as throttled
+            from {_minute_source(con)} u
+            join chosen q
+              on q.source is null and u.provider = q.provider and u.model = q.model
+             and (q.region is null or u.region = q.region)
+             and (q.scope is null or u.pricing_scope = q.scope)
+            where {wq.sql}
+            group by q.quota, u.minute_at
+        ),
+        litellm_rows as (
+            select u.* from usage_minute u
+            where u.source = 'litellm' and {wl.sql}
+              and exists (select 1 from chosen where source = 'litellm')
+        ),
+        litellm_minutes as (
+            select q.quota, u.minute_at as minute,
+                   sum(case when q.token_basis = 'quota_tokens' then u.quota_tokens
+                            else {
+        _TOTAL_TOKENS.replace("input", "u.input")
+        .replace("cache_", "u.cache_")
+        .replace("output", "u.output")
+    }
+                       end)::bigint as tokens,
+                   sum(u.requests)::bigint as requests,
+                   sum(u.throttled_requests)::bigint as throttled
+            from litellm_rows u
+            join chosen q
+              on q.source = 'litellm'
+             and ((q.developer is not null and u.developer = q.developer)
+                  or (q.developer is null and u.team = q.team))
+             and (q.model is null or u.model = q.model)
+            group by q.quota, u.minute_at
+        ),
+        per_minute as (
+            select m.*, q.tokens_per_minute, q.requests_per_minute
+            from (select * from config_minutes union all select * from litellm_minutes) m
+            join chosen q using (quota)
+        ),
+        quota_minutes as (
+            select *,
+                   greatest(coalesce(tokens / nullif(tokens_per_minute, 0), 0),
+                            coalesce(requests / nullif(requests_per_minute, 0), 0))
+                       as utilisation
+            from per_minute
+        )
+    """
+    return sql, one + wq.params + wl.params
+
+
+def quotas(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Every limit (configured quotas, LiteLLM key and team limits) with its display name."""
+    return _arrow(
+        con,
+        f"""
+        with {_limits_cte(con)}
+        select quota, limit_kind, provider, region, model, scope, developer, team,
+               tokens_per_minute, requests_per_minute, tokens_per_day
+        from limit_list order by quota
+        """,
+    )
+
+
+def quota_summary(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    """Per limit: peak tokens and requests per minute, peak utilisation, minutes >= 80%,
+    throttled requests and the busiest minute."""
+    sql, params = _quota_minutes_sql(con, f)
+    return _arrow(
+        con,
+        f"""
+        {sql},
+        agg as (
+            select quota, max(tokens) as peak_tokens_per_minute,
+                   max(requests) as peak_requests_per_minute,
+                   max(utilisation) as peak_utilisation,
+                   count(*) filter (where utilisation >= {NEAR_LIMIT}) as minutes_above_80pct,
+                   coalesce(sum(throttled), 0)::bigint as throttled_requests,
+                   first(minute order by utilisation desc, minute) as peak_minute
+            from quota_minutes group by quota
+        ),
+        final as (
+            select q.quota, coalesce(q.limit_kind, 'quota') as limit_kind, q.provider,
+                   q.region, q.model, q.scope, q.developer, q.team,
+                   q.tokens_per_minute, q.requests_per_minute,
+                   coalesce(a.peak_tokens_per_minute, 0) as peak_tokens_per_minute,
+                   coalesce(a.peak_requests_per_minute, 0) as peak_requests_per_minute,
+                   coalesce(a.peak_utilisation, 0) as peak_utilisation,
+                   coalesce(a.minutes_above_80pct, 0) as minutes_above_80pct,
+                   coalesce(a.throttled_requests, 0) as throttled_requests,
+                   a.peak_minute
+            from chosen q left join agg a using (quota)
+        )
+        select * from final order by peak_utilisation desc, quota
+        """,
+        params,
+    )
+
+
+def quota_timeline(con: duckdb.DuckDBPyConnection, f: Filters, quota: str) -> pa.Table:
+    """Per hour: the busiest minute's tokens, requests and utilisation, and the throttles."""
+    sql, params = _quota_minutes_sql(con, f, quota)
+    return _arrow(
+        con,
+        f"""
+        {sql}
+        select date_trunc('hour', minute) as hour,
+               max(tokens) as peak_tokens_per_minute,
+               max(requests) as peak_requests_per_minute,
+               max(utilisation) as peak_utilisation,
+               sum(throttled)::bigint as throttled_requests
+        from quota_minutes group by hour order by hour
+        """,
+        params,
+    )
+
+
+def quota_heatmap(con: duckdb.DuckDBPyConnection, f: Filters, quota: str) -> pa.Table:
+    """Peak utilisation per day and hour of day (UTC)."""
+    sql, params = _quota_minutes_sql(con, f, quota)
+    return _arrow(
+        con,
+        f"""
+        {sql}
+        select minute::date as day, hour(minute) as hour_of_day,
+               max(utilisation) as peak_utilisation,
+               sum(throttled)::bigint as throttled_requests
+        from quota_minutes group by day, hour_of_day order by day, hour_of_day
+        """,
+        params,
+    )
+
+
+def peak_drivers(
+    con: duckdb.DuckDBPyConnection, f: Filters, quota: str, top_minutes: int = 20
+) -> pa.Table:
+    """Who used the limit in its busiest minutes (those >= 80%, else the top N minutes)."""
+    sql, params = _quota_minutes_sql(con, f, quota)
+    scope = _where(f, counted=False, dates=False, prefix="u.")
+    return _arrow(
+        con,
+        f"""
+        {sql},
+        ranked as (
+            select minute, utilisation,
+                   row_number() over (order by utilisation desc, minute) as rank
+            from quota_minutes
+        ),
+        peak as (
+            select minute from ranked
+            where utilisation >= {NEAR_LIMIT}
+               or (rank <= ? and not exists (
+                       select 1 from ranked where utilisation >= {NEAR_LIMIT}))
+        ),
+        peak_rows as (
+            select u.* from usage_minute u
+            where u.minute_at >= (select min(minute) from peak)
+              and u.minute_at <= (select max(minute) from peak)
+              and u.minute_at in (select minute from peak)
+        ),
+        matched as (
+            select u.*, case when q.token_basis = 'total_tokens'
+                             then {
+            _TOTAL_TOKENS.replace("input", "u.input")
+            .replace("cache_", "u.cache_")
+            .replace("output", "u.output")
+        }
+                             else u.quota_tokens end as tokens
+            from peak_rows u join chosen q
+              on (q.source is null and u.provider = q.provider and u.model = q.model
+                  and (q.region is null or u.region = q.region)
+                  and (q.scope is null or u.pricing_scope = q.scope))
+              or (q.source = 'litellm' and u.source = 'litellm'
+                  and ((q.developer is not null and u.developer = q.developer)
+                       or (q.developer is null and u.team = q.team))
+                  and (q.model is null or u.model = q.model))
+        ),
+        final as (
+            select u.developer, u.team,
+                   count(distinct u.minute_at) as peak_minutes,
+                   sum(u.tokens)::bigint as tokens,
+                   sum(u.requests)::bigint as requests,
+                   sum(u.throttled_requests)::bigint as throttled
+            from matched u where {scope.sql}
+            group by u.developer, u.team
+        )
+        select *, tokens / nullif(sum(tokens) over (), 0) as share
+        from final order by tokens desc, developer
+        """,
+        params + [top_minutes] + scope.params,
+    )
+
+
+# --------------------------------------------------------------------------- data health
+
+
+def source_health(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Per ingest source: newest record, last successful ingest, last status and message
+    (``models.queries.source_health``, as `llmledger doctor` shows it)."""
+    if not _has_table(con, "ingest_runs"):
+        return pa.table({"source": pa.array([], pa.string())})
+    cursor = con.cursor()
+    try:
+        rows = queries.source_health(cursor)
+    finally:
+        cursor.close()
+    columns = [
+        "source",
+        "newest_record_at",
+        "last_success_at",
+        "last_run_at",
+        "last_status",
+        "last_message",
+        "failed_runs",
+    ]
+    return (
+        pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
+        if rows
+        else (pa.table({c: pa.array([], pa.string()) for c in columns}))
+    )
+
+
+def source_freshness(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Per source family: the newest and oldest minute with a record."""
+    return _arrow(
+        con,
+        """
+        select source, max(minute_at) as newest_record_minute,
+               min(minute_at) as oldest_record_minute, sum(requests)::bigint as requests
+        from usage_minute group by source order by source
+        """,
+    )
+
+
+def rejected_by_reason(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    if not _has_table(con, "rejected_records"):
+        return pa.table({"source": pa.array([], pa.string())})
+    return _arrow(
+        con,
+        """
+        select source, reason, count(*) as records, min(location) as example_location,
+               max(first_seen_at) as last_seen_at
+        from rejected_records group by source, reason order by records desc, source, reason
+        """,
+    )
+
+
+def vertex_attribution(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """How Vertex responses were attributed (``models.vertex_health``, as `llmledger doctor`)."""
+    cursor = con.cursor()
+    try:
+        rows = vertex_health.attribution_summary(cursor)
+    finally:
+        cursor.close()
+    return pa.Table.from_pylist(rows) if rows else pa.table({})
+
+
+def unpriced_models(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    w = _where(f, counted=False)
+    return _arrow(
+        con,
+        f"""
+        select provider, model, pricing_scope,
+               sum(unpriced_requests)::bigint as unpriced_requests,
+               min(day) as first_day, max(day) as last_day
+        from usage_daily where {w.sql} and unpriced_requests > 0
+        group by provider, model, pricing_scope order by unpriced_requests desc, model
+        """,
+        w.params,
+    )
+
+
+def unmapped_identities(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    """Identities with no team in the directory (a drill-down: reads usage_events)."""
+    w = _where(f, time_col="occurred_at", minute=True, counted=True, identity=False)
+    return _arrow(
+        con,
+        f"""
+        select source, principal, developer, team, identity_status,
+               count(*) as requests,
+               coalesce(sum(cost_usd), 0)::decimal(38, 12) as cost_usd,
+               max(occurred_at) as last_seen_at
+        from usage_events
+        where {w.sql} and identity_status in ('named_not_in_directory', 'unattributed')
+        group by all order by cost_usd desc, requests desc, principal
+        """,
+        w.params,
+    )

@@ -1,0 +1,222 @@
+"""Bedrock local-files source: a copy of the S3 tree or exported JSON / JSON.gz files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from moto_server import gz, log_key, ndjson, record
+
+from ingest import bedrock, bedrock_files
+from ingest.context import AppContext
+from ingest.errors import ConfigError
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+TRUNCATED = "20261108T045611615Z_4f056ccf8c39f2e2.json.gz"
+MALFORMED = "20261108T041035782Z_0b5eb7e81b5a4d4e.json.gz"
+
+
+def _app(tmp_path: Path, name: str = "ledger.duckdb") -> AppContext:
+    return AppContext.create(str(tmp_path / name), None, quiet=True)
+
+
+def _write(root: Path, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def test_sample_tree(tmp_path: Path) -> None:
+    manifest = json.loads((SAMPLE / "manifest.json").read_text())["bedrock_s3"]
+    root = SAMPLE / "bedrock" / "s3"
+    app = _app(tmp_path)
+    con = app.connect()
+    result = bedrock_files.run(app, con, {"path": str(root)})
+    assert result.new_rows == manifest["valid_unique_records"] + 24 == 43053
+    assert result.rejected_rows == 6
+    # The manifest's totals leave out the truncated file's 24 recovered records.
+    totals = con.execute(
+        """
+        select count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens),
+               sum(cache_write_tokens), sum(cache_write_1h_tokens)
+        from raw_bedrock where source_location not like ?
+        """,
+        [f"%{TRUNCATED}%"],
+    ).fetchall()[0]
+    assert totals == (
+        43029,
+        31_945_126,
+        56_162_004,
+        2_528_778_907,
+        234_595_656 + 5_101_542,
+        5_101_542,
+    )
+    hour = (
+        root
+        / "bedrock-logs/AWSLogs/111122223333/BedrockModelInvocationLogs/us-east-1/2026/11/08/04"
+    )
+    rejected = con.execute(
+        "select location, reason from rejected_records where source = 'bedrock-files'"
+    ).fetchall()
+    assert sorted(rejected) == sorted(
+        [
+            (f"{hour}/{MALFORMED}:3", "malformed JSON"),
+            (f"{hour}/{MALFORMED}:5", "malformed JSON"),
+            (f"{hour}/{MALFORMED}:7", "missing field requestId"),
+            (f"{hour}/{MALFORMED}:9", "wrong type for input.inputTokenCount: expected an integer"),
+            (f"{hour}/{MALFORMED}:11", "missing field modelId"),
+            (
+                f"{hour}/{TRUNCATED}",
+                "truncated gzip: 24 complete lines recovered, the rest is unreadable",
+            ),
+        ]
+    )
+    dup = "dadecc07-96d5-471a-8f69-5d52d9b04ac2"
+    assert con.execute(
+        "select count(*) from raw_bedrock where request_id = ?", [dup]
+    ).fetchall() == [(1,)]
+    processed = con.execute(
+        "select count(*), count(*) filter (where object_key like '%/data/%' "
+        "or object_key like '%permission-check') from processed_objects"
+    ).fetchall()
+    assert processed == [(manifest["batch_files"], 0)]
+    again = bedrock_files.run(app, con, {"path": str(root)})
+    assert (again.new_rows, again.updated_rows, again.unchanged_rows, again.rejected_rows) == (
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+def test_only_new_or_changed_files_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "logs"
+    first = log_key("", "111122223333", "us-east-1", "2026/11/20/09", "a.json.gz")
+    _write(root, {first: gz([record("r-1"), record("r-2")])})
+    app = _app(tmp_path)
+    con = app.connect()
+    bedrock_files.run(app, con, {"path": str(root)})
+
+    parsed: list[str] = []
+    real_parse = bedrock.parse_files
+
+    def spy(con: Any, paths: Any, **kw: Any) -> Any:
+        parsed.extend(paths)
+        return real_parse(con, paths, **kw)
+
+    monkeypatch.setattr(bedrock, "parse_files", spy)
+    second = log_key("", "111122223333", "us-east-1", "2026/11/20/10", "b.json.gz")
+    _write(root, {second: gz([record("r-3")])})
+    result = bedrock_files.run(app, con, {"path": str(root)})
+    assert result.new_rows == 1
+    assert parsed == [str(root / second)]
+
+    parsed.clear()
+    assert bedrock_files.run(app, con, {"path": str(root)}).new_rows == 0
+    assert parsed == []
+
+    # A file rewritten in place (aws s3 sync of a re-delivered object) is read again.
+    _write(root, {first: gz([record("r-1", output_tokens=99), record("r-2"), record("r-4")])})
+    os.utime(root / first, ns=(1, 1))
+    result = bedrock_files.run(app, con, {"path": str(root)})
+    assert (result.new_rows, result.updated_rows, result.unchanged_rows) == (1, 1, 1)
+    assert parsed == [str(root / first)]
+
+
+def test_exported_json_files_of_every_shape(tmp_path: Path) -> None:
+    root = tmp_path / "export"
+    array = json.dumps([record("arr-1"), record("arr-2")]).encode()
+    pretty = b"\n".join(json.dumps(record(f"p-{i}"), indent=2).encode() for i in range(2))
+    _write(
+        root,
+        {
+            "plain.json": ndjson([record("plain-1"), record("plain-2")]),
+            "lines.jsonl": ndjson([record("jsonl-1")]),
+            "array.json": array,
+            "array.json.gz": gzip.compress(json.dumps([record("arrgz-1")]).encode()),
+            "pretty.json": pretty,
+            "notes.txt": b"not a log file",
+        },
+    )
+    app = _app(tmp_path)
+    con = app.connect()
+    result = bedrock_files.run(app, con, {"path": str(root)})
+    ids = [r[0] for r in con.execute("select request_id from raw_bedrock order by 1").fetchall()]
+    assert ids == ["arr-1", "arr-2", "arrgz-1", "jsonl-1", "p-0", "p-1", "plain-1", "plain-2"]
+    assert result.rejected_rows == 0
+    assert con.execute(
+        "select source_location from raw_bedrock where request_id = 'arr-2'"
+    ).fetchall() == [(f"{root / 'array.json'}:2",)]
+
+
+def test_single_file_and_paths_with_glob_characters(tmp_path: Path) -> None:
+    odd = tmp_path / "exports [old]" / "bedrock*2026?.json.gz"
+    odd.parent.mkdir()
+    odd.write_bytes(gz([record("odd-1"), "{broken"]))
+    app = _app(tmp_path)
+    con = app.connect()
+    result = bedrock_files.run(app, con, {"path": str(odd)})
+    assert (result.new_rows, result.rejected_rows) == (1, 1)
+    assert con.execute("select location from rejected_records").fetchall() == [(f"{odd}:2",)]
+
+
+def test_since_until_use_the_hour_folders(tmp_path: Path) -> None:
+    root = tmp_path / "logs"
+    _write(
+        root,
+        {
+            log_key("p", "111122223333", "us-east-1", f"2026/11/{d}/05", f"{d}.json.gz"): gz(
+                [record(f"day-{d}")]
+            )
+            for d in ("18", "19", "20")
+        }
+        | {"loose-export.json": ndjson([record("loose")])},
+    )
+    app = _app(tmp_path)
+    con = app.connect()
+    bedrock_files.run(
+        app, con, {"path": str(root)}, since=date(2026, 11, 19), until=date(2026, 11, 20)
+    )
+    ids = sorted(r[0] for r in con.execute("select request_id from raw_bedrock").fetchall())
+    assert ids == ["day-19", "loose"]
+
+
+def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    con = app.connect()
+    with pytest.raises(ConfigError) as err:
+        bedrock_files.run(app, con, {"path": str(tmp_path / "nope")})
+    assert (
+        str(err.value)
+        == f"bedrock-files: {tmp_path / 'nope'} does not exist; pass an existing folder"
+    )
+
+
+def test_cli_ingests_builds_and_publishes(tmp_path: Path) -> None:
+    from ingest.cli import cli
+
+    root = tmp_path / "logs"
+    _write(
+        root,
+        {
+            log_key("", "111122223333", "us-east-1", "2026/11/20/09", "a.json.gz"): gz(
+                [record("cli-1"), record("cli-2")]
+            )
+        },
+    )
+    db = tmp_path / "cli.duckdb"
+    result = CliRunner().invoke(cli, ["--db", str(db), "ingest", "bedrock-files", str(root)])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "bedrock-files: 2 new, 0 updated, 0 rejected" in result.stderr
+    assert (tmp_path / "cli.snapshot.duckdb").is_file()
+    help_text = CliRunner().invoke(cli, ["ingest", "bedrock-files", "--help"]).output
+    assert "llmledger --db ledger.duckdb ingest bedrock-files ./bedrock-logs" in help_text

@@ -1,0 +1,292 @@
+"""The dashboard under Streamlit's AppTest: every page renders, the numbers are right, filters
+narrow them and live in the URL, and sign-in scopes a manager to their teams.
+
+Two snapshots: a small hand-made one (tests/fixtures_dashboard.py) with every number known,
+and the sample data through the real pipeline, whose headline figures must equal
+`llmledger report`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from fixtures_dashboard import EXPECTED, build, llmledger, sample_snapshot
+from streamlit.testing.v1 import AppTest
+
+from dashboard import fmt
+from models.snapshot import open_snapshot
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+PAGES = {
+    "app_pages/overview.py": "Overview",
+    "app_pages/teams.py": "Teams and developers",
+    "app_pages/models.py": "Models and providers",
+    "app_pages/rate_limits.py": "Rate limits",
+    "app_pages/data_health.py": "Data health",
+}
+PERIOD = {"from": "2026-11-01", "to": "2026-11-10"}
+PERIOD_DATES = (date(2026, 11, 1), date(2026, 11, 6))  # 11-06: the last day with data
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("dash") / "snapshot.duckdb")
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, synthetic: Path) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("LLMLEDGER_SNAPSHOT", str(synthetic))
+    monkeypatch.delenv("LLMLEDGER_AUTH", raising=False)
+    monkeypatch.delenv("LLMLEDGER_ADMINS", raising=False)
+    return monkeypatch
+
+
+def app(params: dict[str, str | list[str]] | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# --------------------------------------------------------------------------- synthetic snapshot
+
+
+def test_every_page_renders_without_exception(env: pytest.MonkeyPatch) -> None:
+    at = app(PERIOD).run()
+    no_exception(at)
+    for page, title in PAGES.items():
+        at.switch_page(page).run()
+        no_exception(at)
+        assert [t.value for t in at.title] == [title]
+        # every table can be downloaded
+        assert len(at.get("download_button")) >= 1, page
+
+
+def test_overview_headline_figures(env: pytest.MonkeyPatch) -> None:
+    at = app(PERIOD).run()
+    no_exception(at)
+    shown = metrics(at)
+    assert shown["Total cost"] == "$4.70"
+    assert shown["Requests"] == "34"
+    assert shown["Active developers"] == "5"
+    assert shown["Cost per active developer"] == "$0.88"
+    assert shown["Cache hit rate"] == "58.1%"
+    assert shown["Saved by caching"] == "$0.40"
+    assert shown["Unattributed share"] == "6.4%"  # 0.30 of 4.70 has no developer
+    assert shown["Errors / throttled"] == "1 / 3"
+    assert shown["Input tokens"] == "2.60K"
+    assert shown["Cache read tokens"] == "5.00K"
+    # budgets: November to the 6th (the last day with data), run rate to the month's end
+    assert shown["Spend November to 06 Nov"] == "$4.70"
+    assert shown["Budget for the month"] == "$28.00"
+    assert shown["Month-end forecast"] == "$23.50"
+    assert [w.value for w in at.warning] == [
+        "2 requests use a model with no price; their cost is not in these totals. See Data health."
+    ]
+    # data: $1.60 in six days -> $8.00 forecast against a $3.00 budget; search stays under
+    assert [e.value for e in at.error] == ["Heading past budget: data"]
+
+
+def test_a_filter_changes_the_figures_and_stays_in_the_url(env: pytest.MonkeyPatch) -> None:
+    at = app({**PERIOD, "team": "data"}).run()
+    no_exception(at)
+    assert metrics(at)["Total cost"] == fmt.money(EXPECTED["data_cost"]) == "$1.60"
+    assert metrics(at)["Requests"] == "19"
+    assert at.query_params["team"] == "data"
+    # change the filter in the sidebar: the figures and the URL follow
+    at.multiselect(key="f_teams").set_value(["search"]).run()
+    no_exception(at)
+    assert metrics(at)["Total cost"] == "$2.60"
+    assert at.query_params["team"] == "search"
+    at.multiselect(key="f_models").set_value(["claude-opus-4-6"]).run()
+    assert metrics(at)["Total cost"] == "$2.00"
+    assert at.query_params["model"] == "claude-opus-4-6"
+    # the filters survive a page change
+    at.switch_page("app_pages/teams.py").run()
+    no_exception(at)
+    assert at.query_params["team"] == "search"
+    assert at.query_params["from"] == "2026-11-01"
+
+
+def test_date_range_filter(env: pytest.MonkeyPatch) -> None:
+    at = app({"from": "2026-11-02", "to": "2026-11-02"}).run()
+    assert metrics(at)["Total cost"] == "$2.50"
+    at.date_input(key="f_dates").set_value((PERIOD_DATES[0], PERIOD_DATES[1])).run()
+    no_exception(at)
+    assert metrics(at)["Total cost"] == "$4.70"
+    assert (at.query_params["from"], at.query_params["to"]) == ("2026-11-01", "2026-11-06")
+
+
+def test_teams_page_drills_to_a_developer(env: pytest.MonkeyPatch) -> None:
+    at = app({**PERIOD, "team_detail": "data"})
+    at.run()
+    at.switch_page("app_pages/teams.py").run()
+    no_exception(at)
+    at.selectbox(key="p_team_detail").set_value("data").run()
+    at.selectbox(key="p_developer_detail").set_value("alice@acme.example").run()
+    no_exception(at)
+    shown = metrics(at)
+    assert shown["alice@acme.example: cost"] == "$1.10"
+    assert shown["alice@acme.example: requests"] == "14"
+    assert at.query_params["developer_detail"] == "alice@acme.example"
+
+
+def test_models_and_rate_limit_pages_show_their_figures(env: pytest.MonkeyPatch) -> None:
+    at = app(PERIOD).run()
+    at.switch_page("app_pages/models.py").run()
+    no_exception(at)
+    shown = metrics(at)
+    assert shown["Paid beyond global prices"] == "$0.26"  # 0.22 geo + 0.04 regional
+    assert (shown["LiteLLM spend"], shown["Our cost"], shown["Difference"]) == (
+        "$0.65",
+        "$0.60",
+        "$0.05",
+    )
+    at.switch_page("app_pages/rate_limits.py").run()
+    no_exception(at)
+    shown = metrics(at)
+    assert shown["Highest peak utilisation"] == "90.0%"
+    assert shown["Minutes at or above 80%"] == "4"  # 3 of the Sonnet quota, 1 of the team limit
+    assert shown["Throttled requests"] == "3"
+
+
+def test_no_snapshot_is_one_clear_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LLMLEDGER_SNAPSHOT", str(tmp_path / "missing.duckdb"))
+    at = app().run()
+    no_exception(at)
+    assert [e.value for e in at.error] == [
+        f"no snapshot at {tmp_path / 'missing.duckdb'}; run `llmledger ingest` "
+        "(or `llmledger demo`) first"
+    ]
+
+
+def test_sign_in_scopes_a_manager_to_their_teams(env: pytest.MonkeyPatch) -> None:
+    env.setenv("LLMLEDGER_AUTH", "1")
+    env.setenv("LLMLEDGER_ADMINS", "root@acme.example")
+    at = app(PERIOD)
+    at.user = {"is_logged_in": False}
+    at.run()
+    no_exception(at)
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.metric
+
+    at = app(PERIOD)
+    at.user = {"is_logged_in": True, "email": "sam@acme.example"}
+    at.run()
+    no_exception(at)
+    assert metrics(at)["Total cost"] == "$2.60"  # search only
+    assert at.multiselect(key="f_teams").options == ["search"]
+    at.switch_page("app_pages/teams.py").run()
+    assert [r for r in at.dataframe[0].value["team"]] == ["search"]
+
+    at = app(PERIOD)
+    at.user = {"is_logged_in": True, "email": "root@acme.example"}
+    at.run()
+    assert metrics(at)["Total cost"] == "$4.70"  # an admin sees everything
+
+    at = app(PERIOD)
+    at.user = {"is_logged_in": True, "email": "alice@acme.example"}
+    at.run()
+    no_exception(at)
+    assert not at.metric
+    assert "manages no team" in at.warning[0].value
+
+
+# --------------------------------------------------------------------------- the sample data
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return sample_snapshot(tmp_path_factory)
+
+
+def cli_report(db: Path, *args: str) -> list[dict]:  # type: ignore[type-arg]
+    return json.loads(llmledger("--db", str(db), "report", *args, "--format", "json").stdout)
+
+
+def test_sample_headline_equals_llmledger_report(
+    env: pytest.MonkeyPatch, sample: tuple[Path, Path]
+) -> None:
+    db, snapshot = sample
+    env.setenv("LLMLEDGER_SNAPSHOT", str(snapshot))
+    days = cli_report(db, "--by", "day")
+    first, last = days[0]["day"], days[-1]["day"]
+    at = app({"from": first, "to": last}).run()
+    no_exception(at)
+    by_team = cli_report(db, "--by", "team", "--since", first)
+    cost = sum(Decimal(r["cost_usd"]) for r in by_team if r["cost_usd"] is not None)
+    shown = metrics(at)
+    assert shown["Total cost"] == fmt.money(cost)
+    assert shown["Requests"] == fmt.count(sum(r["requests"] for r in by_team))
+    assert shown["Output tokens"] == fmt.tokens(sum(r["output_tokens"] for r in by_team))
+    assert shown["Cache read tokens"] == fmt.tokens(sum(r["cache_read_tokens"] for r in by_team))
+    # the team table's rows are report --by team's
+    at.switch_page("app_pages/teams.py").run()
+    no_exception(at)
+    table = at.dataframe[0].value
+    assert dict(zip(table["team"], table["requests"], strict=True)) == {
+        r["team"]: r["requests"] for r in by_team
+    }
+    # the rate-limit headline equals a scan of usage_events under Bedrock's quota rule
+    at.switch_page("app_pages/rate_limits.py").run()
+    no_exception(at)
+    assert metrics(at)["Highest peak utilisation"] == fmt.percent(peak_by_scan(snapshot))
+    for page in PAGES:
+        at.switch_page(page).run()
+        no_exception(at)
+
+
+def peak_by_scan(snapshot: Path) -> float:
+    """The busiest minute against any quota, straight from usage_events: input + cache writes
+    + 5 x output (Claude 4.x on Bedrock), cache reads not counted; or requests per minute."""
+    con = open_snapshot(snapshot)
+    try:
+        ((peak,),) = con.execute(
+            """
+            with per_minute as (
+                select date_trunc('minute', e.occurred_at) as minute_at, q.tokens_per_minute,
+                       q.requests_per_minute, count(*) as requests,
+                       sum(e.input_tokens + e.cache_write_5m_tokens + e.cache_write_1h_tokens
+                           + 5 * e.output_tokens) as quota_tokens
+                from usage_events e join ref_quotas q
+                  on e.provider = q.provider and e.model = q.model and e.region = q.region
+                 and e.pricing_scope = q.scope
+                group by all
+            )
+            select max(greatest(quota_tokens / tokens_per_minute,
+                                requests / requests_per_minute)) from per_minute
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    return float(peak)
+
+
+def test_sample_team_filter_equals_report_for_that_team(
+    env: pytest.MonkeyPatch, sample: tuple[Path, Path]
+) -> None:
+    db, snapshot = sample
+    env.setenv("LLMLEDGER_SNAPSHOT", str(snapshot))
+    team = "data"
+    days = cli_report(db, "--by", "day")
+    first, last = days[0]["day"], days[-1]["day"]
+    at = app({"from": first, "to": last, "team": team}).run()
+    no_exception(at)
+    rows = cli_report(db, "--by", "developer", "--team", team)
+    cost = sum(Decimal(r["cost_usd"]) for r in rows if r["cost_usd"] is not None)
+    assert metrics(at)["Total cost"] == fmt.money(cost)
+    assert metrics(at)["Requests"] == fmt.count(sum(r["requests"] for r in rows))
+    everyone = app({"from": first, "to": last}).run()
+    assert metrics(everyone)["Total cost"] != metrics(at)["Total cost"]

@@ -1,0 +1,51 @@
+"""Layer rules (import-linter contracts in pyproject.toml) and every command's --help."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from ingest.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_import_layers_hold() -> None:
+    lint_imports = shutil.which("lint-imports") or str(
+        Path(sys.executable).with_name("lint-imports")
+    )
+    if not os.path.exists(lint_imports):
+        pytest.skip("import-linter is not installed (install the dev extra)")
+    result = subprocess.run([lint_imports], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        path = prefix + (name,)
+        found.append(path)
+        if isinstance(command, click.Group):
+            found.extend(_commands(command, path))
+    return found
+
+
+@pytest.mark.parametrize("path", _commands(cli), ids=lambda p: " ".join(p))
+def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output, f"`llmledger {' '.join(path)} --help` shows no example"
+
+
+def test_root_help_lists_exit_codes() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert "3 a source unreachable or refusing credentials" in result.output
