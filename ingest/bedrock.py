@@ -216,6 +216,7 @@ def parse_files(
     ``line_locations`` gives some files' locations line by line instead (a CloudWatch page:
     line N is event N's ``logs:<group>/<stream>/<eventId>``).
     """
+    line_locations = line_locations or {}
     batch = ParsedBatch(table=f"_bedrock_parsed_{next(_counter)}", rows=0)
     scan = f"{batch.table}_scan"
     scratch = tempfile.mkdtemp(prefix="llmledger-bedrock-")
@@ -228,7 +229,13 @@ def parse_files(
                 original[link] = path
             else:
                 original[path] = path
-        pending = list(original)
+        singles = [p for p in original if original[p] in line_locations]
+        groups = _group_small_files(
+            [p for p in original if original[p] not in line_locations], scratch
+        )
+        in_group = {member for members in groups.values() for member, _, _ in members}
+        pending = singles + list(groups)
+        pending += [p for p in original if p not in in_group and p not in singles]
         if not pending:
             con.execute(f"create temp table {scan} as {_project_sql(_empty_reader_sql())}")
         while pending:
@@ -241,6 +248,9 @@ def parse_files(
                     raise
                 for path in unreadable:
                     pending.remove(path)
+                    if path in groups:  # never expected: read its members one by one
+                        pending.extend(member for member, _, _ in groups.pop(path))
+                        continue
                     recovered, reason = _recover(path, scratch)
                     batch.rejected.append((location_of(original[path]), reason))
                     if recovered is not None:
@@ -250,10 +260,106 @@ def parse_files(
                     con.execute(f"create temp table {scan} as {_project_sql(_empty_reader_sql())}")
                     break
         _reread_whole_documents(con, scan)
-        _finish(con, batch, original, location_of, source_kind, line_locations or {})
+        segments = _segments(original, groups, location_of)
+        _finish(con, batch, segments, source_kind, line_locations)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return batch
+
+
+# DuckDB pays roughly a millisecond per file it opens, more than decompressing a small file
+# costs here; Bedrock delivers many small files (a few dozen records an hour per partition is
+# common), so small ones are decompressed and read as one file.
+SMALL_FILE_BYTES = 64 << 10
+
+Segment = tuple[str, int, int]  # (member path, first line in the group file, lines)
+
+
+def _group_small_files(paths: list[str], scratch: str) -> dict[str, list[Segment]]:
+    """Concatenate small, clean NDJSON files (plain or gzip) into one scratch file.
+
+    A file qualifies when it decompresses completely and every line starts with ``{`` and ends
+    with ``}`` (no blank lines, which DuckDB skips and would shift the line numbers). The rest
+    are read on their own.
+    """
+    candidates = []
+    for path in paths:
+        try:
+            if os.path.getsize(path) <= SMALL_FILE_BYTES:
+                candidates.append(path)
+        except OSError:
+            continue
+    if len(candidates) < 2:
+        return {}
+    group = os.path.join(scratch, "small-files.ndjson")
+    members: list[Segment] = []
+    line = 1
+    with open(group, "wb") as out:
+        for path in candidates:
+            data = _plain_text(path)
+            if data is None:
+                continue
+            lines = data.count(b"\n")
+            out.write(data)
+            members.append((path, line, lines))
+            line += lines
+    return {group: members} if len(members) >= 2 else {}
+
+
+def _plain_text(path: str) -> bytes | None:
+    """The file's text if it is one clean NDJSON stream, else None (read it on its own)."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError:
+        return None
+    if raw[:2] == b"\x1f\x8b":
+        data = bytearray()
+        try:
+            while raw:  # gzip files may hold several members
+                decomp = zlib.decompressobj(wbits=31)
+                data += decomp.decompress(raw)
+                if not decomp.eof:
+                    return None  # truncated: the usual path recovers and reports it
+                raw = decomp.unused_data
+        except zlib.error:
+            return None
+        text = bytes(data)
+    elif path.lower().endswith(".gz"):
+        return None
+    else:
+        text = raw
+    if not text.endswith(b"\n"):
+        text += b"\n"
+    # One object per line, every line (a pretty-printed or odd file is read on its own).
+    lines = text.count(b"\n")
+    if not text.startswith(b"{") or text.count(b"\n{") != lines - 1:
+        return None
+    if text.count(b"}\n") != lines or b"\r" in text:
+        return None
+    return text
+
+
+def _segments(
+    original: dict[str, str],
+    groups: dict[str, list[Segment]],
+    location_of: Callable[[str], str],
+) -> pa.Table:
+    """Where each scanned line came from: (filename, first_line, last_line) -> caller's file."""
+    order = {path: i for i, path in enumerate(original)}
+    rows: list[tuple[str, int, int, str, str, int]] = []
+    grouped = set()
+    for group, members in groups.items():
+        for member, first, lines in members:
+            grouped.add(member)
+            caller = original[member]
+            rows.append(
+                (group, first, first + lines - 1, caller, location_of(caller), order[member])
+            )
+    for path, caller in original.items():
+        if path not in grouped:
+            rows.append((path, 1, 2**62, caller, location_of(caller), order[path]))
+    columns = ["filename", "first_line", "last_line", "caller", "location", "file_order"]
+    return pa.table({name: [r[i] for r in rows] for i, name in enumerate(columns)})
 
 
 def _quote_paths(paths: Sequence[str]) -> str:
@@ -349,35 +455,33 @@ def _reread_whole_documents(con: duckdb.DuckDBPyConnection, scan: str) -> None:
 def _finish(
     con: duckdb.DuckDBPyConnection,
     batch: ParsedBatch,
-    original: dict[str, str],
-    location_of: Callable[[str], str],
+    segments: pa.Table,
     source_kind: str,
     line_locations: Mapping[str, Sequence[str]],
 ) -> None:
     """Number the lines, drop in-batch duplicates, list rejections, define the rows view."""
     scan, files = f"{batch.table}_scan", f"{batch.table}_files"
-    order = {path: i for i, path in enumerate(original)}
-    located = pa.table(
-        {
-            "filename": list(original),
-            "location": [location_of(original[p]) for p in original],
-            "file_order": [order[p] for p in original],
-        }
-    )
     view = f"{files}_arrow"
-    con.register(view, located)
+    con.register(view, segments)
     try:
         con.execute(
             f"""
             create temp table {files} as
-            select l.filename, l.location, l.file_order, s.first_row
-            from {view} l
+            select g.*, s.first_row
+            from {view} g
             join (select filename, min(rowid) as first_row from {scan} group by filename) s
                 using (filename)
             """
         )
     finally:
         con.unregister(view)
+    file_line = "(s.rowid - f.first_row + 1)"
+    joins = (
+        f"{scan} s join {files} f on f.filename = s.filename "
+        f"and {file_line} between f.first_line and f.last_line"
+    )
+    line = f"({file_line} - f.first_line + 1)"
+    location = f"f.location || ':' || {line}"
     total, distinct = con.execute(
         f"select count(*), count(distinct request_id) from {scan} where reject_reason is null"
     ).fetchall()[0]
@@ -387,26 +491,23 @@ def _finish(
         con.execute(
             f"""
             update {scan} set reject_reason = '{_DUPLICATE}' where rowid in (
-                select s.rowid from {scan} s join {files} f using (filename)
+                select s.rowid from {joins}
                 where s.reject_reason is null
                 qualify row_number() over (
                     partition by s.request_id order by f.file_order, s.rowid) > 1
             )
             """
         )
-    line = "(s.rowid - f.first_row + 1)"
-    location = f"f.location || ':' || {line}"
-    joins = f"{scan} s join {files} f using (filename)"
     by_line = [
-        (p, i + 1, loc)
-        for p in original
-        for i, loc in enumerate(line_locations.get(original[p], ()))
+        (caller, i + 1, loc)
+        for caller, locs in line_locations.items()
+        for i, loc in enumerate(locs)
     ]
     if by_line:
         lines = f"{batch.table}_lines"
         arrow = pa.table(
             {
-                "filename": [r[0] for r in by_line],
+                "caller": [r[0] for r in by_line],
                 "line": pa.array([r[1] for r in by_line], pa.int64()),
                 "location": [r[2] for r in by_line],
             }
@@ -417,7 +518,7 @@ def _finish(
         finally:
             con.unregister(f"{lines}_arrow")
         location = f"coalesce(ll.location, {location})"
-        joins += f" left join {lines} ll on ll.filename = s.filename and ll.line = {line}"
+        joins += f" left join {lines} ll on ll.caller = f.caller and ll.line = {line}"
     batch.rejected.extend(
         (str(loc), str(reason))
         for loc, reason in con.execute(
@@ -445,12 +546,9 @@ def _finish(
         """
     )
     per_file = con.execute(
-        f"select filename, count(*) from {scan} where reject_reason is null group by filename"
+        f"select f.caller, count(*) from {joins} where s.reject_reason is null group by f.caller"
     ).fetchall()
-    batch.records_per_file = {}
-    for path, n in per_file:
-        caller_path = original.get(str(path), str(path))
-        batch.records_per_file[caller_path] = batch.records_per_file.get(caller_path, 0) + int(n)
+    batch.records_per_file = {str(caller): int(n) for caller, n in per_file}
     batch.rows = sum(batch.records_per_file.values())
 
 

@@ -34,6 +34,9 @@ def _output(path: str) -> Iterator[IO[bytes]]:
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -94,7 +97,8 @@ def _run_export(func, out: str):  # type: ignore[no-untyped-def]
     except exports.ExportError as exc:
         raise DataError(str(exc)) from None
     except BrokenPipeError:  # `... --out - | head`: the reader left; not an error of ours
-        sys.stderr.close()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush stays quiet
         sys.exit(0)
 
 

@@ -663,6 +663,10 @@ def _doctor_data(
     if "usage_events" not in have:
         doc.fail(f"{where} has no usage_events; run `llmledger build`")
         return
+    from models import vertex_health
+
+    for level, text in vertex_health.doctor_findings(con):
+        getattr(doc, level)(text)
     unpriced = queries.unpriced_models(con)
     if unpriced:
         doc.warn(f"{len(unpriced)} unpriced model(s) (cost NULL); see `llmledger prices check`")

@@ -16,8 +16,11 @@ OFFSET), so a busy table neither skips nor repeats rows between pages.
 
 from __future__ import annotations
 
+import itertools
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -44,7 +47,7 @@ NATURAL_KEY = ["request_id"]
 KEYS_TABLE, TEAMS_TABLE, USERS_TABLE = "raw_litellm_keys", "raw_litellm_teams", "raw_litellm_users"
 DEFAULT_DSN_ENV = "LITELLM_DATABASE_URL"
 DEFAULT_OVERLAP_MINUTES = 30
-DEFAULT_PAGE_ROWS = 200_000
+DEFAULT_PAGE_ROWS = 100_000
 CONNECT_ATTEMPTS = 3
 
 RAW_TABLE_DDL = [
@@ -406,7 +409,6 @@ def _require(layout: dict[str, dict[str, str]], target: Target) -> dict[str, str
 class SpendPage:
     path: Path
     rows: int
-    last_key: tuple[str, str] | None = None  # set by the consumer after parsing the page
 
 
 def copy_to_file(pg: Any, sql: str, params: list[Any], path: Path) -> int:
@@ -420,6 +422,68 @@ def copy_to_file(pg: Any, sql: str, params: list[Any], path: Path) -> int:
     return int(cur.rowcount)
 
 
+def _pages(
+    pg: Any,
+    have: dict[str, str],
+    *,
+    start: str | None,
+    until: str | None,
+    page_rows: int,
+    workdir: Path,
+) -> Iterator[SpendPage]:
+    """Pages of ``page_rows`` in ("startTime", request_id) order, each a key range: a cheap query
+    finds where the page ends (the keyset, never OFFSET over the data), then COPY reads it."""
+    import psycopg
+
+    ts = f"s.{_quote('startTime')}"
+    ts_text = _column("s", have, "startTime", "timestamp") + "::text"
+    cast = "timestamptz" if have.get("startTime") == "timestamp with time zone" else "timestamp"
+    after: tuple[str, str] | None = None
+    for number in itertools.count():
+        where, params = [], []
+        if after is not None:
+            where.append(f'{ts} >= %s::{cast} and ({ts} > %s::{cast} '
+                         f'or s.request_id collate "C" > %s)')
+            params += [after[0], after[0], after[1]]
+        elif start is not None:
+            where.append(f"{ts} >= %s::{cast}")
+            params.append(start)
+        if until is not None:
+            where.append(f"{ts} < %s::{cast}")
+            params.append(until)
+        cond = " and ".join(where) or "true"
+        end = pg.execute(
+            f"select {ts_text}, s.request_id from {SPEND_LOGS} s where {cond} "
+            f'order by {ts}, s.request_id collate "C" offset {int(page_rows) - 1} limit 1',
+            params,
+        ).fetchone()
+        bounded, bounded_params = cond, list(params)
+        if end is not None:
+            bounded += (f' and {ts} <= %s::{cast} and ({ts} < %s::{cast} '
+                        f'or s.request_id collate "C" <= %s)')
+            bounded_params += [end[0], end[0], end[1]]
+        path = workdir / f"spend-{number:05d}.csv"
+        try:
+            rows = copy_to_file(pg, f"select {spend_select(have)} from {spend_from(have)} "
+                                    f"where {bounded}", bounded_params, path)
+        except psycopg.DataError:
+            # some metadata on this page is not an object (jsonb_to_record refuses it): read the
+            # page again with the guarded query, which hands such rows on to be rejected
+            rows = copy_to_file(pg, f"select {spend_select(have, guarded=True)} "
+                                    f"from {spend_from(have, guarded=True)} where {bounded}",
+                                bounded_params, path)
+        if rows:
+            yield SpendPage(path=path, rows=rows)
+        else:
+            path.unlink(missing_ok=True)
+        if end is None:
+            return
+        after = (str(end[0]), str(end[1]))
+
+
+_DONE = object()
+
+
 def fetch_spend(
     pg: Any,
     have: dict[str, str],
@@ -429,45 +493,53 @@ def fetch_spend(
     page_rows: int,
     workdir: Path,
 ) -> Iterator[SpendPage]:
-    """Yield spend-log pages in ("startTime", request_id) order from ``start`` (inclusive)."""
-    import psycopg
+    """Yield spend-log pages (CSV files) from ``start`` (inclusive); I/O only.
 
-    ts = _quote("startTime")
-    cast = "timestamptz" if have.get("startTime") == "timestamp with time zone" else "timestamp"
-    key: tuple[str, str] | None = None
-    number = 0
-    while True:
-        where, params = [], []
-        if key is not None:
-            where.append(f"s.{ts} >= %s::{cast} and (s.{ts} > %s::{cast} "
-                         f'or s.request_id collate "C" > %s)')
-            params += [key[0], key[0], key[1]]
-        elif start is not None:
-            where.append(f"s.{ts} >= %s::{cast}")
-            params.append(start)
-        if until is not None:
-            where.append(f"s.{ts} < %s::{cast}")
-            params.append(until)
-        tail = ((" where " + " and ".join(where) if where else "")
-                + f' order by s.{ts}, s.request_id collate "C" limit {int(page_rows)}')
-        page = SpendPage(path=workdir / f"spend-{number:05d}.csv", rows=0)
+    A background thread reads one page ahead, so the database streams the next page while
+    DuckDB parses this one. At most two pages are on disk; the caller's page file is deleted
+    when it asks for the next one. Errors of the reader are raised here, in the caller.
+    """
+    pages: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                pages.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
         try:
-            sql = f"select {spend_select(have)} from {spend_from(have)}{tail}"
-            page.rows = copy_to_file(pg, sql, params, page.path)
-        except psycopg.DataError:
-            # some metadata on this page is not an object (jsonb_to_record refuses it): read the
-            # page again with the guarded query, which hands such rows on to be rejected
-            guarded = (f"select {spend_select(have, guarded=True)} "
-                       f"from {spend_from(have, guarded=True)}{tail}")
-            page.rows = copy_to_file(pg, guarded, params, page.path)
-        number += 1
-        if page.rows == 0:
-            return
-        yield page
-        page.path.unlink(missing_ok=True)
-        if page.rows < page_rows or page.last_key is None:
-            return
-        key = page.last_key
+            for page in _pages(pg, have, start=start, until=until, page_rows=page_rows,
+                               workdir=workdir):
+                if not hand_over(page):
+                    page.path.unlink(missing_ok=True)
+                    return
+            hand_over(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consuming thread
+            hand_over(exc)
+
+    reader = threading.Thread(target=read, name="litellm-copy", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = pages.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            item.path.unlink(missing_ok=True)
+    finally:
+        stop.set()
+        reader.join()
+        while not pages.empty():
+            left = pages.get_nowait()
+            if isinstance(left, SpendPage):
+                left.path.unlink(missing_ok=True)
 
 
 def _dimension_sql(layout: dict[str, dict[str, str]], kind: str) -> str | None:
@@ -707,18 +779,17 @@ def run(
                                 page_rows=page_rows, workdir=workdir)
             for page in pages:
                 con.execute(
-                    "create or replace temp table _litellm_wire_loc as select *, "
+                    "create or replace temp view _litellm_wire as select *, "
                     "'LiteLLM_SpendLogs/' || coalesce(request_id, '?') as location "
                     f"from {_csv_scan(page.path)}"
                 )
-                parsed = parse_spend(con, "_litellm_wire_loc", proxy=proxy,
-                                     source_kind="postgres")
-                page.last_key = parsed.last_key
+                parsed = parse_spend(con, "_litellm_wire", proxy=proxy, source_kind="postgres",
+                                     source_location='"LiteLLM_SpendLogs"')
                 cursor = later(cursor, parsed.max_start)
                 cursors = {window.partition: cursor} if cursor else {}
                 loader.write(PageWrite(rows=parsed.table, rejected=parsed.rejected,
                                        cursors=cursors))
-                con.execute(f"drop table {parsed.table}")
+                parsed.drop(con)
                 if app is not None and getattr(app, "log", None):
                     app.log("page", f"{NAME}: {parsed.rows} rows up to {parsed.max_start}",
                             source=NAME, rows=parsed.rows, rejected=len(parsed.rejected))
@@ -736,7 +807,7 @@ def run(
         ) from None
     finally:
         pg.close()
-        con.execute("drop table if exists _litellm_wire_loc")
+        con.execute("drop view if exists _litellm_wire")
     return total
 
 
@@ -857,7 +928,8 @@ def run_litellm_files(
         + f", '{location}:' || (row_number() over () + 1) as location from {_csv_scan(spend_file)}"
         + (" where " + " and ".join(where) if where else "")
     )
-    parsed = parse_spend(con, "_litellm_wire_loc", proxy=proxy, source_kind="files")
+    parsed = parse_spend(con, "_litellm_wire_loc", proxy=proxy, source_kind="files",
+                         source_location=str(spend_file))
     from ingest.loader import ProcessedObject
 
     loader = Loader(con, source=FILES_NAME, table=RAW_TABLE, key=NATURAL_KEY)
@@ -867,8 +939,8 @@ def run_litellm_files(
         if since is None and until is None else [],
     ))
     total += loader.total
-    for temp in (parsed.table, "_litellm_wire_loc"):
-        con.execute(f"drop table if exists {temp}")
+    parsed.drop(con)
+    con.execute("drop table if exists _litellm_wire_loc")
     return total
 
 

@@ -419,12 +419,13 @@ def run(
             if batch:
                 spend_wire(con, batch, "_litellm_api_wire")
                 parsed = parse_spend(con, "_litellm_api_wire", proxy=client.base_url,
-                                     source_kind="api")
+                                     source_kind="api",
+                                     source_location=f"{client.base_url}/spend/logs/v2")
                 cursor = later(cursor, parsed.max_start)
                 loader.write(PageWrite(rows=parsed.table, rejected=parsed.rejected,
                                        cursors={partition: cursor} if cursor else {},
                                        prefer="start_time desc"))
-                con.execute(f"drop table {parsed.table}")
+                parsed.drop(con)
             for path in batch:
                 path.unlink(missing_ok=True)
             batch.clear()

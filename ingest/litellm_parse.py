@@ -171,20 +171,21 @@ _TOKEN_PATHS = {  # raw column -> metadata paths, first present wins
     ],
 }
 _INT_COLUMNS = ["prompt_tokens", "completion_tokens", "total_tokens"]
-_ALL_TOKEN_PATHS = [p for paths in _TOKEN_PATHS.values() for p in paths]
 
 
 @dataclass
 class ParsedPage:
-    table: str  # temp table with exactly raw_litellm_spend's columns
+    """A parsed page: ``table`` is a temp view with exactly raw_litellm_spend's columns (over the
+    wire, which must stay until then). Hand it to ``Loader.write``, then call ``drop``."""
+
+    table: str
     rows: int
     rejected: list[tuple[str, str]] = field(default_factory=list)
-    max_start: str | None = None  # ISO UTC of the latest good "startTime"
-    last_key: tuple[str, str] | None = None  # (start_time as sent, request_id) of the last row
+    max_start: str | None = None  # ISO UTC of the latest "startTime" on the page
 
-
-def _json_int(path: str) -> str:
-    return f"try_cast({path} as bigint)"
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"drop view if exists {self.table}")
+        con.execute(f"drop view if exists {self.table}_checked")
 
 
 def _reject_sql() -> str:
@@ -197,30 +198,35 @@ def _reject_sql() -> str:
          "wrong type for spend: expected a number"),
     ]
     for col in _INT_COLUMNS:
-        # the cast back also rejects 12.5 and 1e3 (try_cast('12.5' as bigint) is 13)
-        checks.append((f"{col} is not null and coalesce(cast(try_cast({col} as bigint) as "
-                       f"varchar) <> trim({col}), true)",
+        # a pattern, not try_cast: try_cast('12.5' as bigint) is 13
+        checks.append((f"{col} is not null and not regexp_full_match({col}, '\\s*-?[0-9]+\\s*')",
                        f"wrong type for {col}: expected an integer"))
-        checks.append((f"try_cast({col} as bigint) < 0", f"negative {col}"))
+        checks.append((f"starts_with(trim({col}), '-')", f"negative {col}"))
     checks += [
         ("metadata is not null and meta_json is null", "malformed metadata: invalid JSON"),
         ("metadata is not null and meta_type <> 'OBJECT'", "malformed metadata: not a JSON object"),
-        ("usage_type is not null and usage_type not in ('OBJECT', 'NULL')",
+        ("meta_usage_object is not null and not usage_is_object "
+         "and trim(meta_usage_object) <> 'null'",
          "malformed metadata: usage_object is not an object"),
     ]
+    # only the value each token column takes is checked (the first of its paths present)
     bad = " or ".join(
-        f"({p} is not null and json_type({p}) not in ('NULL', 'UBIGINT', "
-        f"'BIGINT'))" for p in _ALL_TOKEN_PATHS
+        f"json_type(tok_{col}) not in ('NULL', 'UBIGINT', 'BIGINT')" for col in _TOKEN_PATHS
     )
     checks.append((bad, "malformed metadata: token count is not an integer"))
-    negative = " or ".join(f"{_json_int(p)} < 0" for p in _ALL_TOKEN_PATHS)
+    negative = " or ".join(f"json_type(tok_{col}) = 'BIGINT'" for col in _TOKEN_PATHS)
     checks.append((negative, "malformed metadata: negative token count"))
     whens = " ".join(f"when {cond} then '{reason}'" for cond, reason in checks)
     return f"case {whens} else null end"
 
 
-def _coalesce_tokens(column: str) -> str:
-    return "coalesce(" + ", ".join(_json_int(p) for p in _TOKEN_PATHS[column]) + ")"
+def _is_object(column: str) -> str:
+    """JSON text that is an object (valid JSON is assumed: it comes from a JSON serialiser)."""
+    return f"coalesce(starts_with(ltrim({column}), '{{'), false)"
+
+
+def _first_present(column: str) -> str:
+    return "coalesce(" + ", ".join(_TOKEN_PATHS[column]) + ")"
 
 
 def parse_spend(
@@ -229,8 +235,10 @@ def parse_spend(
     *,
     proxy: str,
     source_kind: str,
+    source_location: str,
 ) -> ParsedPage:
-    """Parse the wire table ``wire`` (VARCHAR columns + location) into raw rows and rejections."""
+    """Parse the wire table or view ``wire`` (VARCHAR columns, ``location`` per row for
+    rejections) into raw rows and rejections; ``source_location`` is stored with every row."""
     name = f"_litellm_page_{next(_counter)}"
     have = {str(r[0]) for r in con.execute(f"select column_name from (describe {wire})")
             .fetchall()}
@@ -239,14 +247,17 @@ def parse_spend(
         from_meta = ("t.m.model_map_information.model_map_key" if key == "model_map_information"
                      else f"t.m.{key}")
         given = f"t.{column}" if column in have else "null"
-        kind = "json" if key in JSON_KEYS else "varchar"
-        split.append(f"coalesce(try_cast({given} as {kind}), {from_meta}) as {column}")
+        split.append(f"coalesce({given}, cast({from_meta} as varchar)) as {column}")
+    # JSON is parsed as few times as possible: the split-out keys are JSON text already (from
+    # PostgreSQL's jsonb output or from the json_transform here), so an object is told by its
+    # first character and parsed once, by json_transform.
     con.execute(
         f"""
-        create temp table {name}_checked as
+        create temp view {name}_checked as
         with prepared as (
             select w.*,
-                   try_cast(w.metadata as json) as meta_first
+                   case when w.metadata is not null then try_cast(w.metadata as json) end
+                       as meta_first
             from {wire} w
         ),
         unwrapped as (
@@ -272,30 +283,30 @@ def parse_spend(
         ),
         parsed as (
             select *,
-                   json_type(meta_usage_object) as usage_type,
-                   json_transform(meta_usage_object, '{_USAGE_SHAPE}') as usage_object,
-                   json_transform(meta_additional_usage_values, '{_USAGE_SHAPE}')
+                   {_is_object('meta_usage_object')} as usage_is_object,
+                   case when {_is_object('meta_usage_object')}
+                        then json_transform(meta_usage_object, '{_USAGE_SHAPE}') end
+                       as usage_object,
+                   case when {_is_object('meta_additional_usage_values')}
+                        then json_transform(meta_additional_usage_values, '{_USAGE_SHAPE}') end
                        as additional_usage_values,
-                   case when json_type(meta_error_information) = 'OBJECT'
+                   case when {_is_object('meta_error_information')}
                         then json_transform(meta_error_information, '{_ERROR_SHAPE}') end
                        as error_information
             from split
+        ),
+        tokened as (
+            select *, {', '.join(f"{_first_present(c)} as tok_{c}" for c in _TOKEN_PATHS)}
+            from parsed
         )
         select *, {_reject_sql()} as reject_reason
-        from parsed
+        from tokened
         """
     )
-    rejected = [
-        (str(loc), str(reason))
-        for loc, reason in con.execute(
-            f"select location, reject_reason from {name}_checked "
-            "where reject_reason is not null order by location"
-        ).fetchall()
-    ]
-    tokens = {col: _coalesce_tokens(col) for col in _TOKEN_PATHS}
+    tokens = {col: f"try_cast(tok_{col} as bigint)" for col in _TOKEN_PATHS}
     con.execute(
         f"""
-        create temp table {name} as
+        create temp view {name} as
         select
             request_id,
             cast(start_time as timestamptz) as start_time,
@@ -336,39 +347,32 @@ def parse_spend(
             nullif(error_information.error_provider_request_id, '') as provider_request_id,
             nullif(meta_model_map_key, '') as model_map_key,
             nullif(meta_internal_call_origin, '') as internal_call_origin,
-            case when json_type(try_cast(request_tags as json)) = 'ARRAY'
-                 then json(request_tags) end as request_tags,
-            case when json_type(meta_spend_logs_metadata) = 'OBJECT'
-                 then json(meta_spend_logs_metadata) end as spend_logs_metadata,
+            case when starts_with(ltrim(request_tags), '[')
+                 then json(try_cast(request_tags as json)) end as request_tags,
+            case when {_is_object('meta_spend_logs_metadata')}
+                 then json(try_cast(meta_spend_logs_metadata as json)) end as spend_logs_metadata,
             '{_sql_str(proxy)}' as proxy,
             '{_sql_str(source_kind)}' as source_kind,
-            location as source_location
+            '{_sql_str(source_location)}' as source_location
         from {name}_checked
         where reject_reason is null
         """
     )
+    # One pass for the counts, the cursor and the (few) rejections; the Loader's pass reads the
+    # view again. Re-reading the page file costs less than materialising every column of it.
     # The cursor covers rejected rows too (they are recorded; re-reading them changes nothing).
     stats = con.execute(
         f"""
-        select (select count(*) from {name}),
-               strftime(max(try_cast(start_time as timestamptz)), '%Y-%m-%dT%H:%M:%S.%fZ')
+        select count(*) filter (where reject_reason is null),
+               strftime(max(try_cast(start_time as timestamptz)), '%Y-%m-%dT%H:%M:%S.%fZ'),
+               list(struct_pack(location := location, reason := reject_reason)
+                    order by location) filter (where reject_reason is not null)
         from {name}_checked
         """
     ).fetchone()
     assert stats is not None
-    last = con.execute(
-        f"select start_time, request_id from {name}_checked "
-        "where start_time is not null and request_id is not null "
-        "order by try_cast(start_time as timestamptz) desc, request_id desc limit 1"
-    ).fetchone()
-    con.execute(f"drop table {name}_checked")
-    return ParsedPage(
-        table=name,
-        rows=int(stats[0]),
-        rejected=rejected,
-        max_start=stats[1],
-        last_key=(str(last[0]), str(last[1])) if last else None,
-    )
+    rejected = [(str(r["location"]), str(r["reason"])) for r in (stats[2] or [])]
+    return ParsedPage(table=name, rows=int(stats[0]), rejected=rejected, max_start=stats[1])
 
 
 def _sql_str(value: str) -> str:

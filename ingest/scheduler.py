@@ -95,6 +95,8 @@ class LockInfo:
 
     def describe(self, now: datetime) -> str:
         age = int((now - self.heartbeat).total_seconds())
+        if self.pid is None:
+            return f"unreadable: being written, or left half-written; touched {age}s ago"
         return (
             f"pid {self.pid} on {self.hostname}, started {self.started_at}, "
             f"last heartbeat {age}s ago"

@@ -626,28 +626,45 @@ def usage_detail(
     con: duckdb.DuckDBPyConnection, since: date | None, until: date | None, out: IO[bytes],
     discounts: Sequence[Discount] = (),
 ) -> ExportSummary:
-    """Stream every request in [since, until) one UTC day at a time: each query sorts one day,
-    so neither DuckDB nor Python ever holds the whole period."""
+    """Stream every request in [since, until) in windows of whole UTC days holding at most
+    about ``WINDOW_ROWS`` requests: each query sorts one window, so neither DuckDB nor Python
+    ever holds the whole period."""
     if since and until and until <= since:
         raise ExportError(f"--until {until} must be after --since {since} (until is exclusive)")
-    first, last = con.execute(
-        f"select min({_day('occurred_at')}), max({_day('occurred_at')}) from usage_events "
-        "where occurred_at >= ? and occurred_at < ?",
-        [_instant(since, date(1970, 1, 1)), _instant(until, date(9999, 1, 1))],
-    ).fetchall()[0]
-    if first is None:  # nothing in the period: one empty window, for the header
-        start_day = since or date(1970, 1, 1)
-        end_day = start_day + timedelta(days=1)
-    else:
-        start_day = max(first, since) if since else first
-        end_day = min(last + timedelta(days=1), until) if until else last + timedelta(days=1)
-    summary = _summary(con, _instant(start_day), _instant(end_day), discounts,
-                       counted_only=False)
+    start = _instant(since, date(1970, 1, 1))
+    end = _instant(until, date(9999, 1, 1))
+    windows = usage_windows(con, start, end)
+    summary = _summary(con, start, end, discounts, counted_only=False)
     ctes, params = usage_detail_sql(discounts)
-    days = [start_day + timedelta(days=i) for i in range((end_day - start_day).days)]
-    runs = [params + [_instant(d), _instant(d + timedelta(days=1))] for d in days]
+    runs = [params + [_instant(a), _instant(b)] for a, b in windows]
     summary.rows = write_csv(con, ctes, USAGE_COLUMNS, 2, runs, out)
     return summary
+
+
+WINDOW_ROWS = 500_000
+
+
+def usage_windows(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+) -> list[tuple[date, date]]:
+    """[first day, end day) windows covering the requests in [start, end), cut between days so
+    that a window holds at most WINDOW_ROWS requests (or one day, if a day holds more)."""
+    days = con.execute(
+        f"select {_day('occurred_at')} as day, count(*) from usage_events "
+        "where occurred_at >= ? and occurred_at < ? group by day order by day",
+        [start, end],
+    ).fetchall()
+    if not days:  # nothing in the period: one empty window, for the header
+        return [(start.date(), start.date() + timedelta(days=1))]
+    windows: list[tuple[date, date]] = []
+    first, rows = days[0][0], 0
+    for day, count in days:
+        if rows and rows + count > WINDOW_ROWS:
+            windows.append((first, day))
+            first, rows = day, 0
+        rows += count
+    windows.append((first, days[-1][0] + timedelta(days=1)))
+    return windows
 
 
 def _instant(day: date | None, default: date | None = None) -> datetime:

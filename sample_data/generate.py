@@ -1432,6 +1432,9 @@ team = "platform"       # a shared role: team known, developer stays unattribute
 [[sources.bedrock_files]]
 path = "bedrock/s3"
 
+[[sources.vertex_files]]
+path = "vertex"          # Cloud Logging sink export (generate_vertex.py)
+
 # Monthly budgets per team, USD as decimal strings. For {BUDGET_MONTH}: payments is over 100%,
 # mobile is over 80%, the rest are well under.
 {budget_blocks}

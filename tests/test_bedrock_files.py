@@ -220,3 +220,35 @@ def test_cli_ingests_builds_and_publishes(tmp_path: Path) -> None:
     assert (tmp_path / "cli.snapshot.duckdb").is_file()
     help_text = CliRunner().invoke(cli, ["ingest", "bedrock-files", "--help"]).output
     assert "llmledger --db ledger.duckdb ingest bedrock-files ./bedrock-logs" in help_text
+
+
+def test_small_files_read_together_keep_their_own_locations(tmp_path: Path) -> None:
+    # Small clean files are decompressed into one scan; each record keeps its file and line.
+    files = {f"f{i}.json.gz": gz([record(f"r-{i}-{j}") for j in range(3)]) for i in range(4)}
+    files["plain.json"] = ndjson([record("plain-1"), record("r-0-1")])  # r-0-1 again
+    files["odd.json"] = ndjson([record("odd-1"), "{oops"])  # read on its own
+    _write(tmp_path / "x", files)
+    paths = [str(tmp_path / "x" / name) for name in files]
+    (scratch := tmp_path / "scratch").mkdir()
+    groups = bedrock._group_small_files(paths, str(scratch))
+    assert [member for members in groups.values() for member, _, _ in members] == paths[:5]
+    con = _app(tmp_path).connect()
+    parsed = bedrock.parse_files(
+        con, paths, source_kind="files", location_of=lambda p: Path(p).name
+    )
+    rows = con.execute(
+        f"select request_id, source_location from {parsed.table} order by 1"
+    ).fetchall()
+    assert rows == [
+        ("odd-1", "odd.json:1"),
+        ("plain-1", "plain.json:1"),
+        *[(f"r-{i}-{j}", f"f{i}.json.gz:{j + 1}") for i in range(4) for j in range(3)],
+    ]
+    assert parsed.rejected == [("odd.json:2", "malformed JSON")]
+    assert parsed.duplicates == 1
+    assert parsed.records_per_file == {
+        **{p: 3 for p in paths[:4]},
+        paths[4]: 1,
+        paths[5]: 1,
+    }
+    parsed.drop(con)

@@ -21,6 +21,7 @@ import io
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -919,3 +920,30 @@ def test_sample_usage_export_adds_up(sample: dict[str, Path]) -> None:
     con.close()
     assert len(rows) == n > 0
     assert sum(dec(r["cost_usd"]) for r in rows if r["counted"] == "true") == expected
+
+
+def test_usage_windows_do_not_change_the_bytes(
+    synthetic: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    con = duckdb.connect(str(synthetic["dir"] / "ledger.snapshot.duckdb"), read_only=True)
+    whole = io.BytesIO()
+    exports.usage_detail(con, None, None, whole)
+    monkeypatch.setattr(exports, "WINDOW_ROWS", 2)
+    windows = exports.usage_windows(
+        con, datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+    )
+    windowed = io.BytesIO()
+    exports.usage_detail(con, None, None, windowed)
+    con.close()
+    # requests per day: 09-30 1, 10-01 2, 10-02 1, 10-03 2, 10-16 2, 10-20 1, 10-21 1, 10-31 1,
+    # 11-01 1; a window closes before the day that would take it past 2 requests
+    assert [(str(a), str(b)) for a, b in windows] == [
+        ("2025-09-30", "2025-10-01"),
+        ("2025-10-01", "2025-10-02"),
+        ("2025-10-02", "2025-10-03"),
+        ("2025-10-03", "2025-10-16"),
+        ("2025-10-16", "2025-10-20"),
+        ("2025-10-20", "2025-10-31"),
+        ("2025-10-31", "2025-11-02"),
+    ]
+    assert windowed.getvalue() == whole.getvalue()

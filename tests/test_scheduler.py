@@ -248,7 +248,7 @@ def test_overlapping_start_exits_1_and_never_ingests_twice(tmp_path: Path) -> No
 
 
 def test_overlapping_start_with_lock_wait_runs_after_the_first(tmp_path: Path) -> None:
-    write_config(tmp_path, [("fake_ok", {"sleep": 3, "records": 2})])
+    write_config(tmp_path, [("fake_ok", {"sleep": 2, "records": 2})])
     first = subprocess.Popen(
         cli_args(tmp_path, "run", "--once"),
         stdout=subprocess.PIPE,
@@ -280,21 +280,7 @@ def _dead_pid() -> int:
     return child.pid
 
 
-@pytest.mark.parametrize(
-    "holder, age_minutes, taken_over",
-    [
-        ("dead pid, this host", 0, True),
-        ("live pid, other host, old heartbeat", 45, True),
-        ("garbage, old", 5, True),
-        ("live pid, other host, fresh heartbeat", 1, False),
-        ("live pid, this host, fresh heartbeat", 1, False),
-    ],
-)
-def test_stale_lock_recovery(
-    tmp_path: Path, holder: str, age_minutes: int, taken_over: bool
-) -> None:
-    write_config(tmp_path, [("fake_ok", {})], extra="\n[run]\nlock_stale_minutes = 30\n")
-    lock = tmp_path / "ledger.duckdb.lock"
+def _plant_lock(lock: Path, holder: str, age_minutes: int) -> tuple[int, str]:
     host = socket.gethostname() if "this host" in holder else "elsewhere.example"
     pid = _dead_pid() if "dead" in holder else os.getpid()
     if holder.startswith("garbage"):
@@ -306,16 +292,55 @@ def test_stale_lock_recovery(
         )
     stamp = time.time() - age_minutes * 60
     os.utime(lock, (stamp, stamp))
+    return pid, host
+
+
+def test_a_crashed_runs_lock_is_taken_over(tmp_path: Path) -> None:
+    """End to end: a lock left by a run whose process died does not block the next run."""
+    write_config(tmp_path, [("fake_ok", {})])
+    lock = tmp_path / "ledger.duckdb.lock"
+    _plant_lock(lock, "dead pid, this host", 0)
     result = run_cli(tmp_path, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert not lock.exists()
+    assert [c[:2] for c in calls(tmp_path)] == [["fake-ok", "start"], ["fake-ok", "end"]]
+
+
+@pytest.mark.parametrize(
+    "holder, age_minutes, taken_over",
+    [
+        ("dead pid, this host", 0, True),
+        ("live pid, other host, old heartbeat", 45, True),
+        ("garbage, old", 5, True),
+        ("garbage, just written", 0, False),
+        ("live pid, other host, fresh heartbeat", 29, False),
+        ("live pid, this host, fresh heartbeat", 1, False),
+    ],
+)
+def test_stale_lock_rule(tmp_path: Path, holder: str, age_minutes: int, taken_over: bool) -> None:
+    from ingest.scheduler import LockBusy, RunLock
+
+    lock_path = tmp_path / "ledger.duckdb.lock"
+    pid, host = _plant_lock(lock_path, holder, age_minutes)
+    lock = RunLock(tmp_path / "ledger.duckdb", stale_minutes=30)
     if taken_over:
-        assert result.returncode == 0, result.stderr
-        assert not lock.exists()
-        assert len(calls(tmp_path)) == 2
+        lock.acquire(0)
+        assert json.loads(lock_path.read_text())["token"] == lock.token
+        lock.release()
+        assert not lock_path.exists()
+        return
+    with pytest.raises(LockBusy) as caught:
+        lock.acquire(0)
+    if holder.startswith("garbage"):
+        assert str(caught.value).startswith(
+            f"another run holds {lock_path} (unreadable: being written, or left half-written; "
+            "touched 0s ago); not starting."
+        )
     else:
-        assert result.returncode == 1
-        assert f"another run holds {lock} (pid {pid} on {host}, started then" in result.stderr
-        assert calls(tmp_path) == []
-        assert json.loads(lock.read_text())["token"] == "abc"  # left alone
+        assert str(caught.value).startswith(
+            f"another run holds {lock_path} (pid {pid} on {host}, started then, last heartbeat "
+        )
+    assert lock_path.read_text().startswith('{"pid": ')  # left alone
 
 
 def test_run_lock_breaks_only_stale_locks_under_contention(tmp_path: Path) -> None:
