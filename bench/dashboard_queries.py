@@ -182,28 +182,41 @@ def build_rollups(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create or replace table {name} as {sql}")
 
 
-def reference_tables(con: duckdb.DuckDBPyConnection, developers: int) -> None:
+def reference_tables(con: duckdb.DuckDBPyConnection, developers: int, events: int) -> None:
+    """Quotas sized so the busiest minutes run at 85-95% of them (as at 20M events, scaled to
+    ``events``), budgets, an identity map, and some run-log and rejected-record rows."""
     teams = max(developers // 30, 1)
+    scale = events / 20_000_000
     con.execute("delete from ref_quotas")
-    con.execute(
-        """
-        insert into ref_quotas (provider, region, model, scope, tokens_per_minute,
-                                requests_per_minute, name)
-        values ('bedrock', 'us-east-1', 'claude-sonnet-4-5', 'geo', 40000000, 4000, null),
-               ('bedrock', 'us-west-2', 'claude-sonnet-4-5', 'geo', 40000000, 4000, null),
-               ('bedrock', 'us-east-1', 'claude-opus-4-6', 'global', 20000000, 2000, null),
-               ('bedrock', 'us-east-1', 'claude-haiku-4-5', 'geo', 20000000, 4000, null)
-        """
+    con.executemany(
+        "insert into ref_quotas (provider, region, model, scope, tokens_per_minute, "
+        "requests_per_minute, name) values ('bedrock', ?, ?, ?, ?, ?, null)",
+        [
+            ("us-east-1", "claude-sonnet-4-5", "geo", int(7_000_000 * scale), 4000),
+            ("us-west-2", "claude-sonnet-4-5", "geo", int(5_000_000 * scale), 4000),
+            ("us-east-1", "claude-opus-4-6", "global", int(3_000_000 * scale), 2000),
+            ("us-east-1", "claude-haiku-4-5", "geo", int(2_600_000 * scale), 4000),
+        ],
     )
     con.execute("delete from ref_budgets")
     con.execute(f"insert into ref_budgets select 'team' || i, 50000 from range({teams}) as r(i)")
+    con.execute(
+        """
+        create or replace table identity_map as
+        select distinct source, principal, null::varchar as person_hint,
+               null::varchar as team_hint, developer, team, cost_center, identity_status
+        from usage_events
+        """
+    )
     from ingest.store import SHARED_DDL, ensure_tables  # the real bookkeeping tables
 
     ensure_tables(con, SHARED_DDL)
+    con.execute("delete from ingest_runs")
     con.execute(
         "insert into ingest_runs (source, started_at, finished_at, status) values "
         "('bedrock-s3', now(), now(), 'ok'), ('vertex', now(), now(), 'failed')"
     )
+    con.execute("delete from rejected_records")
     con.execute(
         "insert into rejected_records (source, location, reason) "
         "select 'bedrock-s3', 's3://b/k' || i || '.json.gz:1', 'malformed JSON' "
@@ -359,12 +372,12 @@ def queries(f: views.Filters, quota: str, developer: str) -> list[Query]:
         Query("Rate limits", "quota_heatmap", lambda c: views.quota_heatmap(c, f, quota)),
         Query("Rate limits", "peak_drivers", lambda c: views.peak_drivers(c, f, quota)),
         Query("Data health", "source_health", lambda c: views.source_health(c)),
-        Query("Data health", "source_freshness", lambda c: views.source_freshness(c)),
+        Query("Data health", "identity_gaps", lambda c: views.identity_gaps(c)),
         Query("Data health", "rejected_by_reason", lambda c: views.rejected_by_reason(c)),
         Query("Data health", "unpriced_models", lambda c: views.unpriced_models(c, f)),
         Query(
             "Data health",
-            "unmapped_identities (drill-down)",
+            "unmapped_identities (usage_events)",
             lambda c: views.unmapped_identities(c, f),
         ),
         Query("(filters)", "filter_options", lambda c: views.filter_options(c)),
@@ -387,12 +400,26 @@ def main() -> int:
     parser.add_argument(
         "--keep-main", action="store_true", help="keep the main database beside the snapshot"
     )
+    parser.add_argument(
+        "--reuse-events",
+        action="store_true",
+        help="rebuild rollups and snapshot from the events kept in --dir (a run with --keep-main)",
+    )
     args = parser.parse_args()
 
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="llmledger-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     db, snap = workdir / "bench.duckdb", workdir / "bench.snapshot.duckdb"
-    if args.reuse and snap.exists():
+    if args.reuse_events and db.exists():
+        # rebuild the rollups and the snapshot from the events already generated
+        con = duckdb.connect(str(db))
+        con.execute("set timezone = 'UTC'")
+        started = time.perf_counter()
+        build_rollups(con)
+        reference_tables(con, args.developers, args.events)
+        generated, built = 0.0, time.perf_counter() - started
+        snapshot.publish(con, snap)
+    elif args.reuse and snap.exists():
         con = duckdb.connect(str(snap), read_only=True)
         (events,) = con.execute("select count(*) from usage_events").fetchall()[0]
         if events != args.events:
@@ -408,7 +435,7 @@ def main() -> int:
         generate_events(con, args.events, args.days, args.developers)
         generated = time.perf_counter() - started
         build_rollups(con)
-        reference_tables(con, args.developers)
+        reference_tables(con, args.developers, args.events)
         built = time.perf_counter() - started - generated
         snapshot.publish(con, snap)
     counts = {
@@ -416,7 +443,7 @@ def main() -> int:
         for t in ("usage_events", "usage_daily", "usage_minute", "usage_minute_quota")
     }
     con.close()
-    if not args.keep_main and db.exists():
+    if not (args.keep_main or args.reuse_events) and db.exists():
         db.unlink()  # the snapshot is what the dashboard reads
     print(
         f"# {args.events:,} events over {args.days} days, {args.developers} developers; "
@@ -462,7 +489,7 @@ def main() -> int:
             if not same:
                 failures.append(f"{q.name}: view and scan disagree")
         print(line)
-        if "drill-down" not in q.name and "(usage_events)" not in q.name:
+        if "(usage_events)" not in q.name:  # on-demand drill-downs behind a toggle
             worst[q.page] = max(worst.get(q.page, 0.0), p95(times))
     print("# load average at the end: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     print(
@@ -473,7 +500,8 @@ def main() -> int:
     verdict = "all under" if not over else "OVER on " + ", ".join(over) + " of"
     print(
         f"bar: every page's queries under {BAR_MS:.0f} ms p95 at {args.events:,} events: "
-        f"{verdict} the bar"
+        f"{verdict} the bar (queries marked usage_events are drill-downs the viewer opens "
+        "with a toggle; they are listed, not counted)"
     )
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)

@@ -137,7 +137,6 @@ SPEND_COLUMNS: dict[str, tuple[str, str]] = {
     "user_id": ("user", "text"),
     "team_id": ("team_id", "text"),
     "organization_id": ("organization_id", "text"),
-    "end_user": ("end_user", "text"),
     "session_id": ("session_id", "text"),
     "status": ("status", "text"),
     "cache_hit": ("cache_hit", "text"),
@@ -414,7 +413,7 @@ class SpendPage:
 def copy_to_file(pg: Any, sql: str, params: list[Any], path: Path) -> int:
     """Stream ``COPY (sql) TO STDOUT`` as CSV with a header into ``path``; return the row count."""
     cur = pg.cursor()
-    with open(path, "wb") as out, cur.copy(
+    with open(path, "wb", buffering=1 << 20) as out, cur.copy(
         f"copy ({sql}) to stdout with (format csv, header true)", params
     ) as copy:
         for chunk in copy:
@@ -484,6 +483,58 @@ def _pages(
 _DONE = object()
 
 
+def ahead(items: Iterator[Any], *, name: str, discard: Any = None) -> Iterator[Any]:
+    """Run ``items`` in a background thread, one item ahead of the caller.
+
+    The producer's errors are raised in the caller. When the caller stops early, the producer
+    is told to stop and items it made but nobody took are passed to ``discard``.
+    """
+    handed: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handed.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not hand_over(item):
+                    if discard is not None:
+                        discard(item)
+                    return
+            hand_over(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consuming thread
+            hand_over(exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name=name, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handed.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+        while not handed.empty():
+            left = handed.get_nowait()
+            if discard is not None and left is not _DONE and not isinstance(left, BaseException):
+                discard(left)
+
+
 def fetch_spend(
     pg: Any,
     have: dict[str, str],
@@ -496,50 +547,42 @@ def fetch_spend(
     """Yield spend-log pages (CSV files) from ``start`` (inclusive); I/O only.
 
     A background thread reads one page ahead, so the database streams the next page while
-    DuckDB parses this one. At most two pages are on disk; the caller's page file is deleted
-    when it asks for the next one. Errors of the reader are raised here, in the caller.
+    this one is parsed; at most three page files exist at once. The consumer deletes a page's
+    file when it is done with it.
     """
-    pages: queue.Queue[Any] = queue.Queue(maxsize=1)
-    stop = threading.Event()
+    return ahead(
+        _pages(pg, have, start=start, until=until, page_rows=page_rows, workdir=workdir),
+        name="litellm-copy",
+        discard=lambda page: page.path.unlink(missing_ok=True),
+    )
 
-    def hand_over(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                pages.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
 
-    def read() -> None:
-        try:
-            for page in _pages(pg, have, start=start, until=until, page_rows=page_rows,
-                               workdir=workdir):
-                if not hand_over(page):
-                    page.path.unlink(missing_ok=True)
-                    return
-            hand_over(_DONE)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the consuming thread
-            hand_over(exc)
+@dataclass
+class ParsedSpend:
+    rows: Any  # pyarrow.Table of raw_litellm_spend rows
+    count: int
+    rejected: list[tuple[str, str]]
+    max_start: str | None
 
-    reader = threading.Thread(target=read, name="litellm-copy", daemon=True)
-    reader.start()
-    try:
-        while True:
-            item = pages.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            item.path.unlink(missing_ok=True)
-    finally:
-        stop.set()
-        reader.join()
-        while not pages.empty():
-            left = pages.get_nowait()
-            if isinstance(left, SpendPage):
-                left.path.unlink(missing_ok=True)
+
+def parse_pages(
+    con: duckdb.DuckDBPyConnection, pages: Iterator[SpendPage], *, proxy: str
+) -> Iterator[ParsedSpend]:
+    """Parse each page file in DuckDB on ``con`` (its own connection) into an Arrow table, then
+    delete the file. Run through ``ahead``, it parses the next page while the loader writes."""
+    for page in pages:
+        con.execute(
+            "create or replace temp view _litellm_wire as select *, "
+            "'LiteLLM_SpendLogs/' || coalesce(request_id, '?') as location "
+            f"from {_csv_scan(page.path)}"
+        )
+        parsed = parse_spend(con, "_litellm_wire", proxy=proxy, source_kind="postgres",
+                             source_location='"LiteLLM_SpendLogs"')
+        rows = con.sql(f"select * from {parsed.table}").to_arrow_table()
+        parsed.drop(con)
+        page.path.unlink(missing_ok=True)
+        yield ParsedSpend(rows, parsed.rows, parsed.rejected, parsed.max_start)
+    con.execute("drop view if exists _litellm_wire")
 
 
 def _dimension_sql(layout: dict[str, dict[str, str]], kind: str) -> str | None:
@@ -777,22 +820,21 @@ def run(
             cursor = window.cursor
             pages = fetch_spend(pg, have, start=window.start, until=window.until,
                                 page_rows=page_rows, workdir=workdir)
-            for page in pages:
-                con.execute(
-                    "create or replace temp view _litellm_wire as select *, "
-                    "'LiteLLM_SpendLogs/' || coalesce(request_id, '?') as location "
-                    f"from {_csv_scan(page.path)}"
-                )
-                parsed = parse_spend(con, "_litellm_wire", proxy=proxy, source_kind="postgres",
-                                     source_location='"LiteLLM_SpendLogs"')
-                cursor = later(cursor, parsed.max_start)
-                cursors = {window.partition: cursor} if cursor else {}
-                loader.write(PageWrite(rows=parsed.table, rejected=parsed.rejected,
-                                       cursors=cursors))
-                parsed.drop(con)
-                if app is not None and getattr(app, "log", None):
-                    app.log("page", f"{NAME}: {parsed.rows} rows up to {parsed.max_start}",
-                            source=NAME, rows=parsed.rows, rejected=len(parsed.rejected))
+            # three stages at once: PostgreSQL streams page n+2, DuckDB parses page n+1 (on a
+            # second connection) and the loader writes page n with the cursor
+            parser = con.cursor()
+            try:
+                for parsed in ahead(parse_pages(parser, pages, proxy=proxy),
+                                    name="litellm-parse"):
+                    cursor = later(cursor, parsed.max_start)
+                    cursors = {window.partition: cursor} if cursor else {}
+                    loader.write(PageWrite(rows=parsed.rows, rejected=parsed.rejected,
+                                           cursors=cursors))
+                    if app is not None and getattr(app, "log", None):
+                        app.log("page", f"{NAME}: {parsed.count} rows up to {parsed.max_start}",
+                                source=NAME, rows=parsed.count, rejected=len(parsed.rejected))
+            finally:
+                parser.close()
             total += loader.total
     except psycopg.errors.InsufficientPrivilege as exc:
         raise SourceUnavailable(
@@ -807,7 +849,6 @@ def run(
         ) from None
     finally:
         pg.close()
-        con.execute("drop view if exists _litellm_wire")
     return total
 
 

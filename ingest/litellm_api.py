@@ -66,7 +66,7 @@ API_FIELDS = {
     "total_tokens": "total_tokens", "start_time": "startTime", "end_time": "endTime",
     "model": "model", "model_id": "model_id", "model_group": "model_group",
     "custom_llm_provider": "custom_llm_provider", "api_base": "api_base", "user_id": "user",
-    "team_id": "team_id", "organization_id": "organization_id", "end_user": "end_user",
+    "team_id": "team_id", "organization_id": "organization_id",
     "session_id": "session_id", "status": "status", "cache_hit": "cache_hit",
     "request_tags": "request_tags", "metadata": "metadata",
 }

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import duckdb
 
 RAW_TABLE = "raw_litellm_spend"
+# Not read: messages/response/proxy_server_request (bodies), and end_user, which Claude Code fills
+# with a per-session blob of its own ids (the key, its owner and team name the people).
 
 WIRE_COLUMNS = [
     "request_id",
@@ -38,7 +40,6 @@ WIRE_COLUMNS = [
     "user_id",
     "team_id",
     "organization_id",
-    "end_user",
     "session_id",
     "status",
     "cache_hit",
@@ -69,7 +70,6 @@ RAW_SPEND_DDL = f"""
         user_id varchar,                 -- internal user owning the key (not end_user)
         team_id varchar,
         organization_id varchar,
-        end_user varchar,                -- Claude Code fills it with a per-session blob: not a person
         session_id varchar,
         status varchar,
         cache_hit varchar,
@@ -175,8 +175,8 @@ _INT_COLUMNS = ["prompt_tokens", "completion_tokens", "total_tokens"]
 
 @dataclass
 class ParsedPage:
-    """A parsed page: ``table`` is a temp view with exactly raw_litellm_spend's columns (over the
-    wire, which must stay until then). Hand it to ``Loader.write``, then call ``drop``."""
+    """A parsed page: ``table`` is a temp view with exactly raw_litellm_spend's columns (over a
+    temp table of the parsed page). Hand it to ``Loader.write``, then call ``drop``."""
 
     table: str
     rows: int
@@ -185,6 +185,7 @@ class ParsedPage:
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"drop view if exists {self.table}")
+        con.execute(f"drop table if exists {self.table}_rows")
         con.execute(f"drop view if exists {self.table}_checked")
 
 
@@ -306,10 +307,10 @@ def parse_spend(
     tokens = {col: f"try_cast(tok_{col} as bigint)" for col in _TOKEN_PATHS}
     con.execute(
         f"""
-        create temp view {name} as
+        create temp table {name}_rows as
         select
             request_id,
-            cast(start_time as timestamptz) as start_time,
+            try_cast(start_time as timestamptz) as start_time,
             try_cast(end_time as timestamptz) as end_time,
             nullif(call_type, '') as call_type,
             nullif(api_key, '') as api_key,
@@ -329,7 +330,6 @@ def parse_spend(
             nullif(user_id, '') as user_id,
             nullif(team_id, '') as team_id,
             nullif(organization_id, '') as organization_id,
-            nullif(end_user, '') as end_user,
             nullif(session_id, '') as session_id,
             coalesce(nullif(status, ''), meta_status) as status,
             nullif(cache_hit, '') as cache_hit,
@@ -353,21 +353,25 @@ def parse_spend(
                  then json(try_cast(meta_spend_logs_metadata as json)) end as spend_logs_metadata,
             '{_sql_str(proxy)}' as proxy,
             '{_sql_str(source_kind)}' as source_kind,
-            '{_sql_str(source_location)}' as source_location
+            '{_sql_str(source_location)}' as source_location,
+            reject_reason,
+            case when reject_reason is not null then location end as reject_location
         from {name}_checked
-        where reject_reason is null
         """
     )
-    # One pass for the counts, the cursor and the (few) rejections; the Loader's pass reads the
-    # view again. Re-reading the page file costs less than materialising every column of it.
-    # The cursor covers rejected rows too (they are recorded; re-reading them changes nothing).
+    con.execute(
+        f"create temp view {name} as select * exclude (reject_reason, reject_location) "
+        f"from {name}_rows where reject_reason is null"
+    )
+    # The page is parsed once (one scan of its file) into {name}_rows, rejected rows included:
+    # the cursor covers them too (they are recorded; re-reading them changes nothing).
     stats = con.execute(
         f"""
         select count(*) filter (where reject_reason is null),
-               strftime(max(try_cast(start_time as timestamptz)), '%Y-%m-%dT%H:%M:%S.%fZ'),
-               list(struct_pack(location := location, reason := reject_reason)
-                    order by location) filter (where reject_reason is not null)
-        from {name}_checked
+               strftime(max(start_time), '%Y-%m-%dT%H:%M:%S.%fZ'),
+               list(struct_pack(location := reject_location, reason := reject_reason)
+                    order by reject_location) filter (where reject_reason is not null)
+        from {name}_rows
         """
     ).fetchone()
     assert stats is not None

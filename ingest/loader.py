@@ -88,33 +88,34 @@ class Loader:
                 keys = ", ".join(self.key)
                 cols = ", ".join(self.columns)
                 order = page.prefer or cols  # deterministic among duplicate keys
-                con.execute(
-                    f"create or replace temp table {dedup} as select {cols} from {page_view}"
-                )
-                total = _scalar(con, f"select count(*) from {dedup}")
+                total = _scalar(con, f"select count(*) from {page_view}")
                 distinct = _scalar(
-                    con, f"select count(*) from (select distinct {keys} from {dedup})"
+                    con, f"select count(*) from (select distinct {keys} from {page_view})"
                 )
-                # The window (a sort of the whole page) only when the page repeats a key.
-                if total != distinct:
+                rows = page_view  # read in place unless the page repeats a key
+                if total != distinct:  # the window (a sort of the whole page) only then
+                    rows = dedup
                     con.execute(
-                        f"create or replace temp table {dedup} as select * from {dedup} "
+                        f"create or replace temp table {dedup} as select {cols} from {page_view} "
                         f"qualify row_number() over (partition by {keys} order by {order}) = 1"
                     )
-                    total = _scalar(con, f"select count(*) from {dedup}")
+                    total = distinct
                 join = " and ".join(f"p.{k} = t.{k}" for k in self.key)
                 existing = _scalar(
-                    con, f"select count(*) from {dedup} p semi join {self.table} t on {join}"
+                    con, f"select count(*) from {rows} p semi join {self.table} t on {join}"
                 )
                 changed = total  # every row is new when none of their keys exists yet
                 if existing:
+                    table_cols = ", ".join(f"t.{c}" for c in self.columns)
                     changed = _scalar(
                         con,
-                        f"select count(*) from (select * from {dedup} except "
-                        f"select t.* from {self.table} t semi join {dedup} p on {join})",
+                        f"select count(*) from (select {cols} from {rows} except "
+                        f"select {table_cols} from {self.table} t semi join {rows} p on {join})",
                     )
-                con.execute(f"insert or replace into {self.table} select * from {dedup}")
-                con.execute(f"drop table {dedup}")
+                con.execute(
+                    f"insert or replace into {self.table} ({cols}) select {cols} from {rows}"
+                )
+                con.execute(f"drop table if exists {dedup}")
                 result.new_rows = total - existing
                 result.updated_rows = changed - result.new_rows
                 result.unchanged_rows = existing - result.updated_rows

@@ -587,6 +587,10 @@ _TOTAL_TOKENS = (
     "input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens"
     " + output_tokens"
 )
+_TOTAL_TOKENS_U = (
+    "u.input_tokens + u.cache_read_tokens + u.cache_write_5m_tokens + u.cache_write_1h_tokens"
+    " + u.output_tokens"
+)
 
 
 def _limits_cte(con: duckdb.DuckDBPyConnection) -> str:
@@ -622,6 +626,8 @@ def _quota_minutes_sql(
     wl = _where(dates, time_col="u.minute_at", minute=True, counted=False, identity=False)
     only = "where quota = ?" if quota is not None else ""
     one = [quota] if quota is not None else []
+    if not _has_litellm_limits(con):  # then usage_minute itself is never read
+        wl = _Where(["false"], [])
     sql = f"""
         with {_limits_cte(con)},
         chosen as (select * from limit_list {only}),
@@ -640,26 +646,28 @@ def _quota_minutes_sql(
             group by q.quota, u.minute_at
         ),
         litellm_rows as (
-            select u.* from usage_minute u
-            where u.source = 'litellm' and {wl.sql}
-              and exists (select 1 from chosen where source = 'litellm')
+            select u.* from usage_minute u where u.source = 'litellm' and {wl.sql}
         ),
         litellm_minutes as (
             select q.quota, u.minute_at as minute,
                    sum(case when q.token_basis = 'quota_tokens' then u.quota_tokens
-                            else {
-        _TOTAL_TOKENS.replace("input", "u.input")
-        .replace("cache_", "u.cache_")
-        .replace("output", "u.output")
-    }
-                       end)::bigint as tokens,
+                            else {_TOTAL_TOKENS_U} end)::bigint as tokens,
                    sum(u.requests)::bigint as requests,
                    sum(u.throttled_requests)::bigint as throttled
             from litellm_rows u
             join chosen q
-              on q.source = 'litellm'
-             and ((q.developer is not null and u.developer = q.developer)
-                  or (q.developer is null and u.team = q.team))
+              on q.source = 'litellm' and q.developer = u.developer
+             and (q.model is null or u.model = q.model)
+            group by q.quota, u.minute_at
+            union all
+            select q.quota, u.minute_at as minute,
+                   sum(case when q.token_basis = 'quota_tokens' then u.quota_tokens
+                            else {_TOTAL_TOKENS_U} end)::bigint as tokens,
+                   sum(u.requests)::bigint as requests,
+                   sum(u.throttled_requests)::bigint as throttled
+            from litellm_rows u
+            join chosen q
+              on q.source = 'litellm' and q.developer is null and q.team = u.team
              and (q.model is null or u.model = q.model)
             group by q.quota, u.minute_at
         ),
@@ -677,6 +685,16 @@ def _quota_minutes_sql(
         )
     """
     return sql, one + wq.params + wl.params
+
+
+def _has_litellm_limits(con: duckdb.DuckDBPyConnection) -> bool:
+    if not _has_table(con, "quota_limits"):
+        return False
+    rows = con.execute(
+        "select count(*) from quota_limits where source = 'litellm' "
+        "and (tokens_per_minute is not null or requests_per_minute is not null)"
+    ).fetchall()
+    return bool(rows[0][0])
 
 
 def quotas(con: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -761,54 +779,61 @@ def quota_heatmap(con: duckdb.DuckDBPyConnection, f: Filters, quota: str) -> pa.
     )
 
 
+def peak_minutes(
+    con: duckdb.DuckDBPyConnection, f: Filters, quota: str, top_minutes: int = 20
+) -> list[Any]:
+    """The limit's ``top_minutes`` busiest minutes (highest utilisation, earliest first)."""
+    sql, params = _quota_minutes_sql(con, f, quota)
+    rows = con.execute(
+        f"{sql} select minute from quota_minutes order by utilisation desc, minute limit ?",
+        params + [top_minutes],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def peak_drivers(
     con: duckdb.DuckDBPyConnection, f: Filters, quota: str, top_minutes: int = 20
 ) -> pa.Table:
-    """Who used the limit in its busiest minutes (those >= 80%, else the top N minutes)."""
-    sql, params = _quota_minutes_sql(con, f, quota)
+    """Who used the limit in its ``top_minutes`` busiest minutes, and how much of it.
+
+    Two steps, so the scan of usage_minute filters on a short list of constant minutes (read
+    column by column) rather than joining it whole.
+    """
+    minutes = peak_minutes(con, f, quota, top_minutes)
+    if not minutes:
+        minutes = [None]  # no traffic: an empty answer with the usual columns
     scope = _where(f, counted=False, dates=False, prefix="u.")
+    in_list = ", ".join("?" for _ in minutes)
+    config_join = """
+        q.source is null and u.provider = q.provider and u.model = q.model
+        and (q.region is null or u.region = q.region)
+        and (q.scope is null or u.pricing_scope = q.scope)"""
     return _arrow(
         con,
         f"""
-        {sql},
-        ranked as (
-            select minute, utilisation,
-                   row_number() over (order by utilisation desc, minute) as rank
-            from quota_minutes
-        ),
-        peak as (
-            select minute from ranked
-            where utilisation >= {NEAR_LIMIT}
-               or (rank <= ? and not exists (
-                       select 1 from ranked where utilisation >= {NEAR_LIMIT}))
-        ),
-        peak_rows as (
-            select u.* from usage_minute u
-            where u.minute_at >= (select min(minute) from peak)
-              and u.minute_at <= (select max(minute) from peak)
-              and u.minute_at in (select minute from peak)
+        with {_limits_cte(con)},
+        chosen as (select * from limit_list where quota = ?),
+        peak_rows as materialized (
+            select minute_at, source, provider, region, model, pricing_scope, developer, team,
+                   requests, throttled_requests, quota_tokens, {_TOTAL_TOKENS} as total_tokens
+            from usage_minute where minute_at in ({in_list})
         ),
         matched as (
-            select u.*, case when q.token_basis = 'total_tokens'
-                             then {
-            _TOTAL_TOKENS.replace("input", "u.input")
-            .replace("cache_", "u.cache_")
-            .replace("output", "u.output")
-        }
-                             else u.quota_tokens end as tokens
-            from peak_rows u join chosen q
-              on (q.source is null and u.provider = q.provider and u.model = q.model
-                  and (q.region is null or u.region = q.region)
-                  and (q.scope is null or u.pricing_scope = q.scope))
-              or (q.source = 'litellm' and u.source = 'litellm'
-                  and ((q.developer is not null and u.developer = q.developer)
-                       or (q.developer is null and u.team = q.team))
-                  and (q.model is null or u.model = q.model))
+            select u.*, q.token_basis from peak_rows u join chosen q on {config_join}
+            union all
+            select u.*, q.token_basis from peak_rows u join chosen q
+              on q.source = 'litellm' and u.source = 'litellm' and q.developer = u.developer
+             and (q.model is null or u.model = q.model)
+            union all
+            select u.*, q.token_basis from peak_rows u join chosen q
+              on q.source = 'litellm' and u.source = 'litellm' and q.developer is null
+             and q.team = u.team and (q.model is null or u.model = q.model)
         ),
         final as (
             select u.developer, u.team,
                    count(distinct u.minute_at) as peak_minutes,
-                   sum(u.tokens)::bigint as tokens,
+                   sum(case when u.token_basis = 'total_tokens' then u.total_tokens
+                            else u.quota_tokens end)::bigint as tokens,
                    sum(u.requests)::bigint as requests,
                    sum(u.throttled_requests)::bigint as throttled
             from matched u where {scope.sql}
@@ -817,7 +842,7 @@ def peak_drivers(
         select *, tokens / nullif(sum(tokens) over (), 0) as share
         from final order by tokens desc, developer
         """,
-        params + [top_minutes] + scope.params,
+        [quota, *minutes] + scope.params,
     )
 
 
@@ -825,39 +850,60 @@ def peak_drivers(
 
 
 def source_health(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """Per ingest source: newest record, last successful ingest, last status and message
-    (``models.queries.source_health``, as `llmledger doctor` shows it)."""
-    if not _has_table(con, "ingest_runs"):
-        return pa.table({"source": pa.array([], pa.string())})
-    cursor = con.cursor()
-    try:
-        rows = queries.source_health(cursor)
-    finally:
-        cursor.close()
-    columns = [
-        "source",
-        "newest_record_at",
-        "last_success_at",
-        "last_run_at",
-        "last_status",
-        "last_message",
-        "failed_runs",
-    ]
-    return (
-        pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
-        if rows
-        else (pa.table({c: pa.array([], pa.string()) for c in columns}))
+    """Per ingest source (bedrock-s3, vertex-files, ...): the newest record of its source family
+    (to the minute, from the rate-limit rollup), the last successful ingest, and the last run's
+    status and message. A family with records but no run in the log is listed too."""
+    minutes = "usage_minute_quota" if _has_table(con, "usage_minute_quota") else "usage_minute"
+    runs = (
+        """
+        select source, split_part(source, '-', 1) as family,
+               max(finished_at) filter (where status = 'ok') as last_success_at,
+               max(started_at) as last_run_at,
+               arg_max(status, started_at) as last_status,
+               arg_max(message, started_at) as last_message,
+               count(*) filter (where status <> 'ok') as failed_runs
+        from ingest_runs group by source
+        """
+        if _has_table(con, "ingest_runs")
+        else """
+        select null::varchar as source, null::varchar as family,
+               null::timestamptz as last_success_at, null::timestamptz as last_run_at,
+               null::varchar as last_status, null::varchar as last_message,
+               0::bigint as failed_runs where false
+        """
+    )
+    return _arrow(
+        con,
+        f"""
+        with newest as (
+            select source as family, max(minute_at) as newest_record_minute,
+                   sum(requests)::bigint as requests
+            from {minutes} group by source
+        ),
+        runs as ({runs}),
+        final as (
+            select coalesce(r.source, n.family) as source, n.newest_record_minute,
+                   r.last_success_at, r.last_run_at, r.last_status, r.last_message,
+                   coalesce(r.failed_runs, 0) as failed_runs, n.requests
+            from runs r full outer join newest n on n.family = r.family
+        )
+        select * from final order by source
+        """,
     )
 
 
-def source_freshness(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """Per source family: the newest and oldest minute with a record."""
+def identity_gaps(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Identities the directory does not know (from identity_map; no event scan): named
+    callers missing from it, and callers with no personal identity."""
+    if not _has_table(con, "identity_map"):
+        return pa.table({})
     return _arrow(
         con,
         """
-        select source, max(minute_at) as newest_record_minute,
-               min(minute_at) as oldest_record_minute, sum(requests)::bigint as requests
-        from usage_minute group by source order by source
+        select identity_status, source, principal, person_hint, team_hint, developer, team
+        from identity_map
+        where identity_status in ('named_not_in_directory', 'unattributed')
+        order by identity_status, source, principal
         """,
     )
 

@@ -212,6 +212,19 @@ def build(path: Path, *, quota_limits: bool = True) -> Path:
         "'litellm:l1' as litellm_event_id"
     )
     con.execute(
+        """
+        create table identity_map as select * from (values
+            ('bedrock', 'arn:aws:sts::1:assumed-role/dev/bob', null, null, 'bob@acme.example',
+             'data', 'CC1', 'directory'),
+            ('bedrock', 'arn:aws:sts::1:assumed-role/shared/x', null, null, 'unattributed',
+             'unattributed', null, 'unattributed'),
+            ('vertex', 'erin@contractor.example', 'erin@contractor.example', null,
+             'erin@contractor.example', 'unattributed', null, 'named_not_in_directory')
+        ) as t(source, principal, person_hint, team_hint, developer, team, cost_center,
+               identity_status)
+        """
+    )
+    con.execute(
         "create table ref_people (email varchar, name varchar, team varchar, "
         "cost_center varchar, manager varchar, aliases varchar[])"
     )

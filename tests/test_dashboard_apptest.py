@@ -147,6 +147,15 @@ def test_models_and_rate_limit_pages_show_their_figures(env: pytest.MonkeyPatch)
     at = app(PERIOD).run()
     at.switch_page("app_pages/models.py").run()
     no_exception(at)
+    tables = len(at.dataframe)
+    at.toggle(key="t_reconcile").set_value(True).run()  # the usage_events drill-down
+    no_exception(at)
+    assert len(at.dataframe) == tables + 2
+    reconciliation = at.dataframe[-1].value
+    assert list(zip(reconciliation["category"], reconciliation["requests"], strict=True)) == [
+        ("matched", 1),
+        ("only_in_provider", 1),
+    ]
     shown = metrics(at)
     assert shown["Paid beyond global prices"] == "$0.26"  # 0.22 geo + 0.04 regional
     assert (shown["LiteLLM spend"], shown["Our cost"], shown["Difference"]) == (
@@ -160,6 +169,21 @@ def test_models_and_rate_limit_pages_show_their_figures(env: pytest.MonkeyPatch)
     assert shown["Highest peak utilisation"] == "90.0%"
     assert shown["Minutes at or above 80%"] == "4"  # 3 of the Sonnet quota, 1 of the team limit
     assert shown["Throttled requests"] == "3"
+
+
+def test_data_health_counts_unmapped_identities_on_demand(env: pytest.MonkeyPatch) -> None:
+    at = app(PERIOD).run()
+    at.switch_page("app_pages/data_health.py").run()
+    no_exception(at)
+    tables = len(at.dataframe)
+    at.toggle(key="t_unmapped").set_value(True).run()
+    no_exception(at)
+    assert len(at.dataframe) == tables + 1
+    counted = at.dataframe[-1].value
+    assert list(counted["principal"])[:2] == [
+        "arn:aws:sts::1:assumed-role/shared/x",
+        "erin@contractor.example",
+    ]
 
 
 def test_no_snapshot_is_one_clear_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -206,13 +206,23 @@ def test_rate_limits_per_quota(con) -> None:
         ("2026-11-01", 11),
         ("2026-11-03", 9),
     ]
-    drivers = rows(views.peak_drivers(con, PERIOD, QUOTA))
+    # the three busiest minutes: 10:00 (90% of TPM), 11:00 (90% of RPM), 10:01 (85%)
+    drivers = rows(views.peak_drivers(con, PERIOD, QUOTA, top_minutes=3))
     assert [(d["developer"], d["peak_minutes"], d["tokens"]) for d in drivers] == [
         ("alice@acme.example", 3, 14000),
         ("bob@acme.example", 1, 4500),
     ]
-    # no minute of the opus quota reached 80%: its busiest minutes stand in
-    opus_drivers = rows(views.peak_drivers(con, PERIOD, opus["quota"]))
+    assert [round(d["share"], 4) for d in drivers] == [
+        round(14000 / 18500, 4),
+        round(4500 / 18500, 4),
+    ]
+    # by default the 20 busiest minutes: all four with traffic
+    drivers = rows(views.peak_drivers(con, PERIOD, QUOTA))
+    assert [(d["developer"], d["peak_minutes"], d["tokens"]) for d in drivers] == [
+        ("alice@acme.example", 4, 16000),
+        ("bob@acme.example", 1, 4500),
+    ]
+    opus_drivers = rows(views.peak_drivers(con, PERIOD, "bedrock claude-opus-4-6 global us-east-1"))
     assert [d["developer"] for d in opus_drivers] == ["carol@acme.example"]
     # a date range without the peak
     later = views.Filters(since=date(2026, 11, 2), until=date(2026, 11, 10))
@@ -233,7 +243,7 @@ def test_litellm_key_and_team_limits(con) -> None:
     assert key["peak_utilisation"] == pytest.approx(0.6) and key["minutes_above_80pct"] == 0
     team = summary["LiteLLM team search"]
     assert team["peak_utilisation"] == pytest.approx(0.8) and team["minutes_above_80pct"] == 1
-    drivers = rows(views.peak_drivers(con, PERIOD, "LiteLLM team search"))
+    drivers = rows(views.peak_drivers(con, PERIOD, "LiteLLM team search", top_minutes=1))
     assert [(d["developer"], d["tokens"]) for d in drivers] == [("dave@acme.example", 1200)]
     # the provider-side quota does not see LiteLLM's own limits' traffic twice
     assert summary["sonnet us-east-1 geo"]["peak_tokens_per_minute"] == 9000
@@ -251,10 +261,23 @@ def test_rate_limits_without_quota_limits(tmp_path: Path) -> None:
 
 def test_data_health(con) -> None:
     health = {r["source"]: r for r in rows(views.source_health(con))}
-    assert health["bedrock-files"]["last_status"] == "ok"
+    # ingest sources with their family's newest record; a family with data but no run listed
+    assert set(health) == {"bedrock-files", "vertex", "litellm"}
+    files = health["bedrock-files"]
+    assert (files["last_status"], files["newest_record_minute"]) == (
+        "ok",
+        datetime(2026, 11, 3, 9, 0, tzinfo=UTC),
+    )
     assert health["vertex"]["last_status"] == "failed"
     assert health["vertex"]["last_success_at"] is None
+    assert health["vertex"]["newest_record_minute"] is None  # no vertex minutes in this snapshot
     assert "permission denied" in health["vertex"]["last_message"]
+    assert health["litellm"]["last_run_at"] is None
+    gaps = [(r["identity_status"], r["principal"]) for r in rows(views.identity_gaps(con))]
+    assert gaps == [
+        ("named_not_in_directory", "erin@contractor.example"),
+        ("unattributed", "arn:aws:sts::1:assumed-role/shared/x"),
+    ]
     rejected = [(r["reason"], r["records"]) for r in rows(views.rejected_by_reason(con))]
     assert rejected[0] == ("malformed JSON", 2)
     unpriced = rows(views.unpriced_models(con, PERIOD))

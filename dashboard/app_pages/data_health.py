@@ -14,13 +14,8 @@ st.subheader("Sources")
 ui.table(
     data.frame("source_health"),
     "source-health",
-    caption="Per ingest source: the newest record it delivered, the last successful "
-    "ingest, and the last run's status and message.",
-)
-ui.table(
-    data.frame("source_freshness"),
-    "source-freshness",
-    caption="Per source family: the oldest and newest minute with a record.",
+    caption="Per ingest source: the newest record of its source (to the minute), the last "
+    "successful ingest, and the last run's status and message.",
 )
 
 st.subheader("Rejected records")
@@ -54,7 +49,14 @@ if viewer is not None and viewer.allowed_teams is not None:
     st.caption("Only admins see identities outside the people directory.")
 else:
     ui.table(
-        data.frame("unmapped_identities", f),
-        "unmapped-identities",
-        caption="Callers missing from the people directory: add them, or an identity rule.",
+        data.frame("identity_gaps"),
+        "identity-gaps",
+        caption="Callers missing from the people directory (named) or with no personal "
+        "identity: add them to the directory, or an identity rule.",
     )
+    if st.toggle(
+        "Count their requests and cost",
+        key="t_unmapped",
+        help="Reads every event in the date range (usage_events), so it takes longer.",
+    ):
+        ui.table(data.frame("unmapped_identities", f), "unmapped-identities")

@@ -66,19 +66,24 @@ else:
     row[0].metric("LiteLLM spend", fmt.money(litellm["litellm_spend_usd"].sum()))
     row[1].metric("Our cost", fmt.money(litellm["our_cost_usd"].sum()))
     row[2].metric("Difference", fmt.money(litellm["difference_usd"].sum()))
-    ui.table(
-        data.frame("litellm_differences", f),
-        "litellm-differences",
-        caption="Successful LiteLLM requests by why LiteLLM's spend differs from the price "
-        "book (date filter only).",
-    )
     ui.table(litellm, "litellm-vs-ours")
-
-    st.subheader("Gateway reconciliation")
-    ui.table(
-        data.frame("gateway_reconciliation", f),
-        "gateway-reconciliation",
-        caption="Requests LiteLLM forwarded to Bedrock or Vertex: matched in the provider's "
-        "logs (counted once, from LiteLLM), only in LiteLLM's logs, or only in the provider's "
-        "logs under the gateway's identity (date filter only).",
-    )
+    if st.toggle(
+        "Reconcile with the providers' logs",
+        key="t_reconcile",
+        help="Why LiteLLM's spend differs from ours, and which forwarded requests both sides "
+        "logged. Reads every LiteLLM and gateway event in the date range (usage_events).",
+    ):
+        ui.table(
+            data.frame("litellm_differences", f),
+            "litellm-differences",
+            caption="Successful LiteLLM requests by why LiteLLM's spend differs from the price "
+            "book (date filter only).",
+        )
+        st.subheader("Gateway reconciliation")
+        ui.table(
+            data.frame("gateway_reconciliation", f),
+            "gateway-reconciliation",
+            caption="Requests LiteLLM forwarded to Bedrock or Vertex: matched in the provider's "
+            "logs (counted once, from LiteLLM), only in LiteLLM's logs, or only in the "
+            "provider's logs under the gateway's identity (date filter only).",
+        )

@@ -109,5 +109,5 @@ drivers = data.frame("peak_drivers", f, quota)
 ui.table(
     drivers,
     "peak-drivers",
-    caption="Minutes at or above 80% of the limit, or the 20 busiest minutes if none were.",
+    caption="Developers behind the 20 busiest minutes of this limit, and their share of them.",
 )

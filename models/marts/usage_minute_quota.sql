@@ -1,6 +1,7 @@
 -- grain: one row per minute x source x provider x region x model x pricing_scope: usage_minute
 -- without the people, for measuring shared quotas (the dashboard's rate-limit view). Tens of
--- times smaller than usage_minute at scale, so the per-quota, per-minute queries stay fast.
+-- times smaller than usage_minute at scale, and stored in quota order (provider, model, region,
+-- scope, minute) so a query for one quota reads only that quota's blocks.
 with minutes as (
 
     select * from usage_minute
@@ -29,3 +30,4 @@ final as (
 )
 
 select * from final
+order by provider, model, region, pricing_scope, minute_at

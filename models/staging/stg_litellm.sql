@@ -178,7 +178,9 @@ final as (
                 then coalesce(error_code, '429') || ':provider_rate_limit'
             else coalesce(error_code, error_class)
         end as error_code,
-        not coalesce(call_type ilike '%count_tokens%', false) as billable,
+        -- a LiteLLM response-cache hit never reached a provider; count_tokens is free
+        not coalesce(call_type ilike '%count_tokens%' or lower(cache_hit) = 'true', false)
+            as billable,
         false as gateway_role
     from classified
 
