@@ -11,6 +11,7 @@ Vendor field names appear here and in ``models/staging/stg_bedrock.sql`` only.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import itertools
@@ -18,7 +19,8 @@ import os
 import shutil
 import tempfile
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -598,37 +600,87 @@ def _decompress_until_error(raw: bytes) -> bytes:
     return bytes(out)
 
 
-def write_batch(
+@dataclass
+class Batch:
+    """One batch for ``load_batches``: local files and the cursors their commit moves to."""
+
+    files: Sequence[LocalFile]
+    cursors: Mapping[str, str] = field(default_factory=dict)
+    line_locations: Mapping[str, Sequence[str]] | None = None
+    on_parsed: Callable[[], None] | None = None  # e.g. delete the local copies
+
+
+def load_batches(
     con: duckdb.DuckDBPyConnection,
-    loader: Loader,
-    files: Sequence[LocalFile],
+    source: str,
+    batches: Iterable[Batch],
     *,
     source_kind: str,
-    cursors: Mapping[str, str] | None = None,
-    line_locations: Mapping[str, Sequence[str]] | None = None,
 ) -> LoadResult:
-    """Parse local copies of one batch in one scan and commit rows, rejections, the objects
-    read and the cursors they cover in one transaction (a kill between batches loses and
-    duplicates nothing)."""
-    location = {f.path: f.location for f in files}
-    parsed = parse_files(
-        con,
-        [f.path for f in files],
-        source_kind=source_kind,
-        location_of=lambda p: location.get(p, p),
-        line_locations=line_locations,
-    )
+    """Parse each batch in one scan and commit it in one transaction (rows, rejections, the
+    objects read, the cursors they cover), in order, so a kill between batches loses and
+    duplicates nothing.
+
+    Writing into the indexed raw table runs on one core, so batch k+1 is parsed on a second
+    connection while batch k is written; commits still happen one at a time, in batch order.
+    """
+    second = con.cursor()
+    second.execute("set timezone = 'UTC'")
+    connections = [con, second]
+    loaders = [Loader(c, source=source, table=RAW_TABLE, key=NATURAL_KEY) for c in connections]
+    total = LoadResult()
+    writing: Future[LoadResult] | None = None
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{source}-write") as pool:
+            for number, batch in enumerate(batches):
+                side = number % 2
+                location = {f.path: f.location for f in batch.files}
+                parsed = parse_files(
+                    connections[side],
+                    [f.path for f in batch.files],
+                    source_kind=source_kind,
+                    location_of=functools.partial(_location, location),
+                    line_locations=batch.line_locations,
+                )
+                if batch.on_parsed is not None:
+                    batch.on_parsed()
+                if writing is not None:
+                    try:
+                        total += writing.result()  # the previous batch is committed first
+                    except BaseException:
+                        parsed.drop(connections[side])
+                        raise
+                    writing = None
+                writing = pool.submit(commit_batch, connections[side], loaders[side], parsed, batch)
+            if writing is not None:
+                total += writing.result()
+                writing = None
+    finally:
+        if writing is not None:  # stopped early: let the running commit end, keep its error
+            writing.exception()
+        second.close()
+    return total
+
+
+def _location(locations: Mapping[str, str], path: str) -> str:
+    return locations.get(path, path)
+
+
+def commit_batch(
+    con: duckdb.DuckDBPyConnection, loader: Loader, parsed: ParsedBatch, batch: Batch
+) -> LoadResult:
+    """One transaction: the parsed rows, their rejections, processed objects and cursors."""
     try:
         processed = [
             ProcessedObject(f.key, f.fingerprint, parsed.records_per_file.get(f.path, 0))
-            for f in files
+            for f in batch.files
             if f.key
         ]
         return loader.write(
             PageWrite(
                 rows=parsed.table,
                 rejected=parsed.rejected,
-                cursors=dict(cursors or {}),
+                cursors=dict(batch.cursors),
                 processed=processed,
             )
         )

@@ -14,6 +14,7 @@ records, so the parser itself rejects what is not an invocation record.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -27,7 +28,7 @@ import duckdb
 from ingest import aws, bedrock, progress, store
 from ingest.context import AppContext
 from ingest.errors import ConfigError
-from ingest.loader import Loader, LoadResult
+from ingest.loader import LoadResult
 
 NAME = "bedrock-cloudwatch"
 RAW_TABLE = bedrock.RAW_TABLE
@@ -90,7 +91,6 @@ def ingest(
             f"log group '{group}' not found in {region}; check --log-group and --region"
         )
     }
-    loader = Loader(con, source=NAME, table=RAW_TABLE, key=NATURAL_KEY)
     scratch = tempfile.mkdtemp(prefix="llmledger-logs-")
     newest = int(cursor) if cursor is not None and cursor.isdigit() else None
     try:
@@ -98,25 +98,30 @@ def ingest(
             aws.translate_errors(NAME, logs, what="CloudWatch Logs", missing=missing),
             progress.bar(app, f"{NAME} events") as advance,
         ):
-            for page in fetch(logs, group, start_ms, end_ms, scratch):
-                moved = {}
-                if page.newest_ms is not None and (newest is None or page.newest_ms > newest):
-                    newest = page.newest_ms
-                    moved = {group: str(newest)}
-                local = bedrock.LocalFile(page.path, f"logs:{group}")
-                bedrock.write_batch(
-                    con,
-                    loader,
-                    [local],
-                    source_kind="cloudwatch",
-                    cursors=moved,
-                    line_locations={page.path: page.locations},
-                )
-                os.unlink(page.path)
-                advance(len(page.locations))
+            pages = fetch(logs, group, start_ms, end_ms, scratch)
+            return bedrock.load_batches(
+                con, NAME, _batches(pages, group, newest, advance), source_kind="cloudwatch"
+            )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return loader.total
+
+
+def _batches(
+    pages: Iterator[EventPage], group: str, newest: int | None, advance: Any
+) -> Iterator[bedrock.Batch]:
+    """Each page as a batch; its commit moves the cursor to the newest event it holds."""
+    for page in pages:
+        moved = {}
+        if page.newest_ms is not None and (newest is None or page.newest_ms > newest):
+            newest = page.newest_ms
+            moved = {group: str(newest)}
+        yield bedrock.Batch(
+            [bedrock.LocalFile(page.path, f"logs:{group}")],
+            cursors=moved,
+            line_locations={page.path: page.locations},
+            on_parsed=functools.partial(os.unlink, page.path),
+        )
+        advance(len(page.locations))
 
 
 def _epoch_ms(day: date) -> int:

@@ -17,10 +17,10 @@ from typing import Any
 
 import duckdb
 
-from ingest import bedrock, progress
+from ingest import bedrock, progress, store
 from ingest.context import AppContext
 from ingest.errors import ConfigError
-from ingest.loader import Loader, LoadResult
+from ingest.loader import LoadResult
 
 NAME = "bedrock-files"
 RAW_TABLE = bedrock.RAW_TABLE
@@ -29,7 +29,7 @@ RAW_TABLE_DDL = bedrock.RAW_TABLE_DDL
 CURSOR = "newest file modification time read (informational; processed_objects decides)"
 
 BATCH_FILES = 500
-BATCH_BYTES = 256 << 20  # compressed bytes per batch (one scan, one transaction)
+BATCH_BYTES = 128 << 20  # compressed bytes per batch (one scan, one transaction)
 
 
 def run(
@@ -58,7 +58,6 @@ def ingest(
     until: date | None = None,
 ) -> LoadResult:
     root = root.resolve()
-    loader = Loader(con, source=NAME, table=RAW_TABLE, key=NATURAL_KEY)
     seen = {
         str(k): str(e)
         for k, e in con.execute(
@@ -68,17 +67,22 @@ def ingest(
         ).fetchall()
     }
     new = (f for f in walk(root, since=since, until=until) if seen.get(f.key) != f.fingerprint)
-    newest_mtime: float | None = None
+    cursor = store.get_cursor(con, NAME, str(root))
+    newest = datetime.fromisoformat(cursor).timestamp() if cursor else 0.0
     with progress.bar(app, f"{NAME} files") as advance:
-        for batch in batches(new):
-            mtimes = [float(f.fingerprint.split(":", 1)[1]) / 1e9 for f in batch]
-            newest_mtime = max([*mtimes, newest_mtime or 0.0])
-            cursor = datetime.fromtimestamp(newest_mtime, UTC).isoformat()
-            bedrock.write_batch(
-                con, loader, batch, source_kind="files", cursors={str(root): cursor}
-            )
-            advance(len(batch))
-    return loader.total
+        return bedrock.load_batches(
+            con, NAME, _batches(new, str(root), newest, advance), source_kind="files"
+        )
+
+
+def _batches(
+    files: Iterator[bedrock.LocalFile], root: str, newest: float, advance: Any
+) -> Iterator[bedrock.Batch]:
+    """Each batch with the cursor its commit moves: the newest mtime read (never backwards)."""
+    for batch in batches(files):
+        newest = max([newest, *(int(f.fingerprint.split(":", 1)[1]) / 1e9 for f in batch)])
+        yield bedrock.Batch(batch, cursors={root: datetime.fromtimestamp(newest, UTC).isoformat()})
+        advance(len(batch))
 
 
 def walk(

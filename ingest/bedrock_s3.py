@@ -16,6 +16,7 @@ rejections, objects and cursors.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -31,7 +32,7 @@ import duckdb
 from ingest import aws, bedrock, progress, store
 from ingest.context import AppContext
 from ingest.errors import ConfigError
-from ingest.loader import Loader, LoadResult
+from ingest.loader import LoadResult
 
 NAME = "bedrock-s3"
 RAW_TABLE = bedrock.RAW_TABLE
@@ -98,7 +99,6 @@ def ingest(
     bucket = str(options["bucket"])
     prefix = str(options.get("prefix") or "")
     overlap = timedelta(hours=int(options.get("overlap_hours", DEFAULT_OVERLAP_HOURS)))
-    loader = Loader(con, source=NAME, table=RAW_TABLE, key=NATURAL_KEY)
     missing = {
         "NoSuchBucket": f"bucket '{bucket}' does not exist; check --bucket (and --region)",
     }
@@ -118,7 +118,7 @@ def ingest(
                     bucket=bucket,
                     prefix=prefix,
                 )
-            cursors = {p.name: store.get_cursor(con, NAME, p.name) for p in partitions}
+            cursors = {p.name: store.get_cursor(con, NAME, p.name) or "" for p in partitions}
             plans = [
                 (p, start_after(p, cursors[p.name], overlap, since), stop_at(p, until))
                 for p in partitions
@@ -132,19 +132,31 @@ def ingest(
             )
             # closing(): a failed batch stops the downloads before the scratch folder goes.
             with closing(fetch(s3, bucket, listing, scratch)) as downloads:
-                for batch in downloads:
-                    moved: dict[str, str] = {}
-                    for obj in batch.objects:  # keys ascend within a partition
-                        old = moved.get(obj.partition.name) or cursors.get(obj.partition.name)
-                        moved[obj.partition.name] = max(old or "", obj.key)
-                    bedrock.write_batch(con, loader, batch.files, source_kind="s3", cursors=moved)
-                    cursors.update(moved)
-                    for f in batch.files:
-                        os.unlink(f.path)
-                    advance(len(batch.files))
+                return bedrock.load_batches(
+                    con, NAME, _batches(downloads, cursors, advance), source_kind="s3"
+                )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return loader.total
+
+
+def _batches(
+    downloads: Iterator[Batch], cursors: dict[str, str], advance: Any
+) -> Iterator[bedrock.Batch]:
+    """Each downloaded batch with the partition cursors its commit moves (never backwards)."""
+    for batch in downloads:
+        moved: dict[str, str] = {}
+        for obj in batch.objects:  # keys ascend within a partition
+            name = obj.partition.name
+            moved[name] = max(moved.get(name) or cursors.get(name) or "", obj.key)
+        cursors.update(moved)
+        paths = [f.path for f in batch.files]
+        yield bedrock.Batch(batch.files, cursors=moved, on_parsed=functools.partial(_remove, paths))
+        advance(len(batch.files))
+
+
+def _remove(paths: list[str]) -> None:
+    for path in paths:
+        os.unlink(path)
 
 
 def _logs_root(prefix: str) -> str:

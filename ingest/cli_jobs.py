@@ -82,7 +82,8 @@ def _report(app, kind: str, summary, out: str) -> None:  # type: ignore[no-untyp
         app.log(
             "unpriced",
             f"warning: {summary.unpriced_requests} request(s) have no price "
-            f"({', '.join(summary.unpriced_models)}): their cost is left out of the totals; "
+            f"({', '.join(summary.unpriced_models)}): their cost is left out of the totals "
+            "(and their rows out of a FOCUS file, whose costs cannot be empty); "
             "see `llmledger prices check`",
             unpriced_requests=summary.unpriced_requests, models=summary.unpriced_models,
         )

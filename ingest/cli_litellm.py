@@ -1,4 +1,4 @@
-"""Ad hoc LiteLLM ingest commands: `ingest litellm`, `ingest litellm-api`, `ingest litellm-files`."""
+"""Ad hoc LiteLLM commands: `ingest litellm|litellm-api|litellm-files`, `report --reconcile`."""
 
 from __future__ import annotations
 

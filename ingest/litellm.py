@@ -1,4 +1,4 @@
-"""Source ``litellm``: a LiteLLM proxy's PostgreSQL tables (and ``litellm_files``: CSV dumps of them).
+"""Source ``litellm``: a LiteLLM proxy's PostgreSQL tables (``litellm_files``: CSV dumps of them).
 
 Reads ``"LiteLLM_SpendLogs"`` incrementally by ``"startTime"`` (a cursor per proxy, re-read from a
 little before it because the proxy writes rows in batches and long streams land minutes after their
@@ -34,8 +34,8 @@ from ingest.errors import ConfigError, SourceUnavailable
 from ingest.litellm_parse import (
     METADATA_KEYS,
     RAW_SPEND_DDL,
-    SPLIT_COLUMNS,
     RAW_TABLE,
+    SPLIT_COLUMNS,
     WIRE_COLUMNS,
     parse_spend,
 )
@@ -72,7 +72,7 @@ RAW_TABLE_DDL = [
         expires_at timestamptz,
         created_at timestamptz,
         deleted boolean not null,        -- from LiteLLM_DeletedVerificationToken
-        active_token varchar,            -- set for a rotated key's old hash (DeprecatedVerificationToken)
+        active_token varchar,            -- a rotated key's old hash points at its new one
         proxy varchar not null,
         source_kind varchar not null
     )
@@ -577,16 +577,14 @@ def parse_pages(
             f"from {_csv_scan(page.path)}"
         )
         parsed = parse_spend(con, "_litellm_wire", proxy=proxy, source_kind="postgres",
-                             source_location='"LiteLLM_SpendLogs"')
-        rows = con.sql(f"select * from {parsed.table}").to_arrow_table()
-        parsed.drop(con)
+                             source_location='"LiteLLM_SpendLogs"', to_arrow=True)
         page.path.unlink(missing_ok=True)
-        yield ParsedSpend(rows, parsed.rows, parsed.rejected, parsed.max_start)
+        yield ParsedSpend(parsed.arrow, parsed.rows, parsed.rejected, parsed.max_start)
     con.execute("drop view if exists _litellm_wire")
 
 
 def _dimension_sql(layout: dict[str, dict[str, str]], kind: str) -> str | None:
-    """SELECT for a key/team/user snapshot, NULLs for absent columns; None if the table is absent."""
+    """SELECT of a key/team/user snapshot (NULL for absent columns); None without the table."""
     if kind == "keys":
         active = layout.get("LiteLLM_VerificationToken")
         if active is None:

@@ -1,4 +1,4 @@
-"""Bulk parsing of LiteLLM spend-log pages in DuckDB, shared by the PostgreSQL, file and REST sources.
+"""Bulk parsing of LiteLLM spend-log pages in DuckDB, for the PostgreSQL, file and REST sources.
 
 Every source first lands a page as a *wire* table: one VARCHAR column per field in ``WIRE_COLUMNS``
 (PostgreSQL's COPY CSV, a CSV dump, or a REST page's JSON rows), plus ``location`` (where a
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 
@@ -53,7 +54,7 @@ RAW_SPEND_DDL = f"""
         start_time timestamptz not null,
         end_time timestamptz,
         call_type varchar,
-        api_key varchar,                 -- SHA-256 of the virtual key (LiteLLM_VerificationToken.token)
+        api_key varchar,                 -- SHA-256 of the virtual key (= its token column)
         spend decimal(38,12),            -- LiteLLM's own estimate, exact from its text form
         prompt_tokens bigint,            -- for Claude this INCLUDES cache read and cache creation
         completion_tokens bigint,
@@ -182,10 +183,12 @@ class ParsedPage:
     rows: int
     rejected: list[tuple[str, str]] = field(default_factory=list)
     max_start: str | None = None  # ISO UTC of the latest "startTime" on the page
+    arrow: Any = None  # the rows as a pyarrow.Table, when parsed with to_arrow
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"drop view if exists {self.table}")
         con.execute(f"drop table if exists {self.table}_rows")
+        con.execute(f"drop view if exists {self.table}_all")
         con.execute(f"drop view if exists {self.table}_checked")
 
 
@@ -237,9 +240,13 @@ def parse_spend(
     proxy: str,
     source_kind: str,
     source_location: str,
+    to_arrow: bool = False,
 ) -> ParsedPage:
     """Parse the wire table or view ``wire`` (VARCHAR columns, ``location`` per row for
-    rejections) into raw rows and rejections; ``source_location`` is stored with every row."""
+    rejections) into raw rows and rejections; ``source_location`` is stored with every row.
+
+    The page is read once. With ``to_arrow`` the rows land in ``ParsedPage.arrow`` (for a loader
+    on another connection) instead of a temp table on ``con``."""
     name = f"_litellm_page_{next(_counter)}"
     have = {str(r[0]) for r in con.execute(f"select column_name from (describe {wire})")
             .fetchall()}
@@ -307,7 +314,7 @@ def parse_spend(
     tokens = {col: f"try_cast(tok_{col} as bigint)" for col in _TOKEN_PATHS}
     con.execute(
         f"""
-        create temp table {name}_rows as
+        create temp view {name}_all as
         select
             request_id,
             try_cast(start_time as timestamptz) as start_time,
@@ -359,12 +366,21 @@ def parse_spend(
         from {name}_checked
         """
     )
+    if to_arrow:
+        import pyarrow.compute as pc
+
+        every = con.sql(f"select * from {name}_all").to_arrow_table()
+        con.execute(f"drop view {name}_all")
+        con.execute(f"drop view {name}_checked")
+        con.register(f"{name}_rows", every)
+    else:
+        con.execute(f"create temp table {name}_rows as select * from {name}_all")
     con.execute(
         f"create temp view {name} as select * exclude (reject_reason, reject_location) "
         f"from {name}_rows where reject_reason is null"
     )
-    # The page is parsed once (one scan of its file) into {name}_rows, rejected rows included:
-    # the cursor covers them too (they are recorded; re-reading them changes nothing).
+    # Rejected rows are counted in the cursor too (they are recorded; re-reading them changes
+    # nothing).
     stats = con.execute(
         f"""
         select count(*) filter (where reject_reason is null),
@@ -373,10 +389,15 @@ def parse_spend(
                     order by reject_location) filter (where reject_reason is not null)
         from {name}_rows
         """
-    ).fetchone()
-    assert stats is not None
+    ).fetchall()[0]  # fetchall: no unfinished result is left on the connection
     rejected = [(str(r["location"]), str(r["reason"])) for r in (stats[2] or [])]
-    return ParsedPage(table=name, rows=int(stats[0]), rejected=rejected, max_start=stats[1])
+    page = ParsedPage(table=name, rows=int(stats[0]), rejected=rejected, max_start=stats[1])
+    if to_arrow:
+        good = every.filter(pc.is_null(every["reject_reason"])) if rejected else every
+        page.arrow = good.drop_columns(["reject_reason", "reject_location"])
+        con.execute(f"drop view {name}")
+        con.unregister(f"{name}_rows")
+    return page
 
 
 def _sql_str(value: str) -> str:

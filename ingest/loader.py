@@ -112,9 +112,9 @@ class Loader:
                         f"select count(*) from (select {cols} from {rows} except "
                         f"select {table_cols} from {self.table} t semi join {rows} p on {join})",
                     )
-                con.execute(
-                    f"insert or replace into {self.table} ({cols}) select {cols} from {rows}"
-                )
+                # a plain insert (about twice as fast) when no key of the page exists yet
+                verb = "insert or replace" if existing else "insert"
+                con.execute(f"{verb} into {self.table} ({cols}) select {cols} from {rows}")
                 con.execute(f"drop table if exists {dedup}")
                 result.new_rows = total - existing
                 result.updated_rows = changed - result.new_rows

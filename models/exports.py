@@ -377,7 +377,10 @@ events as (
         input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens,
         cache_write_1h_tokens
     from usage_events
-    where counted and billable and occurred_at >= ? and occurred_at < ?
+    -- Unpriced requests are left out: FOCUS cost columns cannot be NULL and an unpriced
+    -- request is never shown as $0. The command names them on stderr.
+    where counted and billable and cost_usd is not null
+        and occurred_at >= ? and occurred_at < ?
 ),
 {_RATES_CTE},
 prices as (

@@ -1,4 +1,4 @@
-"""LiteLLM reconciliation: the proxy's records beside the providers', and LiteLLM's spend beside ours.
+"""LiteLLM reconciliation: proxy records beside the providers', LiteLLM's spend beside ours.
 
 Two questions, both over ``usage_events`` and ``gateway_matches`` (the published marts):
 

@@ -180,7 +180,7 @@ def test_kill_between_pages_then_rerun_gives_one_clean_run(
 
     app = _app(tmp_path, "killed.duckdb")
     con = app.connect()
-    real_write = bedrock.write_batch
+    real_write = bedrock.commit_batch
     calls = {"n": 0}
 
     def dying_write(*args: Any, **kwargs: Any) -> Any:
@@ -189,12 +189,12 @@ def test_kill_between_pages_then_rerun_gives_one_clean_run(
             raise KeyboardInterrupt("killed between pages")
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(bedrock, "write_batch", dying_write)
+    monkeypatch.setattr(bedrock, "commit_batch", dying_write)
     with pytest.raises(KeyboardInterrupt):
         _run(app, con, logs)
     assert con.execute("select count(*) from raw_bedrock").fetchone() == (20,)
     assert _cursor(con) == str(base + 19 * MINUTE)
-    monkeypatch.setattr(bedrock, "write_batch", real_write)
+    monkeypatch.setattr(bedrock, "commit_batch", real_write)
     _run(app, con, logs)
     query = "select * exclude (source_location) from raw_bedrock order by request_id"
     assert con.execute(query).fetchall() == clean.execute(query).fetchall()

@@ -239,7 +239,7 @@ def test_kill_between_batches_then_rerun_gives_one_clean_run(
 
     app = _app(tmp_path, "killed.duckdb")
     con = app.connect()
-    real_write = bedrock.write_batch
+    real_write = bedrock.commit_batch
     calls = {"n": 0}
 
     def dying_write(*args: Any, **kwargs: Any) -> Any:
@@ -248,12 +248,12 @@ def test_kill_between_batches_then_rerun_gives_one_clean_run(
             raise KeyboardInterrupt("killed between batches")
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(bedrock, "write_batch", dying_write)
+    monkeypatch.setattr(bedrock, "commit_batch", dying_write)
     with pytest.raises(KeyboardInterrupt):
         _run(app, con, s3)
     assert con.execute("select count(*) from processed_objects").fetchone() == (4,)
     assert con.execute("select count(*) from raw_bedrock").fetchone() == (12,)
-    monkeypatch.setattr(bedrock, "write_batch", real_write)
+    monkeypatch.setattr(bedrock, "commit_batch", real_write)
     _run(app, con, s3)
 
     def state(c: Any) -> list[Any]:

@@ -669,9 +669,9 @@ def test_unpriced_uncounted_and_non_billable(synthetic: dict[str, Path]) -> None
     focus_rows = parse(
         export_file(synthetic, "f.csv", "billing", "--month", "2025-10", "--format", "focus")
     )[1]
-    unpriced = [r for r in focus_rows if r["x_Model"] == "claude-fable-5"]
-    assert {r["x_CostSource"] for r in unpriced} == {"unpriced"}
-    assert all("(unpriced: no price-book entry)" in r["ChargeDescription"] for r in unpriced)
+    # FOCUS costs cannot be empty and an unpriced request is never $0: it is left out
+    assert [r for r in focus_rows if r["x_Model"] == "claude-fable-5"] == []
+    assert {r["x_CostSource"] for r in focus_rows} == {"estimated"}
     _, _, err = invoke(
         synthetic,
         "export",
@@ -691,7 +691,7 @@ def test_price_versions_are_recorded(synthetic: dict[str, Path]) -> None:
     focus_rows = parse(
         export_file(synthetic, "f.csv", "billing", "--month", "2025-10", "--format", "focus")
     )[1]
-    assert {r["x_PriceBookVersion"] for r in focus_rows} == {SONNET, SONNET_LC, OPUS, ""}
+    assert {r["x_PriceBookVersion"] for r in focus_rows} == {SONNET, SONNET_LC, OPUS}
 
 
 # --------------------------------------------------------------------------------------------
