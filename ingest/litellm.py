@@ -22,7 +22,7 @@ import queue
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -270,6 +270,7 @@ def connect(target: Target, *, attempts: int = CONNECT_ATTEMPTS) -> Any:
             "are right",
         ) from None
     pg.read_only = True
+    pg.execute("set default_transaction_read_only = on")  # autocommit: read_only alone is moot
     pg.execute("set time zone 'UTC'")
     return pg
 
@@ -756,7 +757,6 @@ class Window:
     until: str | None
     cursor: str | None = None
     partition: str = "default"
-    notes: list[str] = field(default_factory=list)
 
 
 def read_window(

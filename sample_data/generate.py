@@ -30,6 +30,7 @@ import json
 import math
 import random
 import shutil
+import subprocess
 import sys
 import time
 import zlib
@@ -1435,6 +1436,14 @@ path = "bedrock/s3"
 [[sources.vertex_files]]
 path = "vertex"          # Cloud Logging sink export (generate_vertex.py)
 
+[[sources.litellm_files]]
+path = "litellm"         # the proxy's tables as COPY ... CSV dumps (litellm/generate.py);
+                         # `ingest litellm` reads the same rows from PostgreSQL (litellm/load.py)
+
+[gateway]                # the LiteLLM proxy's own identity at Bedrock: its records there are
+                         # the same requests as the proxy's spend logs, counted once
+identities = ['^arn:aws:sts::\\d+:assumed-role/litellm-proxy/']
+
 # Monthly budgets per team, USD as decimal strings. For {BUDGET_MONTH}: payments is over 100%,
 # mobile is over 80%, the rest are well under.
 {budget_blocks}
@@ -1921,6 +1930,10 @@ def main(argv: list[str] | None = None) -> int:
     manifest = summarise(s3_events, files, bad, cw, cw_bad, budgets, out)
     write_bytes(out / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
     write_manifest(out, manifest, config)
+    litellm = Path(__file__).resolve().parent / "litellm" / "generate.py"
+    if litellm.is_file():  # the LiteLLM sample matches this Bedrock sample's proxy records
+        subprocess.run([sys.executable, str(litellm), "--sample", str(out),
+                        "--out", str(out / "litellm")], check=True, stdout=subprocess.DEVNULL)
 
     s3 = manifest["bedrock_s3"]
     digest = hashlib.sha256()

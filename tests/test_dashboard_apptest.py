@@ -263,10 +263,18 @@ def test_sample_headline_equals_llmledger_report(
     assert dict(zip(table["team"], table["requests"], strict=True)) == {
         r["team"]: r["requests"] for r in by_team
     }
-    # the rate-limit headline equals a scan of usage_events under Bedrock's quota rule
+    # the configured quotas' peak equals a scan of usage_events under Bedrock's quota rule;
+    # the headline is the highest of all limits (the sample's LiteLLM key burst is higher)
     at.switch_page("app_pages/rate_limits.py").run()
     no_exception(at)
-    assert metrics(at)["Highest peak utilisation"] == fmt.percent(peak_by_scan(snapshot))
+    quotas = at.dataframe[0].value
+    configured = quotas[quotas["limit_kind"] == "quota"]
+    assert fmt.percent(float(configured["peak_utilisation"].max())) == fmt.percent(
+        peak_by_scan(snapshot)
+    )
+    assert metrics(at)["Highest peak utilisation"] == fmt.percent(
+        float(quotas["peak_utilisation"].max())
+    )
     for page in PAGES:
         at.switch_page(page).run()
         no_exception(at)
