@@ -36,7 +36,9 @@ class LedgerGroup(click.Group):
             sys.exit(int(exc.exit_code))
 
 
-@click.group(cls=LedgerGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LedgerGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option(
     "--db",
     envvar="LLMLEDGER_DB",
@@ -55,7 +57,9 @@ class LedgerGroup(click.Group):
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.version_option(package_name="llmledger")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, config_path: str | None, log_json: bool, quiet: bool) -> None:
+def cli(
+    ctx: click.Context, db: str | None, config_path: str | None, log_json: bool, quiet: bool
+) -> None:
     """llmledger: what your developers' LLM traffic costs, per developer, team and model."""
     ctx.obj = _LazyContext(db, config_path, log_json, quiet)
 

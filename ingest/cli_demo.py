@@ -17,7 +17,9 @@ DEFAULT_DEMO_DB = "llmledger-demo.duckdb"
 
 
 @click.command()
-@click.option("--no-dashboard", is_flag=True, help="Print the report and stop; do not start the dashboard.")
+@click.option(
+    "--no-dashboard", is_flag=True, help="Print the report and stop; do not start the dashboard."
+)
 @click.option("--port", type=int, default=8501, show_default=True, help="Dashboard port.")
 @click.option(
     "--sample-dir",
@@ -49,13 +51,13 @@ def demo(ctx: click.Context, no_dashboard: bool, port: int, sample_dir: Path) ->
     base = app_context(ctx) if root.get("config_path") else None
     cfg = base.config if base else config_mod.load(config_file)
     db = Path(root["db"]) if root.get("db") else Path(DEFAULT_DEMO_DB)
-    app = AppContext(db_path=db, config=cfg, log_json=bool(root.get("log_json")),
-                     quiet=bool(root.get("quiet")))
+    app = AppContext(
+        db_path=db, config=cfg, log_json=bool(root.get("log_json")), quiet=bool(root.get("quiet"))
+    )
     app.log("demo", f"demo database: {db}")
     con = app.connect()
     outcomes = [
-        pipeline.ingest_one(app, con, kind, options)
-        for kind, options in pipeline.demo_sources(app)
+        pipeline.ingest_one(app, con, kind, options) for kind, options in pipeline.demo_sources(app)
     ]
     code = pipeline.finish(app, con, outcomes)
     con.close()

@@ -15,8 +15,16 @@ SINCE_UNTIL_HELP = "UTC date YYYY-MM-DD"
 
 def date_options(func):  # type: ignore[no-untyped-def]
     """--since/--until on every ingest command, to backfill a window."""
-    func = click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help=f"Read up to this {SINCE_UNTIL_HELP} (exclusive).")(func)
-    func = click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help=f"Read from this {SINCE_UNTIL_HELP} (backfill).")(func)
+    func = click.option(
+        "--until",
+        type=click.DateTime(["%Y-%m-%d"]),
+        help=f"Read up to this {SINCE_UNTIL_HELP} (exclusive).",
+    )(func)
+    func = click.option(
+        "--since",
+        type=click.DateTime(["%Y-%m-%d"]),
+        help=f"Read from this {SINCE_UNTIL_HELP} (backfill).",
+    )(func)
     return func
 
 

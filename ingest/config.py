@@ -75,8 +75,13 @@ SPEC: dict[str, Any] = {
     "sources?": {
         "bedrock_s3?": (
             list,
-            {"bucket": _STR, "prefix?": _STR, "region?": _STR, "profile?": _STR,
-             "overlap_hours?": _INT},
+            {
+                "bucket": _STR,
+                "prefix?": _STR,
+                "region?": _STR,
+                "profile?": _STR,
+                "overlap_hours?": _INT,
+            },
         ),
         "bedrock_cloudwatch?": (
             list,
@@ -93,16 +98,26 @@ SPEC: dict[str, Any] = {
         ),
         "vertex?": (
             list,
-            {"project": _STR, "api_endpoint?": _STR, "anonymous?": _BOOL, "filter?": _STR,
-             "page_size?": _INT, "overlap_minutes?": _INT, "calls_per_minute?": _INT,
-             "retry_deadline_seconds?": _INT},
+            {
+                "project": _STR,
+                "api_endpoint?": _STR,
+                "anonymous?": _BOOL,
+                "filter?": _STR,
+                "page_size?": _INT,
+                "overlap_minutes?": _INT,
+                "calls_per_minute?": _INT,
+                "retry_deadline_seconds?": _INT,
+            },
         ),
         "vertex_files?": (list, {"path": _STR}),
         "litellm_files?": (list, {"path": _STR}),
     },
-    "prices?": {"overrides?": (list, _PRICE), "litellm_file?": _STR,
-                # contracted discounts off list cost, applied by the billing exports
-                "discounts?": (list, _DISCOUNT)},
+    "prices?": {
+        "overrides?": (list, _PRICE),
+        "litellm_file?": _STR,
+        # contracted discounts off list cost, applied by the billing exports
+        "discounts?": (list, _DISCOUNT),
+    },
     "export?": {"billing_accounts?": (list, _BILLING_ACCOUNT)},
     "quotas?": (list, _QUOTA),
     "budgets?": (list, {"team": _STR, "monthly_usd": _NUM}),
@@ -221,8 +236,7 @@ def _check(value: Any, spec: Any, where: str, path: Path) -> None:
         ok = False
     if not ok:
         raise ConfigError(
-            f"{path}: '{name}' must be {_type_name(spec)}, got {type(value).__name__} "
-            f"{value!r}"
+            f"{path}: '{name}' must be {_type_name(spec)}, got {type(value).__name__} {value!r}"
         )
 
 

@@ -59,18 +59,28 @@ def ingest_one(
     try:
         result = runner(app, con, options, since=since, until=until)
     except LedgerError as exc:
-        record_run(con, source=name, started_at=started, status="failed", result=LoadResult(),
-                   message=str(exc))
-        return SourceOutcome(kind, name, LoadResult(), exc,
-                             (datetime.now(UTC) - started).total_seconds())
+        record_run(
+            con,
+            source=name,
+            started_at=started,
+            status="failed",
+            result=LoadResult(),
+            message=str(exc),
+        )
+        return SourceOutcome(
+            kind, name, LoadResult(), exc, (datetime.now(UTC) - started).total_seconds()
+        )
     record_run(con, source=name, started_at=started, status="ok", result=result)
     seconds = (datetime.now(UTC) - started).total_seconds()
     app.log(
         "source_done",
         f"{name}: {result.new_rows} new, {result.updated_rows} updated, "
         f"{result.rejected_rows} rejected in {seconds:.1f}s",
-        source=name, new=result.new_rows, updated=result.updated_rows,
-        rejected=result.rejected_rows, seconds=round(seconds, 3),
+        source=name,
+        new=result.new_rows,
+        updated=result.updated_rows,
+        rejected=result.rejected_rows,
+        seconds=round(seconds, 3),
     )
     return SourceOutcome(kind, name, result, None, seconds)
 

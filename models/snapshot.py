@@ -39,7 +39,9 @@ def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def publish(con: duckdb.DuckDBPyConnection, snapshot_path: Path, extra: list[str] | None = None) -> Path:
+def publish(
+    con: duckdb.DuckDBPyConnection, snapshot_path: Path, extra: list[str] | None = None
+) -> Path:
     """Write every published table into a new file, then atomically replace the snapshot."""
     snapshot_path = Path(snapshot_path)
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)

@@ -49,3 +49,11 @@ def test_root_help_lists_exit_codes() -> None:
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
     assert "3 a source unreachable or refusing credentials" in result.output
+
+
+def test_ruff_lint_is_clean() -> None:
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not os.path.exists(ruff):
+        pytest.skip("ruff is not installed (install the dev extra)")
+    result = subprocess.run([ruff, "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
