@@ -176,11 +176,12 @@ def _reject_reason_sql() -> str:
         ("left(modelId, 1) in ('{', '[')", "'wrong type for modelId: expected a string'"),
     ]
     for path, expr in _TOKEN_FIELDS.items():
-        # The cast back rejects 12.5, 1e3 and "many" alike (try_cast('12.5' as bigint) is 13).
+        # try_cast('12.5' as bigint) is 13 and '1e3' casts too: a fraction or an exponent is
+        # as wrong as "many".
         checks.append(
             (
-                f"{expr} is not null and coalesce(cast(try_cast({expr} as bigint) as varchar) "
-                f"<> {expr}, true)",
+                f"{expr} is not null and (try_cast({expr} as bigint) is null "
+                f"or contains({expr}, '.') or contains({expr}, 'e') or contains({expr}, 'E'))",
                 f"'wrong type for {path}: expected an integer'",
             )
         )
