@@ -85,16 +85,20 @@ def app_context(ctx: click.Context) -> AppContext:
 
 
 def _register() -> None:
-    from ingest import cli_bedrock, cli_dashboard, cli_demo, cli_ingest, cli_jobs, cli_reports
+    from ingest import (
+        cli_bedrock,
+        cli_dashboard,
+        cli_demo,
+        cli_ingest,
+        cli_jobs,
+        cli_litellm,
+        cli_reports,
+        cli_vertex,
+    )
 
     cli.add_command(cli_ingest.ingest)
-    cli_bedrock.register(cli_ingest.ingest)
-    for module_name in ("cli_litellm", "cli_vertex"):
-        try:
-            module = __import__(f"ingest.{module_name}", fromlist=["register"])
-        except ImportError:
-            continue
-        module.register(cli_ingest.ingest)
+    for family in (cli_bedrock, cli_litellm, cli_vertex):
+        family.register(cli_ingest.ingest)
     for module in (cli_reports, cli_demo, cli_dashboard, cli_jobs):
         for command in module.COMMANDS:
             cli.add_command(command)

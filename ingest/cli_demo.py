@@ -57,7 +57,8 @@ def demo(ctx: click.Context, no_dashboard: bool, port: int, sample_dir: Path) ->
     app.log("demo", f"demo database: {db}")
     con = app.connect()
     outcomes = [
-        pipeline.ingest_one(app, con, kind, options) for kind, options in pipeline.demo_sources(app)
+        pipeline.ingest_one(app, con, kind, options)
+        for kind, options in pipeline.configured_sources(app)
     ]
     code = pipeline.finish(app, con, outcomes)
     con.close()

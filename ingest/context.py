@@ -20,16 +20,9 @@ DEFAULT_DB = "llmledger.duckdb"
 
 def raw_table_ddl() -> list[str]:
     """Every source family's raw tables, so models build even where a source has no data yet."""
-    from ingest import bedrock
+    from ingest import bedrock, litellm, vertex_parse  # no SDK imports at module level
 
-    ddl = list(bedrock.RAW_TABLE_DDL)
-    for name in ("litellm", "vertex"):
-        try:
-            module = __import__(f"ingest.{name}", fromlist=["RAW_TABLE_DDL"])
-        except ImportError:
-            continue
-        ddl.extend(getattr(module, "RAW_TABLE_DDL", []))
-    return ddl
+    return [*bedrock.RAW_TABLE_DDL, *litellm.RAW_TABLE_DDL, *vertex_parse.RAW_TABLE_DDL]
 
 
 @dataclass

@@ -93,11 +93,6 @@ def configured_sources(app: AppContext) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def demo_sources(app: AppContext) -> list[tuple[str, dict[str, Any]]]:
-    """The demo's sources: what its config lists (files-mode sources over sample_data/)."""
-    return configured_sources(app)
-
-
 def build(app: AppContext, con: duckdb.DuckDBPyConnection) -> Any:
     """Load the reference data the config names, then rebuild staging views and marts.
 
