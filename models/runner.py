@@ -8,7 +8,9 @@ Order:
 1. reference tables (created empty when ``models.reference.load_all`` has not run);
 2. ``macros.sql``;
 3. ``price_book`` (``models.pricing.build_price_book``);
-4. ``staging/stg_*.sql`` (sorted) as views, then ``stg_events``: their union (a temp table);
+4. ``staging/int_*.sql`` (sorted) as views: helpers that several models share (no fixed
+   columns); then ``staging/stg_*.sql`` (sorted) as views, then ``stg_events``: their union
+   (a temp table);
 5. marts in ``MART_ORDER`` as tables. A mart in ``OPTIONAL_MARTS`` without a file is created
    empty with the given columns, so ``usage_events`` can always join it. ``gateway_matches``
    is one: one row per provider-side ``event_id`` already counted from a gateway's log
@@ -124,6 +126,11 @@ def build(con: duckdb.DuckDBPyConnection) -> BuildResult:
 
 def _build_staging(con: duckdb.DuckDBPyConnection, result: BuildResult) -> None:
     tables = _tables(con)
+    for path in sorted(STAGING_DIR.glob("int_*.sql")):
+        sql = path.read_text(encoding="utf-8")
+        if not set(re.findall(r"\braw_[a-z0-9_]+\b", sql)) - tables:
+            con.execute(f"create or replace view {path.stem} as {sql}")
+            tables.add(path.stem)
     for path in sorted(STAGING_DIR.glob("stg_*.sql")):
         name = path.stem
         sql = path.read_text(encoding="utf-8")

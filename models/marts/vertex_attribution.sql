@@ -4,7 +4,7 @@
 -- 'audit_join' (exactly one audit entry matches, and it matches nothing else), 'ambiguous'
 -- (candidates exist but not exactly one: left unattributed, never guessed), 'no_audit_entry',
 -- 'audit_without_response' (a successful call whose tokens were never logged: not in
--- usage_events). The match rule is the one in staging/stg_vertex.sql — keep the two in step.
+-- usage_events). The candidate pairs are staging/int_vertex_audit_candidates.sql's, as in stg_vertex.
 with usage_entries as (
 
     select * from raw_vertex_usage
@@ -26,8 +26,6 @@ events as (
 settings as (
 
     select
-        coalesce(try_cast(identity_setting('vertex_match_window_seconds', '2') as double), 2)
-            as window_seconds,
         identity_setting('vertex_label_developer_key', 'developer') as developer_key
 
 ),
@@ -50,35 +48,9 @@ audit_ok as (
 
 ),
 
-audit_buckets as (
-
-    select
-        a.insert_id, a.project_id, a.region, a.canonical, a.occurred_at,
-        cast(floor(epoch(a.occurred_at) / s.window_seconds) as bigint) as bucket
-    from audit_ok as a, settings as s
-
-),
-
-response_buckets as (
-
-    select
-        r.insert_id, r.project_id, r.region, r.canonical, r.occurred_at,
-        cast(floor(epoch(r.occurred_at) / s.window_seconds) as bigint) + o.step as bucket
-    from responses as r, settings as s, (values (-1), (0), (1)) as o(step)
-
-),
-
 candidates as (
 
-    select distinct r.insert_id as usage_insert_id, a.insert_id as audit_insert_id
-    from response_buckets as r
-    inner join audit_buckets as a
-        on a.project_id = r.project_id
-        and a.region = r.region
-        and a.canonical = r.canonical
-        and a.bucket = r.bucket
-    cross join settings as s
-    where abs(epoch(a.occurred_at) - epoch(r.occurred_at)) <= s.window_seconds
+    select * from int_vertex_audit_candidates
 
 ),
 

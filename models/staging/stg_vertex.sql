@@ -5,7 +5,7 @@
 -- has one; else the caller of the one audit entry it joins to: same project, region and
 -- canonical model, timestamps within identity.vertex_match_window_seconds (default 2), and
 -- neither side has another candidate. An ambiguous join attributes nothing (never a guess);
--- marts/vertex_attribution.sql counts those, with the same match rule — keep the two in step.
+-- the pairs come from int_vertex_audit_candidates; marts/vertex_attribution.sql counts the rest.
 -- Successful audit entries without a response are not requests here (their tokens are unknown);
 -- vertex_attribution counts them too.
 with usage_entries as (
@@ -23,8 +23,6 @@ audit_entries as (
 settings as (
 
     select
-        coalesce(try_cast(identity_setting('vertex_match_window_seconds', '2') as double), 2)
-            as window_seconds,
         identity_setting('vertex_label_developer_key', 'developer') as developer_key,
         identity_setting('vertex_label_team_key', 'team') as team_key,
         identity_setting('vertex_label_project_key', 'project') as project_key
@@ -53,38 +51,9 @@ audit_calls as (
 
 ),
 
--- the match rule (same in marts/vertex_attribution.sql): time buckets of the window's width
--- turn the nearest-time search into an equality join with a fan-out of three
-audit_buckets as (
-
-    select
-        a.insert_id, a.project_id, a.region, a.canonical, a.occurred_at,
-        cast(floor(epoch(a.occurred_at) / s.window_seconds) as bigint) as bucket
-    from audit_calls as a, settings as s
-    where a.status_code = 0 and not a.is_count_tokens
-
-),
-
-response_buckets as (
-
-    select
-        r.insert_id, r.project_id, r.region, r.canonical, r.occurred_at,
-        cast(floor(epoch(r.occurred_at) / s.window_seconds) as bigint) + o.step as bucket
-    from responses as r, settings as s, (values (-1), (0), (1)) as o(step)
-
-),
-
 candidates as (
 
-    select distinct r.insert_id as usage_insert_id, a.insert_id as audit_insert_id
-    from response_buckets as r
-    inner join audit_buckets as a
-        on a.project_id = r.project_id
-        and a.region = r.region
-        and a.canonical = r.canonical
-        and a.bucket = r.bucket
-    cross join settings as s
-    where abs(epoch(a.occurred_at) - epoch(r.occurred_at)) <= s.window_seconds
+    select * from int_vertex_audit_candidates
 
 ),
 
