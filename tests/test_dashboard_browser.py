@@ -142,6 +142,22 @@ def wait_until_idle(page) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+def wait_for_metrics(page, labels: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Until every labelled metric shows a value: the page title can render before its queries
+    return, on a busy machine. A timeout is left to the caller's assertion to report."""
+    try:
+        page.wait_for_function(
+            """labels => labels.every(label => [...document.querySelectorAll(
+                   '[data-testid="stMetric"]')].some(m =>
+                   m.querySelector('[data-testid="stMetricLabel"]')?.innerText.trim() === label
+                   && m.querySelector('[data-testid="stMetricValue"]')?.innerText.trim()))""",
+            arg=list(labels),
+            timeout=60_000,
+        )
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError; the assertion says what is missing
+        pass
+
+
 def test_every_page_in_chromium(
     server: str, browser, sample: tuple[Path, Path], tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -168,6 +184,7 @@ def test_every_page_in_chromium(
         assert page.title() == f"{title} · llmledger"
         assert page.locator("h1").first.inner_text().strip() == title
         assert page.locator('[data-testid="stException"]').count() == 0, path
+        wait_for_metrics(page, labels)
         shown = metric_values(page)
         for label in labels:
             assert shown.get(label), f"{title}: no {label!r} in {shown}"
@@ -195,6 +212,7 @@ def test_every_page_in_chromium(
             )
         )
     )
+    wait_for_metrics(page, ["Total cost"])
     assert metric_values(page)["Total cost"] == team_cost
     page.get_by_role("link", name="Teams and developers").click()
     wait_until_idle(page)
