@@ -145,8 +145,12 @@ def main(argv: list[str] | None = None) -> int:
             "LLMLEDGER_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test"
         ),
     )
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="rounds of (bare COPY, ingest); the best of each is compared")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="rounds of (bare COPY, ingest); the best of each is compared",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
 
@@ -185,9 +189,13 @@ def main(argv: list[str] | None = None) -> int:
                     con = store.connect(Path(tmp) / "bench.duckdb")
                     store.ensure_tables(con, raw_table_ddl())
                     started = time.perf_counter()
-                    result = litellm.run(None, con, {"dsn_env": "LLMLEDGER_BENCH_DSN",
-                                                     "page_rows": args.page_rows},
-                                         since=None, until=None)
+                    result = litellm.run(
+                        None,
+                        con,
+                        {"dsn_env": "LLMLEDGER_BENCH_DSN", "page_rows": args.page_rows},
+                        since=None,
+                        until=None,
+                    )
                     seconds = time.perf_counter() - started
                     loaded = con.execute("select count(*) from raw_litellm_spend").fetchall()
                     con.close()
@@ -200,8 +208,10 @@ def main(argv: list[str] | None = None) -> int:
                 seconds, copy_bytes = bare_copy()
                 copies.append(seconds)
                 ingests.append(ingest())
-                print(f"round {round_ + 1}: bare COPY {copies[-1]:.2f}s, "
-                      f"ingest {ingests[-1]:.2f}s", file=sys.stderr)
+                print(
+                    f"round {round_ + 1}: bare COPY {copies[-1]:.2f}s, ingest {ingests[-1]:.2f}s",
+                    file=sys.stderr,
+                )
             copy_seconds, ingest_seconds = min(copies), min(ingests)
     finally:
         if not args.keep:

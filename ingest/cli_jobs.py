@@ -74,8 +74,10 @@ def _report(app, kind: str, summary, out: str) -> None:  # type: ignore[no-untyp
         f"{kind}: {summary.rows} rows to {where}; list {summary.list_cost_usd.normalize():f} USD, "
         f"contracted {summary.contracted_cost_usd.normalize():f} USD over {summary.requests} "
         f"requests; {len(summary.price_versions)} price-book version(s)",
-        rows=summary.rows, list_cost_usd=str(summary.list_cost_usd),
-        contracted_cost_usd=str(summary.contracted_cost_usd), requests=summary.requests,
+        rows=summary.rows,
+        list_cost_usd=str(summary.list_cost_usd),
+        contracted_cost_usd=str(summary.contracted_cost_usd),
+        requests=summary.requests,
         price_versions=summary.price_versions,
     )
     if summary.unpriced_requests:
@@ -85,7 +87,8 @@ def _report(app, kind: str, summary, out: str) -> None:  # type: ignore[no-untyp
             f"({', '.join(summary.unpriced_models)}): their cost is left out of the totals "
             "(and their rows out of a FOCUS file, whose costs cannot be empty); "
             "see `llmledger prices check`",
-            unpriced_requests=summary.unpriced_requests, models=summary.unpriced_models,
+            unpriced_requests=summary.unpriced_requests,
+            models=summary.unpriced_models,
         )
 
 
@@ -130,13 +133,21 @@ def export() -> None:
 
 
 @export.command("billing")
-@click.option("--month", required=True, metavar="YYYY-MM", callback=_month,
-              help="Calendar month (UTC).")
-@click.option("--format", "fmt", type=click.Choice(["simple", "focus"]), default="simple",
-              show_default=True, help="simple: one row per cost center x team x developer x "
-              "model x provider; focus: FinOps FOCUS 1.2 rows per day x token type.")
-@click.option("--out", default="-", show_default=True, metavar="FILE|-",
-              help="Output file, or - for stdout.")
+@click.option(
+    "--month", required=True, metavar="YYYY-MM", callback=_month, help="Calendar month (UTC)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["simple", "focus"]),
+    default="simple",
+    show_default=True,
+    help="simple: one row per cost center x team x developer x "
+    "model x provider; focus: FinOps FOCUS 1.2 rows per day x token type.",
+)
+@click.option(
+    "--out", default="-", show_default=True, metavar="FILE|-", help="Output file, or - for stdout."
+)
 @click.pass_context
 def billing(ctx: click.Context, month: str, fmt: str, out: str) -> None:
     """Chargeback for one month: list and contracted cost of counted requests.
@@ -156,13 +167,14 @@ def billing(ctx: click.Context, month: str, fmt: str, out: str) -> None:
     try:
         discounts = _discounts(app)
         if fmt == "simple":
-            summary = _run_export(
-                lambda s: exports.billing_simple(con, month, s, discounts), out)
+            summary = _run_export(lambda s: exports.billing_simple(con, month, s, discounts), out)
         else:
             accounts = exports.parse_billing_accounts(
-                app.config.section("export").get("billing_accounts", []))
+                app.config.section("export").get("billing_accounts", [])
+            )
             summary = _run_export(
-                lambda s: exports.billing_focus(con, month, s, discounts, accounts), out)
+                lambda s: exports.billing_focus(con, month, s, discounts, accounts), out
+            )
     finally:
         con.close()
     _report(app, f"billing {fmt} {month}", summary, out)
@@ -170,10 +182,10 @@ def billing(ctx: click.Context, month: str, fmt: str, out: str) -> None:
 
 @export.command("usage")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="From this UTC date.")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]),
-              help="Up to this UTC date (exclusive).")
-@click.option("--out", default="-", show_default=True, metavar="FILE|-",
-              help="Output file, or - for stdout.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Up to this UTC date (exclusive).")
+@click.option(
+    "--out", default="-", show_default=True, metavar="FILE|-", help="Output file, or - for stdout."
+)
 @click.pass_context
 def usage(ctx: click.Context, since: object, until: object, out: str) -> None:
     """Every request in the period, for audits: streamed, never held in memory at once.
@@ -203,12 +215,20 @@ def usage(ctx: click.Context, since: object, until: object, out: str) -> None:
 
 
 @click.command("run")
-@click.option("--every", metavar="DURATION",
-              help="Start a run this often: 15m, 1h, 90s (default: the config's run.every).")
+@click.option(
+    "--every",
+    metavar="DURATION",
+    help="Start a run this often: 15m, 1h, 90s (default: the config's run.every).",
+)
 @click.option("--once", is_flag=True, help="One run, then exit with its exit code (for cron).")
-@click.option("--lock-wait", type=click.FloatRange(min=0), default=0, show_default=True,
-              metavar="SECONDS",
-              help="If another run holds the lock, wait this long for it, then exit 1.")
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="If another run holds the lock, wait this long for it, then exit 1.",
+)
 @click.pass_context
 def run(ctx: click.Context, every: str | None, once: bool, lock_wait: float) -> None:
     """Ingest every configured source, build, publish and check budgets, one run at a time.

@@ -17,16 +17,36 @@ def register(group: click.Group) -> None:
 
 
 @click.command("litellm")
-@click.option("--dsn-env", default="LITELLM_DATABASE_URL", show_default=True, metavar="NAME",
-              help="Environment variable holding the proxy database's PostgreSQL DSN.")
-@click.option("--name", default=None, metavar="NAME",
-              help="A name for this proxy (its cursor; several proxies can be ingested).")
-@click.option("--overlap-minutes", type=click.IntRange(min=0), default=30, show_default=True,
-              help="Re-read this far before the cursor: the proxy writes rows late.")
+@click.option(
+    "--dsn-env",
+    default="LITELLM_DATABASE_URL",
+    show_default=True,
+    metavar="NAME",
+    help="Environment variable holding the proxy database's PostgreSQL DSN.",
+)
+@click.option(
+    "--name",
+    default=None,
+    metavar="NAME",
+    help="A name for this proxy (its cursor; several proxies can be ingested).",
+)
+@click.option(
+    "--overlap-minutes",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Re-read this far before the cursor: the proxy writes rows late.",
+)
 @date_options
 @click.pass_context
-def litellm(ctx: click.Context, dsn_env: str, name: str | None, overlap_minutes: int,
-            since: object, until: object) -> None:
+def litellm(
+    ctx: click.Context,
+    dsn_env: str,
+    name: str | None,
+    overlap_minutes: int,
+    since: object,
+    until: object,
+) -> None:
     """Ingest a LiteLLM proxy's spend logs, keys, teams and users from its PostgreSQL.
 
     A read-only role is enough. The DSN is read from $LITELLM_DATABASE_URL (or --dsn-env NAME),
@@ -45,16 +65,38 @@ def litellm(ctx: click.Context, dsn_env: str, name: str | None, overlap_minutes:
 
 @click.command("litellm-api")
 @click.option("--url", required=True, metavar="URL", help="The proxy's base URL.")
-@click.option("--key-env", default="LITELLM_MASTER_KEY", show_default=True, metavar="NAME",
-              help="Environment variable holding the proxy's master key (or an admin key).")
-@click.option("--page-size", type=click.IntRange(1, 1000), default=1000, show_default=True,
-              help="Rows per /spend/logs/v2 page (the API allows 1-1000).")
-@click.option("--overlap-minutes", type=click.IntRange(min=0), default=30, show_default=True,
-              help="Re-read this far before the cursor: the proxy writes rows late.")
+@click.option(
+    "--key-env",
+    default="LITELLM_MASTER_KEY",
+    show_default=True,
+    metavar="NAME",
+    help="Environment variable holding the proxy's master key (or an admin key).",
+)
+@click.option(
+    "--page-size",
+    type=click.IntRange(1, 1000),
+    default=1000,
+    show_default=True,
+    help="Rows per /spend/logs/v2 page (the API allows 1-1000).",
+)
+@click.option(
+    "--overlap-minutes",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Re-read this far before the cursor: the proxy writes rows late.",
+)
 @date_options
 @click.pass_context
-def litellm_api(ctx: click.Context, url: str, key_env: str, page_size: int, overlap_minutes: int,
-                since: object, until: object) -> None:
+def litellm_api(
+    ctx: click.Context,
+    url: str,
+    key_env: str,
+    page_size: int,
+    overlap_minutes: int,
+    since: object,
+    until: object,
+) -> None:
     """Ingest a LiteLLM proxy's spend logs, keys, teams and users through its REST API.
 
     For when the database is out of reach. Reads /spend/logs/v2 in narrow time slices (its
@@ -65,8 +107,12 @@ def litellm_api(ctx: click.Context, url: str, key_env: str, page_size: int, over
       export LITELLM_MASTER_KEY=sk-...
       llmledger --db ledger.duckdb ingest litellm-api --url https://litellm.internal:4000
     """
-    options = {"url": url, "key_env": key_env, "page_size": page_size,
-               "overlap_minutes": overlap_minutes}
+    options = {
+        "url": url,
+        "key_env": key_env,
+        "page_size": page_size,
+        "overlap_minutes": overlap_minutes,
+    }
     run_ad_hoc(ctx, "litellm_api", options, since, until)
 
 
@@ -90,8 +136,17 @@ def litellm_files(ctx: click.Context, path: str, since: object, until: object) -
     run_ad_hoc(ctx, "litellm_files", {"path": str(Path(path).resolve())}, since, until)
 
 
-RECONCILE_COLUMNS = ("section", "group", "provider", "requests", "reported_cost_usd",
-                     "litellm_cost_usd", "provider_cost_usd", "cost_usd", "difference_usd")
+RECONCILE_COLUMNS = (
+    "section",
+    "group",
+    "provider",
+    "requests",
+    "reported_cost_usd",
+    "litellm_cost_usd",
+    "provider_cost_usd",
+    "cost_usd",
+    "difference_usd",
+)
 
 
 def print_reconcile(ctx: click.Context, since: Any, until: Any, fmt: str) -> None:
@@ -117,11 +172,22 @@ def print_reconcile(ctx: click.Context, since: Any, until: Any, fmt: str) -> Non
     if fmt != "table":
         emit_rows(rows, RECONCILE_COLUMNS, fmt)
         return
-    emit_rows([r for r in rows if r["section"] == "requests"],
-              ("group", "provider", "requests", "reported_cost_usd", "litellm_cost_usd",
-               "provider_cost_usd"), "table",
-              title="LiteLLM vs provider logs (reported = LiteLLM spend; cost = our price book)")
-    emit_rows([r for r in rows if r["section"] == "spend"],
-              ("group", "provider", "requests", "reported_cost_usd", "cost_usd",
-               "difference_usd"), "table",
-              title="why LiteLLM's spend differs from our cost (successful LiteLLM requests)")
+    emit_rows(
+        [r for r in rows if r["section"] == "requests"],
+        (
+            "group",
+            "provider",
+            "requests",
+            "reported_cost_usd",
+            "litellm_cost_usd",
+            "provider_cost_usd",
+        ),
+        "table",
+        title="LiteLLM vs provider logs (reported = LiteLLM spend; cost = our price book)",
+    )
+    emit_rows(
+        [r for r in rows if r["section"] == "spend"],
+        ("group", "provider", "requests", "reported_cost_usd", "cost_usd", "difference_usd"),
+        "table",
+        title="why LiteLLM's spend differs from our cost (successful LiteLLM requests)",
+    )

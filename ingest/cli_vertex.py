@@ -10,23 +10,51 @@ from ingest.cli_ingest import date_options, run_ad_hoc
 
 
 @click.command("vertex")
-@click.option("--project", required=True, envvar="LLMLEDGER_VERTEX_PROJECT", metavar="P",
-              help="Google Cloud project whose logs to read (env LLMLEDGER_VERTEX_PROJECT).")
-@click.option("--api-endpoint", metavar="URL",
-              help="Cloud Logging endpoint (default https://logging.googleapis.com): a private "
-                   "endpoint or a local test server.")
-@click.option("--anonymous", is_flag=True,
-              help="Send no credentials (for a local endpoint); otherwise google-auth's chain "
-                   "(ADC, GOOGLE_APPLICATION_CREDENTIALS, workload identity).")
-@click.option("--filter", "extra_filter", metavar="F",
-              help="Extra Cloud Logging filter ANDed to the built-in one, e.g. "
-                   "'resource.labels.project_id=\"acme-ml\"'.")
-@click.option("--page-size", type=click.IntRange(1, 1000), default=None, metavar="N",
-              help="Entries per entries.list call (1-1000, default 1000).")
+@click.option(
+    "--project",
+    required=True,
+    envvar="LLMLEDGER_VERTEX_PROJECT",
+    metavar="P",
+    help="Google Cloud project whose logs to read (env LLMLEDGER_VERTEX_PROJECT).",
+)
+@click.option(
+    "--api-endpoint",
+    metavar="URL",
+    help="Cloud Logging endpoint (default https://logging.googleapis.com): a private "
+    "endpoint or a local test server.",
+)
+@click.option(
+    "--anonymous",
+    is_flag=True,
+    help="Send no credentials (for a local endpoint); otherwise google-auth's chain "
+    "(ADC, GOOGLE_APPLICATION_CREDENTIALS, workload identity).",
+)
+@click.option(
+    "--filter",
+    "extra_filter",
+    metavar="F",
+    help="Extra Cloud Logging filter ANDed to the built-in one, e.g. "
+    "'resource.labels.project_id=\"acme-ml\"'.",
+)
+@click.option(
+    "--page-size",
+    type=click.IntRange(1, 1000),
+    default=None,
+    metavar="N",
+    help="Entries per entries.list call (1-1000, default 1000).",
+)
 @date_options
 @click.pass_context
-def vertex(ctx: click.Context, project: str, api_endpoint: str | None, anonymous: bool,
-           extra_filter: str | None, page_size: int | None, since: object, until: object) -> None:
+def vertex(
+    ctx: click.Context,
+    project: str,
+    api_endpoint: str | None,
+    anonymous: bool,
+    extra_filter: str | None,
+    page_size: int | None,
+    since: object,
+    until: object,
+) -> None:
     """Read Claude usage on Vertex AI from Cloud Logging, then build and publish.
 
     Reads Data Access audit entries for RawPredict/StreamRawPredict on Anthropic models (who

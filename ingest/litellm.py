@@ -255,8 +255,9 @@ def connect(target: Target, *, attempts: int = CONNECT_ATTEMPTS) -> Any:
         retry=retry_if_exception_type(psycopg.OperationalError),
     )
     def _open() -> Any:
-        return psycopg.connect(target.dsn, autocommit=True, connect_timeout=10,
-                               application_name="llmledger")
+        return psycopg.connect(
+            target.dsn, autocommit=True, connect_timeout=10, application_name="llmledger"
+        )
 
     try:
         pg = _open()
@@ -319,8 +320,13 @@ def _column(alias: str, have: dict[str, str], column: str, null_type: str) -> st
 
 # metadata keys read out in one jsonb_to_record call, which detoasts the value once (a
 # "metadata -> 'key'" per key would decompress the whole value again for every key)
-_JSON_KEYS = {"usage_object", "additional_usage_values", "spend_logs_metadata",
-              "model_map_information", "error_information"}
+_JSON_KEYS = {
+    "usage_object",
+    "additional_usage_values",
+    "spend_logs_metadata",
+    "model_map_information",
+    "error_information",
+}
 _RECORD_COLUMNS = ", ".join(
     f'"{key}" {"jsonb" if key in _JSON_KEYS else "text"}' for key in METADATA_KEYS
 )
@@ -338,8 +344,9 @@ def spend_from(have: dict[str, str], *, guarded: bool = False) -> str:
     value = "s.metadata::jsonb"
     if guarded:
         value = f"case when jsonb_typeof({value}) = 'object' then {value} end"
-    return (f"{SPEND_LOGS} s left join lateral jsonb_to_record({value}) "
-            f"as m({_RECORD_COLUMNS}) on true")
+    return (
+        f"{SPEND_LOGS} s left join lateral jsonb_to_record({value}) as m({_RECORD_COLUMNS}) on true"
+    )
 
 
 def _metadata_exprs(have: dict[str, str], *, guarded: bool) -> list[str]:
@@ -354,15 +361,19 @@ def _metadata_exprs(have: dict[str, str], *, guarded: bool) -> list[str]:
     if not _metadata_is_json(have):
         return ["s.metadata::text as metadata"]  # an unexpected text column: parsed downstream
     if guarded:
-        exprs = ["case when jsonb_typeof(s.metadata::jsonb) <> 'object' then s.metadata::text "
-                 "end as metadata"]
+        exprs = [
+            "case when jsonb_typeof(s.metadata::jsonb) <> 'object' then s.metadata::text "
+            "end as metadata"
+        ]
     else:
         exprs = ["null::text as metadata"]
     for column, key in SPLIT_COLUMNS.items():
         value = f'm."{key}"'
         if key == "error_information":
-            value = (f"case when jsonb_typeof({value}) = 'object' "
-                     f"then {value} - 'traceback' - 'error_message' else {value} end")
+            value = (
+                f"case when jsonb_typeof({value}) = 'object' "
+                f"then {value} - 'traceback' - 'error_message' else {value} end"
+            )
         elif key == "model_map_information":
             value = f"{value} ->> 'model_map_key'"
         exprs.append(f"({value})::text as {column}")
@@ -414,9 +425,10 @@ class SpendPage:
 def copy_to_file(pg: Any, sql: str, params: list[Any], path: Path) -> int:
     """Stream ``COPY (sql) TO STDOUT`` as CSV with a header into ``path``; return the row count."""
     cur = pg.cursor()
-    with open(path, "wb", buffering=1 << 20) as out, cur.copy(
-        f"copy ({sql}) to stdout with (format csv, header true)", params
-    ) as copy:
+    with (
+        open(path, "wb", buffering=1 << 20) as out,
+        cur.copy(f"copy ({sql}) to stdout with (format csv, header true)", params) as copy,
+    ):
         for chunk in copy:
             out.write(chunk)
     return int(cur.rowcount)
@@ -442,8 +454,9 @@ def _pages(
     for number in itertools.count():
         where, params = [], []
         if after is not None:
-            where.append(f'{ts} >= %s::{cast} and ({ts} > %s::{cast} '
-                         f'or s.request_id collate "C" > %s)')
+            where.append(
+                f'{ts} >= %s::{cast} and ({ts} > %s::{cast} or s.request_id collate "C" > %s)'
+            )
             params += [after[0], after[0], after[1]]
         elif start is not None:
             where.append(f"{ts} >= %s::{cast}")
@@ -459,19 +472,28 @@ def _pages(
         ).fetchone()
         bounded, bounded_params = cond, list(params)
         if end is not None:
-            bounded += (f' and {ts} <= %s::{cast} and ({ts} < %s::{cast} '
-                        f'or s.request_id collate "C" <= %s)')
+            bounded += (
+                f' and {ts} <= %s::{cast} and ({ts} < %s::{cast} or s.request_id collate "C" <= %s)'
+            )
             bounded_params += [end[0], end[0], end[1]]
         path = workdir / f"spend-{number:05d}.csv"
         try:
-            rows = copy_to_file(pg, f"select {spend_select(have)} from {spend_from(have)} "
-                                    f"where {bounded}", bounded_params, path)
+            rows = copy_to_file(
+                pg,
+                f"select {spend_select(have)} from {spend_from(have)} where {bounded}",
+                bounded_params,
+                path,
+            )
         except psycopg.DataError:
             # some metadata on this page is not an object (jsonb_to_record refuses it): read the
             # page again with the guarded query, which hands such rows on to be rejected
-            rows = copy_to_file(pg, f"select {spend_select(have, guarded=True)} "
-                                    f"from {spend_from(have, guarded=True)} where {bounded}",
-                                bounded_params, path)
+            rows = copy_to_file(
+                pg,
+                f"select {spend_select(have, guarded=True)} "
+                f"from {spend_from(have, guarded=True)} where {bounded}",
+                bounded_params,
+                path,
+            )
         if rows:
             yield SpendPage(path=path, rows=rows)
         else:
@@ -577,8 +599,14 @@ def parse_pages(
             "'LiteLLM_SpendLogs/' || coalesce(request_id, '?') as location "
             f"from {_csv_scan(page.path)}"
         )
-        parsed = parse_spend(con, "_litellm_wire", proxy=proxy, source_kind="postgres",
-                             source_location='"LiteLLM_SpendLogs"', to_arrow=True)
+        parsed = parse_spend(
+            con,
+            "_litellm_wire",
+            proxy=proxy,
+            source_kind="postgres",
+            source_location='"LiteLLM_SpendLogs"',
+            to_arrow=True,
+        )
         page.path.unlink(missing_ok=True)
         yield ParsedSpend(parsed.arrow, parsed.rows, parsed.rejected, parsed.max_start)
     con.execute("drop view if exists _litellm_wire")
@@ -590,9 +618,11 @@ def _dimension_sql(layout: dict[str, dict[str, str]], kind: str) -> str | None:
         active = layout.get("LiteLLM_VerificationToken")
         if active is None:
             return None
-        parts = [_dim_select("k", active, KEY_COLUMNS, extra_json=True)
-                 + ", false as deleted, null::text as active_token"
-                 + ' from "LiteLLM_VerificationToken" k']
+        parts = [
+            _dim_select("k", active, KEY_COLUMNS, extra_json=True)
+            + ", false as deleted, null::text as active_token"
+            + ' from "LiteLLM_VerificationToken" k'
+        ]
         deleted = layout.get("LiteLLM_DeletedVerificationToken")
         if deleted and "token" in deleted:
             order = ", k.deleted_at desc" if "deleted_at" in deleted else ""
@@ -620,8 +650,10 @@ def _dimension_sql(layout: dict[str, dict[str, str]], kind: str) -> str | None:
         teams = layout.get("LiteLLM_TeamTable")
         if teams is None:
             return None
-        sql = (_dim_select("t", teams, TEAM_COLUMNS, extra_json=True)
-               + ' , false as deleted from "LiteLLM_TeamTable" t')
+        sql = (
+            _dim_select("t", teams, TEAM_COLUMNS, extra_json=True)
+            + ' , false as deleted from "LiteLLM_TeamTable" t'
+        )
         deleted = layout.get("LiteLLM_DeletedTeamTable")
         if deleted and "team_id" in deleted:
             order = ", t.deleted_at desc" if "deleted_at" in deleted else ""
@@ -663,18 +695,33 @@ def _dim_select(
 
 _DIM_TYPES = {
     KEYS_TABLE: {
-        "tpm_limit": "bigint", "rpm_limit": "bigint", "tpd_limit": "bigint",
-        "max_parallel_requests": "bigint", "max_budget": "decimal(38,12)", "blocked": "boolean",
-        "expires_at": "timestamptz", "created_at": "timestamptz", "model_tpm_limit": "json",
-        "model_rpm_limit": "json", "deleted": "boolean",
+        "tpm_limit": "bigint",
+        "rpm_limit": "bigint",
+        "tpd_limit": "bigint",
+        "max_parallel_requests": "bigint",
+        "max_budget": "decimal(38,12)",
+        "blocked": "boolean",
+        "expires_at": "timestamptz",
+        "created_at": "timestamptz",
+        "model_tpm_limit": "json",
+        "model_rpm_limit": "json",
+        "deleted": "boolean",
     },
     TEAMS_TABLE: {
-        "tpm_limit": "bigint", "rpm_limit": "bigint", "tpd_limit": "bigint",
-        "max_parallel_requests": "bigint", "max_budget": "decimal(38,12)", "blocked": "boolean",
-        "model_tpm_limit": "json", "model_rpm_limit": "json", "deleted": "boolean",
+        "tpm_limit": "bigint",
+        "rpm_limit": "bigint",
+        "tpd_limit": "bigint",
+        "max_parallel_requests": "bigint",
+        "max_budget": "decimal(38,12)",
+        "blocked": "boolean",
+        "model_tpm_limit": "json",
+        "model_rpm_limit": "json",
+        "deleted": "boolean",
     },
     USERS_TABLE: {
-        "tpm_limit": "bigint", "rpm_limit": "bigint", "max_parallel_requests": "bigint",
+        "tpm_limit": "bigint",
+        "rpm_limit": "bigint",
+        "max_parallel_requests": "bigint",
         "max_budget": "decimal(38,12)",
     },
 }
@@ -697,10 +744,7 @@ def dimension_relation(
             [table],
         ).fetchall()
     ]
-    have = {
-        str(r[0])
-        for r in con.execute(f"select column_name from (describe {wire})").fetchall()
-    }
+    have = {str(r[0]) for r in con.execute(f"select column_name from (describe {wire})").fetchall()}
     types = _DIM_TYPES[table]
     exprs = []
     for col in target:
@@ -816,32 +860,45 @@ def run(
             total += _load_dimensions(con, pg, layout, workdir, proxy=proxy)
             loader = Loader(con, source=NAME, table=RAW_TABLE, key=NATURAL_KEY)
             cursor = window.cursor
-            pages = fetch_spend(pg, have, start=window.start, until=window.until,
-                                page_rows=page_rows, workdir=workdir)
+            pages = fetch_spend(
+                pg,
+                have,
+                start=window.start,
+                until=window.until,
+                page_rows=page_rows,
+                workdir=workdir,
+            )
             # three stages at once: PostgreSQL streams page n+2, DuckDB parses page n+1 (on a
             # second connection) and the loader writes page n with the cursor
             parser = con.cursor()
             try:
-                for parsed in ahead(parse_pages(parser, pages, proxy=proxy),
-                                    name="litellm-parse"):
+                for parsed in ahead(parse_pages(parser, pages, proxy=proxy), name="litellm-parse"):
                     cursor = later(cursor, parsed.max_start)
                     cursors = {window.partition: cursor} if cursor else {}
-                    loader.write(PageWrite(rows=parsed.rows, rejected=parsed.rejected,
-                                           cursors=cursors))
+                    loader.write(
+                        PageWrite(rows=parsed.rows, rejected=parsed.rejected, cursors=cursors)
+                    )
                     if app is not None and getattr(app, "log", None):
-                        app.log("page", f"{NAME}: {parsed.count} rows up to {parsed.max_start}",
-                                source=NAME, rows=parsed.count, rejected=len(parsed.rejected))
+                        app.log(
+                            "page",
+                            f"{NAME}: {parsed.count} rows up to {parsed.max_start}",
+                            source=NAME,
+                            rows=parsed.count,
+                            rejected=len(parsed.rejected),
+                        )
             finally:
                 parser.close()
             total += loader.total
     except psycopg.errors.InsufficientPrivilege as exc:
         raise SourceUnavailable(
-            NAME, f"{target.label} refused a read: {_problem(exc, target)}",
+            NAME,
+            f"{target.label} refused a read: {_problem(exc, target)}",
             'Grant the DSN\'s role SELECT on the "LiteLLM_*" tables',
         ) from None
     except psycopg.OperationalError as exc:
         raise SourceUnavailable(
-            NAME, f"lost {target.label}: {_problem(exc, target)}",
+            NAME,
+            f"lost {target.label}: {_problem(exc, target)}",
             "Check the database and run again; rows already loaded are kept and the cursor "
             "only covers them",
         ) from None
@@ -870,8 +927,12 @@ def _load_dimensions(
         rel = dimension_relation(con, table, "_litellm_dim", proxy=proxy, source_kind="postgres")
         key = [rel.columns[0]]
         loader = Loader(con, source=NAME, table=table, key=key)
-        result += loader.write(PageWrite(rows=rel, prefer="deleted, active_token nulls first"
-                                         if table == KEYS_TABLE else None))
+        result += loader.write(
+            PageWrite(
+                rows=rel,
+                prefer="deleted, active_token nulls first" if table == KEYS_TABLE else None,
+            )
+        )
         con.execute("drop table if exists _litellm_dim")
     return result
 
@@ -919,7 +980,7 @@ def run_litellm_files(
     if spend_file is None:
         raise ConfigError(
             f"litellm_files: no LiteLLM_SpendLogs.csv (or .csv.gz) in {folder}; point path at "
-            "a folder of dumps (COPY \"LiteLLM_SpendLogs\" TO STDOUT WITH CSV HEADER)"
+            'a folder of dumps (COPY "LiteLLM_SpendLogs" TO STDOUT WITH CSV HEADER)'
         )
     proxy = str(options.get("name") or "default")
     total = LoadResult()
@@ -940,16 +1001,22 @@ def run_litellm_files(
         con.execute(f"create or replace temp table _litellm_dim as {sql}")
         rel = dimension_relation(con, table, "_litellm_dim", proxy=proxy, source_kind="files")
         loader = Loader(con, source=FILES_NAME, table=table, key=[rel.columns[0]])
-        total += loader.write(PageWrite(rows=rel, prefer="deleted, active_token nulls first"
-                                        if table == KEYS_TABLE else None))
+        total += loader.write(
+            PageWrite(
+                rows=rel,
+                prefer="deleted, active_token nulls first" if table == KEYS_TABLE else None,
+            )
+        )
         con.execute("drop table if exists _litellm_dim")
     for table in layout:
         con.execute(f'drop table if exists "_dump_{table}"')
 
     etag = f"{spend_file.stat().st_size}-{spend_file.stat().st_mtime_ns}"
-    if since is None and until is None and store.processed_etags(con, FILES_NAME).get(
-        str(spend_file)
-    ) == etag:
+    if (
+        since is None
+        and until is None
+        and store.processed_etags(con, FILES_NAME).get(str(spend_file)) == etag
+    ):
         return total
     have = set(csv_columns(con, spend_file))
     exprs = []
@@ -967,16 +1034,21 @@ def run_litellm_files(
         + f", '{location}:' || (row_number() over () + 1) as location from {_csv_scan(spend_file)}"
         + (" where " + " and ".join(where) if where else "")
     )
-    parsed = parse_spend(con, "_litellm_wire_loc", proxy=proxy, source_kind="files",
-                         source_location=str(spend_file))
+    parsed = parse_spend(
+        con, "_litellm_wire_loc", proxy=proxy, source_kind="files", source_location=str(spend_file)
+    )
     from ingest.loader import ProcessedObject
 
     loader = Loader(con, source=FILES_NAME, table=RAW_TABLE, key=NATURAL_KEY)
-    loader.write(PageWrite(
-        rows=parsed.table, rejected=parsed.rejected,
-        processed=[ProcessedObject(str(spend_file), etag, parsed.rows)]
-        if since is None and until is None else [],
-    ))
+    loader.write(
+        PageWrite(
+            rows=parsed.table,
+            rejected=parsed.rejected,
+            processed=[ProcessedObject(str(spend_file), etag, parsed.rows)]
+            if since is None and until is None
+            else [],
+        )
+    )
     total += loader.total
     parsed.drop(con)
     con.execute("drop table if exists _litellm_wire_loc")
@@ -987,5 +1059,4 @@ def _duckdb_dialect(sql: str) -> str:
     """The dimension SELECTs over the dump tables in DuckDB: dump names, JSON text operators."""
     for table in DUMP_TABLES[1:]:
         sql = sql.replace(f'"{table}"', f'"_dump_{table}"')
-    return (sql.replace("::jsonb -> ", "::json -> ")
-            .replace("collate \"C\"", ""))
+    return sql.replace("::jsonb -> ", "::json -> ").replace('collate "C"', "")

@@ -61,38 +61,74 @@ TIMEOUT_SECONDS = 60
 
 # wire column -> field of a /spend/logs/v2 row
 API_FIELDS = {
-    "request_id": "request_id", "call_type": "call_type", "api_key": "api_key",
-    "spend": "spend", "prompt_tokens": "prompt_tokens", "completion_tokens": "completion_tokens",
-    "total_tokens": "total_tokens", "start_time": "startTime", "end_time": "endTime",
-    "model": "model", "model_id": "model_id", "model_group": "model_group",
-    "custom_llm_provider": "custom_llm_provider", "api_base": "api_base", "user_id": "user",
-    "team_id": "team_id", "organization_id": "organization_id",
-    "session_id": "session_id", "status": "status", "cache_hit": "cache_hit",
-    "request_tags": "request_tags", "metadata": "metadata",
+    "request_id": "request_id",
+    "call_type": "call_type",
+    "api_key": "api_key",
+    "spend": "spend",
+    "prompt_tokens": "prompt_tokens",
+    "completion_tokens": "completion_tokens",
+    "total_tokens": "total_tokens",
+    "start_time": "startTime",
+    "end_time": "endTime",
+    "model": "model",
+    "model_id": "model_id",
+    "model_group": "model_group",
+    "custom_llm_provider": "custom_llm_provider",
+    "api_base": "api_base",
+    "user_id": "user",
+    "team_id": "team_id",
+    "organization_id": "organization_id",
+    "session_id": "session_id",
+    "status": "status",
+    "cache_hit": "cache_hit",
+    "request_tags": "request_tags",
+    "metadata": "metadata",
 }
 assert list(API_FIELDS) == WIRE_COLUMNS
 KEY_FIELDS = {  # raw_litellm_keys column -> JSON path in a /key/list full object
-    "token": "$.token", "key_alias": "$.key_alias", "key_name": "$.key_name",
-    "user_id": "$.user_id", "team_id": "$.team_id", "organization_id": "$.organization_id",
-    "tpm_limit": "$.tpm_limit", "rpm_limit": "$.rpm_limit", "tpd_limit": "$.tpd_limit",
-    "max_parallel_requests": "$.max_parallel_requests", "max_budget": "$.max_budget",
-    "budget_duration": "$.budget_duration", "blocked": "$.blocked", "expires_at": "$.expires",
-    "created_at": "$.created_at", "model_tpm_limit": "$.metadata.model_tpm_limit",
+    "token": "$.token",
+    "key_alias": "$.key_alias",
+    "key_name": "$.key_name",
+    "user_id": "$.user_id",
+    "team_id": "$.team_id",
+    "organization_id": "$.organization_id",
+    "tpm_limit": "$.tpm_limit",
+    "rpm_limit": "$.rpm_limit",
+    "tpd_limit": "$.tpd_limit",
+    "max_parallel_requests": "$.max_parallel_requests",
+    "max_budget": "$.max_budget",
+    "budget_duration": "$.budget_duration",
+    "blocked": "$.blocked",
+    "expires_at": "$.expires",
+    "created_at": "$.created_at",
+    "model_tpm_limit": "$.metadata.model_tpm_limit",
     "model_rpm_limit": "$.metadata.model_rpm_limit",
 }
 TEAM_FIELDS = {
-    "team_id": "$.team_id", "team_alias": "$.team_alias", "organization_id": "$.organization_id",
-    "tpm_limit": "$.tpm_limit", "rpm_limit": "$.rpm_limit", "tpd_limit": "$.tpd_limit",
-    "max_parallel_requests": "$.max_parallel_requests", "max_budget": "$.max_budget",
-    "budget_duration": "$.budget_duration", "blocked": "$.blocked",
+    "team_id": "$.team_id",
+    "team_alias": "$.team_alias",
+    "organization_id": "$.organization_id",
+    "tpm_limit": "$.tpm_limit",
+    "rpm_limit": "$.rpm_limit",
+    "tpd_limit": "$.tpd_limit",
+    "max_parallel_requests": "$.max_parallel_requests",
+    "max_budget": "$.max_budget",
+    "budget_duration": "$.budget_duration",
+    "blocked": "$.blocked",
     "model_tpm_limit": "$.metadata.model_tpm_limit",
     "model_rpm_limit": "$.metadata.model_rpm_limit",
 }
 USER_FIELDS = {
-    "user_id": "$.user_id", "user_alias": "$.user_alias", "user_email": "$.user_email",
-    "team_id": "$.team_id", "user_role": "$.user_role", "tpm_limit": "$.tpm_limit",
-    "rpm_limit": "$.rpm_limit", "max_parallel_requests": "$.max_parallel_requests",
-    "max_budget": "$.max_budget", "budget_duration": "$.budget_duration",
+    "user_id": "$.user_id",
+    "user_alias": "$.user_alias",
+    "user_email": "$.user_email",
+    "team_id": "$.team_id",
+    "user_role": "$.user_role",
+    "tpm_limit": "$.tpm_limit",
+    "rpm_limit": "$.rpm_limit",
+    "max_parallel_requests": "$.max_parallel_requests",
+    "max_budget": "$.max_budget",
+    "budget_duration": "$.budget_duration",
 }
 
 
@@ -126,14 +162,21 @@ class Client:
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
         url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
 
-        @retry(stop=stop_after_attempt(self.attempts),
-               wait=wait_exponential(multiplier=0.25, max=8),
-               retry=retry_if_exception_type(_Retryable))
+        @retry(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=0.25, max=8),
+            retry=retry_if_exception_type(_Retryable),
+        )
         def _get() -> bytes:
             self.requests += 1
-            req = urllib.request.Request(url, headers={
-                "Authorization": f"Bearer {self.key}", "Accept": "application/json",
-                "User-Agent": "llmledger"})
+            req = urllib.request.Request(
+                url,
+                headers={
+                    "Authorization": f"Bearer {self.key}",
+                    "Accept": "application/json",
+                    "User-Agent": "llmledger",
+                },
+            )
             try:
                 with urllib.request.urlopen(req, timeout=TIMEOUT_SECONDS) as resp:  # noqa: S310
                     return bytes(resp.read())
@@ -165,7 +208,8 @@ class Client:
                     "proxy's master key or an admin key",
                 ) from None
             raise SourceUnavailable(
-                NAME, f"{self.base_url} answered HTTP {exc.code} on {path}",
+                NAME,
+                f"{self.base_url} answered HTTP {exc.code} on {path}",
                 "Check the proxy URL; /spend/logs/v2 needs a recent LiteLLM (else use the "
                 "database source, `llmledger ingest litellm`)",
             ) from None
@@ -204,10 +248,17 @@ class Slice:
 
 
 def _page(client: Client, s: datetime, e: datetime, page: int, size: int) -> tuple[bytes, dict]:
-    body = client.get("/spend/logs/v2", {
-        "start_date": _stamp(s), "end_date": _stamp(e), "page": page, "page_size": size,
-        "sort_by": "startTime", "sort_order": "asc",
-    })
+    body = client.get(
+        "/spend/logs/v2",
+        {
+            "start_date": _stamp(s),
+            "end_date": _stamp(e),
+            "page": page,
+            "page_size": size,
+            "sort_by": "startTime",
+            "sort_order": "asc",
+        },
+    )
     assert body is not None
     try:
         envelope = json.loads(body)
@@ -215,7 +266,8 @@ def _page(client: Client, s: datetime, e: datetime, page: int, size: int) -> tup
             raise ValueError
     except ValueError:
         raise SourceUnavailable(
-            NAME, f"{client.base_url}/spend/logs/v2 did not answer with a page of spend logs",
+            NAME,
+            f"{client.base_url}/spend/logs/v2 did not answer with a page of spend logs",
             "Check the proxy URL (it must be the LiteLLM proxy itself)",
         ) from None
     return body, envelope
@@ -270,8 +322,16 @@ def fetch_slices(
         t = e
 
 
-def _crowded(client: Client, s: datetime, e: datetime, total: int, page_size: int, save: Any,
-             *, first: tuple[bytes, dict]) -> Slice:
+def _crowded(
+    client: Client,
+    s: datetime,
+    e: datetime,
+    total: int,
+    page_size: int,
+    save: Any,
+    *,
+    first: tuple[bytes, dict],
+) -> Slice:
     result = Slice(s, e, total=total, complete=False)
     seen: set[str] = set()
     pages = -(-total // page_size)
@@ -299,9 +359,16 @@ def fetch_dimension(client: Client, kind: str) -> Iterator[bytes]:
     page, size = 1, 100  # /key/list allows at most 100 per page
     while True:
         if kind == "keys":
-            got = client.get("/key/list", {"return_full_object": "true", "page": page,
-                                           "size": size, "include_team_keys": "true"},
-                             missing_ok=True)
+            got = client.get(
+                "/key/list",
+                {
+                    "return_full_object": "true",
+                    "page": page,
+                    "size": size,
+                    "include_team_keys": "true",
+                },
+                missing_ok=True,
+            )
         else:
             got = client.get("/user/list", {"page": page, "page_size": size}, missing_ok=True)
         if got is None:
@@ -335,13 +402,13 @@ def spend_wire(con: duckdb.DuckDBPyConnection, pages: list[Path], name: str) -> 
     exprs = []
     for wire, api_field in API_FIELDS.items():
         if wire in ("metadata", "request_tags"):  # objects / arrays stay JSON text
-            exprs.append(f"cast(r.\"{api_field}\" as varchar) as {wire}")
+            exprs.append(f'cast(r."{api_field}" as varchar) as {wire}')
         else:
-            exprs.append(f"r.\"{api_field}\" as {wire}")
+            exprs.append(f'r."{api_field}" as {wire}')
     con.execute(
         f"""
         create or replace temp table {name} as
-        select {', '.join(exprs)},
+        select {", ".join(exprs)},
                'spend/logs/v2/' || coalesce(r.request_id, page || '#' || ordinal) as location
         from (
             select json_transform(row, '{{{shape}}}') as r, page, ordinal
@@ -358,24 +425,26 @@ def spend_wire(con: duckdb.DuckDBPyConnection, pages: list[Path], name: str) -> 
     )
 
 
-def dimension_wire(con: duckdb.DuckDBPyConnection, pages: list[Path], kind: str,
-                   name: str) -> None:
+def dimension_wire(con: duckdb.DuckDBPyConnection, pages: list[Path], kind: str, name: str) -> None:
     fields = {"keys": KEY_FIELDS, "teams": TEAM_FIELDS, "users": USER_FIELDS}[kind]
     # /key/list -> {"keys": [...]}, /user/list -> {"users": [...]}, /team/list -> [...]
     if kind == "teams":
-        rows = (f"select json as row from read_json_objects({_files_sql(pages)}, "
-                "format='array')")
+        rows = f"select json as row from read_json_objects({_files_sql(pages)}, format='array')"
     else:
-        rows = (f"select unnest(cast(json_extract(json, '$.{kind}') as json[])) as row "
-                f"from read_json_objects({_files_sql(pages)})")
+        rows = (
+            f"select unnest(cast(json_extract(json, '$.{kind}') as json[])) as row "
+            f"from read_json_objects({_files_sql(pages)})"
+        )
     exprs = []
     for column, path in fields.items():
         if column.startswith("model_"):
             exprs.append(f"cast(json_extract(row, '{path}') as varchar) as {column}")
         else:
             exprs.append(f"json_extract_string(row, '{path}') as {column}")
-    con.execute(f"create or replace temp table {name} as select {', '.join(exprs)} from ({rows})"
-                " where json_type(row) = 'OBJECT'")
+    con.execute(
+        f"create or replace temp table {name} as select {', '.join(exprs)} from ({rows})"
+        " where json_type(row) = 'OBJECT'"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -404,8 +473,11 @@ def run(
         start = datetime.fromisoformat(cursor.replace("Z", "+00:00")) - timedelta(minutes=overlap)
     else:
         start = now - timedelta(days=int(options.get("first_run_days", DEFAULT_FIRST_RUN_DAYS)))
-    end = (datetime(until.year, until.month, until.day, tzinfo=UTC) - timedelta(seconds=1)
-           if until is not None else now)
+    end = (
+        datetime(until.year, until.month, until.day, tzinfo=UTC) - timedelta(seconds=1)
+        if until is not None
+        else now
+    )
     total = LoadResult()
     with tempfile.TemporaryDirectory(prefix="llmledger-litellm-api-") as tmp:
         workdir = Path(tmp)
@@ -418,13 +490,22 @@ def run(
             nonlocal cursor, rows
             if batch:
                 spend_wire(con, batch, "_litellm_api_wire")
-                parsed = parse_spend(con, "_litellm_api_wire", proxy=client.base_url,
-                                     source_kind="api",
-                                     source_location=f"{client.base_url}/spend/logs/v2")
+                parsed = parse_spend(
+                    con,
+                    "_litellm_api_wire",
+                    proxy=client.base_url,
+                    source_kind="api",
+                    source_location=f"{client.base_url}/spend/logs/v2",
+                )
                 cursor = later(cursor, parsed.max_start)
-                loader.write(PageWrite(rows=parsed.table, rejected=parsed.rejected,
-                                       cursors={partition: cursor} if cursor else {},
-                                       prefer="start_time desc"))
+                loader.write(
+                    PageWrite(
+                        rows=parsed.table,
+                        rejected=parsed.rejected,
+                        cursors={partition: cursor} if cursor else {},
+                        prefer="start_time desc",
+                    )
+                )
                 parsed.drop(con)
             for path in batch:
                 path.unlink(missing_ok=True)
@@ -432,11 +513,16 @@ def run(
             rows = 0
 
         # consecutive slices are written together, up to BATCH_ROWS rows per transaction
-        for piece in fetch_slices(client, start, end, page_size=page_size,
-                                  slice_minutes=slice_minutes, workdir=workdir):
+        for piece in fetch_slices(
+            client, start, end, page_size=page_size, slice_minutes=slice_minutes, workdir=workdir
+        ):
             if not piece.complete and app is not None:
-                app.log("warning", f"{NAME}: {_stamp(piece.start)} holds {piece.total} rows; "
-                        f"not all were seen after {REREADS} reads", source=NAME)
+                app.log(
+                    "warning",
+                    f"{NAME}: {_stamp(piece.start)} holds {piece.total} rows; "
+                    f"not all were seen after {REREADS} reads",
+                    source=NAME,
+                )
             if piece.total == 0:
                 for path in piece.pages:
                     path.unlink(missing_ok=True)
@@ -462,8 +548,9 @@ def _load_dimensions(con: duckdb.DuckDBPyConnection, client: Client, workdir: Pa
         if not pages:
             continue
         dimension_wire(con, pages, kind, "_litellm_api_dim")
-        rel = dimension_relation(con, table, "_litellm_api_dim", proxy=client.base_url,
-                                 source_kind="api")
+        rel = dimension_relation(
+            con, table, "_litellm_api_dim", proxy=client.base_url, source_kind="api"
+        )
         loader = Loader(con, source=NAME, table=table, key=[rel.columns[0]])
         result += loader.write(PageWrite(rows=rel))
         con.execute("drop table if exists _litellm_api_dim")

@@ -114,20 +114,28 @@ METADATA_KEYS = [
     "model_map_information",
     "error_information",
 ]
-JSON_KEYS = {"usage_object", "additional_usage_values", "spend_logs_metadata",
-             "error_information"}
+JSON_KEYS = {"usage_object", "additional_usage_values", "spend_logs_metadata", "error_information"}
 # A wire may carry these keys already split out of metadata (the PostgreSQL source does: it reads
 # them with one jsonb_to_record); otherwise they are split out of the metadata JSON here.
 SPLIT_COLUMNS = {
     f"meta_{key}" if key != "model_map_information" else "meta_model_map_key": key
     for key in METADATA_KEYS
 }
-_TOP_SHAPE = "{" + ", ".join(
-    f'"{key}": ' + ('"JSON"' if key in JSON_KEYS else
-                    '{"model_map_key": "VARCHAR"}' if key == "model_map_information" else
-                    '"VARCHAR"')
-    for key in METADATA_KEYS
-) + "}"
+_TOP_SHAPE = (
+    "{"
+    + ", ".join(
+        f'"{key}": '
+        + (
+            '"JSON"'
+            if key in JSON_KEYS
+            else '{"model_map_key": "VARCHAR"}'
+            if key == "model_map_information"
+            else '"VARCHAR"'
+        )
+        for key in METADATA_KEYS
+    )
+    + "}"
+)
 _USAGE_SHAPE = (
     '{"cache_read_input_tokens": "JSON", "cache_creation_input_tokens": "JSON",'
     ' "cache_creation": {"ephemeral_5m_input_tokens": "JSON", "ephemeral_1h_input_tokens": "JSON"},'
@@ -196,22 +204,32 @@ def _reject_sql() -> str:
     """A CASE naming the first thing wrong with a row, NULL when it is fine. Fixed texts only."""
     checks = [
         ("request_id is null or trim(request_id) = ''", "missing field request_id"),
-        ("start_time is null or try_cast(start_time as timestamptz) is null",
-         "missing or invalid startTime"),
-        ("spend is not null and try_cast(spend as decimal(38,12)) is null",
-         "wrong type for spend: expected a number"),
+        (
+            "start_time is null or try_cast(start_time as timestamptz) is null",
+            "missing or invalid startTime",
+        ),
+        (
+            "spend is not null and try_cast(spend as decimal(38,12)) is null",
+            "wrong type for spend: expected a number",
+        ),
     ]
     for col in _INT_COLUMNS:
         # a pattern, not try_cast: try_cast('12.5' as bigint) is 13
-        checks.append((f"{col} is not null and not regexp_full_match({col}, '\\s*-?[0-9]+\\s*')",
-                       f"wrong type for {col}: expected an integer"))
+        checks.append(
+            (
+                f"{col} is not null and not regexp_full_match({col}, '\\s*-?[0-9]+\\s*')",
+                f"wrong type for {col}: expected an integer",
+            )
+        )
         checks.append((f"starts_with(trim({col}), '-')", f"negative {col}"))
     checks += [
         ("metadata is not null and meta_json is null", "malformed metadata: invalid JSON"),
         ("metadata is not null and meta_type <> 'OBJECT'", "malformed metadata: not a JSON object"),
-        ("meta_usage_object is not null and not usage_is_object "
-         "and trim(meta_usage_object) <> 'null'",
-         "malformed metadata: usage_object is not an object"),
+        (
+            "meta_usage_object is not null and not usage_is_object "
+            "and trim(meta_usage_object) <> 'null'",
+            "malformed metadata: usage_object is not an object",
+        ),
     ]
     # only the value each token column takes is checked (the first of its paths present)
     bad = " or ".join(
@@ -248,12 +266,14 @@ def parse_spend(
     The page is read once. With ``to_arrow`` the rows land in ``ParsedPage.arrow`` (for a loader
     on another connection) instead of a temp table on ``con``."""
     name = f"_litellm_page_{next(_counter)}"
-    have = {str(r[0]) for r in con.execute(f"select column_name from (describe {wire})")
-            .fetchall()}
+    have = {str(r[0]) for r in con.execute(f"select column_name from (describe {wire})").fetchall()}
     split = []
     for column, key in SPLIT_COLUMNS.items():
-        from_meta = ("t.m.model_map_information.model_map_key" if key == "model_map_information"
-                     else f"t.m.{key}")
+        from_meta = (
+            "t.m.model_map_information.model_map_key"
+            if key == "model_map_information"
+            else f"t.m.{key}"
+        )
         given = f"t.{column}" if column in have else "null"
         split.append(f"coalesce({given}, cast({from_meta} as varchar)) as {column}")
     # JSON is parsed as few times as possible: the split-out keys are JSON text already (from
@@ -281,8 +301,8 @@ def parse_spend(
             from unwrapped u
         ),
         split as (
-            select t.* exclude ({', '.join(['m'] + [c for c in SPLIT_COLUMNS if c in have])}),
-                   {', '.join(split)}
+            select t.* exclude ({", ".join(["m"] + [c for c in SPLIT_COLUMNS if c in have])}),
+                   {", ".join(split)}
             from (
                 select *, case when meta_type = 'OBJECT'
                                then json_transform(meta_json, '{_TOP_SHAPE}') end as m
@@ -291,20 +311,20 @@ def parse_spend(
         ),
         parsed as (
             select *,
-                   {_is_object('meta_usage_object')} as usage_is_object,
-                   case when {_is_object('meta_usage_object')}
+                   {_is_object("meta_usage_object")} as usage_is_object,
+                   case when {_is_object("meta_usage_object")}
                         then json_transform(meta_usage_object, '{_USAGE_SHAPE}') end
                        as usage_object,
-                   case when {_is_object('meta_additional_usage_values')}
+                   case when {_is_object("meta_additional_usage_values")}
                         then json_transform(meta_additional_usage_values, '{_USAGE_SHAPE}') end
                        as additional_usage_values,
-                   case when {_is_object('meta_error_information')}
+                   case when {_is_object("meta_error_information")}
                         then json_transform(meta_error_information, '{_ERROR_SHAPE}') end
                        as error_information
             from split
         ),
         tokened as (
-            select *, {', '.join(f"{_first_present(c)} as tok_{c}" for c in _TOKEN_PATHS)}
+            select *, {", ".join(f"{_first_present(c)} as tok_{c}" for c in _TOKEN_PATHS)}
             from parsed
         )
         select *, {_reject_sql()} as reject_reason
@@ -325,10 +345,10 @@ def parse_spend(
             coalesce(try_cast(prompt_tokens as bigint), 0) as prompt_tokens,
             coalesce(try_cast(completion_tokens as bigint), 0) as completion_tokens,
             coalesce(try_cast(total_tokens as bigint), 0) as total_tokens,
-            {tokens['cache_read_tokens']} as cache_read_tokens,
-            {tokens['cache_creation_tokens']} as cache_creation_tokens,
-            {tokens['cache_write_5m_tokens']} as cache_write_5m_tokens,
-            {tokens['cache_write_1h_tokens']} as cache_write_1h_tokens,
+            {tokens["cache_read_tokens"]} as cache_read_tokens,
+            {tokens["cache_creation_tokens"]} as cache_creation_tokens,
+            {tokens["cache_write_5m_tokens"]} as cache_write_5m_tokens,
+            {tokens["cache_write_1h_tokens"]} as cache_write_1h_tokens,
             nullif(model, '') as model,
             nullif(model_group, '') as model_group,
             nullif(model_id, '') as deployment_id,
@@ -356,7 +376,7 @@ def parse_spend(
             nullif(meta_internal_call_origin, '') as internal_call_origin,
             case when starts_with(ltrim(request_tags), '[')
                  then json(try_cast(request_tags as json)) end as request_tags,
-            case when {_is_object('meta_spend_logs_metadata')}
+            case when {_is_object("meta_spend_logs_metadata")}
                  then json(try_cast(meta_spend_logs_metadata as json)) end as spend_logs_metadata,
             '{_sql_str(proxy)}' as proxy,
             '{_sql_str(source_kind)}' as source_kind,

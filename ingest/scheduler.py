@@ -135,8 +135,13 @@ class RunLock:
         heartbeat = datetime.fromtimestamp(stat.st_mtime, UTC)
         try:
             doc = json.loads(text)
-            return LockInfo(int(doc["pid"]), str(doc["hostname"]), str(doc["started_at"]),
-                            str(doc["token"]), heartbeat)
+            return LockInfo(
+                int(doc["pid"]),
+                str(doc["hostname"]),
+                str(doc["started_at"]),
+                str(doc["token"]),
+                heartbeat,
+            )
         except (ValueError, KeyError, TypeError):  # half-written by a holder that died
             return LockInfo(None, None, None, None, heartbeat)
 
@@ -292,7 +297,9 @@ def _connect(app: AppContext) -> duckdb.DuckDBPyConnection:
 
 
 def _run_locked(
-    app: AppContext, con: duckdb.DuckDBPyConnection, sources: list[tuple[str, dict[str, Any]]],
+    app: AppContext,
+    con: duckdb.DuckDBPyConnection,
+    sources: list[tuple[str, dict[str, Any]]],
     now: datetime,
 ) -> RunReport:
     report = RunReport()
@@ -312,8 +319,11 @@ def _run_locked(
         report.build_error = f"{type(exc).__name__}: {exc}"
         codes.append(int(ExitCode.DATA))
     if report.build_error is not None:
-        app.log("build_failed", f"error: build or publish failed: {report.build_error}",
-                error=report.build_error)
+        app.log(
+            "build_failed",
+            f"error: build or publish failed: {report.build_error}",
+            error=report.build_error,
+        )
     if report.published:
         sent, errors = check_budgets(app, con, now)
         report.alerts_sent, report.alert_errors = sent, errors
@@ -339,13 +349,20 @@ def _ingest_safely(
         name = _source_name(kind)
         error = DataError(f"{name}: failed unexpectedly ({type(exc).__name__}: {exc})")
         try:
-            record_run(con, source=name, started_at=started, status="failed",
-                       result=LoadResult(), message=str(error))
+            record_run(
+                con,
+                source=name,
+                started_at=started,
+                status="failed",
+                result=LoadResult(),
+                message=str(error),
+            )
         except duckdb.Error:
             pass
         app.log("source_failed", f"error: {error}", source=name)
-        return pipeline.SourceOutcome(kind, name, LoadResult(), error,
-                                      (datetime.now(UTC) - started).total_seconds())
+        return pipeline.SourceOutcome(
+            kind, name, LoadResult(), error, (datetime.now(UTC) - started).total_seconds()
+        )
 
 
 def _source_name(kind: str) -> str:
@@ -376,9 +393,13 @@ def _print_summary(app: AppContext, report: RunReport) -> None:
                 f"  {o.name}: {'FAILED' if o.error else 'ok'}, {o.result.new_rows} new, "
                 f"{o.result.updated_rows} updated, {o.result.rejected_rows} rejected, "
                 f"{o.seconds:.1f}s",
-                source=o.name, status="failed" if o.error else "ok", new=o.result.new_rows,
-                updated=o.result.updated_rows, rejected=o.result.rejected_rows,
-                seconds=round(o.seconds, 3), error=str(o.error) if o.error else None,
+                source=o.name,
+                status="failed" if o.error else "ok",
+                new=o.result.new_rows,
+                updated=o.result.updated_rows,
+                rejected=o.result.rejected_rows,
+                seconds=round(o.seconds, 3),
+                error=str(o.error) if o.error else None,
             )
     failed = sum(1 for o in report.outcomes if o.error)
     app.log(
@@ -386,8 +407,11 @@ def _print_summary(app: AppContext, report: RunReport) -> None:
         f"run finished: {len(report.outcomes) - failed} source(s) ok, {failed} failed; snapshot "
         + ("published" if report.published else "NOT published")
         + f"; {report.alerts_sent} budget alert(s) sent; exit {report.exit_code}",
-        ok=len(report.outcomes) - failed, failed=failed, published=report.published,
-        alerts_sent=report.alerts_sent, exit_code=report.exit_code,
+        ok=len(report.outcomes) - failed,
+        failed=failed,
+        published=report.published,
+        alerts_sent=report.alerts_sent,
+        exit_code=report.exit_code,
     )
 
 
@@ -396,12 +420,16 @@ def _summary_table(app: AppContext, report: RunReport) -> Any:
 
     table = Table(title="llmledger run", title_justify="left")
     for column in ("source", "status", "new", "updated", "rejected", "time"):
-        table.add_column(column, justify="right" if column in ("new", "updated", "rejected",
-                                                                "time") else "left")
+        table.add_column(
+            column, justify="right" if column in ("new", "updated", "rejected", "time") else "left"
+        )
     for o in report.outcomes:
         table.add_row(
-            o.name, "[red]failed[/red]" if o.error else "[green]ok[/green]",
-            str(o.result.new_rows), str(o.result.updated_rows), str(o.result.rejected_rows),
+            o.name,
+            "[red]failed[/red]" if o.error else "[green]ok[/green]",
+            str(o.result.new_rows),
+            str(o.result.updated_rows),
+            str(o.result.rejected_rows),
             f"{o.seconds:.1f}s",
         )
     published = f"published: {app.snapshot_path}" if report.published else "NOT published"
@@ -605,7 +633,9 @@ def post_webhook(url: str, payload: dict[str, Any]) -> None:
     )
     def attempt() -> None:
         request = urllib.request.Request(
-            url, data=body, method="POST",
+            url,
+            data=body,
+            method="POST",
             headers={"Content-Type": "application/json", "User-Agent": "llmledger"},
         )
         try:
@@ -638,15 +668,18 @@ def check_budgets(
     ).fetchall()[0][0]
     if not has_budgets:
         return 0, []
-    min_days = int(app.config.section("alerts").get("forecast_min_days",
-                                                    DEFAULT_FORECAST_MIN_DAYS))
+    min_days = int(app.config.section("alerts").get("forecast_min_days", DEFAULT_FORECAST_MIN_DAYS))
     alerts = due_alerts(con, now, min_days)
     if not alerts:
         return 0, []
     url = webhook_url(app)
     if url is None:
-        app.log("alerts_unsent", f"{len(alerts)} budget alert(s) due but no webhook configured "
-                "(set [alerts] webhook_url_env or webhook_url)", due=len(alerts))
+        app.log(
+            "alerts_unsent",
+            f"{len(alerts)} budget alert(s) due but no webhook configured "
+            "(set [alerts] webhook_url_env or webhook_url)",
+            due=len(alerts),
+        )
         return 0, []
     sent, errors = 0, []
     for alert in alerts:
@@ -655,15 +688,31 @@ def check_budgets(
             post_webhook(url, payload)
         except LedgerError as exc:
             errors.append(str(exc))
-            app.log("alert_failed", f"error: budget alert for {alert.team} "
-                    f"({alert.threshold}): {exc}", team=alert.team, threshold=alert.threshold)
+            app.log(
+                "alert_failed",
+                f"error: budget alert for {alert.team} ({alert.threshold}): {exc}",
+                team=alert.team,
+                threshold=alert.threshold,
+            )
             continue
         con.execute(
             "insert or ignore into alerts_sent values (?, ?, ?, ?, ?, ?, ?)",
-            [alert.team, alert.month, alert.threshold, now, alert.spend_usd, alert.budget_usd,
-             alert.forecast_usd],
+            [
+                alert.team,
+                alert.month,
+                alert.threshold,
+                now,
+                alert.spend_usd,
+                alert.budget_usd,
+                alert.forecast_usd,
+            ],
         )
         sent += 1
-        app.log("alert_sent", payload["text"], team=alert.team, month=alert.month,
-                threshold=alert.threshold)
+        app.log(
+            "alert_sent",
+            payload["text"],
+            team=alert.team,
+            month=alert.month,
+            threshold=alert.threshold,
+        )
     return sent, errors

@@ -50,8 +50,18 @@ from ingest.vertex_parse import (
 NAME = "vertex"
 RAW_TABLE = USAGE_TABLE
 RAW_TABLES = (AUDIT_TABLE, USAGE_TABLE)
-__all__ = ["NAME", "RAW_TABLE", "RAW_TABLES", "NATURAL_KEY", "RAW_TABLE_DDL", "run", "fetch",
-           "TokenBucket", "build_filter", "make_client"]
+__all__ = [
+    "NAME",
+    "RAW_TABLE",
+    "RAW_TABLES",
+    "NATURAL_KEY",
+    "RAW_TABLE_DDL",
+    "run",
+    "fetch",
+    "TokenBucket",
+    "build_filter",
+    "make_client",
+]
 
 DEFAULT_ENDPOINT = "https://logging.googleapis.com"
 DEFAULT_PAGE_SIZE = 1000  # the API's maximum; fewer calls against the 60/minute quota
@@ -319,24 +329,38 @@ def run(
     deadline = float(options.get("retry_deadline_seconds") or DEFAULT_RETRY_DEADLINE_SECONDS)
 
     cursor = store.get_cursor(con, NAME, project)
-    start, end = window(cursor, since=since, until=until, now=now or datetime.now(UTC),
-                        overlap=overlap)
+    start, end = window(
+        cursor, since=since, until=until, now=now or datetime.now(UTC), overlap=overlap
+    )
     if start >= end:
         return LoadResult()
     filter_ = build_filter(start, end, options.get("filter"))
 
     def on_error(exc: Exception) -> None:
-        app.log("source_retry", f"vertex: {_describe(exc)} from {endpoint}; retrying",
-                source=NAME, project=project)
+        app.log(
+            "source_retry",
+            f"vertex: {_describe(exc)} from {endpoint}; retrying",
+            source=NAME,
+            project=project,
+        )
 
     limiter = TokenBucket(per_minute, clock=clock or time.monotonic, sleep=sleep or time.sleep)
     audit = Loader(con, source=NAME, table=AUDIT_TABLE, key=NATURAL_KEY)
     usage = Loader(con, source=NAME, table=USAGE_TABLE, key=NATURAL_KEY)
     try:
-        client = make_client(project, api_endpoint=options.get("api_endpoint"),
-                             anonymous=bool(options.get("anonymous")))
-        pages = fetch(client, project=project, filter_=filter_, page_size=page_size,
-                      limiter=limiter, retry=make_retry(deadline, on_error))
+        client = make_client(
+            project,
+            api_endpoint=options.get("api_endpoint"),
+            anonymous=bool(options.get("anonymous")),
+        )
+        pages = fetch(
+            client,
+            project=project,
+            filter_=filter_,
+            page_size=page_size,
+            limiter=limiter,
+            retry=make_retry(deadline, on_error),
+        )
         with tempfile.TemporaryDirectory(prefix="llmledger-vertex-") as tmp:
             for page in pages:
                 cursor = _load_page(con, page, tmp, project, cursor, audit, usage)
@@ -368,7 +392,9 @@ def _load_page(
             fh.write(json.dumps(entry, separators=(",", ":")))
             fh.write("\n")
     batch = parse_files(
-        con, [path], source_kind="api",
+        con,
+        [path],
+        source_kind="api",
         location_of=lambda _p: f"projects/{project} entries.list page {page.number} line",
         entry_locations=True,
     )
@@ -377,11 +403,13 @@ def _load_page(
         # Audit rows first; the cursor moves with the second write, so a crash in between
         # re-reads this page next time (the upserts make that harmless).
         audit.write(PageWrite(rows=batch.audit_table))
-        usage.write(PageWrite(
-            rows=batch.usage_table,
-            rejected=batch.rejected,
-            cursors={project: new_cursor} if new_cursor and new_cursor != cursor else {},
-        ))
+        usage.write(
+            PageWrite(
+                rows=batch.usage_table,
+                rejected=batch.rejected,
+                cursors={project: new_cursor} if new_cursor and new_cursor != cursor else {},
+            )
+        )
     finally:
         batch.drop(con)
         os.unlink(path)
@@ -417,9 +445,13 @@ def _map_error(
     kept = f"the checkpoint for project {project} was kept"
     if isinstance(exc, gexc.RetryError):
         cause = exc.cause
-        what = ("could not connect" if isinstance(cause, requests.exceptions.RequestException)
-                else f"kept answering {_describe(cause)}" if cause is not None
-                else "kept failing")
+        what = (
+            "could not connect"
+            if isinstance(cause, requests.exceptions.RequestException)
+            else f"kept answering {_describe(cause)}"
+            if cause is not None
+            else "kept failing"
+        )
         return SourceUnavailable(
             NAME,
             f"Cloud Logging at {endpoint} {what} for {deadline:g}s of retries",
@@ -434,7 +466,8 @@ def _map_error(
         )
     if isinstance(exc, (auth_exc.RefreshError, auth_exc.TransportError)):
         return SourceUnavailable(
-            NAME, "Google credentials were refused (the access token could not be refreshed)",
+            NAME,
+            "Google credentials were refused (the access token could not be refreshed)",
             f"Check GOOGLE_APPLICATION_CREDENTIALS or re-run `gcloud auth application-default "
             f"login`; {kept}",
         )
@@ -452,17 +485,20 @@ def _map_error(
         )
     if isinstance(exc, gexc.NotFound):
         return SourceUnavailable(
-            NAME, f"Cloud Logging at {endpoint} does not know project {project} (HTTP 404)",
+            NAME,
+            f"Cloud Logging at {endpoint} does not know project {project} (HTTP 404)",
             "Check --project and --api-endpoint",
         )
     if isinstance(exc, gexc.GoogleAPICallError):
         return SourceUnavailable(
-            NAME, f"Cloud Logging at {endpoint} answered {_describe(exc)}",
+            NAME,
+            f"Cloud Logging at {endpoint} answered {_describe(exc)}",
             f"Try again later; {kept}",
         )
     if isinstance(exc, requests.exceptions.RequestException):
         return SourceUnavailable(
-            NAME, f"could not connect to Cloud Logging at {endpoint}",
+            NAME,
+            f"could not connect to Cloud Logging at {endpoint}",
             f"Check the endpoint and the network; {kept}",
         )
     return None

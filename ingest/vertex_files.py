@@ -89,14 +89,16 @@ def run(
         batch = parse_files(con, list(names), source_kind="files", location_of=names.__getitem__)
         try:
             audit.write(PageWrite(rows=batch.audit_table))
-            usage.write(PageWrite(
-                rows=batch.usage_table,
-                rejected=batch.rejected,
-                processed=[
-                    ProcessedObject(str(p), fp, batch.lines_per_file.get(str(p), 0))
-                    for p, _rel, fp in batch_files
-                ],
-            ))
+            usage.write(
+                PageWrite(
+                    rows=batch.usage_table,
+                    rejected=batch.rejected,
+                    processed=[
+                        ProcessedObject(str(p), fp, batch.lines_per_file.get(str(p), 0))
+                        for p, _rel, fp in batch_files
+                    ],
+                )
+            )
         finally:
             batch.drop(con)
     total = LoadResult()

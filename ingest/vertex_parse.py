@@ -136,8 +136,13 @@ AUDIT_PATHS = (
     "protoPayload.authenticationInfo.principalSubject",
     "protoPayload.requestMetadata.callerSuppliedUserAgent",
 )
-ENTRY_PATHS = ("insertId", "logName", "timestamp", "resource.labels.project_id",
-               "resource.labels.location")
+ENTRY_PATHS = (
+    "insertId",
+    "logName",
+    "timestamp",
+    "resource.labels.project_id",
+    "resource.labels.location",
+)
 JSON_PATHS = ("labels", "protoPayload.authenticationInfo.serviceAccountDelegationInfo")
 
 _counter = itertools.count()
@@ -217,8 +222,10 @@ def _classified_sql(lines_table: str) -> str:
         if name in REQUIRED_USAGE:
             checks.append((f"kind = 'usage' and u_{name} is null", f"'missing field {path}'"))
         checks.append(
-            (f"kind = 'usage' and u_{name} is not null and try_cast(u_{name} as bigint) is null",
-             f"'wrong type for {path}: expected an integer'")
+            (
+                f"kind = 'usage' and u_{name} is not null and try_cast(u_{name} as bigint) is null",
+                f"'wrong type for {path}: expected an integer'",
+            )
         )
         checks.append(
             (f"kind = 'usage' and try_cast(u_{name} as bigint) < 0", f"'negative {path}'")
@@ -233,12 +240,12 @@ def _classified_sql(lines_table: str) -> str:
     ),
     shaped as (
         select filename, line_no, line, e,
-            {_col('insertId')} as insert_id,
-            {_col('logName')} as log_name,
-            {_col('timestamp')} as ts_text,
-            try_cast({_col('timestamp')} as timestamptz) as occurred_at,
-            {_col('protoPayload.methodName')} as method,
-            {_col('protoPayload.resourceName')} as resource_name,
+            {_col("insertId")} as insert_id,
+            {_col("logName")} as log_name,
+            {_col("timestamp")} as ts_text,
+            try_cast({_col("timestamp")} as timestamptz) as occurred_at,
+            {_col("protoPayload.methodName")} as method,
+            {_col("protoPayload.resourceName")} as resource_name,
             case {shape_when} end as shape
         from decoded
     ),
@@ -261,25 +268,25 @@ def _classified_sql(lines_table: str) -> str:
     select filename, line_no, insert_id, log_name, occurred_at, kind, shape,
         {reason} as reject_reason,
         -- entry
-        coalesce({_col('resource.labels.project_id')},
+        coalesce({_col("resource.labels.project_id")},
                  regexp_extract(coalesce(resource_name, endpoint, ''), 'projects/([^/]+)/', 1),
                  regexp_extract(coalesce(log_name, ''), '^projects/([^/]+)/', 1)) as project_id,
-        {_col('labels')} as labels,
+        {_col("labels")} as labels,
         -- audit
         method, resource_name,
         nullif(regexp_extract(coalesce(resource_name, endpoint, ''), '/locations/([^/]+)/', 1), '')
             as path_region,
-        {_col('resource.labels.location')} as label_region,
+        {_col("resource.labels.location")} as label_region,
         nullif(regexp_extract(coalesce(resource_name, endpoint, ''), '/models/([^/:?]+)', 1), '')
             as path_model_id,
-        {_col('protoPayload.authenticationInfo.principalEmail')} as principal_email,
-        {_col('protoPayload.authenticationInfo.principalSubject')} as principal_subject,
+        {_col("protoPayload.authenticationInfo.principalEmail")} as principal_email,
+        {_col("protoPayload.authenticationInfo.principalSubject")} as principal_subject,
         cast(json_extract_string(
-            {_col('protoPayload.authenticationInfo.serviceAccountDelegationInfo')},
+            {_col("protoPayload.authenticationInfo.serviceAccountDelegationInfo")},
             '$[*].firstPartyPrincipal.principalEmail') as varchar[]) as delegation_chain,
-        {_col('protoPayload.requestMetadata.callerSuppliedUserAgent')} as user_agent,
-        coalesce(try_cast({_col('protoPayload.status.code')} as integer), 0) as status_code,
-        left({_col('protoPayload.status.message')}, 500) as status_message,
+        {_col("protoPayload.requestMetadata.callerSuppliedUserAgent")} as user_agent,
+        coalesce(try_cast({_col("protoPayload.status.code")} as integer), 0) as status_code,
+        left({_col("protoPayload.status.message")}, 500) as status_message,
         -- usage
         response_id, response_model, endpoint, principal,
         {", ".join(f"try_cast(u_{n} as bigint) as {n}" for n in USAGE_FIELDS)}
@@ -350,7 +357,9 @@ def parse_files(
         con.executemany(f"insert into {locs} values (?, ?)", [(p, location_of(p)) for p in paths])
         entry_loc = (
             "case when c.log_name is not null and c.insert_id is not null "
-            "then c.log_name || '#' || c.insert_id end, " if entry_locations else ""
+            "then c.log_name || '#' || c.insert_id end, "
+            if entry_locations
+            else ""
         )
         con.execute(
             f"""
@@ -407,9 +416,7 @@ def _split(con: duckdb.DuckDBPyConnection, batch: ParsedBatch, classified: str, 
     batch.usage_rows = _count(con, batch.usage_table)
     batch.lines_per_file = {
         str(f): int(c)
-        for f, c in con.execute(
-            f"select filename, count(*) {good} group by filename"
-        ).fetchall()
+        for f, c in con.execute(f"select filename, count(*) {good} group by filename").fetchall()
     }
     row = con.execute(
         f"select strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') || '|' || insert_id "

@@ -194,10 +194,23 @@ def _contracted(cost: str, pct: str) -> str:
 
 
 SIMPLE_COLUMNS = (
-    "billing_month", "cost_center", "team", "developer", "provider", "model", "requests",
-    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
-    "cache_write_1h_tokens", "list_cost_usd", "contracted_cost_usd", "unpriced_requests",
-    "currency", "price_versions",
+    "billing_month",
+    "cost_center",
+    "team",
+    "developer",
+    "provider",
+    "model",
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "list_cost_usd",
+    "contracted_cost_usd",
+    "unpriced_requests",
+    "currency",
+    "price_versions",
 )
 
 
@@ -208,7 +221,7 @@ def billing_simple_sql(discounts: Sequence[Discount]) -> tuple[str, list[Any]]:
     sql = f"""
 with {discounts_sql},
 events as (
-    select cost_center, team, developer, provider, model, {_day('occurred_at')} as day,
+    select cost_center, team, developer, provider, model, {_day("occurred_at")} as day,
         input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens,
         cache_write_1h_tokens, cost_usd, price_version
     from usage_events
@@ -216,7 +229,7 @@ events as (
 ),
 {_RATES_CTE},
 priced as (
-    select e.*, r.discount_pct, {_contracted('e.cost_usd', 'r.discount_pct')} as contracted_usd
+    select e.*, r.discount_pct, {_contracted("e.cost_usd", "r.discount_pct")} as contracted_usd
     from events e join rates r using (provider, model, day)
 ),
 grouped as (
@@ -237,22 +250,22 @@ grouped as (
 final as (
     select
         ? as billing_month,
-        {safe('cost_center')} as cost_center,
-        {safe('team')} as team,
-        {safe('developer')} as developer,
-        {safe('provider')} as provider,
-        {safe('model')} as model,
+        {safe("cost_center")} as cost_center,
+        {safe("team")} as team,
+        {safe("developer")} as developer,
+        {safe("provider")} as provider,
+        {safe("model")} as model,
         cast(requests as varchar) as requests,
         cast(input_tokens as varchar) as input_tokens,
         cast(output_tokens as varchar) as output_tokens,
         cast(cache_read_tokens as varchar) as cache_read_tokens,
         cast(cache_write_5m_tokens as varchar) as cache_write_5m_tokens,
         cast(cache_write_1h_tokens as varchar) as cache_write_1h_tokens,
-        {num('list_cost_usd')} as list_cost_usd,
-        {num('contracted_cost_usd')} as contracted_cost_usd,
+        {num("list_cost_usd")} as list_cost_usd,
+        {num("contracted_cost_usd")} as contracted_cost_usd,
         cast(unpriced_requests as varchar) as unpriced_requests,
         '{CURRENCY}' as currency,
-        {safe('price_versions')} as price_versions,
+        {safe("price_versions")} as price_versions,
         grouped.cost_center as sort_1, grouped.team as sort_2, grouped.developer as sort_3,
         grouped.provider as sort_4, grouped.model as sort_5
     from grouped
@@ -261,7 +274,9 @@ final as (
 
 
 def billing_simple(
-    con: duckdb.DuckDBPyConnection, month: str, out: IO[bytes],
+    con: duckdb.DuckDBPyConnection,
+    month: str,
+    out: IO[bytes],
     discounts: Sequence[Discount] = (),
 ) -> ExportSummary:
     start, end = month_bounds(month)
@@ -345,9 +360,21 @@ def _typed_union() -> str:
 
 # The FOCUS grain, in the order rows are written.
 FOCUS_SORT = (
-    "day", "provider", "source", "developer", "team", "cost_center", "project",
-    "identity_status", "model", "region", "pricing_scope", "pricing_tier", "price_version",
-    "unpriced", "token_order",
+    "day",
+    "provider",
+    "source",
+    "developer",
+    "team",
+    "cost_center",
+    "project",
+    "identity_status",
+    "model",
+    "region",
+    "pricing_scope",
+    "pricing_tier",
+    "price_version",
+    "unpriced",
+    "token_order",
 )
 
 
@@ -371,7 +398,7 @@ def billing_focus_sql(
 with {discounts_sql},
 {accounts_sql},
 events as (
-    select {_day('occurred_at')} as day, provider, source, developer, team, cost_center, project,
+    select {_day("occurred_at")} as day, provider, source, developer, team, cost_center, project,
         identity_status, model, region, pricing_scope, pricing_tier, price_version,
         cost_usd is null as unpriced,
         input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens,
@@ -417,16 +444,20 @@ final as (
         '{CURRENCY}' as BillingCurrency,
         {_iso("date_trunc('month', c.day)")} as BillingPeriodStart,
         {_iso("date_trunc('month', c.day) + interval 1 month")} as BillingPeriodEnd,
-        {_iso('c.day')} as ChargePeriodStart,
-        {_iso('c.day + interval 1 day')} as ChargePeriodEnd,
+        {_iso("c.day")} as ChargePeriodStart,
+        {_iso("c.day + interval 1 day")} as ChargePeriodEnd,
         'Usage' as ChargeCategory,
         cast(null as varchar) as ChargeClass,
-        {safe(
-            "c.model || ' ' || lower(case c.token_type " + labels + " end) || ', ' || "
+        {
+        safe(
+            "c.model || ' ' || lower(case c.token_type "
+            + labels
+            + " end) || ', ' || "
             + _service_case(0).replace("provider", "c.provider")
             + " || coalesce(' ' || c.region, '') || "
             "case when c.unpriced then ' (unpriced: no price-book entry)' else '' end"
-        )} as ChargeDescription,
+        )
+    } as ChargeDescription,
         'Usage-Based' as ChargeFrequency,
         'AI and Machine Learning' as ServiceCategory,
         'Generative AI' as ServiceSubcategory,
@@ -435,54 +466,58 @@ final as (
         {safe(_publisher_case().replace("provider", "c.provider").replace("model", "c.model"))}
             as PublisherName,
         {safe(_service_case(2).replace("provider", "c.provider"))} as InvoiceIssuerName,
-        {safe('c.region')} as RegionId,
+        {safe("c.region")} as RegionId,
         {safe("c.model || ':' || c.token_type")} as SkuId,
-        {safe(
+        {
+        safe(
             "case when c.unpriced then 'unpriced:' || c.model else c.price_version end"
             " || ':' || c.token_type"
-        )} as SkuPriceId,
+        )
+    } as SkuPriceId,
         case c.token_type {labels} end as SkuMeter,
         'Standard' as PricingCategory,
-        {num('c.pricing_quantity')} as PricingQuantity,
+        {num("c.pricing_quantity")} as PricingQuantity,
         '1000000 Tokens' as PricingUnit,
         cast(c.tokens as varchar) as ConsumedQuantity,
         'Tokens' as ConsumedUnit,
-        {num('c.list_unit_price')} as ListUnitPrice,
-        {num('c.list_unit_price * c.pricing_quantity')} as ListCost,
-        {num(_contracted('c.list_unit_price', 'c.discount_pct'))} as ContractedUnitPrice,
-        {num(_contracted('c.list_unit_price', 'c.discount_pct') + ' * c.pricing_quantity')}
+        {num("c.list_unit_price")} as ListUnitPrice,
+        {num("c.list_unit_price * c.pricing_quantity")} as ListCost,
+        {num(_contracted("c.list_unit_price", "c.discount_pct"))} as ContractedUnitPrice,
+        {num(_contracted("c.list_unit_price", "c.discount_pct") + " * c.pricing_quantity")}
             as ContractedCost,
-        {num(_contracted('c.list_unit_price', 'c.discount_pct') + ' * c.pricing_quantity')}
+        {num(_contracted("c.list_unit_price", "c.discount_pct") + " * c.pricing_quantity")}
             as EffectiveCost,
-        {num(_contracted('c.list_unit_price', 'c.discount_pct') + ' * c.pricing_quantity')}
+        {num(_contracted("c.list_unit_price", "c.discount_pct") + " * c.pricing_quantity")}
             as BilledCost,
         json_object('developer', c.developer, 'team', c.team, 'cost_center', c.cost_center,
                     'project', c.project) as Tags,
-        {safe('c.developer')} as x_Developer,
-        {safe('c.team')} as x_Team,
-        {safe('c.cost_center')} as x_CostCenter,
-        {safe('c.project')} as x_Project,
-        {safe('c.identity_status')} as x_IdentityStatus,
-        {safe('c.source')} as x_Source,
-        {safe('c.model')} as x_Model,
+        {safe("c.developer")} as x_Developer,
+        {safe("c.team")} as x_Team,
+        {safe("c.cost_center")} as x_CostCenter,
+        {safe("c.project")} as x_Project,
+        {safe("c.identity_status")} as x_IdentityStatus,
+        {safe("c.source")} as x_Source,
+        {safe("c.model")} as x_Model,
         c.token_type as x_TokenType,
-        {safe('c.pricing_scope')} as x_PricingScope,
-        {safe('c.pricing_tier')} as x_PricingTier,
+        {safe("c.pricing_scope")} as x_PricingScope,
+        {safe("c.pricing_tier")} as x_PricingTier,
         cast(c.type_requests as varchar) as x_Requests,
         case when c.unpriced or c.unit_price is null then 'unpriced' else 'estimated' end
             as x_CostSource,
-        {safe('c.price_version')} as x_PriceBookVersion,
-        {num('c.discount_pct')} as x_DiscountPct,
+        {safe("c.price_version")} as x_PriceBookVersion,
+        {num("c.discount_pct")} as x_DiscountPct,
         {", ".join(f"c.{k} as sort_{i}" for i, k in enumerate(FOCUS_SORT, start=1))}
     from costed c left join accounts a on a.provider = c.provider
 )"""
     return sql, params + account_params
 
 
-
 def billing_focus(
-    con: duckdb.DuckDBPyConnection, month: str, out: IO[bytes],
-    discounts: Sequence[Discount] = (), accounts: Sequence[BillingAccount] = (),
+    con: duckdb.DuckDBPyConnection,
+    month: str,
+    out: IO[bytes],
+    discounts: Sequence[Discount] = (),
+    accounts: Sequence[BillingAccount] = (),
 ) -> ExportSummary:
     start, end = month_bounds(month)
     _require_price_book(con)
@@ -531,8 +566,12 @@ def _check_focus_totals(
 
 
 def _summary(
-    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime,
-    discounts: Sequence[Discount], *, counted_only: bool = True,
+    con: duckdb.DuckDBPyConnection,
+    start: datetime,
+    end: datetime,
+    discounts: Sequence[Discount],
+    *,
+    counted_only: bool = True,
 ) -> ExportSummary:
     """The totals every billing export must reproduce, straight from usage_events."""
     discounts_sql, params = _discounts_cte(discounts)
@@ -541,14 +580,14 @@ def _summary(
         f"""
 with {discounts_sql},
 events as (
-    select provider, model, {_day('occurred_at')} as day, cost_usd, price_version, counted
+    select provider, model, {_day("occurred_at")} as day, cost_usd, price_version, counted
     from usage_events
     where {where}occurred_at >= ? and occurred_at < ?
 ),
 {_RATES_CTE}
 select
     coalesce(sum(cost_usd) filter (where counted), 0),
-    coalesce(sum({_contracted('cost_usd', 'r.discount_pct')}) filter (where counted), 0),
+    coalesce(sum({_contracted("cost_usd", "r.discount_pct")}) filter (where counted), 0),
     count(*) filter (where counted),
     count(*) filter (where counted and cost_usd is null),
     list_sort(list_distinct(list(model) filter (where counted and cost_usd is null))),
@@ -571,21 +610,66 @@ from events e join rates r using (provider, model, day)
 # usage detail
 
 USAGE_COLUMNS = (
-    "event_id", "source", "provider", "request_id", "occurred_at", "developer", "team",
-    "cost_center", "principal", "model", "model_id", "region", "pricing_scope", "pricing_tier",
-    "project", "identity_status", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_5m_tokens", "cache_write_1h_tokens", "cost_usd", "contracted_cost_usd",
-    "reported_cost_usd", "unpriced", "price_version", "status", "error_code", "billable",
+    "event_id",
+    "source",
+    "provider",
+    "request_id",
+    "occurred_at",
+    "developer",
+    "team",
+    "cost_center",
+    "principal",
+    "model",
+    "model_id",
+    "region",
+    "pricing_scope",
+    "pricing_tier",
+    "project",
+    "identity_status",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "cost_usd",
+    "contracted_cost_usd",
+    "reported_cost_usd",
+    "unpriced",
+    "price_version",
+    "status",
+    "error_code",
+    "billable",
     "counted",
 )
 _USAGE_TEXT = (
-    "event_id", "source", "provider", "request_id", "developer", "team", "cost_center",
-    "principal", "model", "model_id", "region", "pricing_scope", "pricing_tier", "project",
-    "identity_status", "price_version", "status", "error_code",
+    "event_id",
+    "source",
+    "provider",
+    "request_id",
+    "developer",
+    "team",
+    "cost_center",
+    "principal",
+    "model",
+    "model_id",
+    "region",
+    "pricing_scope",
+    "pricing_tier",
+    "project",
+    "identity_status",
+    "price_version",
+    "status",
+    "error_code",
 )
 _USAGE_NUMBERS = (
-    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
-    "cache_write_1h_tokens", "cost_usd", "contracted_cost_usd", "reported_cost_usd",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "cost_usd",
+    "contracted_cost_usd",
+    "reported_cost_usd",
 )
 
 
@@ -598,8 +682,9 @@ def usage_detail_sql(discounts: Sequence[Discount]) -> tuple[str, list[Any]]:
         if column in _USAGE_TEXT:
             cells.append(f"{safe('e.' + column)} as {column}")
         elif column in _USAGE_NUMBERS:
-            cells.append(f"{num(column if column == 'contracted_cost_usd' else 'e.' + column)}"
-                         f" as {column}")
+            cells.append(
+                f"{num(column if column == 'contracted_cost_usd' else 'e.' + column)} as {column}"
+            )
         elif column == "occurred_at":
             cells.append(
                 "strftime(timezone('UTC', e.occurred_at), '%Y-%m-%dT%H:%M:%S.%fZ') as occurred_at"
@@ -609,13 +694,13 @@ def usage_detail_sql(discounts: Sequence[Discount]) -> tuple[str, list[Any]]:
     sql = f"""
 with {discounts_sql},
 events as (
-    select *, {_day('occurred_at')} as day
+    select *, {_day("occurred_at")} as day
     from usage_events
     where occurred_at >= ? and occurred_at < ?
 ),
 {_RATES_CTE},
 priced as (
-    select {_contracted('e.cost_usd', 'r.discount_pct')} as contracted_cost_usd, e.*
+    select {_contracted("e.cost_usd", "r.discount_pct")} as contracted_cost_usd, e.*
     from events e join rates r using (provider, model, day)
 ),
 final as (
@@ -626,7 +711,10 @@ final as (
 
 
 def usage_detail(
-    con: duckdb.DuckDBPyConnection, since: date | None, until: date | None, out: IO[bytes],
+    con: duckdb.DuckDBPyConnection,
+    since: date | None,
+    until: date | None,
+    out: IO[bytes],
     discounts: Sequence[Discount] = (),
 ) -> ExportSummary:
     """Stream every request in [since, until) in windows of whole UTC days holding at most
@@ -699,8 +787,12 @@ def lines_sql(ctes: str, columns: Sequence[str], sort_keys: int) -> str:
 
 
 def write_csv(
-    con: duckdb.DuckDBPyConnection, ctes: str, columns: Sequence[str], sort_keys: int,
-    params: list[Any] | list[list[Any]], out: IO[bytes],
+    con: duckdb.DuckDBPyConnection,
+    ctes: str,
+    columns: Sequence[str],
+    sort_keys: int,
+    params: list[Any] | list[list[Any]],
+    out: IO[bytes],
 ) -> int:
     """Write ``final``'s ``columns`` (all text) to ``out`` as CSV; return the data rows.
 

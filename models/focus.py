@@ -94,10 +94,25 @@ BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 MANDATORY: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.level == _M)
 
 SERVICE_CATEGORIES = (
-    "AI and Machine Learning", "Analytics", "Business Applications", "Compute", "Databases",
-    "Developer Tools", "Multicloud", "Identity", "Integration", "Internet of Things",
-    "Management and Governance", "Media", "Migration", "Mobile", "Networking", "Security",
-    "Storage", "Web", "Other",
+    "AI and Machine Learning",
+    "Analytics",
+    "Business Applications",
+    "Compute",
+    "Databases",
+    "Developer Tools",
+    "Multicloud",
+    "Identity",
+    "Integration",
+    "Internet of Things",
+    "Management and Governance",
+    "Media",
+    "Migration",
+    "Mobile",
+    "Networking",
+    "Security",
+    "Storage",
+    "Web",
+    "Other",
 )
 # (ServiceCategory, ServiceSubcategory): each subcategory has exactly one parent.
 SERVICE_SUBCATEGORIES: tuple[tuple[str, str], ...] = (
@@ -357,8 +372,16 @@ def _check_rules(row: Mapping[str, str | None]) -> Iterator[str]:
     category = row.get("ChargeCategory")
     correction = row.get("ChargeClass") == "Correction"
     if category == "Usage" and not correction:
-        for name in ("PricingQuantity", "PricingUnit", "ListUnitPrice", "ContractedUnitPrice",
-                     "SkuId", "SkuPriceId", "ConsumedQuantity", "ConsumedUnit"):
+        for name in (
+            "PricingQuantity",
+            "PricingUnit",
+            "ListUnitPrice",
+            "ContractedUnitPrice",
+            "SkuId",
+            "SkuPriceId",
+            "ConsumedQuantity",
+            "ConsumedUnit",
+        ):
             if name in row and row[name] is None:
                 yield f"{name} is null on a Usage row"
     if (row.get("PricingQuantity") is None) != (row.get("PricingUnit") is None):

@@ -13,8 +13,14 @@ from typing import Any
 
 import duckdb
 
-ORDER = ("label", "principal", "audit_join", "ambiguous", "no_audit_entry",
-         "audit_without_response")
+ORDER = (
+    "label",
+    "principal",
+    "audit_join",
+    "ambiguous",
+    "no_audit_entry",
+    "audit_without_response",
+)
 
 
 def _has_mart(con: duckdb.DuckDBPyConnection) -> bool:
@@ -32,10 +38,10 @@ def attribution_summary(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         "select attribution, count(*) as requests, sum(cost_usd) as cost_usd "
         "from vertex_attribution group by attribution"
     ).fetchall()
-    found = {str(a): {"attribution": str(a), "requests": int(n), "cost_usd": c}
-             for a, n, c in rows}
+    found = {str(a): {"attribution": str(a), "requests": int(n), "cost_usd": c} for a, n, c in rows}
     return [found[a] for a in ORDER if a in found] + [
-        v for a, v in sorted(found.items()) if a not in ORDER]
+        v for a, v in sorted(found.items()) if a not in ORDER
+    ]
 
 
 def doctor_findings(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
@@ -48,22 +54,43 @@ def doctor_findings(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
         return f"${value:,.2f}" if value is not None else "$0.00"
 
     out: list[tuple[str, str]] = []
-    attributed = sum(summary[a]["requests"] for a in ("label", "principal", "audit_join")
-                     if a in summary)
-    out.append(("ok", f"vertex: {attributed:,} responses attributed (labels, principal or "
-                      "a unique audit join)"))
+    attributed = sum(
+        summary[a]["requests"] for a in ("label", "principal", "audit_join") if a in summary
+    )
+    out.append(
+        (
+            "ok",
+            f"vertex: {attributed:,} responses attributed (labels, principal or "
+            "a unique audit join)",
+        )
+    )
     if "ambiguous" in summary:
         r = summary["ambiguous"]
-        out.append(("warn", f"vertex: {r['requests']:,} responses left unattributed because "
-                            f"their audit join was ambiguous ({money(r['cost_usd'])}); add "
-                            "developer labels (X-Vertex-AI-Labels) to attribute them"))
+        out.append(
+            (
+                "warn",
+                f"vertex: {r['requests']:,} responses left unattributed because "
+                f"their audit join was ambiguous ({money(r['cost_usd'])}); add "
+                "developer labels (X-Vertex-AI-Labels) to attribute them",
+            )
+        )
     if "no_audit_entry" in summary:
         r = summary["no_audit_entry"]
-        out.append(("warn", f"vertex: {r['requests']:,} responses have no matching Data Access "
-                            f"audit entry ({money(r['cost_usd'])}); check that Data Access "
-                            "audit logs are on for aiplatform.googleapis.com"))
+        out.append(
+            (
+                "warn",
+                f"vertex: {r['requests']:,} responses have no matching Data Access "
+                f"audit entry ({money(r['cost_usd'])}); check that Data Access "
+                "audit logs are on for aiplatform.googleapis.com",
+            )
+        )
     if "audit_without_response" in summary:
         r = summary["audit_without_response"]
-        out.append(("info", f"vertex: {r['requests']:,} successful calls have an audit entry "
-                            "but no logged tokens (not in costs)"))
+        out.append(
+            (
+                "info",
+                f"vertex: {r['requests']:,} successful calls have an audit entry "
+                "but no logged tokens (not in costs)",
+            )
+        )
     return out

@@ -1932,8 +1932,11 @@ def main(argv: list[str] | None = None) -> int:
     write_manifest(out, manifest, config)
     litellm = Path(__file__).resolve().parent / "litellm" / "generate.py"
     if litellm.is_file():  # the LiteLLM sample matches this Bedrock sample's proxy records
-        subprocess.run([sys.executable, str(litellm), "--sample", str(out),
-                        "--out", str(out / "litellm")], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, str(litellm), "--sample", str(out), "--out", str(out / "litellm")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
     s3 = manifest["bedrock_s3"]
     digest = hashlib.sha256()

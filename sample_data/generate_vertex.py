@@ -51,7 +51,10 @@ GATEWAY_SA = f"claude-gateway@{PROD}.iam.gserviceaccount.com"
 CI_SA = f"claude-ci@{PROD}.iam.gserviceaccount.com"
 BATCH_SA = f"claude-batch@{SANDBOX}.iam.gserviceaccount.com"
 AUDIT_LOG, GATEWAY_LOG, COLLECTOR_LOG = (
-    "cloudaudit.googleapis.com/data_access", "claude-gateway", "claude-code-usage")
+    "cloudaudit.googleapis.com/data_access",
+    "claude-gateway",
+    "claude-code-usage",
+)
 MIN_GAP_SECONDS = 6.0  # calls on one (project, region, model) are at least this far apart...
 MAX_SKEW_SECONDS = 0.8  # ...and a token entry is this close to its audit entry: joins are unique
 
@@ -98,33 +101,91 @@ class Call:
 
 def callers() -> list[Caller]:
     gw_models = {"sonnet45": 0.7, "opus46": 0.2, "haiku45": 0.1}
-    gw = [("imoreau", "search"), ("ytanaka", "search"), ("kwatanabe", "payments"),
-          ("pnatarajan", "payments"), ("ikuznetsov", "security"), ("ext-rkim", "search")]
+    gw = [
+        ("imoreau", "search"),
+        ("ytanaka", "search"),
+        ("kwatanabe", "payments"),
+        ("pnatarajan", "payments"),
+        ("ikuznetsov", "security"),
+        ("ext-rkim", "search"),
+    ]
     out = [
-        Caller(alias, "gateway", PROD, 7.0, gw_models, {"global": 0.9, "us-east5": 0.1},
-               principal=GATEWAY_SA, labels={"developer": alias, "team": team},
-               user_agent="claude-gateway/1.8 anthropic-vertex-python/0.72")
+        Caller(
+            alias,
+            "gateway",
+            PROD,
+            7.0,
+            gw_models,
+            {"global": 0.9, "us-east5": 0.1},
+            principal=GATEWAY_SA,
+            labels={"developer": alias, "team": team},
+            user_agent="claude-gateway/1.8 anthropic-vertex-python/0.72",
+        )
         for alias, team in gw
     ]
-    out.append(Caller("payments-bot", "gateway", PROD, 3.0, {"haiku45": 1.0}, {"global": 1.0},
-                      principal=GATEWAY_SA, labels={"team": "payments"},
-                      user_agent="claude-gateway/1.8 anthropic-vertex-python/0.72"))
-    direct = [("wei.zhang", SANDBOX), ("ahmed.hassan", SANDBOX), ("olivia.brown", SANDBOX),
-              ("sara.lindqvist", SANDBOX), ("jose.alvarez", PROD), ("mia.johansson", PROD),
-              ("r.kim", PROD)]
+    out.append(
+        Caller(
+            "payments-bot",
+            "gateway",
+            PROD,
+            3.0,
+            {"haiku45": 1.0},
+            {"global": 1.0},
+            principal=GATEWAY_SA,
+            labels={"team": "payments"},
+            user_agent="claude-gateway/1.8 anthropic-vertex-python/0.72",
+        )
+    )
+    direct = [
+        ("wei.zhang", SANDBOX),
+        ("ahmed.hassan", SANDBOX),
+        ("olivia.brown", SANDBOX),
+        ("sara.lindqvist", SANDBOX),
+        ("jose.alvarez", PROD),
+        ("mia.johansson", PROD),
+        ("r.kim", PROD),
+    ]
     for local, project in direct:
         domain = "partner.example" if local == "r.kim" else "acme.example"
         email = f"{local}@{domain}"
         regions = {"us-east5": 1.0} if project == SANDBOX else {"global": 0.6, "us-east5": 0.4}
-        out.append(Caller(email, "direct", project, 5.0,
-                          {"sonnet45": 0.65, "opus46": 0.15, "haiku45": 0.2}, regions,
-                          principal=email))
-    out.append(Caller(CI_SA, "direct", PROD, 3.0, {"haiku45": 0.6, "sonnet45": 0.4},
-                      {"global": 1.0}, principal=CI_SA, user_agent="claude-cli/2.0.42 (ci)",
-                      nightly=True))
-    out.append(Caller(BATCH_SA, "direct", SANDBOX, 3.0, {"sonnet4": 1.0}, {"us-east5": 1.0},
-                      principal=BATCH_SA, delegation="daniel.cohen@acme.example",
-                      user_agent="python-requests/2.32"))
+        out.append(
+            Caller(
+                email,
+                "direct",
+                project,
+                5.0,
+                {"sonnet45": 0.65, "opus46": 0.15, "haiku45": 0.2},
+                regions,
+                principal=email,
+            )
+        )
+    out.append(
+        Caller(
+            CI_SA,
+            "direct",
+            PROD,
+            3.0,
+            {"haiku45": 0.6, "sonnet45": 0.4},
+            {"global": 1.0},
+            principal=CI_SA,
+            user_agent="claude-cli/2.0.42 (ci)",
+            nightly=True,
+        )
+    )
+    out.append(
+        Caller(
+            BATCH_SA,
+            "direct",
+            SANDBOX,
+            3.0,
+            {"sonnet4": 1.0},
+            {"us-east5": 1.0},
+            principal=BATCH_SA,
+            delegation="daniel.cohen@acme.example",
+            user_agent="python-requests/2.32",
+        )
+    )
     return out
 
 
@@ -181,37 +242,58 @@ def schedule(rng: random.Random) -> list[Call]:
             if caller.nightly:
                 n, hours = (round(caller.per_workday), (2, 3))
             else:
-                n = sum(rng.random() < caller.per_workday / 20 for _ in range(20 if workday
-                                                                                else 2))
+                n = sum(rng.random() < caller.per_workday / 20 for _ in range(20 if workday else 2))
                 hours = (8, 18)
             for _ in range(n):
                 model = weighted(rng, caller.models)
                 region = weighted(rng, caller.regions)
                 for _attempt in range(50):
                     at = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
-                        hours=rng.randint(*hours), seconds=rng.randint(0, 3599),
-                        microseconds=rng.randint(0, 999_999))
-                    call = Call(at, caller, model, region,
-                                rng.choice(["StreamRawPredict"] * 6 + ["RawPredict"]))
+                        hours=rng.randint(*hours),
+                        seconds=rng.randint(0, 3599),
+                        microseconds=rng.randint(0, 999_999),
+                    )
+                    call = Call(
+                        at,
+                        caller,
+                        model,
+                        region,
+                        rng.choice(["StreamRawPredict"] * 6 + ["RawPredict"]),
+                    )
                     if free(key(call), at):
                         break
                 else:
                     continue
                 taken[key(call)].append(at.timestamp())
                 calls.append(call)
-                if caller.channel == "direct" and caller.principal == caller.name \
-                        and "@acme" in caller.name and rng.random() < 0.06:
+                if (
+                    caller.channel == "direct"
+                    and caller.principal == caller.name
+                    and "@acme" in caller.name
+                    and rng.random() < 0.06
+                ):
                     # Claude Code counts tokens before a big prompt: not billable, global only.
-                    calls.append(Call(at - timedelta(milliseconds=rng.randint(300, 900)),
-                                      caller, model, "global", "RawPredict", count_tokens=True))
+                    calls.append(
+                        Call(
+                            at - timedelta(milliseconds=rng.randint(300, 900)),
+                            caller,
+                            model,
+                            "global",
+                            "RawPredict",
+                            count_tokens=True,
+                        )
+                    )
         day += timedelta(days=1)
     planted(rng, calls, taken)
     for call in calls:
         if call.status == 0 and not call.count_tokens:
             call.usage = usage(rng, call.model)
             if call.token_at is None:
-                skew = (rng.uniform(0.05, 0.3) if call.caller.channel == "gateway"
-                        else rng.uniform(-MAX_SKEW_SECONDS, MAX_SKEW_SECONDS))
+                skew = (
+                    rng.uniform(0.05, 0.3)
+                    if call.caller.channel == "gateway"
+                    else rng.uniform(-MAX_SKEW_SECONDS, MAX_SKEW_SECONDS)
+                )
                 call.token_at = call.at + timedelta(seconds=skew)
     calls.sort(key=lambda c: c.at)
     return calls
@@ -223,22 +305,45 @@ def planted(rng: random.Random, calls: list[Call], taken: dict) -> None:
     olivia, jose = by_name["olivia.brown@acme.example"], by_name["jose.alvarez@acme.example"]
 
     def clear(k: tuple[str, str, str], at: datetime, seconds: float = 30) -> None:
-        calls[:] = [c for c in calls if not (key(c) == k and abs((c.at - at).total_seconds())
-                                             < seconds and not c.count_tokens)]
+        calls[:] = [
+            c
+            for c in calls
+            if not (
+                key(c) == k and abs((c.at - at).total_seconds()) < seconds and not c.count_tokens
+            )
+        ]
 
     # An ambiguous concurrent pair: two people, same model and region, 0.3 s apart.
     at = datetime(2026, 11, 5, 15, 17, 42, 104_000, tzinfo=UTC)
     clear((SANDBOX, "us-east5", "sonnet45"), at)
-    calls.append(Call(at, wei, "sonnet45", "us-east5", "StreamRawPredict",
-                      token_at=at + timedelta(milliseconds=450), note="ambiguous pair"))
-    calls.append(Call(at + timedelta(milliseconds=300), ahmed, "sonnet45", "us-east5",
-                      "StreamRawPredict", token_at=at + timedelta(milliseconds=200),
-                      note="ambiguous pair"))
+    calls.append(
+        Call(
+            at,
+            wei,
+            "sonnet45",
+            "us-east5",
+            "StreamRawPredict",
+            token_at=at + timedelta(milliseconds=450),
+            note="ambiguous pair",
+        )
+    )
+    calls.append(
+        Call(
+            at + timedelta(milliseconds=300),
+            ahmed,
+            "sonnet45",
+            "us-east5",
+            "StreamRawPredict",
+            token_at=at + timedelta(milliseconds=200),
+            note="ambiguous pair",
+        )
+    )
     # Tokens logged but no audit entry (Data Access logging was briefly off for the project).
     at = datetime(2026, 11, 9, 10, 4, 11, 500_000, tzinfo=UTC)
     clear((SANDBOX, "us-east5", "haiku45"), at)
-    calls.append(Call(at, olivia, "haiku45", "us-east5", "RawPredict", audit=False,
-                      note="no audit entry"))
+    calls.append(
+        Call(at, olivia, "haiku45", "us-east5", "RawPredict", audit=False, note="no audit entry")
+    )
     # An audit entry whose tokens never reached the collector.
     at = datetime(2026, 11, 10, 16, 40, 2, 250_000, tzinfo=UTC)
     clear((PROD, "global", "opus46"), at)
@@ -246,33 +351,48 @@ def planted(rng: random.Random, calls: list[Call], taken: dict) -> None:
     # A quota burst: the data team on regional Sonnet 4.5, 2026-11-12 14:00 for 20 minutes.
     base = datetime(2026, 11, 12, 14, 0, tzinfo=UTC)
     clear((SANDBOX, "us-east5", "sonnet45"), base + timedelta(minutes=10), 700)
-    data_team = [by_name[f"{n}@acme.example"] for n in
-                 ("wei.zhang", "ahmed.hassan", "olivia.brown", "sara.lindqvist")]
+    data_team = [
+        by_name[f"{n}@acme.example"]
+        for n in ("wei.zhang", "ahmed.hassan", "olivia.brown", "sara.lindqvist")
+    ]
     for i in range(60):
         at = base + timedelta(seconds=i * 20, milliseconds=rng.randint(0, 999))
-        call = Call(at, data_team[i % 4], "sonnet45", "us-east5", "StreamRawPredict",
-                    note="quota burst")
+        call = Call(
+            at, data_team[i % 4], "sonnet45", "us-east5", "StreamRawPredict", note="quota burst"
+        )
         if i % 3 == 1:
-            call.status, call.message = 8, (
-                "Quota exceeded for aiplatform.googleapis.com/online_prediction_input_tokens_"
-                "per_minute_per_base_model with base model: anthropic-claude-sonnet-4-5. "
-                "Please submit a quota increase request.")
+            call.status, call.message = (
+                8,
+                (
+                    "Quota exceeded for aiplatform.googleapis.com/online_prediction_input_tokens_"
+                    "per_minute_per_base_model with base model: anthropic-claude-sonnet-4-5. "
+                    "Please submit a quota increase request."
+                ),
+            )
         calls.append(call)
     # Failed calls: a beta header Vertex rejects, and two UNAVAILABLE.
     for i in range(8):
         caller = [jose, by_name["mia.johansson@acme.example"]][i % 2]
         at = datetime(2026, 11, 2 + 2 * i, 11, 5 + i, 7, 300_000, tzinfo=UTC)
         call = Call(at, caller, "opus46", "us-east5", "StreamRawPredict", note="error")
-        call.status, call.message = (3, "Unexpected value(s) `interleaved-thinking-2025-05-14` "
-                                        "for the `anthropic-beta` header.") if i < 6 else (
-            14, "The service is currently unavailable.")
+        call.status, call.message = (
+            (
+                3,
+                "Unexpected value(s) `interleaved-thinking-2025-05-14` "
+                "for the `anthropic-beta` header.",
+            )
+            if i < 6
+            else (14, "The service is currently unavailable.")
+        )
         calls.append(call)
 
 
 def resource_name(call: Call) -> str:
     model = "count-tokens" if call.count_tokens else MODELS[call.model][0]
-    return (f"projects/{call.caller.project}/locations/{call.region}/publishers/anthropic/"
-            f"models/{model}")
+    return (
+        f"projects/{call.caller.project}/locations/{call.region}/publishers/anthropic/"
+        f"models/{model}"
+    )
 
 
 def audit_entry(rng: random.Random, call: Call) -> dict:
@@ -283,7 +403,8 @@ def audit_entry(rng: random.Random, call: Call) -> dict:
         auth["principalSubject"] = f"serviceAccount:{call.caller.principal}"
     if call.caller.delegation:
         auth["serviceAccountDelegationInfo"] = [
-            {"firstPartyPrincipal": {"principalEmail": call.caller.delegation}}]
+            {"firstPartyPrincipal": {"principalEmail": call.caller.delegation}}
+        ]
     payload: dict = {
         "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
         "status": ({"code": call.status, "message": call.message} if call.status else {}),
@@ -296,12 +417,20 @@ def audit_entry(rng: random.Random, call: Call) -> dict:
         },
         "serviceName": "aiplatform.googleapis.com",
         "methodName": method,
-        "authorizationInfo": [{"resource": name, "permission": "aiplatform.endpoints.predict",
-                               "granted": True, "resourceAttributes": {},
-                               "permissionType": "DATA_READ"}],
+        "authorizationInfo": [
+            {
+                "resource": name,
+                "permission": "aiplatform.endpoints.predict",
+                "granted": True,
+                "resourceAttributes": {},
+                "permissionType": "DATA_READ",
+            }
+        ],
         "resourceName": name,
-        "request": {"@type": "type.googleapis.com/google.cloud.aiplatform.v1.RawPredictRequest",
-                    "endpoint": name},
+        "request": {
+            "@type": "type.googleapis.com/google.cloud.aiplatform.v1.RawPredictRequest",
+            "endpoint": name,
+        },
         "response": {"@type": "type.googleapis.com/google.api.HttpBody"},
     }
     insert_id = rand_id(rng, 12, string.ascii_lowercase + string.digits)
@@ -309,9 +438,14 @@ def audit_entry(rng: random.Random, call: Call) -> dict:
     return {
         "protoPayload": payload,
         "insertId": insert_id,
-        "resource": {"type": "audited_resource", "labels": {
-            "method": method, "service": "aiplatform.googleapis.com",
-            "project_id": call.caller.project}},
+        "resource": {
+            "type": "audited_resource",
+            "labels": {
+                "method": method,
+                "service": "aiplatform.googleapis.com",
+                "project_id": call.caller.project,
+            },
+        },
         "timestamp": ts(call.at, rng),
         "severity": "ERROR" if call.status else "INFO",
         "logName": f"projects/{call.caller.project}/logs/cloudaudit.googleapis.com%2Fdata_access",
@@ -345,15 +479,23 @@ def token_entry(rng: random.Random, call: Call) -> tuple[str, dict]:
                 "endpoint": endpoint,
                 "method": call.method[0].lower() + call.method[1:],
                 "latency_ms": rng.randint(900, 45_000),
-                "request": {"anthropic_version": "vertex-2023-10-16", "max_tokens": 32000,
-                            "messages": [{"role": "user",
-                                          "content": f"Refactor this module [{SENTINEL}]"}]},
+                "request": {
+                    "anthropic_version": "vertex-2023-10-16",
+                    "max_tokens": 32000,
+                    "messages": [{"role": "user", "content": f"Refactor this module [{SENTINEL}]"}],
+                },
                 "response": message(rng, call),
             },
-            "resource": {"type": "cloud_run_revision", "labels": {
-                "project_id": project, "service_name": "claude-gateway",
-                "revision_name": "claude-gateway-00042-xik", "location": "us-central1",
-                "configuration_name": "claude-gateway"}},
+            "resource": {
+                "type": "cloud_run_revision",
+                "labels": {
+                    "project_id": project,
+                    "service_name": "claude-gateway",
+                    "revision_name": "claude-gateway-00042-xik",
+                    "location": "us-central1",
+                    "configuration_name": "claude-gateway",
+                },
+            },
             "timestamp": ts(call.token_at, rng),
             "severity": "INFO",
             "labels": dict(call.caller.labels or {}),
@@ -364,9 +506,16 @@ def token_entry(rng: random.Random, call: Call) -> tuple[str, dict]:
     entry = {
         "insertId": insert_id,
         "jsonPayload": message(rng, call),
-        "resource": {"type": "generic_task", "labels": {
-            "project_id": project, "location": call.region, "namespace": "claude-code",
-            "job": "usage-collector", "task_id": "collector-0"}},
+        "resource": {
+            "type": "generic_task",
+            "labels": {
+                "project_id": project,
+                "location": call.region,
+                "namespace": "claude-code",
+                "job": "usage-collector",
+                "task_id": "collector-0",
+            },
+        },
         "timestamp": ts(call.token_at, rng),
         "severity": "INFO",
         "logName": f"projects/{project}/logs/{COLLECTOR_LOG}",
@@ -380,38 +529,65 @@ def odd_entries(rng: random.Random) -> list[tuple[str, int, dict | str, str]]:
     at = datetime(2026, 11, 3, 9, 0, 1, tzinfo=UTC)
     gemini = f"projects/{PROD}/locations/us-central1/publishers/google/models/gemini-2.5-flash"
     return [
-        (GATEWAY_LOG, 0, {
-            "insertId": rand_id(rng, 16, "0123456789abcdef"), "textPayload":
-            "claude-gateway 1.8 listening on :8080", "resource": {"type": "cloud_run_revision",
-            "labels": {"project_id": PROD}}, "timestamp": ts(at, rng), "severity": "INFO",
-            "logName": f"projects/{PROD}/logs/{GATEWAY_LOG}"}, "unknown entry kind"),
-        (GATEWAY_LOG, 0, {
-            "insertId": rand_id(rng, 16, "0123456789abcdef"), "jsonPayload": {
-                "endpoint": f"projects/{PROD}/locations/global/publishers/anthropic/models/"
-                            "claude-opus-4-6", "response": {
-                    "type": "error", "error": {"type": "overloaded_error",
-                                               "message": "Overloaded"},
-                    "request_id": "req_vrtx_011CV" + rand_id(rng, 18)}},
-            "resource": {"type": "cloud_run_revision", "labels": {"project_id": PROD}},
-            "timestamp": ts(at + timedelta(minutes=7), rng), "severity": "WARNING",
-            "labels": {"developer": "imoreau", "team": "search"},
-            "logName": f"projects/{PROD}/logs/{GATEWAY_LOG}"}, "unknown entry kind"),
-        (AUDIT_LOG, 0, {
-            "protoPayload": {"@type": "type.googleapis.com/google.cloud.audit.AuditLog",
-                             "authenticationInfo": {"principalEmail": "noah.kim@acme.example"},
-                             "serviceName": "aiplatform.googleapis.com", "methodName":
-                             "google.cloud.aiplatform.v1.PredictionService.GenerateContent",
-                             "resourceName": gemini},
-            "insertId": rand_id(rng, 12, string.ascii_lowercase + string.digits),
-            "resource": {"type": "audited_resource", "labels": {"project_id": PROD}},
-            "timestamp": ts(at + timedelta(minutes=12), rng), "severity": "INFO",
-            "logName": f"projects/{PROD}/logs/cloudaudit.googleapis.com%2Fdata_access"},
-         "audit entry for another method or publisher"),
+        (
+            GATEWAY_LOG,
+            0,
+            {
+                "insertId": rand_id(rng, 16, "0123456789abcdef"),
+                "textPayload": "claude-gateway 1.8 listening on :8080",
+                "resource": {"type": "cloud_run_revision", "labels": {"project_id": PROD}},
+                "timestamp": ts(at, rng),
+                "severity": "INFO",
+                "logName": f"projects/{PROD}/logs/{GATEWAY_LOG}",
+            },
+            "unknown entry kind",
+        ),
+        (
+            GATEWAY_LOG,
+            0,
+            {
+                "insertId": rand_id(rng, 16, "0123456789abcdef"),
+                "jsonPayload": {
+                    "endpoint": f"projects/{PROD}/locations/global/publishers/anthropic/models/"
+                    "claude-opus-4-6",
+                    "response": {
+                        "type": "error",
+                        "error": {"type": "overloaded_error", "message": "Overloaded"},
+                        "request_id": "req_vrtx_011CV" + rand_id(rng, 18),
+                    },
+                },
+                "resource": {"type": "cloud_run_revision", "labels": {"project_id": PROD}},
+                "timestamp": ts(at + timedelta(minutes=7), rng),
+                "severity": "WARNING",
+                "labels": {"developer": "imoreau", "team": "search"},
+                "logName": f"projects/{PROD}/logs/{GATEWAY_LOG}",
+            },
+            "unknown entry kind",
+        ),
+        (
+            AUDIT_LOG,
+            0,
+            {
+                "protoPayload": {
+                    "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+                    "authenticationInfo": {"principalEmail": "noah.kim@acme.example"},
+                    "serviceName": "aiplatform.googleapis.com",
+                    "methodName": "google.cloud.aiplatform.v1.PredictionService.GenerateContent",
+                    "resourceName": gemini,
+                },
+                "insertId": rand_id(rng, 12, string.ascii_lowercase + string.digits),
+                "resource": {"type": "audited_resource", "labels": {"project_id": PROD}},
+                "timestamp": ts(at + timedelta(minutes=12), rng),
+                "severity": "INFO",
+                "logName": f"projects/{PROD}/logs/cloudaudit.googleapis.com%2Fdata_access",
+            },
+            "audit entry for another method or publisher",
+        ),
     ]
 
 
 def hour_file(log: str, t: datetime, shard: int = 0) -> str:
-    return (f"{log}/{t:%Y/%m/%d}/{t:%H}:00:00_{t:%H}:59:59_S{shard}.json")
+    return f"{log}/{t:%Y/%m/%d}/{t:%H}:00:00_{t:%H}:59:59_S{shard}.json"
 
 
 def generate(out: Path) -> dict:
@@ -420,8 +596,11 @@ def generate(out: Path) -> dict:
     files: dict[str, list[tuple[str, str]]] = defaultdict(list)  # path -> (timestamp, line)
 
     def put(path: str, timestamp: str, entry: dict | str) -> None:
-        text = entry if isinstance(entry, str) else json.dumps(entry, separators=(",", ":"),
-                                                               ensure_ascii=False)
+        text = (
+            entry
+            if isinstance(entry, str)
+            else json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
+        )
         files[path].append((timestamp, text))
 
     counts: Counter[str] = Counter()
@@ -431,15 +610,22 @@ def generate(out: Path) -> dict:
             entry = audit_entry(rng, call)
             put(hour_file(AUDIT_LOG, call.at), entry["timestamp"], entry)
             counts["audit entries"] += 1
-            counts["count-tokens audit entries" if call.count_tokens else
-                   f"audit entries with status {call.status}"] += 1
+            counts[
+                "count-tokens audit entries"
+                if call.count_tokens
+                else f"audit entries with status {call.status}"
+            ] += 1
         if call.usage is not None and call.note != "audit only":
             log, entry = token_entry(rng, call)
             assert call.token_at is not None
             put(hour_file(log, call.token_at), entry["timestamp"], entry)
             counts[f"token entries ({log})"] += 1
-            for k in ("input_tokens", "output_tokens", "cache_read_input_tokens",
-                      "cache_creation_input_tokens"):
+            for k in (
+                "input_tokens",
+                "output_tokens",
+                "cache_read_input_tokens",
+                "cache_creation_input_tokens",
+            ):
                 tokens[k] += call.usage[k]
             for k, v in call.usage["cache_creation"].items():
                 tokens[k] += v
@@ -450,20 +636,37 @@ def generate(out: Path) -> dict:
         put(path, entry["timestamp"], entry)
         bad.append({"file": path, "timestamp": entry["timestamp"], "reason": reason})
     # A duplicate: one gateway entry written again into a second shard of its hour.
-    dup = next(c for c in calls if c.caller.channel == "gateway" and c.usage
-               and c.at.date() == date(2026, 11, 4))
+    dup = next(
+        c
+        for c in calls
+        if c.caller.channel == "gateway" and c.usage and c.at.date() == date(2026, 11, 4)
+    )
     assert dup.token_at is not None
-    original = next(t for t in files[hour_file(GATEWAY_LOG, dup.token_at)]
-                    if dup.insert_ids["tokens"] in t[1])
+    original = next(
+        t for t in files[hour_file(GATEWAY_LOG, dup.token_at)] if dup.insert_ids["tokens"] in t[1]
+    )
     put(hour_file(GATEWAY_LOG, dup.token_at, 1), original[0], original[1])
     # A malformed line: the collector was killed mid-write.
-    cut_call = next(c for c in calls if c.caller.channel == "direct" and c.usage
-                    and c.at.date() == date(2026, 11, 6) and c.note == "")
+    cut_call = next(
+        c
+        for c in calls
+        if c.caller.channel == "direct"
+        and c.usage
+        and c.at.date() == date(2026, 11, 6)
+        and c.note == ""
+    )
     assert cut_call.token_at is not None
     cut_path = hour_file(COLLECTOR_LOG, cut_call.token_at)
     cut_ts = ts(cut_call.token_at + timedelta(seconds=1))
-    put(cut_path, cut_ts, '{"insertId":"' + rand_id(rng, 16, "0123456789abcdef")
-        + '","jsonPayload":{"id":"msg_vrtx_01' + rand_id(rng, 22) + '","type":"mess')
+    put(
+        cut_path,
+        cut_ts,
+        '{"insertId":"'
+        + rand_id(rng, 16, "0123456789abcdef")
+        + '","jsonPayload":{"id":"msg_vrtx_01'
+        + rand_id(rng, 22)
+        + '","type":"mess',
+    )
     bad.append({"file": cut_path, "timestamp": cut_ts, "reason": "malformed JSON"})
 
     target = out / "vertex"
@@ -483,13 +686,22 @@ def generate(out: Path) -> dict:
     return manifest
 
 
-def describe(calls: list[Call], files: dict, counts: Counter, tokens: Counter,
-             bad: list[dict[str, str]], dup: Call) -> dict:
+def describe(
+    calls: list[Call],
+    files: dict,
+    counts: Counter,
+    tokens: Counter,
+    bad: list[dict[str, str]],
+    dup: Call,
+) -> dict:
     billable = [c for c in calls if c.usage is not None and c.note != "audit only"]
     by_note = Counter(c.note for c in calls if c.note)
     gateway = [c for c in billable if c.caller.channel == "gateway"]
-    joined = [c for c in billable if c.caller.channel == "direct" and c.audit
-              and c.note != "ambiguous pair"]
+    joined = [
+        c
+        for c in billable
+        if c.caller.channel == "direct" and c.audit and c.note != "ambiguous pair"
+    ]
     return {
         "period": [FIRST_DAY.isoformat(), LAST_DAY.isoformat()],
         "projects": [PROD, SANDBOX],
@@ -499,23 +711,27 @@ def describe(calls: list[Call], files: dict, counts: Counter, tokens: Counter,
         "token_requests": len(billable),
         "tokens": dict(sorted(tokens.items())),
         "gateway_token_entries_with_developer_label": sum(
-            1 for c in gateway if (c.caller.labels or {}).get("developer")),
+            1 for c in gateway if (c.caller.labels or {}).get("developer")
+        ),
         "gateway_token_entries_team_label_only": sum(
-            1 for c in gateway if not (c.caller.labels or {}).get("developer")),
+            1 for c in gateway if not (c.caller.labels or {}).get("developer")
+        ),
         "collector_entries_attributed_by_join": len(joined),
-        "ambiguous_pair": [c.insert_ids.get("tokens") for c in calls
-                           if c.note == "ambiguous pair"],
-        "token_entry_without_audit": [c.insert_ids.get("tokens") for c in calls
-                                      if c.note == "no audit entry"],
-        "audit_without_tokens": [c.insert_ids.get("audit") for c in calls
-                                 if c.note == "audit only"],
+        "ambiguous_pair": [c.insert_ids.get("tokens") for c in calls if c.note == "ambiguous pair"],
+        "token_entry_without_audit": [
+            c.insert_ids.get("tokens") for c in calls if c.note == "no audit entry"
+        ],
+        "audit_without_tokens": [
+            c.insert_ids.get("audit") for c in calls if c.note == "audit only"
+        ],
         "duplicate_insert_id": dup.insert_ids["tokens"],
         "throttled": sum(1 for c in calls if c.status == 8),
         "errors": sum(1 for c in calls if c.status not in (0, 8)),
         "count_tokens_calls": sum(1 for c in calls if c.count_tokens),
         "planted": dict(sorted(by_note.items())),
-        "rejected": [{"location": f"vertex/{b['file']}:{b['line']}", "reason": b["reason"]}
-                     for b in bad],
+        "rejected": [
+            {"location": f"vertex/{b['file']}:{b['line']}", "reason": b["reason"]} for b in bad
+        ],
         "sentinel": SENTINEL,
     }
 
@@ -527,8 +743,8 @@ def markdown(m: dict) -> str:
     return f"""# Vertex AI sample data
 
 Generated by `python sample_data/generate_vertex.py` (standard library only, seed {SEED}).
-Do not edit by hand. Period {m['period'][0]} .. {m['period'][1]} UTC; projects
-{', '.join(m['projects'])}; {m['files']} files, {m['lines']:,} lines, in a Cloud Storage sink's
+Do not edit by hand. Period {m["period"][0]} .. {m["period"][1]} UTC; projects
+{", ".join(m["projects"])}; {m["files"]} files, {m["lines"]:,} lines, in a Cloud Storage sink's
 layout (`<log>/YYYY/MM/DD/HH:00:00_HH:59:59_S<n>.json`). Read with
 `llmledger ingest vertex-files sample_data/vertex`.
 
@@ -536,21 +752,21 @@ layout (`<log>/YYYY/MM/DD/HH:00:00_HH:59:59_S<n>.json`). Read with
 |---|---:|
 {rows}
 
-Requests with tokens: {m['token_requests']:,} (token totals below; the duplicate counts once).
-Throttled (RESOURCE_EXHAUSTED) {m['throttled']}, other errors {m['errors']},
-count-tokens calls {m['count_tokens_calls']} (not billable).
+Requests with tokens: {m["token_requests"]:,} (token totals below; the duplicate counts once).
+Throttled (RESOURCE_EXHAUSTED) {m["throttled"]}, other errors {m["errors"]},
+count-tokens calls {m["count_tokens_calls"]} (not billable).
 
 | tokens | total |
 |---|---:|
 {tok}
 
-Attribution: {m['gateway_token_entries_with_developer_label']:,} gateway entries carry a
-`developer` label (plus {m['gateway_token_entries_team_label_only']} with only `team`);
-{m['collector_entries_attributed_by_join']:,} collector entries are attributed by joining
+Attribution: {m["gateway_token_entries_with_developer_label"]:,} gateway entries carry a
+`developer` label (plus {m["gateway_token_entries_team_label_only"]} with only `team`);
+{m["collector_entries_attributed_by_join"]:,} collector entries are attributed by joining
 them to exactly one audit entry; the ambiguous concurrent pair
-(`{'`, `'.join(m['ambiguous_pair'])}`) stays unattributed; one token entry has no audit entry
-(`{m['token_entry_without_audit'][0]}`); one audit entry has no token entry
-(`{m['audit_without_tokens'][0]}`). The entry `{m['duplicate_insert_id']}` is written twice
+(`{"`, `".join(m["ambiguous_pair"])}`) stays unattributed; one token entry has no audit entry
+(`{m["token_entry_without_audit"][0]}`); one audit entry has no token entry
+(`{m["audit_without_tokens"][0]}`). The entry `{m["duplicate_insert_id"]}` is written twice
 (shards S0 and S1).
 
 Bad input that must end in `rejected_records`:
@@ -559,7 +775,7 @@ Bad input that must end in `rejected_records`:
 |---|---|
 {rej}
 
-Every body contains `{m['sentinel']}`.
+Every body contains `{m["sentinel"]}`.
 """
 
 

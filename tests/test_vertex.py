@@ -804,7 +804,9 @@ def test_configured_source_runs_from_the_config_file(tmp_path, server) -> None:
     config.write_text(
         f'[[sources.vertex]]\nproject = "{PROJECT}"\napi_endpoint = "{server.url}"\n'
         "anonymous = true\npage_size = 1\ncalls_per_minute = 600\noverlap_minutes = 5\n"
-        "retry_deadline_seconds = 10\n", encoding="utf-8")
+        "retry_deadline_seconds = 10\n",
+        encoding="utf-8",
+    )
     result = _cli(tmp_path, "--config", str(config), "ingest", "--since", "2026-11-01")
     assert result.exit_code == 0, result.output
     assert "vertex: 3 new, 0 updated, 0 rejected" in result.stderr

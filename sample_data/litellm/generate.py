@@ -74,8 +74,11 @@ BEDROCK_IDS = {  # Bedrock model id -> (canonical, geo profile)
     "global.anthropic.claude-opus-4-6-v1": ("claude-opus-4-6", False),
     "us.anthropic.claude-haiku-4-5-20251001-v1:0": ("claude-haiku-4-5", True),
 }
-BEDROCK_GROUP = {"claude-sonnet-4-5": "claude-sonnet-4-5", "claude-opus-4-6": "claude-opus-4-6",
-                 "claude-haiku-4-5": "claude-haiku-4-5"}
+BEDROCK_GROUP = {
+    "claude-sonnet-4-5": "claude-sonnet-4-5",
+    "claude-opus-4-6": "claude-opus-4-6",
+    "claude-haiku-4-5": "claude-haiku-4-5",
+}
 
 
 def uid(*parts: Any) -> str:
@@ -127,14 +130,32 @@ def build_directory(rng: random.Random) -> tuple[list[Dev], dict[str, Any]]:
         local = p["email"].split("@")[0]
         if p["email"] in alias_only:
             alias = p["aliases"].split(";")[-1]
-            devs.append(Dev(p["email"], p["team"], None, alias, sha(f"sk-{alias}"),
-                            rng.uniform(0.4, 1.6)))
+            devs.append(
+                Dev(p["email"], p["team"], None, alias, sha(f"sk-{alias}"), rng.uniform(0.4, 1.6))
+            )
         else:
-            devs.append(Dev(p["email"], p["team"], uid("user", p["email"]),
-                            f"{local}-claude-code", sha(f"sk-{local}"), rng.uniform(0.4, 1.6)))
+            devs.append(
+                Dev(
+                    p["email"],
+                    p["team"],
+                    uid("user", p["email"]),
+                    f"{local}-claude-code",
+                    sha(f"sk-{local}"),
+                    rng.uniform(0.4, 1.6),
+                )
+            )
     contractor = "riley.ext@partner.example"
-    devs.append(Dev(contractor, "search", uid("user", contractor), "riley-contractor",
-                    sha("sk-riley"), 0.5, in_directory=False))
+    devs.append(
+        Dev(
+            contractor,
+            "search",
+            uid("user", contractor),
+            "riley-contractor",
+            sha("sk-riley"),
+            0.5,
+            in_directory=False,
+        )
+    )
     return devs, {"team_ids": team_ids, "teams": teams}
 
 
@@ -162,27 +183,41 @@ class Tokens:
 
 def sample_tokens(rng: random.Random, model: str, *, long_context: bool = False) -> Tokens:
     if model == "claude-haiku-4-5":
-        return Tokens(int(rng.triangular(20, 3000, 300)), rng.choice([0, rng.randint(3000, 30000)]),
-                      rng.randint(200, 4000) if rng.random() < 0.6 else 0, 0,
-                      int(rng.triangular(20, 800, 150)))
+        return Tokens(
+            int(rng.triangular(20, 3000, 300)),
+            rng.choice([0, rng.randint(3000, 30000)]),
+            rng.randint(200, 4000) if rng.random() < 0.6 else 0,
+            0,
+            int(rng.triangular(20, 800, 150)),
+        )
     if long_context:
         read, write = rng.randint(196_000, 400_000), rng.randint(5_000, 30_000)
     else:
         read = int(rng.triangular(15_000, 150_000, 60_000))
         write = int(rng.triangular(100, 12_000, 1_500))
     one_hour = int(write * rng.uniform(0.3, 1.0)) if rng.random() < 0.35 else 0
-    return Tokens(rng.randint(1, 2000), read, write - one_hour, one_hour,
-                  int(rng.triangular(60, 4000, 600)))
+    return Tokens(
+        rng.randint(1, 2000), read, write - one_hour, one_hour, int(rng.triangular(60, 4000, 600))
+    )
 
 
-def litellm_spend(model: str | None, t: Tokens, *, uplift: float = 1.0,
-                  long_context_rates: bool = True, reads_as_input: bool = False) -> float:
+def litellm_spend(
+    model: str | None,
+    t: Tokens,
+    *,
+    uplift: float = 1.0,
+    long_context_rates: bool = True,
+    reads_as_input: bool = False,
+) -> float:
     """What this proxy's LiteLLM logs as spend (float arithmetic, its faults included)."""
     if model is None:
         return 0.0  # not in LiteLLM's price map: spend 0, no error
     i, w5, _w1, r, o = (x * uplift / 1e6 for x in LIST[model])
-    if long_context_rates and t.prompt > 200_000 and model in ("claude-sonnet-4-5",
-                                                               "claude-sonnet-4"):
+    if (
+        long_context_rates
+        and t.prompt > 200_000
+        and model in ("claude-sonnet-4-5", "claude-sonnet-4")
+    ):
         i, w5, r, o = i * 2, w5 * 2, r * 2, o * 1.5
     read_rate = i if reads_as_input else r
     # every cache write at the 5-minute rate, whatever its TTL
@@ -192,11 +227,18 @@ def litellm_spend(model: str | None, t: Tokens, *, uplift: float = 1.0,
 def usage_object(t: Tokens, *, with_ttl: bool = True) -> dict[str, Any]:
     details: dict[str, Any] = {"cached_tokens": t.read, "cache_creation_tokens": t.write}
     if with_ttl:
-        details["cache_creation_token_details"] = {"ephemeral_5m_input_tokens": t.write_5m,
-                                                   "ephemeral_1h_input_tokens": t.write_1h}
-    return {"completion_tokens": t.output, "prompt_tokens": t.prompt,
-            "total_tokens": t.prompt + t.output, "prompt_tokens_details": details,
-            "cache_read_input_tokens": t.read, "cache_creation_input_tokens": t.write}
+        details["cache_creation_token_details"] = {
+            "ephemeral_5m_input_tokens": t.write_5m,
+            "ephemeral_1h_input_tokens": t.write_1h,
+        }
+    return {
+        "completion_tokens": t.output,
+        "prompt_tokens": t.prompt,
+        "total_tokens": t.prompt + t.output,
+        "prompt_tokens_details": details,
+        "cache_read_input_tokens": t.read,
+        "cache_creation_input_tokens": t.write,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,14 +254,34 @@ def table_columns(table: str) -> list[str]:
     return re.findall(r'^\s+"([^"]+)"', body, flags=re.M)
 
 
-def spend_row(rng: random.Random, dev: Dev | None, team_ids: dict[str, str], *, request_id: str,
-              start: datetime, call_type: str, model: str, model_group: str, provider: str,
-              api_base: str, deployment: str, t: Tokens, spend: float, status: str = "success",
-              error: dict[str, Any] | None = None, with_ttl: bool = True,
-              extra_meta: dict[str, Any] | None = None, alias: str | None = None,
-              store_prompts: bool = False, claude_code: bool = True) -> dict[str, Any]:
-    duration = timedelta(milliseconds=800 + t.output * rng.randint(8, 25)) if status == "success" \
+def spend_row(
+    rng: random.Random,
+    dev: Dev | None,
+    team_ids: dict[str, str],
+    *,
+    request_id: str,
+    start: datetime,
+    call_type: str,
+    model: str,
+    model_group: str,
+    provider: str,
+    api_base: str,
+    deployment: str,
+    t: Tokens,
+    spend: float,
+    status: str = "success",
+    error: dict[str, Any] | None = None,
+    with_ttl: bool = True,
+    extra_meta: dict[str, Any] | None = None,
+    alias: str | None = None,
+    store_prompts: bool = False,
+    claude_code: bool = True,
+) -> dict[str, Any]:
+    duration = (
+        timedelta(milliseconds=800 + t.output * rng.randint(8, 25))
+        if status == "success"
         else timedelta(milliseconds=rng.randint(40, 900))
+    )
     end = start + duration
     key = dev.key if dev else ""
     key_alias = alias or (dev.key_alias if dev else None)
@@ -227,14 +289,16 @@ def spend_row(rng: random.Random, dev: Dev | None, team_ids: dict[str, str], *, 
     # the proxy drops model_map_value (spend_logs_metadata_fields: exclude) to keep rows small
     meta: dict[str, Any] = {
         "usage_object": usage_object(t, with_ttl=with_ttl) if status == "success" else None,
-        "user_api_key": key or None, "user_api_key_alias": key_alias,
+        "user_api_key": key or None,
+        "user_api_key_alias": key_alias,
         "user_api_key_team_id": team_id,
         "user_api_key_user_id": dev.user_id if dev else None,
         "user_api_key_user_email": (dev.email if dev and dev.user_id else None),
         "user_api_key_team_alias": dev.team if dev else None,
         "requester_ip_address": f"10.20.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
         "user_agent": "claude-cli/2.0.14 (external, cli)" if claude_code else "python-httpx/0.28",
-        "status": status, "error_information": error,
+        "status": status,
+        "error_information": error,
         "model_map_information": {"model_map_key": model},
         "litellm_overhead_time_ms": round(rng.uniform(2, 30), 3),
     }
@@ -243,26 +307,40 @@ def spend_row(rng: random.Random, dev: Dev | None, team_ids: dict[str, str], *, 
     meta.update(extra_meta or {})
     session = uid("session", dev.email if dev else "none", start.date(), start.hour // 3)
     return {
-        "request_id": request_id, "call_type": call_type, "api_key": key, "spend": spend,
+        "request_id": request_id,
+        "call_type": call_type,
+        "api_key": key,
+        "spend": spend,
         "total_tokens": t.prompt + t.output if status == "success" else 0,
         "prompt_tokens": t.prompt if status == "success" else 0,
         "completion_tokens": t.output if status == "success" else 0,
-        "startTime": ts(start), "endTime": ts(end),
+        "startTime": ts(start),
+        "endTime": ts(end),
         "request_duration_ms": int(duration.total_seconds() * 1000),
         "completionStartTime": ts(start + min(duration, timedelta(milliseconds=650))),
-        "model": model_full(model, provider) if model else "", "model_id": deployment,
-        "model_group": model_group, "custom_llm_provider": provider, "api_base": api_base,
-        "user": (dev.user_id or "") if dev else "", "metadata": meta,
-        "cache_hit": "None", "cache_key": "Cache OFF",
+        "model": model_full(model, provider) if model else "",
+        "model_id": deployment,
+        "model_group": model_group,
+        "custom_llm_provider": provider,
+        "api_base": api_base,
+        "user": (dev.user_id or "") if dev else "",
+        "metadata": meta,
+        "cache_hit": "None",
+        "cache_key": "Cache OFF",
         "request_tags": CLAUDE_CLI_TAGS if claude_code else [],
-        "team_id": team_id, "organization_id": None,
+        "team_id": team_id,
+        "organization_id": None,
         "end_user": f"user_{sha(dev.email if dev else 'x')[:16]}_account__session_{session}"
-        if claude_code else None,
+        if claude_code
+        else None,
         "requester_ip_address": meta["requester_ip_address"],
         "messages": {"messages": [{"role": "user", "content": SENTINEL}]} if store_prompts else {},
         "response": {"content": [{"text": SENTINEL}]} if store_prompts else {},
-        "session_id": session, "status": status, "mcp_namespaced_tool_name": None,
-        "billing_agent_id": None, "agent_id": None,
+        "session_id": session,
+        "status": status,
+        "mcp_namespaced_tool_name": None,
+        "billing_agent_id": None,
+        "agent_id": None,
         "proxy_server_request": {"body": SENTINEL} if store_prompts else {},
         "litellm_call_id": uid("call", request_id),
         "created_at": ts(end + timedelta(seconds=rng.uniform(0.5, 15))),
@@ -274,13 +352,26 @@ def model_full(model: str, provider: str) -> str:
     return model if provider == "" or "/" in model else f"{provider}/{model}"
 
 
-def failure(code: str, cls: str, provider: str | None, *, category: str | None = None,
-            kind: str | None = None, provider_request_id: str | None = None,
-            message: str = "") -> dict[str, Any]:
-    return {"error_code": code, "error_class": cls, "llm_provider": provider,
-            "traceback": f"Traceback (most recent call last): ... {SENTINEL}",
-            "error_message": message, "error_provider_request_id": provider_request_id,
-            "error_rate_limit_category": category, "error_rate_limit_type": kind}
+def failure(
+    code: str,
+    cls: str,
+    provider: str | None,
+    *,
+    category: str | None = None,
+    kind: str | None = None,
+    provider_request_id: str | None = None,
+    message: str = "",
+) -> dict[str, Any]:
+    return {
+        "error_code": code,
+        "error_class": cls,
+        "llm_provider": provider,
+        "traceback": f"Traceback (most recent call last): ... {SENTINEL}",
+        "error_message": message,
+        "error_provider_request_id": provider_request_id,
+        "error_rate_limit_category": category,
+        "error_rate_limit_type": kind,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,12 +432,24 @@ def proxy_calls() -> list[BedrockCall]:
                 one_hour = int(usage["cache_creation"].get("ephemeral_1h_input_tokens") or 0)
                 ttl_known = True
             write = int(inp.get("cacheWriteInputTokenCount") or 0)
-            t = Tokens(int(inp.get("inputTokenCount") or 0),
-                       int(inp.get("cacheReadInputTokenCount") or 0), write - one_hour,
-                       one_hour, int(out.get("outputTokenCount") or 0))
+            t = Tokens(
+                int(inp.get("inputTokenCount") or 0),
+                int(inp.get("cacheReadInputTokenCount") or 0),
+                write - one_hour,
+                one_hour,
+                int(out.get("outputTokenCount") or 0),
+            )
             at = datetime.strptime(r["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-            calls[r["requestId"]] = BedrockCall(r["requestId"], at, r["operation"], r["modelId"],
-                                                t, r.get("errorCode"), message_id, ttl_known)
+            calls[r["requestId"]] = BedrockCall(
+                r["requestId"],
+                at,
+                r["operation"],
+                r["modelId"],
+                t,
+                r.get("errorCode"),
+                message_id,
+                ttl_known,
+            )
     return sorted(calls.values(), key=lambda c: (c.at, c.request_id))
 
 
@@ -361,8 +464,16 @@ def working_time(rng: random.Random) -> datetime:
         weekday = day.weekday() < 5
         hour = int(rng.triangular(7, 20, 13)) if weekday or rng.random() < 0.3 else -1
         if hour >= 0:
-            return datetime(day.year, day.month, day.day, hour, rng.randrange(60),
-                            rng.randrange(60), rng.randrange(1000) * 1000, tzinfo=UTC)
+            return datetime(
+                day.year,
+                day.month,
+                day.day,
+                hour,
+                rng.randrange(60),
+                rng.randrange(60),
+                rng.randrange(1000) * 1000,
+                tzinfo=UTC,
+            )
 
 
 def msg_id(rng: random.Random, prefix: str = "msg_01") -> str:
@@ -403,64 +514,134 @@ def generate(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, Any], 
                 "ModelErrorException": ("424", "APIError", None),
                 "ServiceUnavailableException": ("503", "ServiceUnavailableError", None),
             }[call.error]
-            rows.append(spend_row(
-                rng, dev, team_ids, request_id=uid("failed", call.request_id), start=start,
-                call_type=call_type, model=call.model_id, model_group=BEDROCK_GROUP[canonical],
-                provider="bedrock", api_base=base, deployment="bedrock-us-east-1", t=Tokens(),
-                spend=0.0, status="failure",
-                error=failure(code, cls, "bedrock", category=category,
-                              kind="requests" if category else None,
-                              provider_request_id=call.request_id,
-                              message=f"litellm.{cls}: BedrockException - {call.error}")))
+            rows.append(
+                spend_row(
+                    rng,
+                    dev,
+                    team_ids,
+                    request_id=uid("failed", call.request_id),
+                    start=start,
+                    call_type=call_type,
+                    model=call.model_id,
+                    model_group=BEDROCK_GROUP[canonical],
+                    provider="bedrock",
+                    api_base=base,
+                    deployment="bedrock-us-east-1",
+                    t=Tokens(),
+                    spend=0.0,
+                    status="failure",
+                    error=failure(
+                        code,
+                        cls,
+                        "bedrock",
+                        category=category,
+                        kind="requests" if category else None,
+                        provider_request_id=call.request_id,
+                        message=f"litellm.{cls}: BedrockException - {call.error}",
+                    ),
+                )
+            )
             stats[f"bedrock_failure_{call.error}"] += 1
             expected["matched_by_provider_request_id"] += 1
             continue
-        request_id = call.message_id if (call.message_id and not converse) else \
-            f"chatcmpl-{uid('chat', call.request_id)}"
+        request_id = (
+            call.message_id
+            if (call.message_id and not converse)
+            else f"chatcmpl-{uid('chat', call.request_id)}"
+        )
         spend = litellm_spend(canonical, call.tokens, uplift=1.1 if geo else 1.0)
-        rows.append(spend_row(
-            rng, dev, team_ids, request_id=request_id, start=start, call_type=call_type,
-            model=call.model_id, model_group=BEDROCK_GROUP[canonical], provider="bedrock",
-            api_base=base, deployment="bedrock-us-east-1", t=call.tokens, spend=spend,
-            with_ttl=call.ttl_known, store_prompts=rng.random() < 0.03))
+        rows.append(
+            spend_row(
+                rng,
+                dev,
+                team_ids,
+                request_id=request_id,
+                start=start,
+                call_type=call_type,
+                model=call.model_id,
+                model_group=BEDROCK_GROUP[canonical],
+                provider="bedrock",
+                api_base=base,
+                deployment="bedrock-us-east-1",
+                t=call.tokens,
+                spend=spend,
+                with_ttl=call.ttl_known,
+                store_prompts=rng.random() < 0.03,
+            )
+        )
         stats["bedrock_matched"] += 1
         expected["matched_by_time_model_tokens"] += 1
 
     # 2. A us-west-2 Bedrock deployment whose invocation logs are not in the sample
     for _ in range(200):
         dev, start = pick(), working_time(rng)
-        model_id = rng.choice(["us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-                               "us.anthropic.claude-haiku-4-5-20251001-v1:0"])
+        model_id = rng.choice(
+            [
+                "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+            ]
+        )
         canonical, geo = BEDROCK_IDS[model_id]
         t = sample_tokens(rng, canonical)
-        rows.append(spend_row(
-            rng, dev, team_ids, request_id=msg_id(rng, "msg_bdrk_01"), start=start,
-            call_type="anthropic_messages", model=model_id, model_group=canonical,
-            provider="bedrock", api_base="https://bedrock-runtime.us-west-2.amazonaws.com",
-            deployment="bedrock-us-west-2", t=t, spend=litellm_spend(canonical, t, uplift=1.1)))
+        rows.append(
+            spend_row(
+                rng,
+                dev,
+                team_ids,
+                request_id=msg_id(rng, "msg_bdrk_01"),
+                start=start,
+                call_type="anthropic_messages",
+                model=model_id,
+                model_group=canonical,
+                provider="bedrock",
+                api_base="https://bedrock-runtime.us-west-2.amazonaws.com",
+                deployment="bedrock-us-west-2",
+                t=t,
+                spend=litellm_spend(canonical, t, uplift=1.1),
+            )
+        )
         stats["bedrock_only_in_litellm"] += 1
         expected["only_in_litellm_ok"] += 1
 
     # 3. Anthropic directly: Claude Code via /v1/messages
-    direct = {"claude-sonnet-4-5": 0.62, "claude-opus-4-6": 0.16, "claude-haiku-4-5": 0.16,
-              "claude-sonnet-4": 0.06}
+    direct = {
+        "claude-sonnet-4-5": 0.62,
+        "claude-opus-4-6": 0.16,
+        "claude-haiku-4-5": 0.16,
+        "claude-sonnet-4": 0.06,
+    }
     for _ in range(1_300):
         dev, start = pick(), working_time(rng)
         canonical = rng.choices(list(direct), weights=list(direct.values()))[0]
         long_context = canonical == "claude-sonnet-4-5" and rng.random() < 0.015
         t = sample_tokens(rng, canonical, long_context=long_context)
-        logged = {"claude-sonnet-4-5": "claude-sonnet-4-5-20250929",
-                  "claude-opus-4-6": "claude-opus-4-6",
-                  "claude-haiku-4-5": "claude-haiku-4-5-20251001",
-                  "claude-sonnet-4": "claude-sonnet-4-20250514"}[canonical]
+        logged = {
+            "claude-sonnet-4-5": "claude-sonnet-4-5-20250929",
+            "claude-opus-4-6": "claude-opus-4-6",
+            "claude-haiku-4-5": "claude-haiku-4-5-20251001",
+            "claude-sonnet-4": "claude-sonnet-4-20250514",
+        }[canonical]
         priced = None if canonical == "claude-sonnet-4" else canonical  # not in LiteLLM's map
         spend = litellm_spend(priced, t, long_context_rates=False)
-        rows.append(spend_row(
-            rng, dev, team_ids, request_id=msg_id(rng), start=start,
-            call_type="anthropic_messages", model=logged, model_group=canonical,
-            provider="anthropic", api_base="https://api.anthropic.com/v1/messages",
-            deployment=f"anthropic-{canonical}", t=t, spend=spend,
-            extra_meta=project_meta(rng, dev), store_prompts=rng.random() < 0.03))
+        rows.append(
+            spend_row(
+                rng,
+                dev,
+                team_ids,
+                request_id=msg_id(rng),
+                start=start,
+                call_type="anthropic_messages",
+                model=logged,
+                model_group=canonical,
+                provider="anthropic",
+                api_base="https://api.anthropic.com/v1/messages",
+                deployment=f"anthropic-{canonical}",
+                t=t,
+                spend=spend,
+                extra_meta=project_meta(rng, dev),
+                store_prompts=rng.random() < 0.03,
+            )
+        )
         stats["anthropic_messages"] += 1
         stats["unpriced_in_litellm" if priced is None else "priced_in_litellm"] += 1
         stats["long_context"] += long_context
@@ -469,11 +650,23 @@ def generate(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, Any], 
     for _ in range(300):
         dev, start = pick(), working_time(rng)
         t = sample_tokens(rng, "claude-sonnet-4-5")
-        rows.append(spend_row(
-            rng, dev, team_ids, request_id=msg_id(rng), start=start,
-            call_type="pass_through_endpoint", model="claude-sonnet-4-5-20250929", model_group="",
-            provider="anthropic", api_base="https://api.anthropic.com/v1/messages",
-            deployment="", t=t, spend=litellm_spend("claude-sonnet-4-5", t, reads_as_input=True)))
+        rows.append(
+            spend_row(
+                rng,
+                dev,
+                team_ids,
+                request_id=msg_id(rng),
+                start=start,
+                call_type="pass_through_endpoint",
+                model="claude-sonnet-4-5-20250929",
+                model_group="",
+                provider="anthropic",
+                api_base="https://api.anthropic.com/v1/messages",
+                deployment="",
+                t=t,
+                spend=litellm_spend("claude-sonnet-4-5", t, reads_as_input=True),
+            )
+        )
         stats["pass_through_endpoint"] += 1
 
     # 5. Vertex AI: the global endpoint (Opus 4.6) and us-east5 (Sonnet 4.5, no uplift in LiteLLM)
@@ -485,13 +678,24 @@ def generate(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, Any], 
         location = "us-east5" if regional else "global"
         host = f"{location}-aiplatform.googleapis.com" if regional else "aiplatform.googleapis.com"
         t = sample_tokens(rng, canonical)
-        rows.append(spend_row(
-            rng, dev, team_ids, request_id=msg_id(rng, "msg_vrtx_01"), start=start,
-            call_type="anthropic_messages", model=f"vertex_ai/{vertex_id}", model_group=canonical,
-            provider="vertex_ai",
-            api_base=f"https://{host}/v1/projects/acme-vertex-prod/locations/{location}/"
-                     f"publishers/anthropic/models/{vertex_id}:streamRawPredict",
-            deployment=f"vertex-{location}", t=t, spend=litellm_spend(canonical, t)))
+        rows.append(
+            spend_row(
+                rng,
+                dev,
+                team_ids,
+                request_id=msg_id(rng, "msg_vrtx_01"),
+                start=start,
+                call_type="anthropic_messages",
+                model=f"vertex_ai/{vertex_id}",
+                model_group=canonical,
+                provider="vertex_ai",
+                api_base=f"https://{host}/v1/projects/acme-vertex-prod/locations/{location}/"
+                f"publishers/anthropic/models/{vertex_id}:streamRawPredict",
+                deployment=f"vertex-{location}",
+                t=t,
+                spend=litellm_spend(canonical, t),
+            )
+        )
         stats["vertex_" + location] += 1
 
     # 6. LiteLLM's own limits: a Wednesday burst over one key's RPM and one team's TPM
@@ -501,44 +705,96 @@ def generate(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, Any], 
         dev = limited if i < 110 else next((d for d in people if d.team == "search"), limited)
         kind = "requests" if i < 110 else "tokens"
         limit = f"Limit type: {kind}. Current limit: {20 if i < 110 else 400000}"
-        rows.append(spend_row(
-            rng, dev, team_ids, request_id=uid("429", i),
-            start=burst + timedelta(seconds=i * 0.7), call_type="anthropic_messages", model="",
-            model_group="claude-sonnet-4-5", provider="", api_base="", deployment="", t=Tokens(),
-            spend=0.0, status="failure",
-            error=failure("429", "ProxyRateLimitError", None, category="litellm_rate_limit",
-                          kind=kind, message=f"Rate limit exceeded. {limit}")))
+        rows.append(
+            spend_row(
+                rng,
+                dev,
+                team_ids,
+                request_id=uid("429", i),
+                start=burst + timedelta(seconds=i * 0.7),
+                call_type="anthropic_messages",
+                model="",
+                model_group="claude-sonnet-4-5",
+                provider="",
+                api_base="",
+                deployment="",
+                t=Tokens(),
+                spend=0.0,
+                status="failure",
+                error=failure(
+                    "429",
+                    "ProxyRateLimitError",
+                    None,
+                    category="litellm_rate_limit",
+                    kind=kind,
+                    message=f"Rate limit exceeded. {limit}",
+                ),
+            )
+        )
         stats["litellm_rate_limited"] += 1
 
     # 7. A contractor over the key's budget (422 in this LiteLLM version)
     contractor = next(d for d in devs if not d.in_directory)
     for i in range(12):
-        rows.append(spend_row(
-            rng, contractor, team_ids, request_id=uid("budget", i),
-            start=datetime(2026, 11, 19, 10, tzinfo=UTC) + timedelta(minutes=7 * i),
-            call_type="anthropic_messages", model="", model_group="claude-opus-4-6",
-            provider="", api_base="", deployment="", t=Tokens(), spend=0.0, status="failure",
-            error=failure("422", "BudgetExceededError", None, kind="budget",
-                          message="Budget has been exceeded! Current cost: 50.4, Max budget: 50")))
+        rows.append(
+            spend_row(
+                rng,
+                contractor,
+                team_ids,
+                request_id=uid("budget", i),
+                start=datetime(2026, 11, 19, 10, tzinfo=UTC) + timedelta(minutes=7 * i),
+                call_type="anthropic_messages",
+                model="",
+                model_group="claude-opus-4-6",
+                provider="",
+                api_base="",
+                deployment="",
+                t=Tokens(),
+                spend=0.0,
+                status="failure",
+                error=failure(
+                    "422",
+                    "BudgetExceededError",
+                    None,
+                    kind="budget",
+                    message="Budget has been exceeded! Current cost: 50.4, Max budget: 50",
+                ),
+            )
+        )
         stats["budget_exceeded"] += 1
 
     # 8. Scripts run with the master key (no person)
     for _ in range(30):
         start = working_time(rng)
         t = sample_tokens(rng, "claude-haiku-4-5")
-        rows.append(spend_row(
-            rng, None, team_ids, request_id=f"chatcmpl-{uid('master', start)}", start=start,
-            call_type="acompletion", model="claude-haiku-4-5-20251001",
-            model_group="claude-haiku-4-5", provider="anthropic",
-            api_base="https://api.anthropic.com/v1/messages", deployment="anthropic-haiku",
-            t=t, spend=litellm_spend("claude-haiku-4-5", t), alias="litellm_proxy_master_key",
-            claude_code=False))
+        rows.append(
+            spend_row(
+                rng,
+                None,
+                team_ids,
+                request_id=f"chatcmpl-{uid('master', start)}",
+                start=start,
+                call_type="acompletion",
+                model="claude-haiku-4-5-20251001",
+                model_group="claude-haiku-4-5",
+                provider="anthropic",
+                api_base="https://api.anthropic.com/v1/messages",
+                deployment="anthropic-haiku",
+                t=t,
+                spend=litellm_spend("claude-haiku-4-5", t),
+                alias="litellm_proxy_master_key",
+                claude_code=False,
+            )
+        )
         stats["master_key"] += 1
 
     rows.sort(key=lambda r: (r["startTime"], r["request_id"]))
     # 9. Planted bad metadata (rejected, the rest loads)
-    direct_rows = [r for r in rows if r["call_type"] == "anthropic_messages"
-                   and r["custom_llm_provider"] == "anthropic"]
+    direct_rows = [
+        r
+        for r in rows
+        if r["call_type"] == "anthropic_messages" and r["custom_llm_provider"] == "anthropic"
+    ]
     bad = [direct_rows[len(direct_rows) // 3], direct_rows[2 * len(direct_rows) // 3]]
     # an older writer's JSON-encoded string, cut short: valid jsonb, not a usable object
     bad[0]["metadata"] = json.dumps('{"usage_object": {"prompt_tokens": 1200, "completion_tok')
@@ -546,8 +802,18 @@ def generate(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, Any], 
     planted = [(f"LiteLLM_SpendLogs.csv.gz:{rows.index(b) + 2}", b["request_id"]) for b in bad]
     for b in bad:
         b["_bad"] = True
-    return rows, {"stats": stats, "expected": dict(expected), "planted": planted,
-                  "team_ids": team_ids, "teams": org["teams"], "limited": limited}, devs
+    return (
+        rows,
+        {
+            "stats": stats,
+            "expected": dict(expected),
+            "planted": planted,
+            "team_ids": team_ids,
+            "teams": org["teams"],
+            "limited": limited,
+        },
+        devs,
+    )
 
 
 def project_meta(rng: random.Random, dev: Dev) -> dict[str, Any]:
@@ -565,56 +831,126 @@ def dimension_rows(devs: list[Dev], info: dict[str, Any]) -> dict[str, list[dict
     team_ids, limited = info["team_ids"], info["limited"]
     created = "2026-09-01 08:00:00"
     team_limits = {"search": (400_000, 300), "payments": (600_000, 400), "data": (500_000, None)}
-    teams = [{
-        "team_id": team_ids[t], "team_alias": t, "admins": "{}", "members": "{}",
-        "members_with_roles": [], "metadata": ({"model_rpm_limit": {"claude-opus-4-6": 60}}
-                                               if t == "search" else {}),
-        "max_budget": {"payments": 400.0}.get(t), "spend": 0.0, "models": "{}",
-        "tpm_limit": team_limits.get(t, (None, None))[0],
-        "rpm_limit": team_limits.get(t, (None, None))[1], "budget_duration": "30d",
-        "blocked": "f", "created_at": created, "updated_at": created,
-        "model_spend": {}, "model_max_budget": {}, "router_settings": {},
-    } for t in info["teams"]]
-    users = [{
-        "user_id": d.user_id, "user_email": d.email, "user_role": "internal_user",
-        "teams": "{" + team_ids[d.team] + "}", "team_id": team_ids[d.team],
-        "password": None, "spend": 0.0, "models": "{}", "metadata": {},
-        "model_spend": {}, "model_max_budget": {}, "created_at": created, "updated_at": created,
-    } for d in devs if d.user_id]
+    teams = [
+        {
+            "team_id": team_ids[t],
+            "team_alias": t,
+            "admins": "{}",
+            "members": "{}",
+            "members_with_roles": [],
+            "metadata": ({"model_rpm_limit": {"claude-opus-4-6": 60}} if t == "search" else {}),
+            "max_budget": {"payments": 400.0}.get(t),
+            "spend": 0.0,
+            "models": "{}",
+            "tpm_limit": team_limits.get(t, (None, None))[0],
+            "rpm_limit": team_limits.get(t, (None, None))[1],
+            "budget_duration": "30d",
+            "blocked": "f",
+            "created_at": created,
+            "updated_at": created,
+            "model_spend": {},
+            "model_max_budget": {},
+            "router_settings": {},
+        }
+        for t in info["teams"]
+    ]
+    users = [
+        {
+            "user_id": d.user_id,
+            "user_email": d.email,
+            "user_role": "internal_user",
+            "teams": "{" + team_ids[d.team] + "}",
+            "team_id": team_ids[d.team],
+            "password": None,
+            "spend": 0.0,
+            "models": "{}",
+            "metadata": {},
+            "model_spend": {},
+            "model_max_budget": {},
+            "created_at": created,
+            "updated_at": created,
+        }
+        for d in devs
+        if d.user_id
+    ]
     keys, deleted, rotated = [], [], []
     for d in devs:
         row = {
-            "token": d.key, "key_name": f"sk-...{d.key[-4:]}", "key_alias": d.key_alias,
-            "spend": 0.0, "total_spend": 0.0, "models": "{}", "aliases": {}, "config": {},
-            "router_settings": {}, "user_id": d.user_id, "team_id": team_ids[d.team],
-            "permissions": {}, "metadata": {}, "model_spend": {}, "model_max_budget": {},
-            "budget_fallbacks": {}, "created_at": created, "updated_at": created,
-            "tpm_limit": None, "rpm_limit": None, "max_budget": None, "budget_duration": None,
+            "token": d.key,
+            "key_name": f"sk-...{d.key[-4:]}",
+            "key_alias": d.key_alias,
+            "spend": 0.0,
+            "total_spend": 0.0,
+            "models": "{}",
+            "aliases": {},
+            "config": {},
+            "router_settings": {},
+            "user_id": d.user_id,
+            "team_id": team_ids[d.team],
+            "permissions": {},
+            "metadata": {},
+            "model_spend": {},
+            "model_max_budget": {},
+            "budget_fallbacks": {},
+            "created_at": created,
+            "updated_at": created,
+            "tpm_limit": None,
+            "rpm_limit": None,
+            "max_budget": None,
+            "budget_duration": None,
         }
         if d is limited:
-            row.update(rpm_limit=20, tpm_limit=150_000,
-                       metadata={"model_tpm_limit": {"claude-opus-4-6": 40_000}})
+            row.update(
+                rpm_limit=20,
+                tpm_limit=150_000,
+                metadata={"model_tpm_limit": {"claude-opus-4-6": 40_000}},
+            )
         if not d.in_directory:
             row.update(max_budget=50.0, budget_duration="30d")
         keys.append(row)
     first = devs[0]  # rotated once: its old hash lives on in DeprecatedVerificationToken
-    rotated.append({"id": uid("rotated", first.key), "token": sha(f"sk-{first.key_alias}-v1"),
-                    "active_token_id": first.key, "revoke_at": "2026-10-29 00:00:00",
-                    "created_at": "2026-10-28 00:00:00"})
+    rotated.append(
+        {
+            "id": uid("rotated", first.key),
+            "token": sha(f"sk-{first.key_alias}-v1"),
+            "active_token_id": first.key,
+            "revoke_at": "2026-10-29 00:00:00",
+            "created_at": "2026-10-28 00:00:00",
+        }
+    )
     second = devs[1]  # an old laptop key, deleted
-    deleted.append({"id": uid("deleted", second.key), "token": sha(f"sk-{second.key_alias}-old"),
-                    "key_alias": f"{second.key_alias}-old-laptop", "user_id": second.user_id,
-                    "team_id": team_ids[second.team], "spend": 0.0, "models": "{}",
-                    "aliases": {}, "config": {}, "permissions": {}, "metadata": {},
-                    "model_spend": {}, "model_max_budget": {}, "router_settings": {},
-                    "deleted_at": "2026-11-01 12:00:00", "deleted_by": "admin"})
-    return {"LiteLLM_TeamTable": teams, "LiteLLM_UserTable": users,
-            "LiteLLM_VerificationToken": keys, "LiteLLM_DeletedVerificationToken": deleted,
-            "LiteLLM_DeprecatedVerificationToken": rotated}
+    deleted.append(
+        {
+            "id": uid("deleted", second.key),
+            "token": sha(f"sk-{second.key_alias}-old"),
+            "key_alias": f"{second.key_alias}-old-laptop",
+            "user_id": second.user_id,
+            "team_id": team_ids[second.team],
+            "spend": 0.0,
+            "models": "{}",
+            "aliases": {},
+            "config": {},
+            "permissions": {},
+            "metadata": {},
+            "model_spend": {},
+            "model_max_budget": {},
+            "router_settings": {},
+            "deleted_at": "2026-11-01 12:00:00",
+            "deleted_by": "admin",
+        }
+    )
+    return {
+        "LiteLLM_TeamTable": teams,
+        "LiteLLM_UserTable": users,
+        "LiteLLM_VerificationToken": keys,
+        "LiteLLM_DeletedVerificationToken": deleted,
+        "LiteLLM_DeprecatedVerificationToken": rotated,
+    }
 
 
-def use_old_keys(rows: list[dict[str, Any]], devs: list[Dev],
-                 dims: dict[str, list[dict[str, Any]]]) -> None:
+def use_old_keys(
+    rows: list[dict[str, Any]], devs: list[Dev], dims: dict[str, list[dict[str, Any]]]
+) -> None:
     """Rows from before a key's rotation or deletion carry the old key's hash."""
     old_rotated = dims["LiteLLM_DeprecatedVerificationToken"][0]["token"]
     old_deleted = dims["LiteLLM_DeletedVerificationToken"][0]["token"]
@@ -626,8 +962,9 @@ def use_old_keys(rows: list[dict[str, Any]], devs: list[Dev],
         if row["api_key"] == devs[1].key and row["startTime"] < "2026-11-01 12":
             row["api_key"] = old_deleted
             if isinstance(row["metadata"], dict):
-                row["metadata"].update(user_api_key=old_deleted,
-                                       user_api_key_alias=f"{devs[1].key_alias}-old-laptop")
+                row["metadata"].update(
+                    user_api_key=old_deleted, user_api_key_alias=f"{devs[1].key_alias}-old-laptop"
+                )
 
 
 # --------------------------------------------------------------------------------------------
@@ -647,8 +984,14 @@ def cell(value: Any) -> str | None:
     return str(value)
 
 
-def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]],
-              defaults: dict[str, Any], *, compress: bool = False) -> None:
+def write_csv(
+    path: Path,
+    columns: list[str],
+    rows: list[dict[str, Any]],
+    defaults: dict[str, Any],
+    *,
+    compress: bool = False,
+) -> None:
     out = io.StringIO()
     out.write(",".join(columns) + "\n")
     for row in rows:
@@ -696,8 +1039,12 @@ def column_defaults(table: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     global SAMPLE, OUT
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sample", type=Path, default=SAMPLE,
-                        help="the sample_data folder to read (people.csv, bedrock/, manifest.json)")
+    parser.add_argument(
+        "--sample",
+        type=Path,
+        default=SAMPLE,
+        help="the sample_data folder to read (people.csv, bedrock/, manifest.json)",
+    )
     parser.add_argument("--out", type=Path, default=OUT, help="where to write the dumps")
     args = parser.parse_args(argv)
     SAMPLE, OUT = args.sample.resolve(), args.out.resolve()
@@ -709,17 +1056,27 @@ def main(argv: list[str] | None = None) -> int:
     tables = {"LiteLLM_SpendLogs": rows, **dims}
     for table, table_rows in tables.items():
         big = table == "LiteLLM_SpendLogs"  # 14 MB as text, 2 MB gzipped
-        write_csv(OUT / (f"{table}.csv.gz" if big else f"{table}.csv"), table_columns(table),
-                  [{k: v for k, v in r.items() if not k.startswith("_")} for r in table_rows],
-                  column_defaults(table), compress=big)
+        write_csv(
+            OUT / (f"{table}.csv.gz" if big else f"{table}.csv"),
+            table_columns(table),
+            [{k: v for k, v in r.items() if not k.startswith("_")} for r in table_rows],
+            column_defaults(table),
+            compress=big,
+        )
     write_manifest(rows, info, devs, dims)
-    print(f"wrote {len(rows)} spend-log rows and {sum(len(v) for v in dims.values())} "
-          f"key/team/user rows to {OUT}")
+    print(
+        f"wrote {len(rows)} spend-log rows and {sum(len(v) for v in dims.values())} "
+        f"key/team/user rows to {OUT}"
+    )
     return 0
 
 
-def write_manifest(rows: list[dict[str, Any]], info: dict[str, Any], devs: list[Dev],
-                   dims: dict[str, list[dict[str, Any]]]) -> None:
+def write_manifest(
+    rows: list[dict[str, Any]],
+    info: dict[str, Any],
+    devs: list[Dev],
+    dims: dict[str, list[dict[str, Any]]],
+) -> None:
     stats = info["stats"]
     expected = info["expected"]
     good = [r for r in rows if not r.get("_bad")]
@@ -765,9 +1122,9 @@ the Bedrock sample's records of the proxy's role. Do not edit by hand; run it ag
     LITELLM_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/litellm_demo llmledger ingest litellm
     llmledger ingest litellm-files sample_data/litellm     # the same rows without PostgreSQL
 
-{m['spend_log_rows']:,} spend-log rows ({m['rows_loaded']:,} load; 2 are planted bad metadata),
-{m['keys']} keys (+{m['deleted_keys']} deleted, +{m['rotated_keys']} rotated), status:
-{', '.join(f'{k} {v:,}' for k, v in m['rows_by_status'].items())}.
+{m["spend_log_rows"]:,} spend-log rows ({m["rows_loaded"]:,} load; 2 are planted bad metadata),
+{m["keys"]} keys (+{m["deleted_keys"]} deleted, +{m["rotated_keys"]} rotated), status:
+{", ".join(f"{k} {v:,}" for k, v in m["rows_by_status"].items())}.
 
 | rows | count |
 |---|---:|
@@ -778,25 +1135,25 @@ beside the Bedrock sample (`report --reconcile`):
 
 | | requests |
 |---|---:|
-| matched (the Bedrock copy is not counted) | {r['matched']:,} |
-| of which by Bedrock's request id (failures) | {r['matched_by_provider_request_id']:,} |
-| only in LiteLLM (us-west-2 deployment, successful) | {r['only_in_litellm_ok']:,} |
+| matched (the Bedrock copy is not counted) | {r["matched"]:,} |
+| of which by Bedrock's request id (failures) | {r["matched_by_provider_request_id"]:,} |
+| only in LiteLLM (us-west-2 deployment, successful) | {r["only_in_litellm_ok"]:,} |
 | only in Bedrock (spend-log outage {outage} UTC and lost writes, successful) \
-| {r['only_in_provider_ok']:,} |
+| {r["only_in_provider_ok"]:,} |
 
 LiteLLM's spend differs from the price book by cause: 1-hour cache writes priced at the 5-minute
 rate, pass-through cache reads priced as input, no long-context tier on the Anthropic API, no
-regional uplift on Vertex us-east5, and $0 for `{m['zero_spend_model']}`.
+regional uplift on Vertex us-east5, and $0 for `{m["zero_spend_model"]}`.
 
 Rejected (`rejected_records`, source `litellm`):
 
 | location | request_id |
 |---|---|
-{chr(10).join(f"| `{x['location']}` | `{x['request_id']}` |" for x in m['rejected'])}
+{chr(10).join(f"| `{x['location']}` | `{x['request_id']}` |" for x in m["rejected"])}
 
-Rate limits: key `{m['rate_limited_key']}` (20 RPM) and team `search` (400k TPM) hit LiteLLM's own
+Rate limits: key `{m["rate_limited_key"]}` (20 RPM) and team `search` (400k TPM) hit LiteLLM's own
 limits on 2026-11-18 15:02 UTC (429, `ProxyRateLimitError`); Bedrock's throttling comes through as
-429 `RateLimitError`. The contractor's key ({', '.join(m['developers_not_in_directory'])}, not in
+429 `RateLimitError`. The contractor's key ({", ".join(m["developers_not_in_directory"])}, not in
 the directory) runs over its budget (422). About 3% of rows were logged with
 `store_prompts_in_spend_logs` on: their bodies contain `{SENTINEL}`, which must never reach the
 database.

@@ -47,8 +47,10 @@ def load(dsn: str, folder: Path = HERE, *, replace: bool = False) -> dict[str, i
                 conn.execute(f'drop table if exists "{table}"')
         conn.execute(SCHEMA.read_text())
         for table in TABLES:
-            path = next((p for p in (folder / f"{table}.csv", folder / f"{table}.csv.gz")
-                         if p.is_file()), None)
+            path = next(
+                (p for p in (folder / f"{table}.csv", folder / f"{table}.csv.gz") if p.is_file()),
+                None,
+            )
             if path is None:
                 continue
             with _open(path) as f:
@@ -79,10 +81,17 @@ def create_database(dsn: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("dsn", nargs="?", default=os.environ.get("LITELLM_DATABASE_URL"),
-                        help="PostgreSQL DSN (default: $LITELLM_DATABASE_URL)")
-    parser.add_argument("--create-database", action="store_true",
-                        help="create the DSN's database first if it does not exist")
+    parser.add_argument(
+        "dsn",
+        nargs="?",
+        default=os.environ.get("LITELLM_DATABASE_URL"),
+        help="PostgreSQL DSN (default: $LITELLM_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--create-database",
+        action="store_true",
+        help="create the DSN's database first if it does not exist",
+    )
     parser.add_argument("--replace", action="store_true", help="drop the tables first")
     args = parser.parse_args(argv)
     if not args.dsn:
