@@ -52,7 +52,7 @@ def child(kind: str, root: Path, db: Path) -> dict[str, Any]:
     """One measurement, in this (child) process."""
     import duckdb
 
-    from ingest import bedrock
+    from ingest.sources.bedrock import format as bedrock
 
     started = time.perf_counter()
     detail: dict[str, Any] = {}
@@ -70,12 +70,12 @@ def child(kind: str, root: Path, db: Path) -> dict[str, Any]:
             f"select count(*), {counts} from read_ndjson({files}, columns={bedrock._columns_sql()})"
         ).fetchall()[0][0]
     elif kind in ("ingest", "incremental"):
-        from ingest import bedrock_files
         from ingest.context import AppContext
+        from ingest.runner import run_source
 
         app = AppContext.create(str(db), None, quiet=True)
         con = app.connect()
-        result = bedrock_files.ingest(app, con, root)
+        result = run_source(app, con, "bedrock-files", {"path": str(root)})
         con.close()
         detail = {"new": result.new_rows, "rejected": result.rejected_rows}
     elif kind == "s3":

@@ -29,10 +29,11 @@ from typing import Any
 
 import duckdb
 
-from ingest import aws, bedrock, progress, store
+from ingest import aws, progress, store
 from ingest.context import AppContext
 from ingest.errors import ConfigError
 from ingest.loader import LoadResult
+from ingest.sources.bedrock import format as bedrock
 
 NAME = "bedrock-s3"
 RAW_TABLE = bedrock.RAW_TABLE

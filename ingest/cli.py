@@ -93,11 +93,12 @@ def _register() -> None:
         cli_jobs,
         cli_litellm,
         cli_reports,
+        cli_sources,
         cli_vertex,
     )
 
     cli.add_command(cli_ingest.ingest)
-    for family in (cli_bedrock, cli_litellm, cli_vertex):
+    for family in (cli_bedrock, cli_litellm, cli_vertex, cli_sources):
         family.register(cli_ingest.ingest)
     for module in (cli_reports, cli_demo, cli_dashboard, cli_jobs):
         for command in module.COMMANDS:

@@ -108,29 +108,7 @@ Example:
 """
 
 
-@click.command("bedrock-files")
-@click.argument("directory", metavar="DIR", type=click.Path(exists=True))
-@date_options
-@click.pass_context
-def bedrock_files(ctx: click.Context, directory: str, since: object, until: object) -> None:
-    """Ingest Bedrock invocation logs from local files.
-
-    DIR is a copy of the S3 tree (`aws s3 sync s3://BUCKET/PREFIX DIR`) or a folder of
-    exported .json / .json.gz files. Files already read (same size and mtime) are skipped.
-    """
-    import os
-
-    run_ad_hoc(ctx, "bedrock_files", {"path": os.path.abspath(directory)}, since, until)
-
-
-bedrock_files.epilog = """\b
-Example:
-  aws s3 sync s3://acme-bedrock-logs/bedrock-logs ./bedrock-logs
-  llmledger --db ledger.duckdb ingest bedrock-files ./bedrock-logs
-"""
-
-
 def register(group: click.Group) -> None:
     """Add this family's `ingest <source>` commands to the ingest group."""
-    for command in (bedrock_s3, bedrock_cloudwatch, bedrock_files):
+    for command in (bedrock_s3, bedrock_cloudwatch):
         group.add_command(command)

@@ -87,7 +87,6 @@ SPEC: dict[str, Any] = {
             list,
             {"log_group": _STR, "region?": _STR, "profile?": _STR, "overlap_minutes?": _INT},
         ),
-        "bedrock_files?": (list, {"path": _STR}),
         "litellm?": (
             list,
             {"dsn_env?": _STR, "overlap_minutes?": _INT, "name?": _STR},
@@ -131,6 +130,20 @@ SPEC: dict[str, Any] = {
 }
 
 
+def spec() -> dict[str, Any]:
+    """SPEC, with one ``[[sources.<name>]]`` table per declared source (options declared once,
+    in the source; the older underscore spelling of a name is accepted too)."""
+    from ingest import sources
+
+    tables = dict(SPEC["sources?"])
+    types = {str: _STR, int: _INT, bool: _BOOL}
+    for name, source in sources.SOURCES.items():
+        keys = {o.name + ("" if o.required else "?"): types[o.type] for o in source.options}
+        tables[f"{name}?"] = (list, keys)
+        tables[f"{name.replace('-', '_')}?"] = (list, keys)
+    return {**SPEC, "sources?": tables}
+
+
 @dataclass
 class Config:
     """A validated configuration. ``raw`` keeps the TOML tables; paths are resolved."""
@@ -150,8 +163,12 @@ class Config:
         value = self.raw.get(name, {})
         return value if isinstance(value, dict) else {}
 
-    def sources(self, kind: str) -> list[dict[str, Any]]:
-        return list(self.section("sources").get(kind, []))
+    def sources(self, name: str) -> list[dict[str, Any]]:
+        """The ``[[sources.<name>]]`` tables (``bedrock-files``; the older ``bedrock_files``
+        spelling is read too)."""
+        section = self.section("sources")
+        spellings = dict.fromkeys([name, name.replace("_", "-"), name.replace("-", "_")])
+        return [dict(table) for key in spellings for table in section.get(key, [])]
 
     @property
     def database_path(self) -> Path | None:
@@ -180,7 +197,7 @@ def load(path: str | Path | None) -> Config:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {p} is not UTF-8 text") from None
-    _check(raw, SPEC, "", p)
+    _check(raw, spec(), "", p)
     _check_values(raw, p)
     cfg = Config(path=p.resolve(), raw=raw)
     people = cfg.people_directory

@@ -46,7 +46,8 @@ class ProcessedObject:
 class PageWrite:
     """Everything one page changes, committed together."""
 
-    rows: Any = None  # duckdb relation | pyarrow.Table | str (table/view name) | None
+    # duckdb relation | pyarrow.Table | str (table/view name) | None, or table -> one of these
+    rows: Any = None
     rejected: Sequence[tuple[str, str]] = ()  # (location, reason); never record text
     cursors: Mapping[str, str] = field(default_factory=dict)  # partition -> new cursor value
     processed: Sequence[ProcessedObject] = ()
@@ -54,71 +55,48 @@ class PageWrite:
 
 
 class Loader:
-    """Upserts pages into ``table`` keyed on ``key`` for ``source``."""
+    """Upserts pages into raw tables keyed on their natural keys, for ``source``.
+
+    ``Loader(con, source=..., table=..., key=...)`` writes one table (``PageWrite.rows`` is its
+    rows); ``Loader(con, source=..., tables={name: key})`` writes several in one transaction
+    (``PageWrite.rows`` maps table name -> rows).
+    """
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, *, source: str, table: str, key: Sequence[str]
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        source: str,
+        table: str | None = None,
+        key: Sequence[str] = (),
+        tables: Mapping[str, Sequence[str]] | None = None,
+        prefer: Mapping[str, str] | None = None,
     ) -> None:
         self.con = con
         self.source = source
         self.table = table
-        self.key = list(key)
-        self.columns = [
-            r[0]
-            for r in con.execute(
-                "select column_name from information_schema.columns "
-                "where table_name = ? and table_schema = 'main' order by ordinal_position",
-                [table],
-            ).fetchall()
-        ]
-        if not self.columns:
-            raise ValueError(f"raw table {table} does not exist")
+        self.keys = {table: list(key)} if table is not None else {}
+        self.keys.update({name: list(k) for name, k in (tables or {}).items()})
+        self.columns = {name: _columns(con, name) for name in self.keys}
+        self.prefer = dict(prefer or {})  # table -> order-by among a page's duplicate keys
         self.total = LoadResult()
 
     def write(self, page: PageWrite) -> LoadResult:
         con = self.con
         result = LoadResult()
         suffix = next(_counter)
-        page_view = f"_llmledger_page_{suffix}"
-        dedup = f"_llmledger_dedup_{suffix}"
+        rows = page.rows
+        if rows is not None and not isinstance(rows, Mapping):
+            if self.table is None:
+                raise ValueError("rows for several tables must be a mapping of table -> rows")
+            rows = {self.table: rows}
         con.execute("begin transaction")
         try:
-            if page.rows is not None:
-                self._stage(page.rows, page_view)
-                keys = ", ".join(self.key)
-                cols = ", ".join(self.columns)
-                order = page.prefer or cols  # deterministic among duplicate keys
-                total = _scalar(con, f"select count(*) from {page_view}")
-                distinct = _scalar(
-                    con, f"select count(*) from (select distinct {keys} from {page_view})"
-                )
-                rows = page_view  # read in place unless the page repeats a key
-                if total != distinct:  # the window (a sort of the whole page) only then
-                    rows = dedup
-                    con.execute(
-                        f"create or replace temp table {dedup} as select {cols} from {page_view} "
-                        f"qualify row_number() over (partition by {keys} order by {order}) = 1"
-                    )
-                    total = distinct
-                join = " and ".join(f"p.{k} = t.{k}" for k in self.key)
-                existing = _scalar(
-                    con, f"select count(*) from {rows} p semi join {self.table} t on {join}"
-                )
-                changed = total  # every row is new when none of their keys exists yet
-                if existing:
-                    table_cols = ", ".join(f"t.{c}" for c in self.columns)
-                    changed = _scalar(
-                        con,
-                        f"select count(*) from (select {cols} from {rows} except "
-                        f"select {table_cols} from {self.table} t semi join {rows} p on {join})",
-                    )
-                # a plain insert (about twice as fast) when no key of the page exists yet
-                verb = "insert or replace" if existing else "insert"
-                con.execute(f"{verb} into {self.table} ({cols}) select {cols} from {rows}")
-                con.execute(f"drop table if exists {dedup}")
-                result.new_rows = total - existing
-                result.updated_rows = changed - result.new_rows
-                result.unchanged_rows = existing - result.updated_rows
+            for number, (table, table_rows) in enumerate((rows or {}).items()):
+                if table_rows is None:
+                    continue
+                prefer = page.prefer or self.prefer.get(table)
+                result += self._upsert(table, table_rows, f"{suffix}_{number}", prefer)
             if page.rejected:
                 # Arrow, not executemany: a bulk insert costs ~1 ms per 1,000 rows, not per row.
                 rejected = pa.table(
@@ -165,9 +143,56 @@ class Loader:
         except BaseException:
             con.execute("rollback")
             raise
+        self.total += result
+        return result
+
+    def _upsert(self, table: str, rows: Any, suffix: str, prefer: str | None) -> LoadResult:
+        """Upsert one page of rows into ``table`` (inside the caller's transaction)."""
+        if table not in self.keys:
+            raise ValueError(f"{table} is not a table of this loader")
+        con = self.con
+        result = LoadResult()
+        page_view = f"_llmledger_page_{suffix}"
+        dedup = f"_llmledger_dedup_{suffix}"
+        columns = self.columns[table]
+        try:
+            self._stage(rows, page_view)
+            keys = ", ".join(self.keys[table])
+            cols = ", ".join(columns)
+            order = prefer or cols  # deterministic among duplicate keys
+            total = _scalar(con, f"select count(*) from {page_view}")
+            distinct = _scalar(
+                con, f"select count(*) from (select distinct {keys} from {page_view})"
+            )
+            source_rows = page_view  # read in place unless the page repeats a key
+            if total != distinct:  # the window (a sort of the whole page) only then
+                source_rows = dedup
+                con.execute(
+                    f"create or replace temp table {dedup} as select {cols} from {page_view} "
+                    f"qualify row_number() over (partition by {keys} order by {order}) = 1"
+                )
+                total = distinct
+            join = " and ".join(f"p.{k} = t.{k}" for k in self.keys[table])
+            existing = _scalar(
+                con, f"select count(*) from {source_rows} p semi join {table} t on {join}"
+            )
+            changed = total  # every row is new when none of their keys exists yet
+            if existing:
+                table_cols = ", ".join(f"t.{c}" for c in columns)
+                changed = _scalar(
+                    con,
+                    f"select count(*) from (select {cols} from {source_rows} except "
+                    f"select {table_cols} from {table} t semi join {source_rows} p on {join})",
+                )
+            # a plain insert (about twice as fast) when no key of the page exists yet
+            verb = "insert or replace" if existing else "insert"
+            con.execute(f"{verb} into {table} ({cols}) select {cols} from {source_rows}")
+            con.execute(f"drop table if exists {dedup}")
+            result.new_rows = total - existing
+            result.updated_rows = changed - result.new_rows
+            result.unchanged_rows = existing - result.updated_rows
         finally:
             _unregister(con, page_view)
-        self.total += result
         return result
 
     def _stage(self, rows: Any, name: str) -> None:
@@ -178,6 +203,20 @@ class Loader:
             con.register(name, rows)
         else:  # a DuckDB relation
             rows.create_view(name, replace=True)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    columns = [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_name = ? and table_schema = 'main' order by ordinal_position",
+            [table],
+        ).fetchall()
+    ]
+    if not columns:
+        raise ValueError(f"raw table {table} does not exist")
+    return columns
 
 
 def _insert_arrow(

@@ -25,7 +25,6 @@ from ingest.loader import LoadResult, record_run
 SOURCE_MODULES = {
     "bedrock_s3": "ingest.bedrock_s3",
     "bedrock_cloudwatch": "ingest.bedrock_cloudwatch",
-    "bedrock_files": "ingest.bedrock_files",
     "litellm": "ingest.litellm",
     "litellm_api": "ingest.litellm_api",
     "litellm_files": "ingest.litellm",
@@ -52,12 +51,25 @@ def ingest_one(
     since: date | None = None,
     until: date | None = None,
 ) -> SourceOutcome:
-    module = importlib.import_module(SOURCE_MODULES[kind])
-    runner = getattr(module, f"run_{kind}", None) or module.run
-    name = getattr(module, "NAME", kind)
+    from ingest import runner, sources
+
+    declared = sources.get(kind)
+    if declared is not None:
+        name = declared.name
+
+        def read() -> LoadResult:
+            return runner.run_source(app, con, declared, options, since=since, until=until)
+    else:
+        module = importlib.import_module(SOURCE_MODULES[kind])
+        legacy = getattr(module, f"run_{kind}", None) or module.run
+        name = getattr(module, "NAME", kind)
+
+        def read() -> LoadResult:
+            return legacy(app, con, options, since=since, until=until)  # type: ignore[no-any-return]
+
     started = datetime.now(UTC)
     try:
-        result = runner(app, con, options, since=since, until=until)
+        result = read()
     except LedgerError as exc:
         record_run(
             con,
@@ -86,10 +98,17 @@ def ingest_one(
 
 
 def configured_sources(app: AppContext) -> list[tuple[str, dict[str, Any]]]:
+    """(source name, its config table) for every ``[[sources.<name>]]`` in the config."""
+    from ingest import sources
+
     found: list[tuple[str, dict[str, Any]]] = []
+    for name in sources.SOURCES:
+        for options in app.config.sources(name):
+            found.append((name, dict(options)))
     for kind in SOURCE_MODULES:
-        for options in app.config.sources(kind):
-            found.append((kind, dict(options)))
+        if sources.get(kind) is None:
+            for options in app.config.sources(kind):
+                found.append((kind, dict(options)))
     return found
 
 

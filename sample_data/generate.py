@@ -1430,7 +1430,7 @@ team = "platform"       # a shared role: team known, developer stays unattribute
 [bedrock.application_profiles]
 "{APP_PROFILE_ARN}" = "us.anthropic.{SONNET45}-v1:0"
 
-[[sources.bedrock_files]]
+[[sources.bedrock-files]]
 path = "bedrock/s3"
 
 [[sources.vertex_files]]

@@ -12,7 +12,8 @@ from typing import Any
 
 import duckdb
 
-from ingest import bedrock, store
+from ingest import store
+from ingest.sources.bedrock import format as bedrock
 from models import reference, runner
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
@@ -109,17 +110,15 @@ _SAMPLE: dict[str, Path] = {}
 def sample_database() -> Path:
     """sample_data's Bedrock S3 tree ingested, built and published once per test process.
 
-    Uses the real `bedrock_files` source when it exists, else the bulk parser and the loader
-    directly. Returns the main database path (its snapshot is beside it).
+    Uses the real `bedrock-files` source. Returns the main database path (the snapshot is
+    beside it).
     """
-    import importlib.util
     import tempfile
 
     import pytest
 
     from ingest import config, pipeline
     from ingest.context import AppContext
-    from ingest.loader import Loader, PageWrite
 
     if "db" in _SAMPLE:
         return _SAMPLE["db"]
@@ -130,17 +129,8 @@ def sample_database() -> Path:
     app = AppContext(db_path=db, config=config.load(SAMPLE_DIR / "llmledger.toml"), quiet=True)
     con = app.connect()
     try:
-        if importlib.util.find_spec("ingest.bedrock_files") is not None:
-            outcome = pipeline.ingest_one(app, con, "bedrock_files", {"path": str(tree)})
-            assert outcome.error is None, outcome.error
-        else:
-            files = sorted(
-                str(p) for p in tree.rglob("*.json.gz") if "data" not in p.relative_to(tree).parts
-            )
-            parsed = bedrock.parse_files(con, files, source_kind="files")
-            Loader(
-                con, source="bedrock-files", table=bedrock.RAW_TABLE, key=bedrock.NATURAL_KEY
-            ).write(PageWrite(rows=parsed.table, rejected=parsed.rejected))
+        outcome = pipeline.ingest_one(app, con, "bedrock-files", {"path": str(tree)})
+        assert outcome.error is None, outcome.error
         pipeline.build(app, con)
         pipeline.publish(app, con)
     finally:

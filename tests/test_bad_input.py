@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from moto_server import aws, gz, log_key, moto_endpoint, put_objects, record  # noqa: F401
 
-from ingest import bedrock, bedrock_files, bedrock_s3
+from ingest import bedrock_s3
 from ingest.context import AppContext
+from ingest.runner import run_source
+from ingest.sources.bedrock import format as bedrock
 
 BUCKET = "bad-input-logs"
 HOUR = "2026/11/08/04"
@@ -142,10 +144,10 @@ def test_bad_input_through_local_files(tmp_path: Path) -> None:
         (root / key).write_bytes(data)
     app = AppContext.create(str(tmp_path / "ledger.duckdb"), None, quiet=True)
     con = app.connect()
-    result = bedrock_files.run(app, con, {"path": str(root)})
+    result = run_source(app, con, "bedrock-files", {"path": str(root)})
     _check(con, result, str(root / _key("x").rsplit("/", 1)[0]), recovered)
     # Nothing changes on a second run, and the rejections are not recorded twice.
-    again = bedrock_files.run(app, con, {"path": str(root)})
+    again = run_source(app, con, "bedrock-files", {"path": str(root)})
     assert (again.new_rows, again.updated_rows, again.rejected_rows) == (0, 0, 0)
 
 

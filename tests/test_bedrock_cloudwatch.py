@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from moto_server import aws, moto_endpoint, now_ms, put_events, record  # noqa: F401
 
-from ingest import bedrock, bedrock_cloudwatch
+from ingest import bedrock_cloudwatch
 from ingest.context import AppContext
 from ingest.errors import ConfigError, SourceUnavailable
+from ingest.sources.bedrock import format as bedrock
 
 pytestmark = pytest.mark.service
 

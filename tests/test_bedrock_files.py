@@ -13,9 +13,10 @@ import pytest
 from click.testing import CliRunner
 from moto_server import gz, log_key, ndjson, record
 
-from ingest import bedrock, bedrock_files
 from ingest.context import AppContext
 from ingest.errors import ConfigError
+from ingest.runner import run_source
+from ingest.sources.bedrock import format as bedrock
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 TRUNCATED = "20261108T045611615Z_4f056ccf8c39f2e2.json.gz"
@@ -38,7 +39,7 @@ def test_sample_tree(tmp_path: Path) -> None:
     root = SAMPLE / "bedrock" / "s3"
     app = _app(tmp_path)
     con = app.connect()
-    result = bedrock_files.run(app, con, {"path": str(root)})
+    result = run_source(app, con, "bedrock-files", {"path": str(root)})
     assert result.new_rows == manifest["valid_unique_records"] + 24 == 43053
     assert result.rejected_rows == 6
     # The manifest's totals leave out the truncated file's 24 recovered records.
@@ -87,7 +88,7 @@ def test_sample_tree(tmp_path: Path) -> None:
         "or object_key like '%permission-check') from processed_objects"
     ).fetchall()
     assert processed == [(manifest["batch_files"], 0)]
-    again = bedrock_files.run(app, con, {"path": str(root)})
+    again = run_source(app, con, "bedrock-files", {"path": str(root)})
     assert (again.new_rows, again.updated_rows, again.unchanged_rows, again.rejected_rows) == (
         0,
         0,
@@ -104,7 +105,7 @@ def test_only_new_or_changed_files_are_read(
     _write(root, {first: gz([record("r-1"), record("r-2")])})
     app = _app(tmp_path)
     con = app.connect()
-    bedrock_files.run(app, con, {"path": str(root)})
+    run_source(app, con, "bedrock-files", {"path": str(root)})
 
     parsed: list[str] = []
     real_parse = bedrock.parse_files
@@ -116,18 +117,18 @@ def test_only_new_or_changed_files_are_read(
     monkeypatch.setattr(bedrock, "parse_files", spy)
     second = log_key("", "111122223333", "us-east-1", "2026/11/20/10", "b.json.gz")
     _write(root, {second: gz([record("r-3")])})
-    result = bedrock_files.run(app, con, {"path": str(root)})
+    result = run_source(app, con, "bedrock-files", {"path": str(root)})
     assert result.new_rows == 1
     assert parsed == [str(root / second)]
 
     parsed.clear()
-    assert bedrock_files.run(app, con, {"path": str(root)}).new_rows == 0
+    assert run_source(app, con, "bedrock-files", {"path": str(root)}).new_rows == 0
     assert parsed == []
 
     # A file rewritten in place (aws s3 sync of a re-delivered object) is read again.
     _write(root, {first: gz([record("r-1", output_tokens=99), record("r-2"), record("r-4")])})
     os.utime(root / first, ns=(1, 1))
-    result = bedrock_files.run(app, con, {"path": str(root)})
+    result = run_source(app, con, "bedrock-files", {"path": str(root)})
     assert (result.new_rows, result.updated_rows, result.unchanged_rows) == (1, 1, 1)
     assert parsed == [str(root / first)]
 
@@ -149,7 +150,7 @@ def test_exported_json_files_of_every_shape(tmp_path: Path) -> None:
     )
     app = _app(tmp_path)
     con = app.connect()
-    result = bedrock_files.run(app, con, {"path": str(root)})
+    result = run_source(app, con, "bedrock-files", {"path": str(root)})
     ids = [r[0] for r in con.execute("select request_id from raw_bedrock order by 1").fetchall()]
     assert ids == ["arr-1", "arr-2", "arrgz-1", "jsonl-1", "p-0", "p-1", "plain-1", "plain-2"]
     assert result.rejected_rows == 0
@@ -164,7 +165,7 @@ def test_single_file_and_paths_with_glob_characters(tmp_path: Path) -> None:
     odd.write_bytes(gz([record("odd-1"), "{broken"]))
     app = _app(tmp_path)
     con = app.connect()
-    result = bedrock_files.run(app, con, {"path": str(odd)})
+    result = run_source(app, con, "bedrock-files", {"path": str(odd)})
     assert (result.new_rows, result.rejected_rows) == (1, 1)
     assert con.execute("select location from rejected_records").fetchall() == [(f"{odd}:2",)]
 
@@ -183,8 +184,13 @@ def test_since_until_use_the_hour_folders(tmp_path: Path) -> None:
     )
     app = _app(tmp_path)
     con = app.connect()
-    bedrock_files.run(
-        app, con, {"path": str(root)}, since=date(2026, 11, 19), until=date(2026, 11, 20)
+    run_source(
+        app,
+        con,
+        "bedrock-files",
+        {"path": str(root)},
+        since=date(2026, 11, 19),
+        until=date(2026, 11, 20),
     )
     ids = sorted(r[0] for r in con.execute("select request_id from raw_bedrock").fetchall())
     assert ids == ["day-19", "loose"]
@@ -194,7 +200,7 @@ def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     app = _app(tmp_path)
     con = app.connect()
     with pytest.raises(ConfigError) as err:
-        bedrock_files.run(app, con, {"path": str(tmp_path / "nope")})
+        run_source(app, con, "bedrock-files", {"path": str(tmp_path / "nope")})
     assert (
         str(err.value)
         == f"bedrock-files: {tmp_path / 'nope'} does not exist; pass an existing folder"

@@ -22,9 +22,10 @@ from moto_server import (  # noqa: F401 - fixtures
     record,
 )
 
-from ingest import bedrock, bedrock_s3, store
+from ingest import bedrock_s3, store
 from ingest.context import AppContext
 from ingest.errors import ConfigError, SourceUnavailable
+from ingest.sources.bedrock import format as bedrock
 
 pytestmark = pytest.mark.service
 

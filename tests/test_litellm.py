@@ -935,8 +935,8 @@ def bedrock_record(
 
 
 def load_bedrock(con: duckdb.DuckDBPyConnection, path: Path, records: list[dict[str, Any]]) -> None:
-    from ingest import bedrock
     from ingest.loader import Loader, PageWrite
+    from ingest.sources.bedrock import format as bedrock
 
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     batch = bedrock.parse_files(con, [str(path)], source_kind="files")
@@ -1182,8 +1182,8 @@ def test_sample_data_loads_and_reconciles(
     files.close()
 
     assert proxy_role_records(tmp_path / "proxy.ndjson") > 4_000
-    from ingest import bedrock
     from ingest.loader import Loader, PageWrite
+    from ingest.sources.bedrock import format as bedrock
 
     batch = bedrock.parse_files(duck, [str(tmp_path / "proxy.ndjson")], source_kind="files")
     Loader(duck, source="bedrock-files", table="raw_bedrock", key=["request_id"]).write(

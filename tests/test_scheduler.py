@@ -50,9 +50,9 @@ def _fake_run(
     since: Any = None,
     until: Any = None,
 ) -> Any:
-    from ingest import bedrock
     from ingest.errors import SourceUnavailable
     from ingest.loader import Loader, PageWrite
+    from ingest.sources.bedrock import format as bedrock
 
     name = f"fake-{behaviour}"
     log = Path(options["log"])

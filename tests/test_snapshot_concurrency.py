@@ -47,7 +47,7 @@ def write_config(path: Path, tree: Path) -> Path:
     quotas = (sample / "llmledger.toml").read_text().split("[[quotas]]", 1)[1]
     path.write_text(
         f'[people]\ndirectory = "{sample / "people.csv"}"\n\n'
-        f'[[sources.bedrock_files]]\npath = "{tree}"\n\n[[quotas]]{quotas}'
+        f'[[sources.bedrock-files]]\npath = "{tree}"\n\n[[quotas]]{quotas}'
     )
     return path
 

@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from ingest.loader import Loader, LoadResult, PageWrite, ProcessedObject
+from ingest.source import Format, Page, Parsed, RawTable, SourceRun
 
 SOURCE_FAMILY = "bedrock"
 RAW_TABLE = "raw_bedrock"
@@ -57,6 +58,8 @@ RAW_TABLE_DDL = [
     )
     """
 ]
+
+RAW = RawTable(RAW_TABLE, RAW_TABLE_DDL[0], tuple(NATURAL_KEY))
 
 # Only metadata and counts are declared; DuckDB skips everything else in the record. The response
 # body is declared as JSON solely to read usage.cache_creation out of it inside the scan's
@@ -273,6 +276,31 @@ def parse_files(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return batch
+
+
+def page_format(source_kind: str) -> Format:
+    """The format of Bedrock invocation-log pages, for a transport recorded as ``source_kind``
+    (``s3``, ``cloudwatch``, ``files``) in raw_bedrock."""
+
+    def parse(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) -> Parsed:
+        locations = {f.path: f.location for f in page.files}
+        by_line = {f.path: f.line_locations for f in page.files if f.line_locations is not None}
+        batch = parse_files(
+            con,
+            [f.path for f in page.files],
+            source_kind=source_kind,
+            location_of=functools.partial(_location, locations),
+            line_locations=by_line or None,
+        )
+        return Parsed(
+            rows={RAW_TABLE: batch.table},
+            rejected=batch.rejected,
+            records_per_file=batch.records_per_file,
+            count=batch.rows,
+            cleanup=batch.drop,
+        )
+
+    return parse
 
 
 # DuckDB pays roughly a millisecond per file it opens, more than decompressing a small file

@@ -1,0 +1,17 @@
+"""Every source llmledger reads, by name: the one registry line a new source adds.
+
+The CLI's ``ingest <name>`` commands, the config schema's ``[[sources.<name>]]`` tables and the
+raw tables every build needs are generated from ``SOURCES``.
+"""
+
+from __future__ import annotations
+
+from ingest.source import Source
+from ingest.sources.bedrock import BEDROCK_FILES
+
+SOURCES: dict[str, Source] = {source.name: source for source in (BEDROCK_FILES,)}
+
+
+def get(name: str) -> Source | None:
+    """The source called ``name`` (the old ``bedrock_files`` spelling is accepted too)."""
+    return SOURCES.get(name) or SOURCES.get(name.replace("_", "-"))
