@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from models import macros, reference
 
 PRICES_DIR = Path(__file__).parent / "prices"
 TOKEN_TYPES = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
@@ -77,6 +79,10 @@ _CSV_TYPES = {
 
 class PriceDataError(ValueError):
     """A price file is unusable (the built-in CSVs or a LiteLLM JSON file): one line to fix."""
+
+
+class PriceConfigError(ValueError):
+    """The configuration's prices ([[prices.overrides]], prices.litellm_file) are unusable."""
 
 
 @dataclass
@@ -349,7 +355,7 @@ def import_litellm(
     global, and regional = global x ``regional_endpoint_uplift_multiplier`` (1 when absent);
     other providers -> that provider, global. ``*_above_200k_tokens`` keys give a long-context
     tier (threshold 200,000); ``*_batches`` keys give batch rates (cache rates scaled alike).
-    Needs the canonical_model macro (``models.runner.create_macros``).
+    Needs the canonical_model macro (``models.macros.create_macros``).
     """
     path = Path(path)
     try:
@@ -506,6 +512,78 @@ def _decimal_or_none(value: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return number if number.is_finite() and number >= 0 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# The effective book, as the current configuration and imports make it
+
+
+@dataclass
+class EffectivePriceBook:
+    """``price_book`` built in an in-memory database (``con``; the caller closes it).
+
+    ``warnings`` are overrides that match no entry; ``imported_unread`` says why the database's
+    imported prices could not be read (they are then left out), else None.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    warnings: list[str]
+    imported_unread: str | None = None
+
+
+def effective_price_book(
+    overrides: Sequence[Mapping[str, Any]],
+    *,
+    db_path: Path | None = None,
+    litellm_file: Path | None = None,
+) -> EffectivePriceBook:
+    """The price book the next build would make, without touching the database.
+
+    ``overrides`` is the config's ``[[prices.overrides]]``; ``db_path`` the database whose
+    ``price_book_imported`` (from ``llmledger prices import-litellm``) is read, read-only, when
+    the file exists; ``litellm_file`` the config's ``prices.litellm_file``, resolved. Raises
+    PriceConfigError when an override or the LiteLLM file is unusable.
+    """
+    mem = duckdb.connect()
+    mem.execute("set timezone = 'UTC'")
+    try:
+        reference.load_all(mem, price_overrides=overrides)
+    except reference.ReferenceDataError as exc:
+        mem.close()
+        raise PriceConfigError(str(exc)) from None
+    macros.create_macros(mem)
+    mem.execute(IMPORTED_DDL)
+    imported_unread = None
+    if db_path is not None and db_path.is_file():
+        imported_unread = _copy_imported(mem, db_path)
+    if litellm_file is not None:
+        try:
+            import_litellm(mem, litellm_file)
+        except PriceDataError as exc:
+            mem.close()
+            raise PriceConfigError(f"prices.litellm_file: {exc}") from None
+    warnings = build_price_book(mem)
+    return EffectivePriceBook(mem, warnings, imported_unread)
+
+
+def _copy_imported(mem: duckdb.DuckDBPyConnection, db_path: Path) -> str | None:
+    """Copy ``db_path``'s price_book_imported into ``mem``; the first line of an error, if any."""
+    try:
+        mem.execute(f"attach '{_sql_quote(str(db_path))}' as main_db (read_only)")
+        has = mem.execute(
+            "select count(*) from information_schema.tables "
+            "where table_catalog = 'main_db' and table_name = 'price_book_imported'"
+        ).fetchone()
+        if has and has[0]:
+            mem.execute("insert into price_book_imported select * from main_db.price_book_imported")
+        mem.execute("detach main_db")
+    except duckdb.Error as exc:
+        return str(exc).splitlines()[0]
+    return None
+
+
+def _sql_quote(text: str) -> str:
+    return text.replace("'", "''")
 
 
 # ---------------------------------------------------------------------------------------------

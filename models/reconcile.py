@@ -163,3 +163,18 @@ def differences(
     rows = _rows(con, sql, params)
     order = {cause: i for i, cause in enumerate(CAUSES)}
     return sorted(rows, key=lambda r: (order.get(r["cause"], 99), r["provider"] or ""))
+
+
+def report_rows(
+    con: duckdb.DuckDBPyConnection, since: date | None = None, until: date | None = None
+) -> list[dict[str, Any]]:
+    """:func:`summary` and :func:`differences` as one table, for `llmledger report --reconcile`.
+
+    Each row has a ``section`` (``requests`` or ``spend``) and a ``group`` (the category or the
+    cause) beside the columns of the function it came from.
+    """
+    rows = [
+        {"section": "requests", "group": r["category"], **r} for r in summary(con, since, until)
+    ]
+    rows += [{"section": "spend", "group": r["cause"], **r} for r in differences(con, since, until)]
+    return rows

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ingest.cli import cli
-from ingest.cli_dashboard import app_script, dashboard_env, streamlit_command
+from ingest.dashboard_server import app_script, dashboard_env, streamlit_command
 
 
 def test_no_snapshot_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -9,10 +9,18 @@ import click
 
 from ingest import config as config_mod
 from ingest import pipeline
+from ingest.cli.common import (
+    REPORT_COLUMNS,
+    app_context,
+    emit_rows,
+    open_for_read,
+    print_summary,
+    require_tables,
+)
 from ingest.context import AppContext
 from ingest.errors import ConfigError
 
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 DEFAULT_DEMO_DB = "llmledger-demo.duckdb"
 
 
@@ -39,8 +47,6 @@ def demo(ctx: click.Context, no_dashboard: bool, port: int, sample_dir: Path) ->
     Example:
       llmledger --db /tmp/demo.duckdb demo --no-dashboard
     """
-    from ingest.cli import app_context
-
     root = ctx.find_root().params
     config_file = root.get("config_path") or str(sample_dir / "llmledger.toml")
     if not Path(config_file).is_file():
@@ -62,16 +68,23 @@ def demo(ctx: click.Context, no_dashboard: bool, port: int, sample_dir: Path) ->
     ]
     code = pipeline.finish(app, con, outcomes)
     con.close()
-    from ingest.cli_reports import print_demo_report
-
     print_demo_report(app)
     if code != 0:
         sys.exit(code)
     if no_dashboard:
         return
-    from ingest.cli_dashboard import serve
+    from ingest.dashboard_server import serve
 
     serve(app, port=port)
 
 
-COMMANDS: list[click.Command] = [demo]
+def print_demo_report(app: AppContext) -> None:
+    """The demo's closing report: cost by team, as a table on stdout."""
+    from models import queries
+
+    with open_for_read(app) as (con, where):
+        require_tables(con, where, "usage_daily")
+        rows = queries.report(con, "team")
+        total = queries.totals(con)
+    emit_rows(rows, ("team", *REPORT_COLUMNS), "table", title="cost by team")
+    print_summary(total)

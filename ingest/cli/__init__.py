@@ -10,7 +10,9 @@ import sys
 
 import click
 
-from ingest.context import AppContext
+# One module per command; they import ingest.cli.common, never this package, so no cycle.
+from ingest.cli import build, dashboard, demo, doctor, export, ingest, prices, report, run
+from ingest.cli.common import LazyContext, app_context
 from ingest.errors import ExitCode, LedgerError
 
 EPILOG = """\b
@@ -61,51 +63,22 @@ def cli(
     ctx: click.Context, db: str | None, config_path: str | None, log_json: bool, quiet: bool
 ) -> None:
     """llmledger: what your developers' LLM traffic costs, per developer, team and model."""
-    ctx.obj = _LazyContext(db, config_path, log_json, quiet)
+    ctx.obj = LazyContext(db, config_path, log_json, quiet)
 
 
-class _LazyContext:
-    """Resolves the configuration only when a command needs it, so --help never fails."""
-
-    def __init__(self, db: str | None, config_path: str | None, log_json: bool, quiet: bool):
-        self._args = (db, config_path, log_json, quiet)
-        self._app: AppContext | None = None
-
-    def get(self) -> AppContext:
-        if self._app is None:
-            db, config_path, log_json, quiet = self._args
-            self._app = AppContext.create(db, config_path, log_json=log_json, quiet=quiet)
-        return self._app
-
-
-def app_context(ctx: click.Context) -> AppContext:
-    root = ctx.find_root().obj
-    assert isinstance(root, _LazyContext)
-    return root.get()
-
-
-def _register() -> None:
-    from ingest import (
-        cli_bedrock,
-        cli_dashboard,
-        cli_demo,
-        cli_ingest,
-        cli_jobs,
-        cli_litellm,
-        cli_reports,
-        cli_sources,
-        cli_vertex,
-    )
-
-    cli.add_command(cli_ingest.ingest)
-    for family in (cli_bedrock, cli_litellm, cli_vertex, cli_sources):
-        family.register(cli_ingest.ingest)
-    for module in (cli_reports, cli_demo, cli_dashboard, cli_jobs):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
+# Register every command (each module imports ingest.cli.common, never this package).
+for _command in (
+    build.build,
+    dashboard.dashboard,
+    demo.demo,
+    doctor.doctor,
+    export.export,
+    ingest.ingest,
+    prices.prices,
+    report.report,
+    run.run,
+):
+    cli.add_command(_command)
 
 
 def main() -> None:
@@ -116,4 +89,4 @@ def main() -> None:
         sys.exit(int(exc.exit_code))
 
 
-__all__ = ["cli", "main", "app_context", "ExitCode"]
+__all__ = ["cli", "main", "app_context", "ExitCode", "LedgerGroup", "EPILOG"]

@@ -1,7 +1,4 @@
-"""`llmledger export ...` (CSV for finance and audits) and `llmledger run` (the scheduled job).
-
-Commands in this module are registered on the top-level `llmledger` group.
-"""
+"""`llmledger export billing|usage`: CSV for finance and audits, from the published snapshot."""
 
 from __future__ import annotations
 
@@ -15,6 +12,7 @@ from typing import IO
 
 import click
 
+from ingest.cli.common import app_context, as_date
 from ingest.errors import ConfigError, DataError
 
 
@@ -45,7 +43,6 @@ def _output(path: str) -> Iterator[IO[bytes]]:
 
 def _snapshot(ctx: click.Context):  # type: ignore[no-untyped-def]
     """The published snapshot, read-only: exports never block (or wait for) a running ingest."""
-    from ingest.cli import app_context
     from models import snapshot
 
     app = app_context(ctx)
@@ -199,7 +196,6 @@ def usage(ctx: click.Context, since: object, until: object, out: str) -> None:
       llmledger export usage --since 2025-06-01 --until 2025-07-01 --out june-requests.csv
       llmledger export usage --since 2025-06-01 --out - | gzip > june.csv.gz
     """
-    from ingest.cli_ingest import as_date
     from models import exports
 
     app, con = _snapshot(ctx)
@@ -212,51 +208,3 @@ def usage(ctx: click.Context, since: object, until: object, out: str) -> None:
     finally:
         con.close()
     _report(app, "usage", summary, out)
-
-
-@click.command("run")
-@click.option(
-    "--every",
-    metavar="DURATION",
-    help="Start a run this often: 15m, 1h, 90s (default: the config's run.every).",
-)
-@click.option("--once", is_flag=True, help="One run, then exit with its exit code (for cron).")
-@click.option(
-    "--lock-wait",
-    type=click.FloatRange(min=0),
-    default=0,
-    show_default=True,
-    metavar="SECONDS",
-    help="If another run holds the lock, wait this long for it, then exit 1.",
-)
-@click.pass_context
-def run(ctx: click.Context, every: str | None, once: bool, lock_wait: float) -> None:
-    """Ingest every configured source, build, publish and check budgets, one run at a time.
-
-    \b
-    A lock file beside the database (<db>.lock) keeps runs from overlapping; a second start
-    waits --lock-wait seconds, then exits 1 naming the holder. A lock whose process is gone
-    (same host) or whose heartbeat is older than run.lock_stale_minutes (30) is taken over.
-    A failing source does not stop the others; the exit code is the worst outcome
-    (3 source unreachable, 2 configuration, 1 other failure, 0 ok).
-
-    \b
-    Example:
-      llmledger --config llmledger.toml run --once          # from cron or a systemd timer
-      llmledger --config llmledger.toml run --every 15m     # a long-running service
-    """
-    from ingest import scheduler
-    from ingest.cli import app_context
-
-    app = app_context(ctx)
-    if once:
-        scheduler.terminate_cleanly()
-        report = scheduler.run_once(app, lock_wait=lock_wait)
-        sys.exit(report.exit_code)
-    every = every or app.config.section("run").get("every")
-    if not every:
-        raise ConfigError("give --every DURATION (e.g. 15m) or --once, or set [run] every")
-    sys.exit(scheduler.run_forever(app, scheduler.parse_every(every), lock_wait=lock_wait))
-
-
-COMMANDS: list[click.Command] = [export, run]

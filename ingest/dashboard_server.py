@@ -1,4 +1,5 @@
-"""`llmledger dashboard`: the Streamlit app on the published snapshot."""
+"""Serving the Streamlit dashboard on the published snapshot, for `llmledger dashboard` and
+`llmledger demo`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import sys
 from pathlib import Path
 from types import FrameType
 from typing import Any
-
-import click
 
 from ingest.context import AppContext
 from ingest.errors import ConfigError
@@ -67,34 +66,6 @@ def dashboard_env(snapshot: Path, section: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-@click.command()
-@click.option(
-    "--port",
-    type=int,
-    default=8501,
-    show_default=True,
-    envvar="LLMLEDGER_PORT",
-    help="Port to serve on (env LLMLEDGER_PORT).",
-)
-@click.option("--address", metavar="A", help="Address to bind, e.g. 0.0.0.0 (default: all).")
-@click.pass_context
-def dashboard(ctx: click.Context, port: int, address: str | None) -> None:
-    """Serve the managers' dashboard (Streamlit) on the published snapshot.
-
-    It reads the snapshot that `llmledger ingest` publishes, read-only, so it keeps working
-    while an ingest runs. Sign-in is off unless [dashboard] auth = true in the config; then
-    managers sign in with OIDC (Streamlit's [auth] section in .streamlit/secrets.toml) and see
-    the teams the people directory puts under them; [dashboard] admins see everything.
-
-    \b
-    Example:
-      llmledger --db ledger.duckdb dashboard --port 8501
-    """
-    from ingest.cli import app_context
-
-    serve(app_context(ctx), port=port, address=address)
-
-
 def serve(app: AppContext, *, port: int = 8501, address: str | None = None) -> None:
     """Run the dashboard on ``app``'s snapshot until it stops; exit with Streamlit's code.
 
@@ -140,6 +111,3 @@ def run_streamlit(command: list[str], env: dict[str, str]) -> int:
         if child.poll() is None:
             child.kill()
             child.wait()
-
-
-COMMANDS: list[click.Command] = [dashboard]

@@ -1,0 +1,251 @@
+"""What the command modules share: the lazy app context, opening the data, output formats,
+date options and the effective price book.
+
+Command modules import this module, never ``ingest.cli`` (the root group) or each other, so
+the command line has no import cycle.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import duckdb
+
+from ingest.context import AppContext
+from ingest.errors import ConfigError, DataError
+
+FORMATS = ("table", "csv", "json")
+REPORT_COLUMNS = (
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "cost_usd",
+)
+CENT = Decimal("0.01")
+SINCE_UNTIL_HELP = "UTC date YYYY-MM-DD"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# ---------------------------------------------------------------------------------------------
+# The application context
+
+
+class LazyContext:
+    """Resolves the configuration only when a command needs it, so --help never fails."""
+
+    def __init__(self, db: str | None, config_path: str | None, log_json: bool, quiet: bool):
+        self._args = (db, config_path, log_json, quiet)
+        self._app: AppContext | None = None
+
+    def get(self) -> AppContext:
+        if self._app is None:
+            db, config_path, log_json, quiet = self._args
+            self._app = AppContext.create(db, config_path, log_json=log_json, quiet=quiet)
+        return self._app
+
+
+def app_context(ctx: click.Context) -> AppContext:
+    root = ctx.find_root().obj
+    assert isinstance(root, LazyContext)
+    return root.get()
+
+
+# ---------------------------------------------------------------------------------------------
+# Opening the data
+
+
+@contextmanager
+def open_for_read(
+    app: AppContext, *, prefer_snapshot: bool = True
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+    """The published snapshot if there is one, else the main database, read-only."""
+    from models import snapshot
+
+    con: duckdb.DuckDBPyConnection | None = None
+    where = ""
+    candidates: list[tuple[str, Path]] = []
+    if prefer_snapshot:
+        candidates.append(("snapshot", app.snapshot_path))
+    candidates.append(("database", app.db_path))
+    if not prefer_snapshot:
+        candidates.append(("snapshot", app.snapshot_path))
+    busy: str | None = None
+    for kind, path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            con = snapshot.open_snapshot(path)
+            where = f"{kind} {path}"
+            break
+        except duckdb.IOException as exc:  # the writer holds the lock; try the other file
+            busy = f"{path}: {str(exc).splitlines()[0]}"
+    if con is None:
+        if busy:
+            raise DataError(f"cannot read {busy}; wait for the running ingest to finish")
+        raise ConfigError(
+            f"no database at {app.db_path}; run `llmledger ingest` (or `llmledger demo`) first, "
+            "or pass --db PATH"
+        )
+    try:
+        yield con, where
+    finally:
+        con.close()
+
+
+def require_tables(con: duckdb.DuckDBPyConnection, where: str, *tables: str) -> None:
+    have = {
+        str(r[0])
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main'"
+        ).fetchall()
+    }
+    for table in tables:
+        if table not in have:
+            raise DataError(f"{where} has no {table} yet; run `llmledger build` first")
+
+
+def effective_price_book(app: AppContext) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
+    """The price book as the current config and imports make it, in an in-memory database."""
+    from models import pricing
+
+    section = app.config.section("prices")
+    litellm_file = section.get("litellm_file")
+    try:
+        book = pricing.effective_price_book(
+            section.get("overrides", []),
+            db_path=app.db_path,
+            litellm_file=app.config.resolve(litellm_file) if litellm_file else None,
+        )
+    except pricing.PriceConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    if book.imported_unread:
+        app.log("prices", f"warning: imported prices not read ({book.imported_unread})")
+    return book.con, book.warnings
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def money_cents(value: Decimal | None) -> str:
+    if value is None:
+        return "unpriced"
+    return f"${value.quantize(CENT, rounding=ROUND_HALF_UP):,.2f}"
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    width = None if sys.stdout.isatty() else 200
+    return Console(file=sys.stdout, width=width, highlight=False, soft_wrap=False)
+
+
+def _plain(value: Any) -> Any:
+    from models.queries import money
+
+    if isinstance(value, Decimal):
+        return money(value, 12) if value.as_tuple().exponent == -12 else f"{value:f}"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def emit_rows(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, *, title: str = ""
+) -> None:
+    """Rows as csv / json (exact values) or a rich table (money in cents)."""
+    if fmt == "json":
+        click.echo(json.dumps([{c: _plain(r.get(c)) for c in columns} for r in rows], indent=2))
+        return
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow(["" if r.get(c) is None else _plain(r.get(c)) for c in columns])
+        return
+    from rich.table import Table
+
+    table = Table(title=title or None, title_justify="left")
+    for c in columns:
+        numeric = bool(rows) and isinstance(rows[0].get(c), (int, Decimal))
+        table.add_column(c, justify="right" if numeric else "left")
+    for r in rows:
+        table.add_row(*[_cell(c, r.get(c)) for c in columns])
+    console().print(table)
+
+
+def _cell(column: str, value: Any) -> str:
+    if column.endswith("_usd") and (isinstance(value, Decimal) or value is None):
+        return money_cents(value) if value is not None or column == "cost_usd" else ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if value is None:
+        return ""
+    return str(_plain(value))
+
+
+def print_summary(total: dict[str, Any]) -> None:
+    """The lines under a report table: total, unattributed and unpriced shares, caching."""
+    cost = total["cost_usd"]
+    unattributed = total["unattributed_cost_usd"]
+    share = (unattributed / cost * 100) if cost else Decimal(0)
+    lines = [
+        f"total: {money_cents(cost)} over {total['requests']:,} requests",
+        f"unattributed (no developer): {money_cents(unattributed)} "
+        f"({share.quantize(Decimal('0.1'))}%), {total['unattributed_requests']:,} requests",
+    ]
+    if total["unpriced_requests"]:
+        lines.append(
+            f"unpriced: {total['unpriced_requests']:,} requests have no price and are not in "
+            "the costs (see `llmledger prices check`)"
+        )
+    saved = total["uncached_cost_usd"] - cost if total["uncached_cost_usd"] else Decimal(0)
+    if saved > 0:
+        lines.append(f"prompt caching saved: {money_cents(saved)}")
+    for line in lines:
+        click.echo(line)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates
+
+
+def date_option(name: str, help_text: str) -> Callable[[F], F]:
+    return click.option(name, type=click.DateTime(["%Y-%m-%d"]), help=help_text)
+
+
+def date_options(func: F) -> F:
+    """--since/--until on every ingest command, to backfill a window."""
+    func = click.option(
+        "--until",
+        type=click.DateTime(["%Y-%m-%d"]),
+        help=f"Read up to this {SINCE_UNTIL_HELP} (exclusive).",
+    )(func)
+    func = click.option(
+        "--since",
+        type=click.DateTime(["%Y-%m-%d"]),
+        help=f"Read from this {SINCE_UNTIL_HELP} (backfill).",
+    )(func)
+    return func
+
+
+def as_date(value: Any) -> date | None:
+    """A --since/--until value (a datetime from click, or None) as a date."""
+    return value.date() if value is not None else None

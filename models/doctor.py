@@ -1,0 +1,168 @@
+"""`llmledger doctor`'s checks over the database, as data: a list of findings to render.
+
+Each :class:`Finding` has a ``level``: ``ok``, ``warn``, ``fail`` (doctor exits 1) or ``info``
+(a detail line under the finding before it); an ``area`` (``sources``, ``database``,
+``vertex``, ``prices``, ``identities``, ``rejected``, ``checks``); and a one-line ``message``.
+Checks that need the configuration, credentials or the network stay in the CLI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, cast
+
+import duckdb
+
+from models import queries, runner, vertex_health
+
+Level = Literal["ok", "warn", "fail", "info"]
+MAX_UNMAPPED_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    area: str
+    message: str
+
+
+def data_findings(
+    con: duckdb.DuckDBPyConnection, where: str, *, configured_sources: int = 0
+) -> list[Finding]:
+    """Findings over an open database (``where`` names it in messages).
+
+    ``configured_sources`` is how many sources the configuration declares: when some are and
+    none ever ran, that is a warning.
+    """
+    have = _tables(con)
+    found: list[Finding] = []
+    if "ingest_runs" in have:
+        found += _source_findings(con, "usage_events" in have, configured_sources)
+    if "usage_events" not in have:
+        found.append(
+            Finding("fail", "database", f"{where} has no usage_events; run `llmledger build`")
+        )
+        return found
+    found += [
+        Finding(cast(Level, level), "vertex", text)
+        for level, text in vertex_health.doctor_findings(con)
+    ]
+    found += _unpriced_findings(con)
+    found += _identity_findings(con)
+    if "rejected_records" in have:
+        found += _rejected_findings(con)
+    if {"usage_daily", "identity_map", "price_book"} <= have:
+        found += [
+            Finding(
+                "fail",
+                "checks",
+                f"data check {check.name}: {check.rows} bad rows, e.g. {check.sample[:2]}",
+            )
+            for check in runner.run_checks(con)
+            if not check.ok
+        ]
+    return found
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {
+        str(r[0])
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main'"
+        ).fetchall()
+    }
+
+
+def _source_findings(
+    con: duckdb.DuckDBPyConnection, has_events: bool, configured_sources: int
+) -> list[Finding]:
+    found: list[Finding] = []
+    health = queries.source_health(con) if has_events else []
+    for h in health:
+        text = (
+            f"source {h['source']}: last success {_when(h['last_success_at'])}, "
+            f"newest record {_when(h.get('newest_record_at'))}"
+        )
+        if h["last_status"] != "ok":
+            text += f"; last run {h['last_status']}: {h['last_message']}"
+            found.append(Finding("warn", "sources", text))
+        else:
+            found.append(Finding("ok", "sources", text))
+    if configured_sources and not health:
+        found.append(
+            Finding(
+                "warn",
+                "sources",
+                f"{configured_sources} configured source(s) never ran; run `llmledger ingest`",
+            )
+        )
+    return found
+
+
+def _unpriced_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    unpriced = queries.unpriced_models(con)
+    if not unpriced:
+        return [Finding("ok", "prices", "every model is priced")]
+    return [
+        Finding(
+            "warn",
+            "prices",
+            f"{len(unpriced)} unpriced model(s) (cost NULL); see `llmledger prices check`",
+        ),
+        *(
+            Finding(
+                "info",
+                "prices",
+                f"{u['provider']} {u['model']} ({u['pricing_scope']}): {u['requests']:,} requests",
+            )
+            for u in unpriced
+        ),
+    ]
+
+
+def _identity_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    unmapped = queries.unmapped_identities(con)
+    if not unmapped:
+        return [Finding("ok", "identities", "every principal resolves to a developer")]
+    total = sum(int(u["requests"]) for u in unmapped)
+    return [
+        Finding(
+            "warn",
+            "identities",
+            f"{len(unmapped)} principal(s) resolve to developer 'unattributed' "
+            f"({total:,} requests)",
+        ),
+        *(
+            Finding(
+                "info",
+                "identities",
+                f"{u['source']} {u['principal'] or '(no principal)'} (team {u['team']}): "
+                f"{u['requests']:,} requests",
+            )
+            for u in unmapped[:MAX_UNMAPPED_SHOWN]
+        ),
+    ]
+
+
+def _rejected_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    rejected = queries.rejected_by_reason(con)
+    if not rejected:
+        return [Finding("ok", "rejected", "no rejected records")]
+    return [
+        Finding(
+            "warn", "rejected", f"{sum(int(r['records']) for r in rejected):,} rejected record(s)"
+        ),
+        *(
+            Finding("info", "rejected", f"{r['source']}: {r['reason']}: {r['records']:,}")
+            for r in rejected
+        ),
+    ]
+
+
+def _when(value: Any) -> str:
+    if value is None:
+        return "never"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return str(value)
