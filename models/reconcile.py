@@ -78,7 +78,7 @@ def summary(
                    sum(l.cost_usd) as litellm_cost_usd,
                    sum(p.cost_usd) as provider_cost_usd
             from gateway_matches as m
-            join litellm as l on l.event_id = m.litellm_event_id
+            join litellm as l on l.event_id = m.gateway_event_id
             join provider_side as p on p.event_id = m.event_id
             where {lw}
             group by all
@@ -90,7 +90,7 @@ def summary(
                    cast(null as decimal(38, 12)) as provider_cost_usd
             from litellm as l
             where l.provider in ('bedrock', 'vertex') and l.status = 'ok'
-              and l.event_id not in (select litellm_event_id from gateway_matches)
+              and l.event_id not in (select gateway_event_id from gateway_matches)
               and {lw}
             group by all
         ),

@@ -209,7 +209,7 @@ def build(path: Path, *, quota_limits: bool = True) -> Path:
     con.execute("update usage_events set gateway_role = principal like '%role/litellm/%'")
     con.execute(
         "create table gateway_matches as select 'bedrock:p1' as event_id, "
-        "'litellm:l1' as litellm_event_id"
+        "'litellm:l1' as gateway_event_id"
     )
     con.execute(
         """

@@ -1059,7 +1059,7 @@ def test_counted_once_against_bedrock_records_of_the_proxy_role(
     )
 
     matches = duck.execute(
-        "select event_id, litellm_event_id, match_method, seconds_apart from gateway_matches "
+        "select event_id, gateway_event_id, match_method, seconds_apart from gateway_matches "
         "order by event_id"
     ).fetchall()
     assert matches == [

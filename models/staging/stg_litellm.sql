@@ -181,7 +181,13 @@ final as (
         -- a LiteLLM response-cache hit never reached a provider; count_tokens is free
         not coalesce(call_type ilike '%count_tokens%' or lower(cache_hit) = 'true', false)
             as billable,
-        false as gateway_role
+        false as gateway_role,
+        -- a gateway's own record: a provider's log of the same request, under the gateway's
+        -- identity, is the copy not counted (marts/gateway_matches.sql)
+        'litellm' as gateway_name,
+        -- the provider's id for the request, where LiteLLM kept it (else its own request_id
+        -- may be the provider's response id)
+        provider_request_id
     from classified
 
 )
