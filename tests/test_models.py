@@ -406,3 +406,54 @@ def test_sample_checks_pass() -> None:
         assert [(r.name, r.sample) for r in runner.run_checks(con) if not r.ok] == []
     finally:
         con.close()
+
+
+def test_every_staging_model_has_a_key_check() -> None:
+    staged = {p.stem for p in runner.STAGING_DIR.glob("stg_*.sql")}
+    checked = {n.removesuffix("_duplicate_key") for n in runner.check_names()}
+    assert staged <= checked
+
+
+def test_staging_key_check_catches_a_duplicate(con) -> None:  # type: ignore[no-untyped-def]
+    add_bedrock(con, "a", input_tokens=1)
+    build(con)
+    assert [r.name for r in runner.run_checks(con) if not r.ok] == []
+    sql = (runner.STAGING_DIR / "stg_bedrock.sql").read_text(encoding="utf-8")
+    con.execute(f"create or replace view stg_bedrock as select * from ({sql}) union all ({sql})")
+    failed = {r.name: r.sample for r in runner.run_checks(con) if not r.ok}
+    assert failed == {"stg_bedrock_duplicate_key": [("bedrock:a", 2)]}
+
+
+def test_a_new_gateway_source_is_counted_once_without_editing_the_mart(  # type: ignore[no-untyped-def]
+    con, tmp_path: Path, monkeypatch
+) -> None:
+    # a gateway source only has to stage gateway_name (and provider_request_id where it logs it)
+    staging = tmp_path / "staging"
+    shutil.copytree(runner.STAGING_DIR, staging)
+    (staging / "stg_kong.sql").write_text(
+        "-- grain: one row per Kong AI gateway log line (request_id)\n"
+        "select 'kong:' || request_id as event_id, 'kong' as source, 'bedrock' as provider,\n"
+        "    request_id, occurred_at, 'alice@corp.example' as principal,\n"
+        "    'alice@corp.example' as person_hint, null as team_hint, null as project,\n"
+        "    model_id, canonical_model(model_id) as model, 'us-east-1' as region,\n"
+        "    bedrock_pricing_scope(model_id) as pricing_scope, 5::bigint as input_tokens,\n"
+        "    0::bigint as output_tokens, 0::bigint as cache_read_tokens,\n"
+        "    0::bigint as cache_write_5m_tokens, 0::bigint as cache_write_1h_tokens,\n"
+        "    false as is_batch, null::decimal(38, 12) as reported_cost_usd, 'ok' as status,\n"
+        "    null as error_code, true as billable, false as gateway_role,\n"
+        "    'kong' as gateway_name, upstream_id as provider_request_id\n"
+        "from raw_kong\n"
+    )
+    con.execute(
+        "create table raw_kong as select 'k1' as request_id, "
+        "timestamptz '2026-11-02 10:00:00+00' as occurred_at, "
+        "'us.anthropic.claude-sonnet-4-5-20250929-v1:0' as model_id, 'upstream-1' as upstream_id"
+    )
+    add_bedrock(con, "upstream-1", principal="arn:aws:sts::1:assumed-role/kong/s", input_tokens=5)
+    monkeypatch.setattr(runner, "STAGING_DIR", staging)
+    build(con, gateway={"identities": ["assumed-role/kong/"]})
+    counted = dict(con.execute("select event_id, counted from usage_events").fetchall())
+    assert counted == {"kong:k1": True, "bedrock:upstream-1": False}
+    assert con.execute("select gateway_name, match_method from gateway_matches").fetchall() == [
+        ("kong", "provider_request_id")
+    ]
