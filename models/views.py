@@ -11,7 +11,6 @@ Dates in ``Filters`` are inclusive days (what a date picker gives); ``until`` is
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -21,7 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from models import queries, reconcile, vertex_health
+from models import budgets, queries, reconcile, vertex_health
 
 TOKEN_COLUMNS = (
     "input_tokens",
@@ -287,16 +286,16 @@ def budget_status(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     """Month-to-date spend per team against its monthly budget, with a month-end forecast.
 
     The month is the one holding the last selected day (capped at the last day with data); the
-    forecast is the month-to-date run rate carried to the month's end.
+    forecast is ``models.budgets.forecast``, the projection the budget alert uses.
     """
-    as_of = _as_of(con, f)
+    as_of = budgets.dashboard_as_of(con, f.until)
     if as_of is None:
         return pa.table({"team": pa.array([], pa.string())})
-    month_start = as_of.replace(day=1)
-    days_in_month = calendar.monthrange(as_of.year, as_of.month)[1]
-    mtd = replace(f, since=month_start, until=as_of)
+    day, moment = as_of
+    month_start = day.replace(day=1)
+    mtd = replace(f, since=month_start, until=day)
     w = _where(mtd)
-    budgets = (
+    ref_budgets = (
         "select team, monthly_usd from ref_budgets"
         if _has_table(con, "ref_budgets")
         else ("select null::varchar as team, null::decimal(18, 2) as monthly_usd where false")
@@ -306,39 +305,41 @@ def budget_status(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
         counted=False,
         prefix="b.",
     )
-    return _arrow(
+    table = _arrow(
         con,
         f"""
         with spend as (
             select team, coalesce(sum(cost_usd), 0)::decimal(38, 12) as mtd_cost_usd
             from usage_daily where {w.sql} group by team
         ),
-        budgets as ({budgets}),
+        budgets as ({ref_budgets}),
         final as (
             select coalesce(s.team, b.team) as team,
                    ?::date as month_start, ?::date as as_of,
                    coalesce(s.mtd_cost_usd, 0)::decimal(38, 12) as mtd_cost_usd,
-                   b.monthly_usd::decimal(38, 12) as budget_usd,
-                   (coalesce(s.mtd_cost_usd, 0) * ? / ?)::decimal(38, 12) as forecast_usd
+                   b.monthly_usd::decimal(38, 12) as budget_usd
             from spend s full outer join budgets b using (team)
             where s.team is not null or ({scope.sql})
         )
-        select *,
-               case when budget_usd > 0 then (mtd_cost_usd / budget_usd)::double end
-                   as budget_used,
-               case when budget_usd > 0 then (forecast_usd / budget_usd)::double end
-                   as forecast_vs_budget
-        from final order by mtd_cost_usd desc, team
+        select * from final order by mtd_cost_usd desc, team
         """,
-        w.params + [month_start, as_of, days_in_month, as_of.day] + scope.params,
+        w.params + [month_start, day] + scope.params,
     )
+    spend = table.column("mtd_cost_usd").to_pylist()
+    budget = table.column("budget_usd").to_pylist()
+    forecast = [budgets.forecast(s, moment) for s in spend]
+    table = table.append_column(
+        "forecast_usd", pa.array(forecast, type=table.schema.field("mtd_cost_usd").type)
+    )
+    used = [_ratio(s, b) for s, b in zip(spend, budget, strict=True)]
+    ahead = [_ratio(x, b) for x, b in zip(forecast, budget, strict=True)]
+    table = table.append_column("budget_used", pa.array(used, pa.float64()))
+    return table.append_column("forecast_vs_budget", pa.array(ahead, pa.float64()))
 
 
-def _as_of(con: duckdb.DuckDBPyConnection, f: Filters) -> date | None:
-    ((last,),) = con.execute("select max(day) from usage_daily").fetchall()
-    if last is None:
-        return None
-    return min(f.until, last) if f.until is not None else last
+def _ratio(value: Decimal, budget: Decimal | None) -> float | None:
+    # as DuckDB divides decimals: in double precision
+    return float(value) / float(budget) if budget is not None and budget > 0 else None
 
 
 # --------------------------------------------------------------------------- teams, developers
