@@ -158,15 +158,15 @@ def print_reconcile(ctx: click.Context, since: Any, until: Any, fmt: str) -> Non
     """
     from ingest.cli import app_context
     from ingest.cli_reports import _require, emit_rows, open_for_read
-    from models import reconcile
+    from models import reconcile, views
 
     app = app_context(ctx)
     since_day = since.date() if since is not None else None
     until_day = until.date() if until is not None else None
     with open_for_read(app) as (con, where):
         _require(con, where, "usage_events", "gateway_matches")
-        requests = reconcile.summary(con, since_day, until_day)
-        causes = reconcile.differences(con, since_day, until_day)
+        requests = views.rows(reconcile.summary(con, since_day, until_day))
+        causes = views.rows(reconcile.differences(con, since_day, until_day))
     rows = [{"section": "requests", "group": r["category"], **r} for r in requests]
     rows += [{"section": "spend", "group": r["cause"], **r} for r in causes]
     if fmt != "table":

@@ -107,7 +107,7 @@ def _console() -> Any:
 
 
 def _plain(value: Any) -> Any:
-    from models.queries import money
+    from models.views import money
 
     if isinstance(value, Decimal):
         return money(value, 12) if value.as_tuple().exponent == -12 else f"{value:f}"
@@ -216,7 +216,7 @@ def report(
       llmledger report --reconcile --since 2026-11-01
     """
     from ingest.cli import app_context
-    from models import queries
+    from models import views
 
     if since and until and since >= until:
         raise click.BadParameter("--since must be before --until", param_hint="--since")
@@ -234,8 +234,8 @@ def report(
     }
     with open_for_read(app) as (con, where):
         _require(con, where, "usage_daily")
-        rows = queries.report(con, by, _as_date(since), _as_date(until), **filters)
-        total = queries.totals(con, _as_date(since), _as_date(until), **filters)
+        rows = views.rows(views.report(con, by, _as_date(since), _as_date(until), **filters))
+        total = views.totals(con, _as_date(since), _as_date(until), **filters)
     columns = (by, *REPORT_COLUMNS)
     if fmt != "table":
         emit_rows(rows, columns, fmt)
@@ -278,12 +278,12 @@ def _print_summary(total: dict[str, Any]) -> None:
 
 def print_demo_report(app: AppContext) -> None:
     """The demo's closing report: cost by team, as a table on stdout."""
-    from models import queries
+    from models import views
 
     with open_for_read(app) as (con, where):
         _require(con, where, "usage_daily")
-        rows = queries.report(con, "team")
-        total = queries.totals(con)
+        rows = views.rows(views.report(con, "team"))
+        total = views.totals(con)
     emit_rows(rows, ("team", *REPORT_COLUMNS), "table", title="cost by team")
     _print_summary(total)
 
@@ -453,12 +453,12 @@ def prices_check(ctx: click.Context, fmt: str) -> None:
       llmledger prices check || echo "some models have no price"
     """
     from ingest.cli import app_context
-    from models import queries
+    from models import views
 
     app = app_context(ctx)
     with open_for_read(app, prefer_snapshot=False) as (con, where):
         _require(con, where, "usage_events")
-        rows = queries.unpriced_models(con)
+        rows = views.rows(views.unpriced_model_ids(con))
     columns = (
         "provider",
         "model",
@@ -607,7 +607,7 @@ def doctor(ctx: click.Context) -> None:
     """
     from ingest import pipeline
     from ingest.cli import app_context
-    from models import queries, runner
+    from models import runner, views
 
     app = app_context(ctx)
     doc = _Doctor()
@@ -624,7 +624,7 @@ def doctor(ctx: click.Context) -> None:
     try:
         with open_for_read(app, prefer_snapshot=False) as (con, where):
             doc.ok(f"reachable: {where}")
-            _doctor_data(doc, con, where, configured, queries, runner)
+            _doctor_data(doc, con, where, configured, views, runner)
     except LedgerError as exc:
         doc.fail(f"database: {exc}")
     click.echo(f"{doc.failures} failed, {doc.warnings} warnings")
@@ -637,7 +637,7 @@ def _doctor_data(
     con: duckdb.DuckDBPyConnection,
     where: str,
     configured: list[tuple[str, dict[str, Any]]],
-    queries: Any,
+    views: Any,
     runner: Any,
 ) -> None:
     have = {
@@ -647,7 +647,7 @@ def _doctor_data(
         ).fetchall()
     }
     if "ingest_runs" in have:
-        health = queries.source_health(con) if "usage_events" in have else []
+        health = views.rows(views.source_runs(con)) if "usage_events" in have else []
         for h in health:
             text = (
                 f"source {h['source']}: last success {_when(h['last_success_at'])}, "
@@ -667,7 +667,7 @@ def _doctor_data(
 
     for level, text in vertex_health.doctor_findings(con):
         getattr(doc, level)(text)
-    unpriced = queries.unpriced_models(con)
+    unpriced = views.rows(views.unpriced_model_ids(con))
     if unpriced:
         doc.warn(f"{len(unpriced)} unpriced model(s) (cost NULL); see `llmledger prices check`")
         for u in unpriced:
@@ -676,7 +676,7 @@ def _doctor_data(
             )
     else:
         doc.ok("every model is priced")
-    unmapped = queries.unmapped_identities(con)
+    unmapped = views.rows(views.unattributed_principals(con))
     if unmapped:
         total = sum(int(u["requests"]) for u in unmapped)
         doc.warn(
@@ -690,7 +690,7 @@ def _doctor_data(
     else:
         doc.ok("every principal resolves to a developer")
     if "rejected_records" in have:
-        rejected = queries.rejected_by_reason(con)
+        rejected = views.rows(views.rejected_by_source(con))
         if rejected:
             doc.warn(f"{sum(int(r['records']) for r in rejected):,} rejected record(s)")
             for r in rejected:

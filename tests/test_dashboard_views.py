@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from fixtures_dashboard import EXPECTED, build
 
-from models import queries, snapshot, views
+from models import snapshot, views
 
 PERIOD = views.Filters(since=date(2026, 11, 1), until=date(2026, 11, 10))
 QUOTA = "sonnet us-east-1 geo"
@@ -47,7 +47,7 @@ def test_overview_totals_equal_report_and_the_known_figures(con) -> None:
     assert totals["unattributed_share"] == pytest.approx(0.3 / 4.7)  # developer unknown
     assert totals["cache_hit_rate"] == pytest.approx(5000 / (2600 + 5000 + 1000))
     assert totals["cache_saved_usd"] == Decimal("0.4")  # uncached 5.1 - 4.7
-    by_team = queries.report(con, "team", date(2026, 11, 1), date(2026, 11, 11))
+    by_team = views.rows(views.report(con, "team", date(2026, 11, 1), date(2026, 11, 11)))
     assert sum(r["cost_usd"] or 0 for r in by_team) == totals["cost_usd"]
     assert sum(r["requests"] for r in by_team) == totals["requests"]
 
@@ -104,7 +104,7 @@ def test_team_table_compares_with_the_previous_period(con) -> None:
     # the team table adds up to report --by team
     report = {
         r["team"]: r["cost_usd"]
-        for r in queries.report(con, "team", date(2026, 11, 1), date(2026, 11, 11))
+        for r in views.rows(views.report(con, "team", date(2026, 11, 1), date(2026, 11, 11)))
     }
     assert {t: r["cost_usd"] for t, r in table.items()} == report
 
