@@ -7,6 +7,7 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -17,7 +18,6 @@ from fixtures_models import (
     add_bedrock,
     build,
     new_ledger,
-    sample_database,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -475,8 +475,8 @@ def test_total_cost_does_not_depend_on_the_split(random_ledger, by: str, days: l
 # --- over sample_data ---------------------------------------------------------------------------
 
 
-def test_report_over_sample_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    db = sample_database()
+def test_report_over_sample_data(sample_ledger: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = sample_ledger.db
     monkeypatch.delenv("LLMLEDGER_CONFIG", raising=False)
     result = run("--db", str(db), "report", "--by", "team", "--format", "json")
     assert result.exit_code == 0, result.stderr
