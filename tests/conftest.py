@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_dashboard import llmledger
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI") == "true"
@@ -55,7 +56,15 @@ def sample_ledger(tmp_path_factory: pytest.TempPathFactory) -> SampleLedger:
         pytest.skip("sample_data/ is not generated yet (run python sample_data/generate.py)")
     directory = tmp_path_factory.mktemp("sample-ledger")
     db = directory / "ledger.duckdb"
-    llmledger("--db", str(db), "demo", "--no-dashboard")
+    subprocess.run(
+        [sys.executable, "-c", "from ingest.cli import main; main()"]
+        + ["--db", str(db), "demo", "--no-dashboard"],
+        check=True,
+        capture_output=True,
+        cwd=REPO,
+        env={**os.environ, "TZ": "UTC"},
+        stdin=subprocess.DEVNULL,
+    )
     return SampleLedger(db=db, snapshot=directory / "ledger.snapshot.duckdb")
 
 
