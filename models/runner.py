@@ -98,6 +98,7 @@ INTERMEDIATE_ORDER = [
     "int_vertex_audit_candidates",
     "int_vertex_audit_callers",
     "int_vertex_events",
+    "int_litellm_events",
     "int_litellm_limits",
 ]
 EVENTS = "int_events"

@@ -238,7 +238,8 @@ def seed_dimensions(pg: PG) -> None:
 
 
 def staged(con: duckdb.DuckDBPyConnection, request_id: str) -> dict[str, Any]:
-    rel = con.execute("select * from stg_litellm where request_id = ?", [request_id])
+    """The row as the events union takes it: stg_litellm with the key/user/team snapshots."""
+    rel = con.execute("select * from int_litellm_events where request_id = ?", [request_id])
     cols = [d[0] for d in rel.description]
     row = rel.fetchone()
     assert row is not None, request_id

@@ -455,3 +455,15 @@ def test_a_new_gateway_source_is_counted_once_without_editing_the_mart(  # type:
     assert con.execute("select gateway_name, match_method from gateway_matches").fetchall() == [
         ("kong", "provider_request_id")
     ]
+
+
+def test_marts_read_no_raw_tables_and_staging_reads_no_other_model() -> None:
+    for path in sorted(runner.MARTS_DIR.glob("*.sql")):
+        raw, _ = runner._inputs(path.read_text(encoding="utf-8"))
+        assert raw == set(), f"marts/{path.name} reads {sorted(raw)}"
+    for path in sorted(runner.STAGING_DIR.glob("stg_*.sql")):
+        _, models = runner._inputs(path.read_text(encoding="utf-8"))
+        assert models == set(), f"staging/{path.name} reads {sorted(models)}"
+    for path in sorted(runner.INTERMEDIATE_DIR.glob("*.sql")):
+        assert path.stem in runner.INTERMEDIATE_ORDER, f"{path.name} has no place in the order"
+        assert path.read_text(encoding="utf-8").startswith("-- grain: ")
