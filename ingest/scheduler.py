@@ -18,14 +18,15 @@ refused credentials, 2 for a configuration error, 1 for any other failure (a bug
 failed build, a webhook that stayed down), else 0.
 
 **Budget alerts.** After the build, each ``[[budgets]]`` team's spend this month (UTC; list cost,
-counted requests, as ``report`` shows it) is compared with its monthly budget. Past 80%, past
-100%, or forecast (straight-line, after ``alerts.forecast_min_days`` days, default 3) to pass
-100% by month end, one JSON message is POSTed to the webhook: each threshold at most once per
-team per month, recorded in the table ``alerts_sent`` after the webhook accepted it, so a
-restart does not repeat it (a crash between the POST and the record can repeat one message:
-at-least-once). The webhook URL comes from the environment variable ``alerts.webhook_url_env``
-names, else ``alerts.webhook_url``; it is never logged. Transient webhook failures (connection
-errors, timeouts, HTTP 429 and 5xx) are retried with exponential backoff (tenacity).
+counted requests, as ``report`` shows it) is compared with its monthly budget. Past 80%, past 100%,
+or forecast to pass 100% by month end (``models.budgets.forecast``, the projection the dashboard
+shows; after ``alerts.forecast_min_days`` days, default 3), one JSON message is POSTed to the
+webhook: each threshold at most once per team per month, recorded in the table ``alerts_sent``
+after the webhook accepted it, so a restart does not repeat it (a crash between the POST and the
+record can repeat one message: at-least-once). The webhook URL comes from the environment variable
+``alerts.webhook_url_env`` names, else ``alerts.webhook_url``; it is never logged. Transient
+webhook failures (connection errors, timeouts, HTTP 429 and 5xx) are retried with exponential
+backoff (tenacity).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from ingest import pipeline, progress
 from ingest.context import AppContext
 from ingest.errors import ConfigError, DataError, ExitCode, LedgerError
 from ingest.loader import LoadResult, record_run
+from models import budgets
 
 DEFAULT_STALE_MINUTES = 30
 DEFAULT_FORECAST_MIN_DAYS = 3
@@ -565,8 +567,7 @@ def due_alerts(
 ) -> list[Alert]:
     """Thresholds crossed this month by each budgeted team and not yet sent."""
     now = now.astimezone(UTC)
-    start = datetime(now.year, now.month, 1, tzinfo=UTC)
-    end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+    start, end = budgets.month_bounds(now)
     month = f"{now.year:04d}-{now.month:02d}"
     rows = con.execute(
         """
@@ -590,14 +591,12 @@ def due_alerts(
             "select team, threshold from alerts_sent where month = ?", [month]
         ).fetchall()
     }
-    elapsed = (now - start).total_seconds()
-    length = (end - start).total_seconds()
     alerts: list[Alert] = []
     for team, budget, spend in rows:
         budget, spend = Decimal(budget), Decimal(spend)
         forecast = None
-        if elapsed >= forecast_min_days * 86400:
-            forecast = (spend * Decimal(length) / Decimal(elapsed)).quantize(Decimal("0.000001"))
+        if budgets.elapsed_seconds(now) >= forecast_min_days * 86400:
+            forecast = budgets.forecast(spend, now)  # the dashboard's projection too
         crossed = []
         if spend * 100 >= budget * 80:
             crossed.append("80%")

@@ -14,7 +14,7 @@ from typing import Any, Literal, cast
 
 import duckdb
 
-from models import queries, runner, vertex_health
+from models import runner, vertex_health, views
 
 Level = Literal["ok", "warn", "fail", "info"]
 MAX_UNMAPPED_SHOWN = 20
@@ -78,7 +78,7 @@ def _source_findings(
     con: duckdb.DuckDBPyConnection, has_events: bool, configured_sources: int
 ) -> list[Finding]:
     found: list[Finding] = []
-    health = queries.source_health(con) if has_events else []
+    health = views.rows(views.source_runs(con)) if has_events else []
     for h in health:
         text = (
             f"source {h['source']}: last success {_when(h['last_success_at'])}, "
@@ -101,7 +101,7 @@ def _source_findings(
 
 
 def _unpriced_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
-    unpriced = queries.unpriced_models(con)
+    unpriced = views.rows(views.unpriced_model_ids(con))
     if not unpriced:
         return [Finding("ok", "prices", "every model is priced")]
     return [
@@ -122,7 +122,7 @@ def _unpriced_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
 
 
 def _identity_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
-    unmapped = queries.unmapped_identities(con)
+    unmapped = views.rows(views.unattributed_principals(con))
     if not unmapped:
         return [Finding("ok", "identities", "every principal resolves to a developer")]
     total = sum(int(u["requests"]) for u in unmapped)
@@ -146,7 +146,7 @@ def _identity_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
 
 
 def _rejected_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
-    rejected = queries.rejected_by_reason(con)
+    rejected = views.rows(views.rejected_by_source(con))
     if not rejected:
         return [Finding("ok", "rejected", "no rejected records")]
     return [

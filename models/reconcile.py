@@ -14,8 +14,8 @@ Two questions, both over ``usage_events`` and ``gateway_matches`` (the published
   rate where the provider bills +10%), ``cache priced differently`` (1-hour writes at the
   5-minute rate, cache reads as input, ...), ``other``, and ``agrees`` (within 0.5%).
 
-Both return plain dicts with ``Decimal`` money, for the CLI (``llmledger report --reconcile``)
-and the dashboard alike.
+Both return a ``pyarrow.Table`` (decimal money), the read API's one result type, for the CLI
+(``llmledger report --reconcile``, through ``models.views.rows``) and the dashboard alike.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from datetime import date
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+
+from models.tables import fetch_table, rows
 
 CATEGORIES = ("matched", "only_in_litellm", "only_in_provider")
 CAUSES = (
@@ -35,6 +38,7 @@ CAUSES = (
     "other",
     "agrees",
 )
+_CAUSE_ORDER = " ".join(f"when '{c}' then {i}" for i, c in enumerate(CAUSES))
 RELATIVE_TOLERANCE = "0.005"  # LiteLLM's float arithmetic vs our decimals
 ABSOLUTE_TOLERANCE = "0.000001"
 
@@ -50,15 +54,9 @@ def _window(column: str, since: date | None, until: date | None) -> tuple[str, l
     return " and ".join(clauses), params
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cur = con.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
 def summary(
     con: duckdb.DuckDBPyConnection, since: date | None = None, until: date | None = None
-) -> list[dict[str, Any]]:
+) -> pa.Table:
     """One row per (category, provider): requests, LiteLLM's reported cost (``reported_cost_usd``),
     our cost of the LiteLLM rows (``litellm_cost_usd``) and of the provider rows
     (``provider_cost_usd``)."""
@@ -78,7 +76,7 @@ def summary(
                    sum(l.cost_usd) as litellm_cost_usd,
                    sum(p.cost_usd) as provider_cost_usd
             from gateway_matches as m
-            join litellm as l on l.event_id = m.litellm_event_id
+            join litellm as l on l.event_id = m.gateway_event_id
             join provider_side as p on p.event_id = m.event_id
             where {lw}
             group by all
@@ -90,7 +88,7 @@ def summary(
                    cast(null as decimal(38, 12)) as provider_cost_usd
             from litellm as l
             where l.provider in ('bedrock', 'vertex') and l.status = 'ok'
-              and l.event_id not in (select litellm_event_id from gateway_matches)
+              and l.event_id not in (select gateway_event_id from gateway_matches)
               and {lw}
             group by all
         ),
@@ -118,12 +116,12 @@ def summary(
         order by case category when 'matched' then 1 when 'only_in_litellm' then 2 else 3 end,
                  provider
     """
-    return _rows(con, sql, lp + lp + pp)
+    return fetch_table(con, sql, lp + lp + pp)
 
 
 def differences(
     con: duckdb.DuckDBPyConnection, since: date | None = None, until: date | None = None
-) -> list[dict[str, Any]]:
+) -> pa.Table:
     """One row per cause (and provider): requests, LiteLLM's spend, our cost, the difference."""
     where, params = _window("occurred_at", since, until)
     rel, tol = RELATIVE_TOLERANCE, ABSOLUTE_TOLERANCE
@@ -149,20 +147,22 @@ def differences(
                     else 'other'
                 end as cause
             from litellm
+        ),
+        final as (
+            select
+                cause,
+                provider,
+                cast(count(*) as bigint) as requests,
+                cast(sum(reported_cost_usd) as decimal(38, 12)) as reported_cost_usd,
+                cast(sum(cost_usd) as decimal(38, 12)) as cost_usd,
+                cast(sum(reported_cost_usd - cost_usd) as decimal(38, 12)) as difference_usd
+            from classified
+            group by all
         )
-        select
-            cause,
-            provider,
-            cast(count(*) as bigint) as requests,
-            cast(sum(reported_cost_usd) as decimal(38, 12)) as reported_cost_usd,
-            cast(sum(cost_usd) as decimal(38, 12)) as cost_usd,
-            cast(sum(reported_cost_usd - cost_usd) as decimal(38, 12)) as difference_usd
-        from classified
-        group by all
+        select * from final
+        order by case cause {_CAUSE_ORDER} else 99 end, coalesce(provider, '')
     """
-    rows = _rows(con, sql, params)
-    order = {cause: i for i, cause in enumerate(CAUSES)}
-    return sorted(rows, key=lambda r: (order.get(r["cause"], 99), r["provider"] or ""))
+    return fetch_table(con, sql, params)
 
 
 def report_rows(
@@ -173,8 +173,11 @@ def report_rows(
     Each row has a ``section`` (``requests`` or ``spend``) and a ``group`` (the category or the
     cause) beside the columns of the function it came from.
     """
-    rows = [
-        {"section": "requests", "group": r["category"], **r} for r in summary(con, since, until)
+    found = [
+        {"section": "requests", "group": r["category"], **r}
+        for r in rows(summary(con, since, until))
     ]
-    rows += [{"section": "spend", "group": r["cause"], **r} for r in differences(con, since, until)]
-    return rows
+    found += [
+        {"section": "spend", "group": r["cause"], **r} for r in rows(differences(con, since, until))
+    ]
+    return found

@@ -1,4 +1,4 @@
-"""Builds the SQL models in order: macros, price book, staging views, marts; runs the checks.
+"""Builds the SQL models in order: macros, price book, staging, intermediate, marts; runs checks.
 
 No dbt, no Jinja: each ``.sql`` file is one ``select`` (import CTEs, ``select * from final``)
 whose first line is a comment stating its grain.
@@ -8,15 +8,24 @@ Order:
 1. reference tables (created empty when ``models.reference.load_all`` has not run);
 2. ``macros.sql``;
 3. ``price_book`` (``models.pricing.build_price_book``);
-4. ``staging/int_*.sql`` (sorted) as views: helpers that several models share (no fixed
-   columns); then ``staging/stg_*.sql`` (sorted) as views, then ``stg_events``: their union
-   (a temp table);
-5. marts in ``MART_ORDER`` as tables. A mart in ``OPTIONAL_MARTS`` without a file is created
-   empty with the given columns, so ``usage_events`` can always join it. ``gateway_matches``
-   is one: one row per provider-side ``event_id`` already counted from a gateway's log
-   (``usage_events.counted`` is false for those). The LiteLLM reconciliation replaces it with
-   ``marts/gateway_matches.sql`` (which may read ``stg_events`` and ``identity_map``). Marts not
-   listed in ``MART_ORDER`` are built after it, sorted by name, and may read every mart above.
+4. ``staging/stg_<source>.sql`` (sorted) as views: one per source, rename and cast, no joins.
+   Each selects the ``STAGED_COLUMNS`` first, in order, and may add source-specific columns
+   after them for its intermediate models. A source whose raw tables are not in this database
+   is skipped;
+5. ``intermediate/int_*.sql`` in ``INTERMEDIATE_ORDER`` (then any others, sorted) as views:
+   joins and attribution. They read staging, raw tables and each other; one whose inputs were
+   not built (its source is absent) is skipped. ``int_<source>_events``, when built, replaces
+   ``stg_<source>`` in the events union;
+6. ``int_events``: the union of every source's events, ``STAGED_COLUMNS`` only (a temp table:
+   identity_map, gateway_matches and usage_events all read it, and the views are not free to
+   recompute);
+7. marts in ``MART_ORDER`` as tables, then any others sorted by name (they may read every mart
+   above). Marts read staging, intermediate and reference tables, never ``raw_*``. A mart not
+   in ``MART_ORDER`` whose inputs were not built is skipped with a warning. A mart in
+   ``OPTIONAL_MARTS`` without a file is created empty with the given columns, so
+   ``usage_events`` can always join it: ``gateway_matches`` (one row per provider-side
+   ``event_id`` already counted from a gateway's log; ``usage_events.counted`` is false for
+   those).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from models.macros import create_macros  # also runner.create_macros, as before
 
 MODELS_DIR = Path(__file__).parent
 STAGING_DIR = MODELS_DIR / "staging"
+INTERMEDIATE_DIR = MODELS_DIR / "intermediate"
 MARTS_DIR = MODELS_DIR / "marts"
 CHECKS_DIR = MODELS_DIR / "checks"
 
@@ -62,6 +72,11 @@ STAGED_COLUMNS = [
     "error_code",
     "billable",
     "gateway_role",
+    # Counted once: a gateway's own record names its gateway (else NULL), with the provider's
+    # request id where it kept one; a provider's record under a configured gateway identity has
+    # gateway_role (marts/gateway_matches.sql matches the two).
+    "gateway_name",
+    "provider_request_id",
 ]
 STAGED_TYPES = {
     "occurred_at": "timestamptz",
@@ -76,6 +91,17 @@ STAGED_TYPES = {
     "gateway_role": "boolean",
 }
 
+# Explicit build order: each model reads only models above it.
+INTERMEDIATE_ORDER = [
+    "int_vertex_responses",
+    "int_vertex_audit_successes",
+    "int_vertex_audit_candidates",
+    "int_vertex_audit_callers",
+    "int_vertex_events",
+    "int_litellm_events",
+    "int_litellm_limits",
+]
+EVENTS = "int_events"
 MART_ORDER = ["identity_map", "gateway_matches", "usage_events", "usage_minute", "usage_daily"]
 OPTIONAL_MARTS = {"gateway_matches": "event_id varchar"}
 
@@ -84,6 +110,7 @@ OPTIONAL_MARTS = {"gateway_matches": "event_id varchar"}
 class BuildResult:
     staging: list[str] = field(default_factory=list)
     skipped_staging: dict[str, str] = field(default_factory=dict)  # name -> why
+    intermediate: list[str] = field(default_factory=list)
     marts: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     events: int = 0
@@ -101,15 +128,18 @@ class CheckResult:
 
 
 def build(con: duckdb.DuckDBPyConnection) -> BuildResult:
-    """Rebuild the price book, the staging views and the marts in one transaction."""
+    """Rebuild the price book, the staging and intermediate views and the marts in one
+    transaction."""
     result = BuildResult()
     con.execute("set timezone = 'UTC'")
     con.execute("begin transaction")
     try:
         create_macros(con)
         result.warnings += pricing.build_price_book(con)
-        _build_staging(con, result)
-        _build_marts(con, result)
+        built = _build_staging(con, result)
+        built |= _build_intermediate(con, result, built)
+        _build_events(con, result)
+        _build_marts(con, result, built | {EVENTS})
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -119,33 +149,75 @@ def build(con: duckdb.DuckDBPyConnection) -> BuildResult:
     return result
 
 
-def _build_staging(con: duckdb.DuckDBPyConnection, result: BuildResult) -> None:
+def _inputs(sql: str) -> tuple[set[str], set[str]]:
+    """The raw tables and the models (stg_*, int_*) a model's SQL reads (comments ignored)."""
+    code = re.sub(r"--[^\n]*", "", sql)
+    raw = set(re.findall(r"\braw_[a-z0-9_]+\b", code))
+    models = set(re.findall(r"\b(?:stg|int)_[a-z0-9_]+\b", code))
+    return raw, models
+
+
+def _missing(sql: str, tables: set[str], built: set[str]) -> list[str]:
+    raw, models = _inputs(sql)
+    return sorted((raw - tables) | (models - built))
+
+
+def _build_staging(con: duckdb.DuckDBPyConnection, result: BuildResult) -> set[str]:
     tables = _tables(con)
-    for path in sorted(STAGING_DIR.glob("int_*.sql")):
-        sql = path.read_text(encoding="utf-8")
-        if not set(re.findall(r"\braw_[a-z0-9_]+\b", sql)) - tables:
-            con.execute(f"create or replace view {path.stem} as {sql}")
-            tables.add(path.stem)
     for path in sorted(STAGING_DIR.glob("stg_*.sql")):
         name = path.stem
         sql = path.read_text(encoding="utf-8")
-        missing = sorted(set(re.findall(r"\braw_[a-z0-9_]+\b", sql)) - tables)
+        missing = _missing(sql, tables, set())
         if missing:
             # A source family whose raw table is not in this database (its module is not
             # installed): nothing to stage from it.
             result.skipped_staging[name] = f"missing {', '.join(missing)}"
             continue
         con.execute(f"create or replace view {name} as {sql}")
-        columns = [r[0] for r in con.execute(f"describe {name}").fetchall()]
-        if columns != STAGED_COLUMNS:
-            raise ValueError(
-                f"models/staging/{path.name} must select exactly the staged columns in order: "
-                f"{', '.join(STAGED_COLUMNS)} (it selects {', '.join(columns)})"
-            )
+        _check_staged_columns(con, name, f"models/staging/{path.name}")
         result.staging.append(name)
+    return set(result.staging)
+
+
+def _check_staged_columns(con: duckdb.DuckDBPyConnection, name: str, where: str) -> None:
+    columns = [r[0] for r in con.execute(f"describe {name}").fetchall()]
+    if columns[: len(STAGED_COLUMNS)] != STAGED_COLUMNS:
+        raise ValueError(
+            f"{where} must select the staged columns first, in order: "
+            f"{', '.join(STAGED_COLUMNS)} (it selects {', '.join(columns)})"
+        )
+
+
+def _build_intermediate(
+    con: duckdb.DuckDBPyConnection, result: BuildResult, built: set[str]
+) -> set[str]:
+    tables = _tables(con)
+    listed = [n for n in INTERMEDIATE_ORDER if (INTERMEDIATE_DIR / f"{n}.sql").is_file()]
+    extra = sorted(p.stem for p in INTERMEDIATE_DIR.glob("int_*.sql") if p.stem not in listed)
+    done: set[str] = set()
+    for name in listed + extra:
+        sql = (INTERMEDIATE_DIR / f"{name}.sql").read_text(encoding="utf-8")
+        if _missing(sql, tables, built | done):
+            continue  # its source is not in this database
+        con.execute(f"create or replace view {name} as {sql}")
+        if name.endswith("_events"):
+            _check_staged_columns(con, name, f"models/intermediate/{name}.sql")
+        done.add(name)
+        result.intermediate.append(name)
+    return done
+
+
+def _build_events(con: duckdb.DuckDBPyConnection, result: BuildResult) -> None:
+    """``int_events``: each staged source's events, from ``int_<source>_events`` where that
+    intermediate model was built (it adds what the source's own log lacks), else its staging
+    view."""
+    members = []
+    for name in result.staging:
+        events = "int_" + name.removeprefix("stg_") + "_events"
+        members.append(events if events in result.intermediate else name)
     parts = [
         "select " + ", ".join(_typed(c) for c in STAGED_COLUMNS) + f" from {name}"
-        for name in result.staging
+        for name in members
     ]
     if not parts:  # no source at all: an empty union with the right columns
         parts = [
@@ -155,15 +227,13 @@ def _build_staging(con: duckdb.DuckDBPyConnection, result: BuildResult) -> None:
             )
             + " where false"
         ]
-    # Materialised once per build (a temp table): identity_map, gateway_matches and
-    # usage_events all read it, and the staging views are not free to recompute.
     stale_view = con.execute(
         "select count(*) from information_schema.tables where table_name = 'stg_events' "
         "and table_type = 'VIEW'"
     ).fetchone()
-    if stale_view and stale_view[0]:  # built by an older version as a view
+    if stale_view and stale_view[0]:  # the union's name in older versions (a view)
         con.execute("drop view stg_events")
-    con.execute("create or replace temp table stg_events as " + "\nunion all\n".join(parts))
+    con.execute(f"create or replace temp table {EVENTS} as " + "\nunion all\n".join(parts))
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -177,15 +247,15 @@ def _typed(column: str) -> str:
     return f"cast({column} as {STAGED_TYPES.get(column, 'varchar')}) as {column}"
 
 
-def _build_marts(con: duckdb.DuckDBPyConnection, result: BuildResult) -> None:
+def _build_marts(con: duckdb.DuckDBPyConnection, result: BuildResult, built: set[str]) -> None:
     listed = set(MART_ORDER)
     extra = sorted(p.stem for p in MARTS_DIR.glob("*.sql") if p.stem not in listed)
     for name in MART_ORDER + extra:
         path = MARTS_DIR / f"{name}.sql"
         sql = path.read_text(encoding="utf-8") if path.is_file() else ""
-        missing = sorted(set(re.findall(r"\braw_[a-z0-9_]+\b", sql)) - _tables(con))
+        missing = _missing(sql, _tables(con), built)
         if missing and name not in OPTIONAL_MARTS and name not in listed:
-            # an extra mart over a source family whose raw tables are not in this database
+            # an extra mart over a source family that is not in this database
             result.warnings.append(f"mart {name} skipped: missing {', '.join(missing)}")
             continue
         if path.is_file() and not missing:
@@ -202,10 +272,17 @@ def check_names() -> list[str]:
 
 
 def run_checks(con: duckdb.DuckDBPyConnection, *, sample: int = 5) -> list[CheckResult]:
-    """Run every models/checks/*.sql; each returns the offending rows (none is a pass)."""
+    """Run every models/checks/*.sql; each returns the offending rows (none is a pass).
+
+    A check over a staging or intermediate model that this database lacks (its source is
+    absent, or a published snapshot, which holds marts only) is not run."""
     results = []
+    tables = _tables(con)
     for name in check_names():
         sql = (CHECKS_DIR / f"{name}.sql").read_text(encoding="utf-8")
+        raw, models = _inputs(sql)
+        if (raw | models) - tables:
+            continue
         rows = con.execute(f"select * from ({sql}) as offending").fetchall()
         results.append(CheckResult(name=name, rows=len(rows), sample=rows[:sample]))
     return results

@@ -9,9 +9,11 @@ when the mart is absent (no Vertex source in this database or snapshot).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import duckdb
+import pyarrow as pa
+
+from models.tables import fetch_table
 
 ORDER = (
     "label",
@@ -30,23 +32,23 @@ def _has_mart(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
-def attribution_summary(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """One row per attribution kind: requests and cost (NULL cost for audit-only calls)."""
+def attribution_summary(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """One row per attribution kind (in ``ORDER``): requests and cost (NULL cost for audit-only
+    calls). No rows and no columns when the mart is absent."""
     if not _has_mart(con):
-        return []
-    rows = con.execute(
+        return pa.table({})
+    rank = " ".join(f"when '{a}' then {i}" for i, a in enumerate(ORDER))
+    return fetch_table(
+        con,
         "select attribution, count(*) as requests, sum(cost_usd) as cost_usd "
-        "from vertex_attribution group by attribution"
-    ).fetchall()
-    found = {str(a): {"attribution": str(a), "requests": int(n), "cost_usd": c} for a, n, c in rows}
-    return [found[a] for a in ORDER if a in found] + [
-        v for a, v in sorted(found.items()) if a not in ORDER
-    ]
+        "from vertex_attribution group by attribution "
+        f"order by case attribution {rank} else {len(ORDER)} end, attribution",
+    )
 
 
 def doctor_findings(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """(level, text) lines for `llmledger doctor`: level is 'ok', 'warn' or 'info'."""
-    summary = {r["attribution"]: r for r in attribution_summary(con)}
+    summary = {r["attribution"]: r for r in attribution_summary(con).to_pylist()}
     if not summary:
         return []
 

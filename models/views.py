@@ -1,27 +1,31 @@
-"""The queries behind each dashboard view, over the published snapshot's rollups.
+"""The read API over the marts: `llmledger report`, `llmledger doctor`, exports and the dashboard.
 
-Every function takes a read-only connection to the snapshot and a ``Filters`` and returns a
-``pyarrow.Table`` (or a dict of scalars). They read ``usage_daily`` and ``usage_minute``; only
-drill-downs (unmapped identities) touch ``usage_events``. Money stays DECIMAL here; the dashboard
-rounds it only when it shows it. The headline totals are the sums of ``models.queries.report``
-over the same filters, so the screen and ``llmledger report`` agree by construction.
+One result type: every query returns a ``pyarrow.Table`` (the dashboard turns it into a frame,
+the CLI into rows with :func:`rows`), except headline figures, a dict of scalars. Every function
+takes an open connection (the published snapshot, or the main database read-only). Money stays
+DECIMAL (``Decimal`` in rows), rounded only when shown. The rollups read ``usage_daily`` and
+``usage_minute``; only drill-downs and the doctor's lists touch ``usage_events``. The dashboard's
+headline totals are :func:`totals`, the numbers `llmledger report` sums to, so the screen and the
+CLI agree by construction.
 
-Dates in ``Filters`` are inclusive days (what a date picker gives); ``until`` is the last day shown.
+Two ways to name dates: :func:`report` and :func:`totals` take ``since``/``until`` (UTC days,
+``until`` exclusive); the dashboard's ``Filters`` hold inclusive days (what a date picker gives;
+``until`` is the last day shown).
 """
 
 from __future__ import annotations
 
-import calendar
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from models import queries, reconcile, vertex_health
+from models import budgets, reconcile, tables, vertex_health
+from models.tables import rows as rows  # re-exported: the CLI's shape of a table
 
 TOKEN_COLUMNS = (
     "input_tokens",
@@ -66,12 +70,12 @@ class Filters:
         return replace(self, since=until - timedelta(days=self.days - 1), until=until)
 
     def report_range(self) -> tuple[date | None, date | None]:
-        """``(since, until)`` as `models.queries.report` takes them (``until`` exclusive)."""
+        """``(since, until)`` as :func:`report` takes them (``until`` exclusive)."""
         until = self.until + timedelta(days=1) if self.until is not None else None
         return self.since, until
 
     def report_filters(self) -> dict[str, Any]:
-        """The keyword filters `models.queries.report` takes for the same selection, with the
+        """The keyword filters :func:`report` takes for the same selection, with the
         access scope folded into ``team``."""
         out: dict[str, Any] = {}
         teams = list(self.teams)
@@ -143,11 +147,7 @@ def _where(
 
 
 def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-    relation = con.sql(sql, params=list(params))
-    # DuckDB 2 names it to_arrow_table; 1.x fetch_arrow_table (pyproject allows >= 1.2).
-    fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
-    table: pa.Table = fetch()
-    return table
+    return tables.fetch_table(con, sql, params)
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -175,6 +175,133 @@ def _sums(prefix: str = "", *, zero_cost: bool = True) -> str:
         f"coalesce(sum({prefix}requests), 0)::bigint as requests, {tokens}, "
         f"{cost}::decimal(38, 12) as cost_usd"
     )
+
+
+# --------------------------------------------------------------------------- report (CLI)
+
+GROUPS = ("developer", "team", "model", "day", "provider", "source", "cost_center")
+REPORT_BY = ("developer", "team", "model", "day")
+FILTERS = ("team", "developer", "model", "provider", "source", "cost_center")
+METRICS = (
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "cost_usd",
+)
+
+
+def _report_where(
+    since: date | None, until: date | None, filters: Mapping[str, Any]
+) -> tuple[str, list[Any]]:
+    clauses = ["counted"]
+    params: list[Any] = []
+    if since is not None:
+        clauses.append("day >= ?")
+        params.append(_as_date(since))
+    if until is not None:
+        clauses.append("day < ?")  # until is exclusive
+        params.append(_as_date(until))
+    for name in FILTERS:
+        value = filters.get(name)
+        if value is None or len(value) == 0:
+            continue
+        values = [value] if isinstance(value, str) else list(value)
+        clauses.append(f"{name} in ({', '.join('?' for _ in values)})")
+        params.extend(values)
+    unknown = set(filters) - set(FILTERS)
+    if unknown:
+        raise ValueError(f"unknown report filter {sorted(unknown)[0]!r}; use one of {FILTERS}")
+    return " and ".join(clauses), params
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def report(
+    con: duckdb.DuckDBPyConnection,
+    by: str,
+    since: date | None = None,
+    until: date | None = None,
+    **filters: Any,
+) -> pa.Table:
+    """Counted usage grouped by ``by`` over days ``[since, until)`` (UTC), from usage_daily.
+
+    One row per group, columns: ``by`` (``day`` as text ``YYYY-MM-DD``), ``requests``,
+    ``input_tokens``, ``output_tokens``, ``cache_read_tokens``, ``cache_write_5m_tokens``,
+    ``cache_write_1h_tokens``, ``cost_usd`` (decimal with 12 places; NULL when every request of
+    the group is unpriced). Filters: team, developer, model, provider, source, cost_center (a
+    value or a list). Ordered by day for ``day``, else by cost (highest first) then name.
+    """
+    if by not in GROUPS:
+        raise ValueError(f"cannot group by {by!r}; use one of {', '.join(GROUPS)}")
+    where, params = _report_where(since, until, filters)
+    key = "cast(day as varchar)" if by == "day" else by
+    order = "1" if by == "day" else "cost_usd desc nulls last, 1"
+    return _arrow(
+        con,
+        f"""
+        select {key} as {by},
+               cast(sum(requests) as bigint) as requests,
+               cast(sum(input_tokens) as bigint) as input_tokens,
+               cast(sum(output_tokens) as bigint) as output_tokens,
+               cast(sum(cache_read_tokens) as bigint) as cache_read_tokens,
+               cast(sum(cache_write_5m_tokens) as bigint) as cache_write_5m_tokens,
+               cast(sum(cache_write_1h_tokens) as bigint) as cache_write_1h_tokens,
+               cast(sum(cost_usd) as decimal(38, 12)) as cost_usd
+        from usage_daily
+        where {where}
+        group by 1
+        order by {order}
+        """,
+        params,
+    )
+
+
+def totals(
+    con: duckdb.DuckDBPyConnection,
+    since: date | None = None,
+    until: date | None = None,
+    **filters: Any,
+) -> dict[str, Any]:
+    """Totals over the same selection as :func:`report`, plus the unpriced and unattributed
+    shares (requests and cost) that every view shows."""
+    where, params = _report_where(since, until, filters)
+    cur = con.execute(
+        f"""
+        select cast(coalesce(sum(requests), 0) as bigint) as requests,
+               cast(coalesce(sum(input_tokens), 0) as bigint) as input_tokens,
+               cast(coalesce(sum(output_tokens), 0) as bigint) as output_tokens,
+               cast(coalesce(sum(cache_read_tokens), 0) as bigint) as cache_read_tokens,
+               cast(coalesce(sum(cache_write_5m_tokens), 0) as bigint) as cache_write_5m_tokens,
+               cast(coalesce(sum(cache_write_1h_tokens), 0) as bigint) as cache_write_1h_tokens,
+               cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd,
+               cast(coalesce(sum(unpriced_requests), 0) as bigint) as unpriced_requests,
+               cast(coalesce(sum(requests) filter (where developer = 'unattributed'), 0)
+                    as bigint) as unattributed_requests,
+               cast(coalesce(sum(cost_usd) filter (where developer = 'unattributed'), 0)
+                    as decimal(38, 12)) as unattributed_cost_usd,
+               cast(coalesce(sum(uncached_cost_usd), 0) as decimal(38, 12))
+                    as uncached_cost_usd
+        from usage_daily
+        where {where}
+        """,
+        params,
+    )
+    names = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    assert row is not None
+    return dict(zip(names, row, strict=True))
+
+
+def money(value: Decimal | None, places: int = 12) -> str | None:
+    """A Decimal as a plain decimal string with ``places`` places (never exponent form)."""
+    if value is None:
+        return None
+    return f"{value.quantize(Decimal(1).scaleb(-places)):f}"
 
 
 # --------------------------------------------------------------------------- filter choices
@@ -219,13 +346,13 @@ def overview_totals(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, Any
     """The overview's headline figures (counted events only).
 
     Cost, requests, tokens by type, unpriced requests and the uncached cost are
-    ``models.queries.totals`` for the same selection, the numbers `llmledger report` sums to;
+    :func:`totals` for the same selection, the numbers `llmledger report` sums to;
     the rest (active developers, errors, the unattributed team's cost) is added here.
     """
     since, until = f.report_range()
     cursor = con.cursor()  # its own result set, finished or not, stays out of our way
     try:
-        out: dict[str, Any] = dict(queries.totals(cursor, since, until, **f.report_filters()))
+        out: dict[str, Any] = dict(totals(cursor, since, until, **f.report_filters()))
     finally:
         cursor.close()
     w = _where(f)
@@ -287,16 +414,16 @@ def budget_status(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     """Month-to-date spend per team against its monthly budget, with a month-end forecast.
 
     The month is the one holding the last selected day (capped at the last day with data); the
-    forecast is the month-to-date run rate carried to the month's end.
+    forecast is ``models.budgets.forecast``, the projection the budget alert uses.
     """
-    as_of = _as_of(con, f)
+    as_of = budgets.dashboard_as_of(con, f.until)
     if as_of is None:
         return pa.table({"team": pa.array([], pa.string())})
-    month_start = as_of.replace(day=1)
-    days_in_month = calendar.monthrange(as_of.year, as_of.month)[1]
-    mtd = replace(f, since=month_start, until=as_of)
+    day, moment = as_of
+    month_start = day.replace(day=1)
+    mtd = replace(f, since=month_start, until=day)
     w = _where(mtd)
-    budgets = (
+    ref_budgets = (
         "select team, monthly_usd from ref_budgets"
         if _has_table(con, "ref_budgets")
         else ("select null::varchar as team, null::decimal(18, 2) as monthly_usd where false")
@@ -306,39 +433,41 @@ def budget_status(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
         counted=False,
         prefix="b.",
     )
-    return _arrow(
+    table = _arrow(
         con,
         f"""
         with spend as (
             select team, coalesce(sum(cost_usd), 0)::decimal(38, 12) as mtd_cost_usd
             from usage_daily where {w.sql} group by team
         ),
-        budgets as ({budgets}),
+        budgets as ({ref_budgets}),
         final as (
             select coalesce(s.team, b.team) as team,
                    ?::date as month_start, ?::date as as_of,
                    coalesce(s.mtd_cost_usd, 0)::decimal(38, 12) as mtd_cost_usd,
-                   b.monthly_usd::decimal(38, 12) as budget_usd,
-                   (coalesce(s.mtd_cost_usd, 0) * ? / ?)::decimal(38, 12) as forecast_usd
+                   b.monthly_usd::decimal(38, 12) as budget_usd
             from spend s full outer join budgets b using (team)
             where s.team is not null or ({scope.sql})
         )
-        select *,
-               case when budget_usd > 0 then (mtd_cost_usd / budget_usd)::double end
-                   as budget_used,
-               case when budget_usd > 0 then (forecast_usd / budget_usd)::double end
-                   as forecast_vs_budget
-        from final order by mtd_cost_usd desc, team
+        select * from final order by mtd_cost_usd desc, team
         """,
-        w.params + [month_start, as_of, days_in_month, as_of.day] + scope.params,
+        w.params + [month_start, day] + scope.params,
     )
+    spend = table.column("mtd_cost_usd").to_pylist()
+    budget = table.column("budget_usd").to_pylist()
+    forecast = [budgets.forecast(s, moment) for s in spend]
+    table = table.append_column(
+        "forecast_usd", pa.array(forecast, type=table.schema.field("mtd_cost_usd").type)
+    )
+    used = [_ratio(s, b) for s, b in zip(spend, budget, strict=True)]
+    ahead = [_ratio(x, b) for x, b in zip(forecast, budget, strict=True)]
+    table = table.append_column("budget_used", pa.array(used, pa.float64()))
+    return table.append_column("forecast_vs_budget", pa.array(ahead, pa.float64()))
 
 
-def _as_of(con: duckdb.DuckDBPyConnection, f: Filters) -> date | None:
-    ((last,),) = con.execute("select max(day) from usage_daily").fetchall()
-    if last is None:
-        return None
-    return min(f.until, last) if f.until is not None else last
+def _ratio(value: Decimal, budget: Decimal | None) -> float | None:
+    # as DuckDB divides decimals: in double precision
+    return float(value) / float(budget) if budget is not None and budget > 0 else None
 
 
 # --------------------------------------------------------------------------- teams, developers
@@ -508,26 +637,26 @@ def gateway_reconciliation(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Tab
     if not _has_table(con, "gateway_matches"):
         return pa.table({})
     since, until = f.report_range()
-    return _pylist(lambda cursor: reconcile.summary(cursor, since, until), con)
+    return _events_table(lambda cursor: reconcile.summary(cursor, since, until), con)
 
 
 def litellm_differences(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     """Why LiteLLM's spend differs from our cost, per cause (``models.reconcile.differences``).
     Date range only; reads usage_events."""
     since, until = f.report_range()
-    return _pylist(lambda cursor: reconcile.differences(cursor, since, until), con)
+    return _events_table(lambda cursor: reconcile.differences(cursor, since, until), con)
 
 
-def _pylist(fetch: Any, con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """Rows from a models function that returns dicts, as a table (empty: no columns)."""
+def _events_table(fetch: Any, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """A reconciliation table on its own cursor (empty, no columns, without usage_events)."""
     if not _has_table(con, "usage_events"):
         return pa.table({})
     cursor = con.cursor()
     try:
-        rows = fetch(cursor)
+        table: pa.Table = fetch(cursor)
     finally:
         cursor.close()
-    return pa.Table.from_pylist(rows) if rows else pa.table({})
+    return table if table.num_rows else pa.table({})
 
 
 # --------------------------------------------------------------------------- rate limits
@@ -925,10 +1054,10 @@ def vertex_attribution(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """How Vertex responses were attributed (``models.vertex_health``, as `llmledger doctor`)."""
     cursor = con.cursor()
     try:
-        rows = vertex_health.attribution_summary(cursor)
+        table = vertex_health.attribution_summary(cursor)
     finally:
         cursor.close()
-    return pa.Table.from_pylist(rows) if rows else pa.table({})
+    return table if table.num_rows else pa.table({})
 
 
 def unpriced_models(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
@@ -961,4 +1090,82 @@ def unmapped_identities(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
         group by all order by cost_usd desc, requests desc, principal
         """,
         w.params,
+    )
+
+
+# --------------------------------------------------------------------------- doctor, prices check
+#
+# Whole-database lists for `llmledger doctor` and `llmledger prices check` (no filters; they read
+# usage_events, the bookkeeping tables and every source, counted or not).
+
+
+def unpriced_model_ids(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Models seen without a price (all events), with request counts and the ids logged."""
+    return _arrow(
+        con,
+        """
+        select provider, model, pricing_scope, count(*) as requests,
+               string_agg(distinct model_id, ', ' order by model_id) as model_ids,
+               min(occurred_at) as first_seen_at, max(occurred_at) as last_seen_at
+        from usage_events
+        where unpriced
+        group by provider, model, pricing_scope
+        order by requests desc, provider, model, pricing_scope
+        """,
+    )
+
+
+def unattributed_principals(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Principals resolved to developer 'unattributed', with request counts and cost."""
+    return _arrow(
+        con,
+        """
+        select source, principal, team, count(*) as requests,
+               cast(sum(cost_usd) as decimal(38, 12)) as cost_usd
+        from usage_events
+        where developer = 'unattributed'
+        group by source, principal, team
+        order by requests desc, source, principal
+        """,
+    )
+
+
+def rejected_by_source(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Rejected records per source and reason, by source."""
+    return _arrow(
+        con,
+        """
+        select source, reason, count(*) as records, max(first_seen_at) as last_seen_at
+        from rejected_records
+        group by source, reason
+        order by source, records desc, reason
+        """,
+    )
+
+
+def source_runs(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Per ingest source: last run, last successful run, its status/message, and the newest
+    record of the source (or of its family: bedrock for bedrock-s3) in usage_events."""
+    return _arrow(
+        con,
+        """
+        with runs as (
+            select source,
+                   max(finished_at) filter (where status = 'ok') as last_success_at,
+                   arg_max(status, run_id) as last_status,
+                   arg_max(message, run_id) as last_message,
+                   max(started_at) as last_run_at,
+                   count(*) filter (where status <> 'ok') as failed_runs
+            from ingest_runs
+            group by source
+        ),
+        newest as (
+            select source, max(occurred_at) as newest_record_at from usage_events group by 1
+        )
+        select r.*, coalesce(own.newest_record_at, family.newest_record_at) as newest_record_at
+        from runs as r
+        left join newest as own on own.source = r.source
+        left join newest as family on family.source = split_part(r.source, '-', 1)
+        order by r.source
+        """,
     )

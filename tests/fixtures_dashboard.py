@@ -16,7 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -209,7 +208,7 @@ def build(path: Path, *, quota_limits: bool = True) -> Path:
     con.execute("update usage_events set gateway_role = principal like '%role/litellm/%'")
     con.execute(
         "create table gateway_matches as select 'bedrock:p1' as event_id, "
-        "'litellm:l1' as litellm_event_id"
+        "'litellm:l1' as gateway_event_id"
     )
     con.execute(
         """
@@ -334,9 +333,6 @@ def sample_log_files(root: Path = SAMPLE_S3) -> list[Path]:
     )
 
 
-_SAMPLE_BUILDS: dict[Path, tuple[Path, Path]] = {}
-
-
 def llmledger(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the `llmledger` CLI (this interpreter's) with the time zone pinned to UTC."""
     done = subprocess.run(
@@ -349,20 +345,3 @@ def llmledger(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
     if check:
         assert done.returncode == 0, f"llmledger {' '.join(args)} failed: {done.stderr}"
     return done
-
-
-def build_sample(workdir: Path) -> tuple[Path, Path]:
-    """The sample data through `llmledger demo --no-dashboard` (the real ingest paths, models
-    and publish). Built once per test session; returns ``(database, snapshot)``."""
-    workdir = Path(workdir)
-    if workdir not in _SAMPLE_BUILDS:
-        workdir.mkdir(parents=True, exist_ok=True)
-        db = workdir / "ledger.duckdb"
-        llmledger("--db", str(db), "demo", "--no-dashboard")
-        _SAMPLE_BUILDS[workdir] = (db, workdir / "ledger.snapshot.duckdb")
-    return _SAMPLE_BUILDS[workdir]
-
-
-def sample_snapshot(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The session's one sample build, shared by every dashboard test module."""
-    return build_sample(tmp_path_factory.getbasetemp() / "dashboard-sample")

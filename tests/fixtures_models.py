@@ -16,7 +16,6 @@ from ingest import store
 from ingest.sources.bedrock import format as bedrock
 from models import reference, runner
 
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 SSO = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ClaudeCodeUsers_0123456789abcdef/"
 
 PEOPLE_CSV = """email,name,team,cost_center,manager,aliases
@@ -102,42 +101,3 @@ def cost(con: duckdb.DuckDBPyConnection, request_id: str) -> Decimal | None:
     value = event(con, request_id)["cost_usd"]
     assert value is None or isinstance(value, Decimal)
     return value
-
-
-_SAMPLE: dict[str, Path] = {}
-
-
-def sample_database() -> Path:
-    """sample_data's Bedrock S3 tree ingested, built and published once per test process.
-
-    Uses the real `bedrock-files` source. Returns the main database path (the snapshot is
-    beside it).
-    """
-    import tempfile
-
-    import pytest
-
-    from ingest import config, pipeline
-    from ingest.context import AppContext
-
-    if "db" in _SAMPLE:
-        return _SAMPLE["db"]
-    tree = SAMPLE_DIR / "bedrock" / "s3"
-    if not (SAMPLE_DIR / "manifest.json").is_file() or not tree.is_dir():
-        pytest.skip("sample_data/ is not generated yet (run python sample_data/generate.py)")
-    db = Path(tempfile.mkdtemp(prefix="llmledger-sample-")) / "sample.duckdb"
-    app = AppContext(db_path=db, config=config.load(SAMPLE_DIR / "llmledger.toml"), quiet=True)
-    con = app.connect()
-    try:
-        outcome = pipeline.ingest_one(app, con, "bedrock-files", {"path": str(tree)})
-        assert outcome.error is None, outcome.error
-        pipeline.build(app, con)
-        pipeline.publish(app, con)
-    finally:
-        con.close()
-    _SAMPLE["db"] = db
-    return db
-
-
-def sample_manifest() -> dict[str, Any]:
-    return json.loads((SAMPLE_DIR / "manifest.json").read_text(encoding="utf-8"))

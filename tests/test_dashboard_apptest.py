@@ -12,9 +12,10 @@ import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fixtures_dashboard import EXPECTED, build, llmledger, sample_snapshot
+from fixtures_dashboard import EXPECTED, build, llmledger
 from streamlit.testing.v1 import AppTest
 
 from dashboard import fmt
@@ -232,8 +233,8 @@ def test_sign_in_scopes_a_manager_to_their_teams(env: pytest.MonkeyPatch) -> Non
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return sample_snapshot(tmp_path_factory)
+def sample(sample_ledger: Any) -> tuple[Path, Path]:
+    return sample_ledger.db, sample_ledger.snapshot
 
 
 def cli_report(db: Path, *args: str) -> list[dict]:  # type: ignore[type-arg]

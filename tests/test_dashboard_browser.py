@@ -19,9 +19,10 @@ import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fixtures_dashboard import llmledger, sample_snapshot
+from fixtures_dashboard import llmledger
 
 from dashboard import fmt
 
@@ -65,8 +66,8 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return sample_snapshot(tmp_path_factory)
+def sample(sample_ledger: Any) -> tuple[Path, Path]:
+    return sample_ledger.db, sample_ledger.snapshot
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -10,7 +11,7 @@ import duckdb
 import pytest
 from fixtures_dashboard import EXPECTED, build
 
-from models import queries, snapshot, views
+from models import snapshot, views
 
 PERIOD = views.Filters(since=date(2026, 11, 1), until=date(2026, 11, 10))
 QUOTA = "sonnet us-east-1 geo"
@@ -47,7 +48,7 @@ def test_overview_totals_equal_report_and_the_known_figures(con) -> None:
     assert totals["unattributed_share"] == pytest.approx(0.3 / 4.7)  # developer unknown
     assert totals["cache_hit_rate"] == pytest.approx(5000 / (2600 + 5000 + 1000))
     assert totals["cache_saved_usd"] == Decimal("0.4")  # uncached 5.1 - 4.7
-    by_team = queries.report(con, "team", date(2026, 11, 1), date(2026, 11, 11))
+    by_team = views.rows(views.report(con, "team", date(2026, 11, 1), date(2026, 11, 11)))
     assert sum(r["cost_usd"] or 0 for r in by_team) == totals["cost_usd"]
     assert sum(r["requests"] for r in by_team) == totals["requests"]
 
@@ -104,7 +105,7 @@ def test_team_table_compares_with_the_previous_period(con) -> None:
     # the team table adds up to report --by team
     report = {
         r["team"]: r["cost_usd"]
-        for r in queries.report(con, "team", date(2026, 11, 1), date(2026, 11, 11))
+        for r in views.rows(views.report(con, "team", date(2026, 11, 1), date(2026, 11, 11)))
     }
     assert {t: r["cost_usd"] for t, r in table.items()} == report
 
@@ -131,7 +132,7 @@ def test_developer_drill_down(con) -> None:
     ]
 
 
-def test_models_providers_premium_and_litellm(con) -> None:
+def test_provider_table_splits_source_and_provider(con) -> None:
     providers = {
         (r["source"], r["provider"]): r["cost_usd"] for r in rows(views.provider_table(con, PERIOD))
     }
@@ -140,6 +141,9 @@ def test_models_providers_premium_and_litellm(con) -> None:
         ("litellm", "bedrock"): Decimal("0.6"),
         ("vertex", "vertex"): Decimal("0.2"),
     }
+
+
+def test_scope_premium_against_global_prices(con) -> None:
     premium = {
         (r["provider"], r["model"], r["pricing_scope"]): r["premium_usd"]
         for r in rows(views.scope_premium(con, PERIOD))
@@ -149,10 +153,16 @@ def test_models_providers_premium_and_litellm(con) -> None:
     assert premium[("vertex", "claude-sonnet-4-5", "regional")] == Decimal("0.04")
     assert premium[("bedrock", "claude-sonnet-4-5", "global")] == 0
     assert premium[("bedrock", "claude-fable-5", "geo")] is None  # no price at all
+
+
+def test_litellm_spend_beside_our_cost(con) -> None:
     litellm = rows(views.litellm_vs_ours(con, PERIOD))
     assert [(r["litellm_spend_usd"], r["our_cost_usd"], r["difference_usd"]) for r in litellm] == [
         (Decimal("0.65"), Decimal("0.6"), Decimal("0.05"))
     ]
+
+
+def test_gateway_reconciliation_and_spend_differences(con) -> None:
     # the reconciliation is models.reconcile's (as `llmledger report --reconcile`)
     gateway = [
         (r["category"], r["requests"]) for r in rows(views.gateway_reconciliation(con, PERIOD))
@@ -194,6 +204,9 @@ def test_rate_limits_per_quota(con) -> None:
     assert sonnet["peak_minute"] == datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
     opus = summary["bedrock claude-opus-4-6 global us-east-1"]
     assert opus["peak_utilisation"] == pytest.approx(0.3) and opus["minutes_above_80pct"] == 0
+
+
+def test_quota_timeline_and_heatmap(con) -> None:
     timeline = rows(views.quota_timeline(con, PERIOD, QUOTA))
     assert [(r["hour"].hour, r["peak_utilisation"]) for r in timeline] == [
         (10, pytest.approx(0.9)),
@@ -206,6 +219,9 @@ def test_rate_limits_per_quota(con) -> None:
         ("2026-11-01", 11),
         ("2026-11-03", 9),
     ]
+
+
+def test_peak_drivers_share_the_busiest_minutes(con) -> None:
     # the three busiest minutes: 10:00 (90% of TPM), 11:00 (90% of RPM), 10:01 (85%)
     drivers = rows(views.peak_drivers(con, PERIOD, QUOTA, top_minutes=3))
     assert [(d["developer"], d["peak_minutes"], d["tokens"]) for d in drivers] == [
@@ -301,9 +317,32 @@ def test_previous_period_has_the_same_length() -> None:
     assert f.report_filters()["team"] == [views.NO_TEAM]  # x is outside the scope
 
 
-def test_views_never_write(tmp_path: Path) -> None:
-    path = build(tmp_path / "s.duckdb")
-    con = snapshot.open_snapshot(path)
+def test_every_view_runs_on_a_read_only_snapshot(con) -> None:  # type: ignore[no-untyped-def]
+    # the dashboard's connection is read-only: a view that wrote anything would raise here
+    arguments = {
+        "f": PERIOD,
+        "by": "team",
+        "developer": "alice@acme.example",
+        "quota": QUOTA,
+        "viewer": "boss@acme.example",
+        "allowed_teams": None,
+    }
+    called = []
+    for name, function in vars(views).items():
+        if name.startswith("_") or not inspect.isfunction(function):
+            continue
+        if function.__module__ != views.__name__:
+            continue
+        parameters = list(inspect.signature(function).parameters.values())
+        if not parameters or parameters[0].name != "con":
+            continue
+        required = [
+            p.name
+            for p in parameters[1:]
+            if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD
+        ]
+        function(con, **{n: arguments[n] for n in required})
+        called.append(name)
+    assert {"overview_totals", "budget_status", "peak_drivers", "report", "totals"} <= set(called)
     with pytest.raises(duckdb.Error):
         con.execute("create table x (a int)")
-    con.close()

@@ -19,11 +19,10 @@ import csv
 import hashlib
 import io
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -702,7 +701,6 @@ def test_focus_export_conforms_to_focus_1_2(synthetic: dict[str, Path]) -> None:
     data = export_file(synthetic, "f.csv", "billing", "--month", "2025-10", "--format", "focus")
     header, rows = focus.read_rows(synthetic["dir"] / "f.csv")
     assert focus.validate(header, rows) == []
-    assert header == list(focus.EXPORT_COLUMNS)
     assert set(focus.MANDATORY) <= set(header)
     assert len(focus.MANDATORY) == 21
     assert all(c.startswith("x_") for c in header[len(focus.FOCUS_EXPORT_COLUMNS) :])
@@ -842,39 +840,24 @@ def test_usage_export_streams_in_batches(tmp_path: Path, monkeypatch: pytest.Mon
 # the sample data through the real pipeline
 
 
-def _build_sample(db: Path) -> None:
-    """The repository's sample data through the real ingest paths: `llmledger demo`."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from ingest.cli import main; main()",
-            "--db",
-            str(db),
-            "demo",
-            "--no-dashboard",
-        ],
-        check=True,
-        capture_output=True,
-        cwd=REPO,
-        env={**os.environ, "TZ": "UTC"},
-    )
-
-
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    directory = tmp_path_factory.mktemp("sample")
-    db = directory / "demo.duckdb"
-    _build_sample(db)
+def sample(sample_ledger: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The session's sample database; exports are written to a directory of this module's."""
+    directory = tmp_path_factory.mktemp("sample-exports")
     config = directory / "empty.toml"
     config.write_text("", encoding="utf-8")
-    return {"db": db, "config": config, "dir": directory}
+    return {
+        "db": sample_ledger.db,
+        "snapshot": sample_ledger.snapshot,
+        "config": config,
+        "dir": directory,
+    }
 
 
 def test_sample_billing_simple_golden_and_totals(sample: dict[str, Path]) -> None:
     data = export_file(sample, "simple-2026-11.csv", "billing", "--month", "2026-11")
     check_golden("billing_simple_sample_2026-11.csv", data)
-    con = duckdb.connect(str(sample["dir"] / "demo.snapshot.duckdb"), read_only=True)
+    con = duckdb.connect(str(sample["snapshot"]), read_only=True)
     expected = counted_cost(con, "2026-11-01 00:00:00+00", "2026-12-01 00:00:00+00")
     (requests,) = con.execute(
         "select count(*) from usage_events where counted and billable "
@@ -895,7 +878,7 @@ def test_sample_focus_conforms_and_adds_up(sample: dict[str, Path]) -> None:
     )
     header, rows = focus.read_rows(sample["dir"] / "focus-2026-10.csv")
     assert focus.validate(header, rows) == []
-    con = duckdb.connect(str(sample["dir"] / "demo.snapshot.duckdb"), read_only=True)
+    con = duckdb.connect(str(sample["snapshot"]), read_only=True)
     expected = counted_cost(con, "2026-10-01 00:00:00+00", "2026-11-01 00:00:00+00")
     con.close()
     assert sum(dec(r["ListCost"]) for r in rows) == expected
@@ -911,7 +894,7 @@ def test_sample_usage_export_adds_up(sample: dict[str, Path]) -> None:
     )
     assert code == 0, err
     _, rows = parse(out)
-    con = duckdb.connect(str(sample["dir"] / "demo.snapshot.duckdb"), read_only=True)
+    con = duckdb.connect(str(sample["snapshot"]), read_only=True)
     expected = counted_cost(con, "2026-11-10 00:00:00+00", "2026-11-12 00:00:00+00")
     (n,) = con.execute(
         "select count(*) from usage_events where occurred_at >= timestamptz "

@@ -238,7 +238,8 @@ def seed_dimensions(pg: PG) -> None:
 
 
 def staged(con: duckdb.DuckDBPyConnection, request_id: str) -> dict[str, Any]:
-    rel = con.execute("select * from stg_litellm where request_id = ?", [request_id])
+    """The row as the events union takes it: stg_litellm with the key/user/team snapshots."""
+    rel = con.execute("select * from int_litellm_events where request_id = ?", [request_id])
     cols = [d[0] for d in rel.description]
     row = rel.fetchone()
     assert row is not None, request_id
@@ -860,10 +861,10 @@ def test_cli_ingest_then_report(pg: PG, tmp_path: Path) -> None:
     db = tmp_path / "ledger.duckdb"
     result = CliRunner().invoke(cli, ["--db", str(db), "ingest", "litellm"])
     assert result.exit_code == 0, result.output
-    from models import queries, snapshot
+    from models import snapshot, views
 
     con = snapshot.open_snapshot(tmp_path / "ledger.snapshot.duckdb")
-    rows = {r["developer"]: r["cost_usd"] for r in queries.report(con, "developer")}
+    rows = {r["developer"]: r["cost_usd"] for r in views.rows(views.report(con, "developer"))}
     con.close()
     assert rows == {
         "alice@acme.example": Decimal("0.045000000000"),
@@ -1059,7 +1060,7 @@ def test_counted_once_against_bedrock_records_of_the_proxy_role(
     )
 
     matches = duck.execute(
-        "select event_id, litellm_event_id, match_method, seconds_apart from gateway_matches "
+        "select event_id, gateway_event_id, match_method, seconds_apart from gateway_matches "
         "order by event_id"
     ).fetchall()
     assert matches == [
@@ -1080,7 +1081,7 @@ def test_counted_once_against_bedrock_records_of_the_proxy_role(
     }
     assert len(counted) == 13
 
-    summary = {(r["category"], r["provider"]): r for r in reconcile.summary(duck)}
+    summary = {(r["category"], r["provider"]): r for r in reconcile.summary(duck).to_pylist()}
     assert set(summary) == {
         ("matched", "bedrock"),
         ("only_in_litellm", "bedrock"),
@@ -1094,7 +1095,7 @@ def test_counted_once_against_bedrock_records_of_the_proxy_role(
     ) == (3, Decimal("0.059789600000"), Decimal("0.067689600000"), Decimal("0.067689600000"))
     assert summary["only_in_litellm", "bedrock"]["requests"] == 3  # only, far, twin_far
     assert summary["only_in_provider", "bedrock"]["requests"] == 2  # only-provider, far
-    causes = {r["cause"]: r["requests"] for r in reconcile.differences(duck)}
+    causes = {r["cause"]: r["requests"] for r in reconcile.differences(duck).to_pylist()}
     assert causes["cache priced differently"] == 1  # 1h writes priced as 5m by LiteLLM
     assert sum(causes.values()) == 6
 
@@ -1196,14 +1197,16 @@ def test_sample_data_loads_and_reconciles(
         gateway={"identities": [r"^arn:aws:sts::\d+:assumed-role/litellm-proxy/"]},
     )
     expected = manifest["expected_reconciliation"]
-    summary = {(r["category"], r["provider"]): r["requests"] for r in reconcile.summary(duck)}
+    summary = {
+        (r["category"], r["provider"]): r["requests"] for r in reconcile.summary(duck).to_pylist()
+    }
     assert summary[("matched", "bedrock")] == expected["matched"]
     assert summary[("only_in_litellm", "bedrock")] == expected["only_in_litellm_ok"]
     assert summary[("only_in_provider", "bedrock")] == expected["only_in_provider_ok"]
     assert duck.execute(
         "select count(*) from gateway_matches where match_method = 'provider_request_id'"
     ).fetchone() == (expected["matched_by_provider_request_id"],)
-    causes = {r["cause"] for r in reconcile.differences(duck)}
+    causes = {r["cause"] for r in reconcile.differences(duck).to_pylist()}
     assert {
         "unpriced in LiteLLM",
         "long-context tier",

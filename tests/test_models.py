@@ -14,8 +14,6 @@ from fixtures_models import (
     build,
     event,
     new_ledger,
-    sample_database,
-    sample_manifest,
 )
 
 from models import runner
@@ -276,7 +274,7 @@ def test_gateway_matches_hook_marks_events_not_counted(con, tmp_path: Path, monk
         shutil.copy(runner.MARTS_DIR / f"{name}.sql", marts / f"{name}.sql")
     (marts / "gateway_matches.sql").write_text(
         "-- grain: one provider-side event already counted from the gateway\n"
-        "select event_id from stg_events where gateway_role\n"
+        "select event_id from int_events where gateway_role\n"
     )
     monkeypatch.setattr(runner, "MARTS_DIR", marts)
     build(con, gateway={"identities": ["assumed-role/litellm-proxy/"]})
@@ -306,11 +304,10 @@ def test_staging_without_raw_table_is_skipped() -> None:
 
 
 @pytest.fixture(scope="module")
-def sample():  # type: ignore[no-untyped-def]
-    db = sample_database()
-    c = duckdb.connect(str(db), read_only=True)
+def sample(sample_ledger, sample_manifest):  # type: ignore[no-untyped-def]
+    c = duckdb.connect(str(sample_ledger.db), read_only=True)
     c.execute("set timezone = 'UTC'")
-    manifest = sample_manifest()
+    manifest = sample_manifest
     truncated = manifest["bad_input"]["truncated_gzip"]["request_ids"]
     # A reader may keep the complete lines of the truncated gzip; the manifest's totals do not
     # count them, so neither do these assertions.
@@ -400,9 +397,73 @@ def test_sample_identities(sample) -> None:  # type: ignore[no-untyped-def]
     assert _counts(con, "team") == m["records_by_intended_team"]
 
 
-def test_sample_checks_pass() -> None:
-    con = duckdb.connect(str(sample_database()), read_only=True)
+def test_sample_checks_pass(sample_ledger) -> None:  # type: ignore[no-untyped-def]
+    # every source of the demo: the staging key checks run on all three
+    con = duckdb.connect(str(sample_ledger.db), read_only=True)
     try:
         assert [(r.name, r.sample) for r in runner.run_checks(con) if not r.ok] == []
     finally:
         con.close()
+
+
+def test_every_staging_model_has_a_key_check() -> None:
+    staged = {p.stem for p in runner.STAGING_DIR.glob("stg_*.sql")}
+    checked = {n.removesuffix("_duplicate_key") for n in runner.check_names()}
+    assert staged <= checked
+
+
+def test_staging_key_check_catches_a_duplicate(con) -> None:  # type: ignore[no-untyped-def]
+    add_bedrock(con, "a", input_tokens=1)
+    build(con)
+    assert [r.name for r in runner.run_checks(con) if not r.ok] == []
+    sql = (runner.STAGING_DIR / "stg_bedrock.sql").read_text(encoding="utf-8")
+    con.execute(f"create or replace view stg_bedrock as select * from ({sql}) union all ({sql})")
+    failed = {r.name: r.sample for r in runner.run_checks(con) if not r.ok}
+    assert failed == {"stg_bedrock_duplicate_key": [("bedrock:a", 2)]}
+
+
+def test_a_new_gateway_source_is_counted_once_without_editing_the_mart(  # type: ignore[no-untyped-def]
+    con, tmp_path: Path, monkeypatch
+) -> None:
+    # a gateway source only has to stage gateway_name (and provider_request_id where it logs it)
+    staging = tmp_path / "staging"
+    shutil.copytree(runner.STAGING_DIR, staging)
+    (staging / "stg_kong.sql").write_text(
+        "-- grain: one row per Kong AI gateway log line (request_id)\n"
+        "select 'kong:' || request_id as event_id, 'kong' as source, 'bedrock' as provider,\n"
+        "    request_id, occurred_at, 'alice@corp.example' as principal,\n"
+        "    'alice@corp.example' as person_hint, null as team_hint, null as project,\n"
+        "    model_id, canonical_model(model_id) as model, 'us-east-1' as region,\n"
+        "    bedrock_pricing_scope(model_id) as pricing_scope, 5::bigint as input_tokens,\n"
+        "    0::bigint as output_tokens, 0::bigint as cache_read_tokens,\n"
+        "    0::bigint as cache_write_5m_tokens, 0::bigint as cache_write_1h_tokens,\n"
+        "    false as is_batch, null::decimal(38, 12) as reported_cost_usd, 'ok' as status,\n"
+        "    null as error_code, true as billable, false as gateway_role,\n"
+        "    'kong' as gateway_name, upstream_id as provider_request_id\n"
+        "from raw_kong\n"
+    )
+    con.execute(
+        "create table raw_kong as select 'k1' as request_id, "
+        "timestamptz '2026-11-02 10:00:00+00' as occurred_at, "
+        "'us.anthropic.claude-sonnet-4-5-20250929-v1:0' as model_id, 'upstream-1' as upstream_id"
+    )
+    add_bedrock(con, "upstream-1", principal="arn:aws:sts::1:assumed-role/kong/s", input_tokens=5)
+    monkeypatch.setattr(runner, "STAGING_DIR", staging)
+    build(con, gateway={"identities": ["assumed-role/kong/"]})
+    counted = dict(con.execute("select event_id, counted from usage_events").fetchall())
+    assert counted == {"kong:k1": True, "bedrock:upstream-1": False}
+    assert con.execute("select gateway_name, match_method from gateway_matches").fetchall() == [
+        ("kong", "provider_request_id")
+    ]
+
+
+def test_marts_read_no_raw_tables_and_staging_reads_no_other_model() -> None:
+    for path in sorted(runner.MARTS_DIR.glob("*.sql")):
+        raw, _ = runner._inputs(path.read_text(encoding="utf-8"))
+        assert raw == set(), f"marts/{path.name} reads {sorted(raw)}"
+    for path in sorted(runner.STAGING_DIR.glob("stg_*.sql")):
+        _, models = runner._inputs(path.read_text(encoding="utf-8"))
+        assert models == set(), f"staging/{path.name} reads {sorted(models)}"
+    for path in sorted(runner.INTERMEDIATE_DIR.glob("*.sql")):
+        assert path.stem in runner.INTERMEDIATE_ORDER, f"{path.name} has no place in the order"
+        assert path.read_text(encoding="utf-8").startswith("-- grain: ")

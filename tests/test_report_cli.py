@@ -7,6 +7,7 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -17,13 +18,12 @@ from fixtures_models import (
     add_bedrock,
     build,
     new_ledger,
-    sample_database,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.cli import cli
-from models import queries, snapshot
+from models import snapshot, views
 
 ROLE = "arn:aws:sts::111122223333:assumed-role/"
 IAM = "arn:aws:iam::111122223333:user/"
@@ -453,7 +453,7 @@ def test_total_cost_does_not_depend_on_the_split(random_ledger, by: str, days: l
     a, m, b = (START + timedelta(days=d) for d in sorted(days))
 
     def totals(since: date, until: date) -> dict[str, tuple[int, Decimal]]:
-        rows = queries.report(random_ledger, by, since, until)
+        rows = views.rows(views.report(random_ledger, by, since, until))
         return {r[by]: (r["requests"], r["cost_usd"] or Decimal(0)) for r in rows}
 
     whole = totals(a, b)
@@ -475,8 +475,8 @@ def test_total_cost_does_not_depend_on_the_split(random_ledger, by: str, days: l
 # --- over sample_data ---------------------------------------------------------------------------
 
 
-def test_report_over_sample_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    db = sample_database()
+def test_report_over_sample_data(sample_ledger: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = sample_ledger.db
     monkeypatch.delenv("LLMLEDGER_CONFIG", raising=False)
     result = run("--db", str(db), "report", "--by", "team", "--format", "json")
     assert result.exit_code == 0, result.stderr

@@ -154,7 +154,7 @@ def console() -> Any:
 
 
 def _plain(value: Any) -> Any:
-    from models.queries import money
+    from models.views import money
 
     if isinstance(value, Decimal):
         return money(value, 12) if value.as_tuple().exponent == -12 else f"{value:f}"

@@ -80,11 +80,11 @@ def demo(ctx: click.Context, no_dashboard: bool, port: int, sample_dir: Path) ->
 
 def print_demo_report(app: AppContext) -> None:
     """The demo's closing report: cost by team, as a table on stdout."""
-    from models import queries
+    from models import views
 
     with open_for_read(app) as (con, where):
         require_tables(con, where, "usage_daily")
-        rows = queries.report(con, "team")
-        total = queries.totals(con)
+        rows = views.rows(views.report(con, "team"))
+        total = views.totals(con)
     emit_rows(rows, ("team", *REPORT_COLUMNS), "table", title="cost by team")
     print_summary(total)

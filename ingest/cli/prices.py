@@ -141,12 +141,12 @@ def prices_check(ctx: click.Context, fmt: str) -> None:
     Example:
       llmledger prices check || echo "some models have no price"
     """
-    from models import queries
+    from models import views
 
     app = app_context(ctx)
     with open_for_read(app, prefer_snapshot=False) as (con, where):
         require_tables(con, where, "usage_events")
-        rows = queries.unpriced_models(con)
+        rows = views.rows(views.unpriced_model_ids(con))
     columns = (
         "provider",
         "model",

@@ -85,7 +85,7 @@ def report(
       llmledger report --by developer --team payments --format csv > payments.csv
       llmledger report --reconcile --since 2026-11-01
     """
-    from models import queries
+    from models import views
 
     if since and until and since >= until:
         raise click.BadParameter("--since must be before --until", param_hint="--since")
@@ -101,8 +101,8 @@ def report(
     }
     with open_for_read(app) as (con, where):
         require_tables(con, where, "usage_daily")
-        rows = queries.report(con, by, as_date(since), as_date(until), **filters)
-        total = queries.totals(con, as_date(since), as_date(until), **filters)
+        rows = views.rows(views.report(con, by, as_date(since), as_date(until), **filters))
+        total = views.totals(con, as_date(since), as_date(until), **filters)
     columns = (by, *REPORT_COLUMNS)
     if fmt != "table":
         emit_rows(rows, columns, fmt)

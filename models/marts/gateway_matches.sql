@@ -1,21 +1,15 @@
--- grain: one row per provider-side event (Bedrock/Vertex, logged under a configured gateway
--- identity) matched to the LiteLLM spend-log row of the same request. usage_events marks these
--- event_ids counted = false: the request is counted once, from LiteLLM, where the developer is
--- known. Matching: first a provider request id LiteLLM kept (its own request_id when it is the
--- provider's response id, or error_information.error_provider_request_id); then the same
--- provider, model, status and token counts within [gateway] match_window_seconds (default 120),
--- nearest in time, each row used once (mutual nearest, in two rounds).
+-- grain: one row per provider-side event matched to the gateway record of the same request.
+-- A gateway record is a staged event with gateway_name set (LiteLLM's spend log, and any other
+-- gateway source); the provider-side copy is a provider's own record (gateway_name NULL) logged
+-- under a configured gateway identity (gateway_role). usage_events marks these event_ids
+-- counted = false: the request is counted once, from the gateway, where the developer is known.
+-- Matching: first a provider request id the gateway kept (its own request_id when it is the
+-- provider's response id, or its provider_request_id); then the same provider, model, status and
+-- token counts within [gateway] match_window_seconds (default 120), nearest in time, each row
+-- used once (mutual nearest, in two rounds).
 with events as (
 
-    select * from stg_events
-
-),
-
-litellm_provider_ids as (
-
-    select request_id, provider_request_id
-    from raw_litellm_spend
-    where provider_request_id is not null
+    select * from int_events
 
 ),
 
@@ -30,19 +24,15 @@ provider_side as (
 
     select *, cache_write_5m_tokens + cache_write_1h_tokens as cache_write_tokens
     from events
-    where source <> 'litellm' and gateway_role and provider in ('bedrock', 'vertex')
+    where gateway_name is null and gateway_role
 
 ),
 
 gateway_side as (
 
-    select
-        e.*,
-        e.cache_write_5m_tokens + e.cache_write_1h_tokens as cache_write_tokens,
-        ids.provider_request_id
-    from events as e
-    left join litellm_provider_ids as ids on ids.request_id = e.request_id
-    where e.source = 'litellm' and e.provider in ('bedrock', 'vertex')
+    select *, cache_write_5m_tokens + cache_write_1h_tokens as cache_write_tokens
+    from events
+    where gateway_name is not null
 
 ),
 
@@ -50,10 +40,11 @@ by_request_id as (
 
     select
         p.event_id,
-        g.event_id as litellm_event_id,
+        g.event_id as gateway_event_id,
+        g.gateway_name,
         p.provider,
         p.request_id as provider_request_id,
-        g.request_id as litellm_request_id,
+        g.request_id as gateway_request_id,
         'provider_request_id' as match_method,
         abs(epoch(p.occurred_at) - epoch(g.occurred_at)) as seconds_apart
     from provider_side as p
@@ -69,10 +60,11 @@ candidates as (
 
     select
         p.event_id,
-        g.event_id as litellm_event_id,
+        g.event_id as gateway_event_id,
+        g.gateway_name,
         p.provider,
         p.request_id as provider_request_id,
-        g.request_id as litellm_request_id,
+        g.request_id as gateway_request_id,
         'time_model_tokens' as match_method,
         abs(epoch(p.occurred_at) - epoch(g.occurred_at)) as seconds_apart
     from provider_side as p
@@ -88,7 +80,7 @@ candidates as (
         and g.occurred_at between p.occurred_at - to_seconds(s.window_seconds)
                               and p.occurred_at + to_seconds(s.window_seconds)
     where p.event_id not in (select event_id from by_request_id)
-      and g.event_id not in (select litellm_event_id from by_request_id)
+      and g.event_id not in (select gateway_event_id from by_request_id)
 
 ),
 
@@ -96,9 +88,9 @@ first_round as (
 
     select *
     from candidates
-    qualify row_number() over (partition by event_id order by seconds_apart, litellm_event_id) = 1
+    qualify row_number() over (partition by event_id order by seconds_apart, gateway_event_id) = 1
         and row_number() over (
-            partition by litellm_event_id order by seconds_apart, event_id) = 1
+            partition by gateway_event_id order by seconds_apart, event_id) = 1
 
 ),
 
@@ -107,10 +99,10 @@ second_round as (
     select *
     from candidates
     where event_id not in (select event_id from first_round)
-      and litellm_event_id not in (select litellm_event_id from first_round)
-    qualify row_number() over (partition by event_id order by seconds_apart, litellm_event_id) = 1
+      and gateway_event_id not in (select gateway_event_id from first_round)
+    qualify row_number() over (partition by event_id order by seconds_apart, gateway_event_id) = 1
         and row_number() over (
-            partition by litellm_event_id order by seconds_apart, event_id) = 1
+            partition by gateway_event_id order by seconds_apart, event_id) = 1
 
 ),
 
@@ -128,10 +120,11 @@ final as (
 
     select
         event_id,
-        litellm_event_id,
+        gateway_event_id,
+        gateway_name,
         provider,
         provider_request_id,
-        litellm_request_id,
+        gateway_request_id,
         match_method,
         cast(seconds_apart as decimal(18, 3)) as seconds_apart
     from matched

@@ -7,7 +7,7 @@
 -- at all is developer 'unattributed'.
 with events as (
 
-    select distinct source, principal, person_hint, team_hint from stg_events
+    select distinct source, principal, person_hint, team_hint from int_events
 
 ),
 

@@ -1,6 +1,6 @@
 -- grain: one row per rate limit to measure usage_minute against: every configured quota
--- (ref_quotas) plus each LiteLLM key and team TPM/RPM/TPD limit (one row per key or team for its
--- overall limits, one per model group for metadata.model_tpm_limit / model_rpm_limit).
+-- (ref_quotas) plus each LiteLLM key and team TPM/RPM/TPD limit (intermediate/int_litellm_limits:
+-- one row per key or team for its overall limits, one per model group).
 -- How to read a row against usage_minute:
 --   source NULL (config quota): provider/region/model/scope as configured; tokens are
 --     usage_minute.quota_tokens (Bedrock burndown).
@@ -13,17 +13,9 @@ with quotas as (
 
 ),
 
-api_keys as (
+litellm_limits as (
 
-    select * from raw_litellm_keys
-    where not deleted and active_token is null and not coalesce(blocked, false)
-
-),
-
-teams as (
-
-    select * from raw_litellm_teams
-    where not deleted and not coalesce(blocked, false)
+    select * from int_litellm_limits
 
 ),
 
@@ -81,50 +73,22 @@ key_limits as (
 
     select
         'litellm' as source,
-        'litellm_key' as limit_kind,
+        l.limit_kind,
         cast(null as varchar) as provider,
         cast(null as varchar) as region,
-        cast(null as varchar) as model,
+        l.model,
         cast(null as varchar) as scope,
-        k.tpm_limit as tokens_per_minute,
-        k.rpm_limit as requests_per_minute,
-        k.tpd_limit as tokens_per_day,
-        'LiteLLM key ' || coalesce(k.key_alias, k.key_name, left(k.token, 12)) as name,
-        coalesce(k.key_alias, k.key_name, k.token) as subject,
+        l.tokens_per_minute,
+        l.requests_per_minute,
+        l.tokens_per_day,
+        l.name,
+        l.subject,
         d.developer,
         d.team,
         'total_tokens' as token_basis
-    from api_keys as k
-    left join key_developers as d on d.principal = coalesce(k.key_alias, k.user_id, k.token)
-    where k.tpm_limit is not null or k.rpm_limit is not null or k.tpd_limit is not null
-
-),
-
-key_model_limits as (
-
-    select
-        'litellm' as source,
-        'litellm_key_model' as limit_kind,
-        cast(null as varchar) as provider,
-        cast(null as varchar) as region,
-        canonical_model(m.model_group) as model,
-        cast(null as varchar) as scope,
-        try_cast(json_extract_string(k.model_tpm_limit, '$."' || m.model_group || '"') as bigint)
-            as tokens_per_minute,
-        try_cast(json_extract_string(k.model_rpm_limit, '$."' || m.model_group || '"') as bigint)
-            as requests_per_minute,
-        cast(null as bigint) as tokens_per_day,
-        'LiteLLM key ' || coalesce(k.key_alias, k.key_name, left(k.token, 12)) || ' on '
-            || m.model_group as name,
-        coalesce(k.key_alias, k.key_name, k.token) as subject,
-        d.developer,
-        d.team,
-        'total_tokens' as token_basis
-    from api_keys as k
-    cross join unnest(list_distinct(list_concat(
-        coalesce(json_keys(k.model_tpm_limit), []), coalesce(json_keys(k.model_rpm_limit), [])
-    ))) as m(model_group)
-    left join key_developers as d on d.principal = coalesce(k.key_alias, k.user_id, k.token)
+    from litellm_limits as l
+    left join key_developers as d on d.principal = l.key_principal
+    where l.limit_kind in ('litellm_key', 'litellm_key_model')
 
 ),
 
@@ -132,49 +96,22 @@ team_limits as (
 
     select
         'litellm' as source,
-        'litellm_team' as limit_kind,
+        l.limit_kind,
         cast(null as varchar) as provider,
         cast(null as varchar) as region,
-        cast(null as varchar) as model,
+        l.model,
         cast(null as varchar) as scope,
-        t.tpm_limit as tokens_per_minute,
-        t.rpm_limit as requests_per_minute,
-        t.tpd_limit as tokens_per_day,
-        'LiteLLM team ' || coalesce(t.team_alias, t.team_id) as name,
-        coalesce(t.team_alias, t.team_id) as subject,
+        l.tokens_per_minute,
+        l.requests_per_minute,
+        l.tokens_per_day,
+        l.name,
+        l.subject,
         cast(null as varchar) as developer,
-        coalesce(tt.team, t.team_alias, t.team_id) as team,
+        coalesce(tt.team, l.subject) as team,
         'total_tokens' as token_basis
-    from teams as t
-    left join team_teams as tt on tt.team_hint = t.team_alias
-    where t.tpm_limit is not null or t.rpm_limit is not null or t.tpd_limit is not null
-
-),
-
-team_model_limits as (
-
-    select
-        'litellm' as source,
-        'litellm_team_model' as limit_kind,
-        cast(null as varchar) as provider,
-        cast(null as varchar) as region,
-        canonical_model(m.model_group) as model,
-        cast(null as varchar) as scope,
-        try_cast(json_extract_string(t.model_tpm_limit, '$."' || m.model_group || '"') as bigint)
-            as tokens_per_minute,
-        try_cast(json_extract_string(t.model_rpm_limit, '$."' || m.model_group || '"') as bigint)
-            as requests_per_minute,
-        cast(null as bigint) as tokens_per_day,
-        'LiteLLM team ' || coalesce(t.team_alias, t.team_id) || ' on ' || m.model_group as name,
-        coalesce(t.team_alias, t.team_id) as subject,
-        cast(null as varchar) as developer,
-        coalesce(tt.team, t.team_alias, t.team_id) as team,
-        'total_tokens' as token_basis
-    from teams as t
-    cross join unnest(list_distinct(list_concat(
-        coalesce(json_keys(t.model_tpm_limit), []), coalesce(json_keys(t.model_rpm_limit), [])
-    ))) as m(model_group)
-    left join team_teams as tt on tt.team_hint = t.team_alias
+    from litellm_limits as l
+    left join team_teams as tt on tt.team_hint = l.team_alias
+    where l.limit_kind in ('litellm_team', 'litellm_team_model')
 
 ),
 
@@ -184,11 +121,7 @@ final as (
     union all
     select * from key_limits
     union all
-    select * from key_model_limits
-    union all
     select * from team_limits
-    union all
-    select * from team_model_limits
 
 )
 

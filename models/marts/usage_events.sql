@@ -3,7 +3,7 @@
 -- identity_status, billable and further extras.
 with events as (
 
-    select * from stg_events
+    select * from int_events
 
 ),
 

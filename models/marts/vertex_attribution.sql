@@ -4,47 +4,23 @@
 -- 'audit_join' (exactly one audit entry matches, and it matches nothing else), 'ambiguous'
 -- (candidates exist but not exactly one: left unattributed, never guessed), 'no_audit_entry',
 -- 'audit_without_response' (a successful call whose tokens were never logged: not in
--- usage_events). The candidate pairs are staging/int_vertex_audit_candidates.sql's, as in stg_vertex.
-with usage_entries as (
+-- usage_events). The candidate pairs are intermediate/int_vertex_audit_candidates.sql's, the
+-- pairs int_vertex_events attributes through.
+with responses as (
 
-    select * from raw_vertex_usage
+    select * from int_vertex_responses
 
 ),
 
-audit_entries as (
+audit_ok as (
 
-    select * from raw_vertex_audit
+    select * from int_vertex_audit_successes
 
 ),
 
 events as (
 
     select event_id, developer, team, cost_usd from usage_events where source = 'vertex'
-
-),
-
-settings as (
-
-    select
-        identity_setting('vertex_label_developer_key', 'developer') as developer_key
-
-),
-
-responses as (
-
-    select *, canonical_model(model_id) as canonical
-    from usage_entries
-    qualify row_number() over (
-        partition by response_id order by labels is null, occurred_at, insert_id
-    ) = 1
-
-),
-
-audit_ok as (
-
-    select *, canonical_model(model_id) as canonical
-    from audit_entries
-    where status_code = 0 and canonical_model(model_id) <> 'count-tokens'
 
 ),
 
@@ -79,23 +55,22 @@ per_response as (
 response_rows as (
 
     select
-        'vertex:' || r.response_id as event_id,
+        r.event_id,
         r.insert_id,
         r.occurred_at,
         r.project_id,
         r.region,
-        r.canonical as model,
+        r.model,
         coalesce(p.candidates, 0) as candidates,
         p.matched_audit_insert_id,
         case
-            when json_tag(r.labels, s.developer_key) is not null then 'label'
+            when r.developer_label is not null then 'label'
             when r.principal is not null then 'principal'
             when p.matched_audit_insert_id is not null then 'audit_join'
             when coalesce(p.candidates, 0) > 0 then 'ambiguous'
             else 'no_audit_entry'
         end as attribution
     from responses as r
-    cross join settings as s
     left join per_response as p on p.usage_insert_id = r.insert_id
 
 ),
@@ -108,7 +83,7 @@ audit_rows as (
         a.occurred_at,
         a.project_id,
         a.region,
-        a.canonical as model,
+        a.model,
         0 as candidates,
         a.insert_id as matched_audit_insert_id,
         'audit_without_response' as attribution

@@ -98,7 +98,9 @@ final as (
         end as status,
         s.error_code,
         true as billable,
-        coalesce(p.gateway_role, false) as gateway_role
+        coalesce(p.gateway_role, false) as gateway_role,
+        cast(null as varchar) as gateway_name,
+        cast(null as varchar) as provider_request_id
     from source as s
     inner join model_ids as m on m.model_id = s.model_id
     left join people as p on p.principal_arn is not distinct from s.principal_arn

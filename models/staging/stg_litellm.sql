@@ -2,52 +2,13 @@
 -- prompt_tokens already includes cache read and cache creation for Claude, so uncached input is
 -- prompt_tokens - cache read - cache creation. People come from the key's owner, the user's
 -- e-mail or the key alias, never from end_user (Claude Code fills it with a per-session blob).
--- The joins to the key/user/team snapshots only fill in what the row's own metadata lacks.
+-- Renames and casts only: principal, person_hint and team_hint here come from the row's own
+-- metadata; intermediate/int_litellm_events.sql fills in what it lacks from the key, user and
+-- team snapshots. After the staged columns: the row's key, user and team ids and the parts of
+-- its identity (key_alias, key_user_email, key_team_alias, metadata_team_hint) that model reads.
 with source as (
 
     select * from raw_litellm_spend
-
-),
-
-api_keys as (
-
-    select * from raw_litellm_keys
-
-),
-
-users as (
-
-    select * from raw_litellm_users
-
-),
-
-teams as (
-
-    select * from raw_litellm_teams
-
-),
-
-joined as (
-
-    select
-        s.*,
-        k.key_alias as dim_key_alias,
-        k.user_id as dim_key_user_id,
-        coalesce(s.key_team_id, s.team_id, k.team_id) as any_team_id,
-        owner.user_email as key_owner_email,
-        caller.user_email as user_email
-    from source as s
-    left join api_keys as k on k.token = s.api_key
-    left join users as owner on owner.user_id = coalesce(s.key_user_id, k.user_id)
-    left join users as caller on caller.user_id = s.user_id
-
-),
-
-with_team as (
-
-    select j.*, t.team_alias as dim_team_alias
-    from joined as j
-    left join teams as t on t.team_id = j.any_team_id
 
 ),
 
@@ -67,9 +28,8 @@ named as (
             end,
             'unknown'
         )) as litellm_provider,
-        coalesce(key_alias, dim_key_alias) as any_key_alias,
         try_cast(request_tags as varchar[]) as tags
-    from with_team
+    from source
 
 ),
 
@@ -82,6 +42,11 @@ classified as (
             when litellm_provider like 'vertex_ai%' then 'vertex'
             else litellm_provider
         end as provider,
+        -- the team the request's own metadata or tags name
+        coalesce(
+            json_tag(spend_logs_metadata, identity_setting('request_metadata_team_key', 'team')),
+            nullif(substr(list_filter(tags, lambda t: t like 'team:%')[1], 6), '')
+        ) as metadata_team_hint,
         -- the Bedrock id without LiteLLM's routing prefix (bedrock/, bedrock/converse/, ...)
         resolve_model_id(regexp_replace(
             logged_model, '^(bedrock|bedrock_converse)/((converse|invoke)/)?', ''
@@ -114,22 +79,15 @@ final as (
         provider,
         request_id,
         start_time as occurred_at,
-        coalesce(any_key_alias, user_id, api_key) as principal,
+        coalesce(key_alias, user_id, api_key) as principal,
         coalesce(
             key_user_email,
-            key_owner_email,
-            user_email,
             case when user_id like '%@%' then user_id end,
-            case when any_key_alias not in ('litellm_proxy_master_key',
-                                            'litellm-internal-health-check')
-                 then any_key_alias end
+            case when key_alias not in ('litellm_proxy_master_key',
+                                        'litellm-internal-health-check')
+                 then key_alias end
         ) as person_hint,
-        coalesce(
-            key_team_alias,
-            dim_team_alias,
-            json_tag(spend_logs_metadata, identity_setting('request_metadata_team_key', 'team')),
-            nullif(substr(list_filter(tags, lambda t: t like 'team:%')[1], 6), '')
-        ) as team_hint,
+        coalesce(key_team_alias, metadata_team_hint) as team_hint,
         coalesce(
             json_tag(spend_logs_metadata,
                      identity_setting('request_metadata_project_key', 'project')),
@@ -181,7 +139,22 @@ final as (
         -- a LiteLLM response-cache hit never reached a provider; count_tokens is free
         not coalesce(call_type ilike '%count_tokens%' or lower(cache_hit) = 'true', false)
             as billable,
-        false as gateway_role
+        false as gateway_role,
+        -- a gateway's own record: a provider's log of the same request, under the gateway's
+        -- identity, is the copy not counted (marts/gateway_matches.sql)
+        'litellm' as gateway_name,
+        -- the provider's id for the request, where LiteLLM kept it (else its own request_id
+        -- may be the provider's response id)
+        provider_request_id,
+        api_key,
+        key_alias,
+        key_user_id,
+        key_user_email,
+        key_team_id,
+        key_team_alias,
+        user_id,
+        team_id,
+        metadata_team_hint
     from classified
 
 )

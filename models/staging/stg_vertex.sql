@@ -1,13 +1,13 @@
 -- grain: one row per Vertex request: each Messages response (response id) from raw_vertex_usage,
 -- plus each failed or count-tokens call from raw_vertex_audit (audit insertId); staged.
--- No Vertex log carries both the caller and the tokens (reference/vertex.md §1). Attribution of a
--- response, in order: its labels (identity.vertex_label_*_key); its own principal where the log
--- has one; else the caller of the one audit entry it joins to: same project, region and
--- canonical model, timestamps within identity.vertex_match_window_seconds (default 2), and
--- neither side has another candidate. An ambiguous join attributes nothing (never a guess);
--- the pairs come from int_vertex_audit_candidates; marts/vertex_attribution.sql counts the rest.
--- Successful audit entries without a response are not requests here (their tokens are unknown);
--- vertex_attribution counts them too.
+-- Renames and casts only: the same response logged twice (two shards, two collectors) counts
+-- once, the copy with labels wins. No Vertex log carries both the caller and the tokens
+-- (reference/vertex.md §1): a response's principal here is its own (NULL where the log has
+-- none); intermediate/int_vertex_events.sql fills in the caller of the one audit entry it joins
+-- to. Successful audit entries without a response are not requests here (their tokens are
+-- unknown); marts/vertex_attribution.sql counts them.
+-- After the staged columns: vertex_log ('response' or 'audit'), insert_id, project_id and
+-- developer_label, which the intermediate Vertex models read.
 with usage_entries as (
 
     select * from raw_vertex_usage
@@ -51,50 +51,17 @@ audit_calls as (
 
 ),
 
-candidates as (
-
-    select * from int_vertex_audit_candidates
-
-),
-
-unique_matches as (
-
-    select c.usage_insert_id, c.audit_insert_id
-    from candidates as c
-    qualify count(*) over (partition by c.usage_insert_id) = 1
-        and count(*) over (partition by c.audit_insert_id) = 1
-
-),
-
-attributed as (
-
-    select
-        r.*,
-        a.principal_email as audit_principal,
-        a.delegation_chain as audit_delegation_chain
-    from responses as r
-    left join unique_matches as m on m.usage_insert_id = r.insert_id
-    left join audit_calls as a on a.insert_id = m.audit_insert_id
-
-),
-
 response_events as (
 
     select
         'vertex:' || r.response_id as event_id,
         r.response_id as request_id,
         r.occurred_at,
-        coalesce(r.principal, r.audit_principal) as principal,
+        r.principal,
         coalesce(
             json_tag(r.labels, s.developer_key),
-            -- impersonation: the root caller of the delegation chain
-            case when r.principal is null and r.audit_delegation_chain[1] like '%@%'
-                      and r.audit_delegation_chain[1] not like '%.gserviceaccount.com'
-                 then r.audit_delegation_chain[1] end,
-            case when coalesce(r.principal, r.audit_principal) like '%@%'
-                      and coalesce(r.principal, r.audit_principal)
-                          not like '%.gserviceaccount.com'
-                 then coalesce(r.principal, r.audit_principal) end
+            case when r.principal like '%@%' and r.principal not like '%.gserviceaccount.com'
+                 then r.principal end
         ) as person_hint,
         json_tag(r.labels, s.team_key) as team_hint,
         json_tag(r.labels, s.project_key) as project,
@@ -112,8 +79,12 @@ response_events as (
         coalesce(r.cache_write_1h_tokens, 0) as cache_write_1h_tokens,
         'ok' as status,
         cast(null as varchar) as error_code,
-        true as billable
-    from attributed as r, settings as s
+        true as billable,
+        'response' as vertex_log,
+        r.insert_id,
+        r.project_id,
+        json_tag(r.labels, s.developer_key) as developer_label
+    from responses as r, settings as s
 
 ),
 
@@ -164,7 +135,11 @@ call_events as (
             when 16 then 'UNAUTHENTICATED'
             else cast(a.status_code as varchar)
         end as error_code,
-        not a.is_count_tokens as billable
+        not a.is_count_tokens as billable,
+        'audit' as vertex_log,
+        a.insert_id,
+        a.project_id,
+        json_tag(a.labels, s.developer_key) as developer_label
     from audit_calls as a, settings as s
     where a.status_code <> 0 or a.is_count_tokens
 
@@ -206,7 +181,13 @@ final as (
         status,
         error_code,
         billable,
-        is_gateway_identity(principal) as gateway_role
+        is_gateway_identity(principal) as gateway_role,
+        cast(null as varchar) as gateway_name,
+        cast(null as varchar) as provider_request_id,
+        vertex_log,
+        insert_id,
+        project_id,
+        developer_label
     from events
 
 )

@@ -1,18 +1,18 @@
 -- grain: one row per (Vertex response insertId, successful audit insertId) pair that could be the
 -- same call: same project, region and canonical model, timestamps within
--- identity.vertex_match_window_seconds (default 2). stg_vertex attributes a response through a
--- pair only when neither side has another candidate; vertex_attribution counts the ambiguous ones.
--- Time buckets of the window's width turn the nearest-time search into an equality join with a
--- fan-out of three.
-with usage_entries as (
+-- identity.vertex_match_window_seconds (default 2). int_vertex_audit_callers attributes a response
+-- through a pair only when neither side has another candidate; vertex_attribution counts the
+-- ambiguous ones. Time buckets of the window's width turn the nearest-time search into an
+-- equality join with a fan-out of three.
+with responses as (
 
-    select * from raw_vertex_usage
+    select * from int_vertex_responses
 
 ),
 
 audit_entries as (
 
-    select * from raw_vertex_audit
+    select * from int_vertex_audit_successes
 
 ),
 
@@ -24,32 +24,19 @@ settings as (
 
 ),
 
-responses as (
-
-    -- one row per response (the same one logged twice counts once; the copy with labels wins)
-    select *, canonical_model(model_id) as canonical
-    from usage_entries
-    qualify row_number() over (
-        partition by response_id order by labels is null, occurred_at, insert_id
-    ) = 1
-
-),
-
 audit_buckets as (
 
     select
-        a.insert_id, a.project_id, a.region, canonical_model(a.model_id) as canonical,
-        a.occurred_at,
+        a.insert_id, a.project_id, a.region, a.model, a.occurred_at,
         cast(floor(epoch(a.occurred_at) / s.window_seconds) as bigint) as bucket
     from audit_entries as a, settings as s
-    where a.status_code = 0 and canonical_model(a.model_id) <> 'count-tokens'
 
 ),
 
 response_buckets as (
 
     select
-        r.insert_id, r.project_id, r.region, r.canonical, r.occurred_at,
+        r.insert_id, r.project_id, r.region, r.model, r.occurred_at,
         cast(floor(epoch(r.occurred_at) / s.window_seconds) as bigint) + o.step as bucket
     from responses as r, settings as s, (values (-1), (0), (1)) as o(step)
 
@@ -62,7 +49,7 @@ final as (
     inner join audit_buckets as a
         on a.project_id = r.project_id
         and a.region = r.region
-        and a.canonical = r.canonical
+        and a.model = r.model
         and a.bucket = r.bucket
     cross join settings as s
     where abs(epoch(a.occurred_at) - epoch(r.occurred_at)) <= s.window_seconds
