@@ -57,7 +57,7 @@ _DISCOUNT = {
 }
 _BILLING_ACCOUNT = {"provider": _STR, "id": _STR, "name?": _STR}
 SPEC: dict[str, Any] = {
-    "database?": {"path?": _STR, "snapshot?": _STR},
+    "database?": {"path?": _STR, "snapshot?": _STR, "scratch?": _STR},
     "people?": {"directory": _STR},
     "identity?": {
         "request_metadata_developer_key?": _STR,

@@ -53,6 +53,14 @@ class AppContext:
             return self.config.resolve(configured)
         return self.db_path.with_name(self.db_path.stem + ".snapshot.duckdb")
 
+    @property
+    def scratch_dir(self) -> Path:
+        """Where runs keep local copies while they parse them (private, beside the database)."""
+        configured = self.config.section("database").get("scratch")
+        if configured:
+            return self.config.resolve(configured)
+        return self.db_path.parent / f".{self.db_path.name}.scratch"
+
     def connect(self) -> duckdb.DuckDBPyConnection:
         con = store.connect(self.db_path)
         store.ensure_tables(con, raw_table_ddl())

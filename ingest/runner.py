@@ -18,13 +18,14 @@ page put it.
 
 from __future__ import annotations
 
+import os
 import queue
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,10 @@ from ingest.context import AppContext
 from ingest.errors import ConfigError
 from ingest.loader import Loader, LoadResult, PageWrite, ProcessedObject
 from ingest.source import Page, Parsed, Source, SourceRun
+
+# A cursor never moves past now plus this (clocks differ a little; a year 2099 record must not
+# hide every later one).
+CURSOR_SKEW = timedelta(minutes=5)
 
 
 def run_source(
@@ -70,7 +75,7 @@ def run_source(
     )
     if client is None and source.client is not None:
         client = source.client(opts)
-    scratch = Path(tempfile.mkdtemp(prefix=f"llmledger-{source.name}-"))
+    scratch = make_scratch(app.scratch_dir, source.name)
     reader = con.cursor()
     try:
         with progress.bar(app, f"{source.name} {source.unit}") as advance:
@@ -91,6 +96,28 @@ def run_source(
     finally:
         reader.close()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def make_scratch(root: Path, name: str) -> Path:
+    """A private (0700) folder for one run's local copies, under ``root`` (beside the database
+    unless configured), never the shared temp directory: pages can hold prompt text until they
+    are parsed. Folders left by runs that died (their process is gone) are removed first."""
+    root.mkdir(parents=True, exist_ok=True)
+    for left in root.iterdir():
+        pid = left.name.split(".")[1] if left.name.count(".") >= 2 else ""
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}.{os.getpid()}.", dir=root))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _load(run: SourceRun) -> LoadResult:
@@ -148,10 +175,20 @@ def _moved_cursors(
     """The partitions whose cursor this page moves forward, and to what."""
     kind = run.source.cursor
     moved: dict[str, str] = {}
+    latest = run.now + CURSOR_SKEW
     for values in (page.cursors, parsed.cursors):
         for partition, value in values.items():
             if partition not in cursors:
                 cursors[partition] = run.cursor(partition)
+            at = kind.time_of(value) if value else None
+            if at is not None and at > latest:
+                # One far-future record must not move the cursor past every later one.
+                run.log(
+                    "cursor_in_future",
+                    f"warning: {partition}: {value} is later than now; the cursor stays",
+                    partition=partition,
+                )
+                continue
             newer = kind.newer(cursors[partition], value)
             if newer is not None and newer != cursors[partition]:
                 cursors[partition] = newer

@@ -215,6 +215,7 @@ def parse_files(
     source_kind: str,
     location_of: Callable[[str], str] = str,
     line_locations: Mapping[str, Sequence[str]] | None = None,
+    scratch_dir: str | Path | None = None,
 ) -> ParsedBatch:
     """Parse local NDJSON (optionally gzip) files of invocation-log records in one scan.
 
@@ -230,7 +231,9 @@ def parse_files(
     line_locations = line_locations or {}
     batch = ParsedBatch(table=f"_bedrock_parsed_{next(_counter)}", rows=0)
     scan = f"{batch.table}_scan"
-    scratch = tempfile.mkdtemp(prefix="llmledger-bedrock-")
+    # Small files are concatenated here (bodies included) until the scan: the run's private
+    # scratch folder, removed when the batch is parsed.
+    scratch = tempfile.mkdtemp(prefix="parse-", dir=scratch_dir)
     original: dict[str, str] = {}  # path handed to DuckDB -> the caller's path
     try:
         for i, path in enumerate(paths):
@@ -291,6 +294,7 @@ def page_format(source_kind: str) -> Format:
             source_kind=source_kind,
             location_of=functools.partial(_location, locations),
             line_locations=by_line or None,
+            scratch_dir=run.scratch,
         )
         return Parsed(
             rows={RAW_TABLE: batch.table},

@@ -1,0 +1,162 @@
+"""The one runner, through a toy source declared here: windows, cursors, transactions, scratch.
+
+Every real source goes through the same code; these tests pin what the runner guarantees
+whatever the source: loads are idempotent, a cursor only moves forward and never past now,
+a failed page leaves the earlier pages and their cursor committed, and local copies live in a
+private scratch folder that a later run cleans up after a killed one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from ingest.config import Config
+from ingest.context import AppContext
+from ingest.errors import ConfigError, SourceUnavailable
+from ingest.runner import run_source
+from ingest.source import TIMESTAMP, LocalFile, Option, Page, Parsed, RawTable, Source, SourceRun
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+TOY = RawTable(
+    "raw_toy",
+    "create table if not exists raw_toy (id varchar primary key, seen_at timestamptz, n bigint)",
+    ("id",),
+)
+
+
+def _transport(run: SourceRun) -> Iterator[Page]:
+    """Each option page (a list of records) becomes one local NDJSON file."""
+    for number, records in enumerate(run.options["pages"]):
+        if records == "fail":
+            raise SourceUnavailable("toy", "the toy server went away", "Try again")
+        path = run.scratch / f"page-{number}.ndjson"
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        SEEN_SCRATCH.append((path.parent, stat.S_IMODE(path.parent.stat().st_mode)))
+        yield Page(files=[LocalFile(str(path), f"toy page {number}")], release=path.unlink)
+
+
+def _parse(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) -> Parsed:
+    name = f"_toy_{abs(hash(page.files[0].path))}"
+    con.execute(
+        f'create temp table {name} as select id, cast("at" as timestamptz) as seen_at, n from '
+        f"read_ndjson('{page.files[0].path}', columns={{'id': 'VARCHAR', 'at': 'VARCHAR', "
+        "'n': 'BIGINT'})"
+    )
+    newest = con.execute(f"select strftime(max(seen_at), '%Y-%m-%dT%H:%M:%S+00:00') from {name}")
+    return Parsed(
+        rows={"raw_toy": name},
+        cursors={"default": newest.fetchall()[0][0]},
+        cleanup=lambda c: c.execute(f"drop table if exists {name}"),
+    )
+
+
+SEEN_SCRATCH: list[tuple[Path, int]] = []  # (folder, its mode) while a run used it
+SOURCE = Source(
+    name="toy",
+    family="toy",
+    summary="A toy source.",
+    tables=(TOY,),
+    cursor=TIMESTAMP,
+    transport=_transport,
+    parse=_parse,
+    options=(Option("pages", type=str, required=True),),
+)
+
+
+def _app(tmp_path: Path) -> tuple[AppContext, duckdb.DuckDBPyConnection]:
+    app = AppContext(db_path=tmp_path / "ledger.duckdb", config=Config(path=None), quiet=True)
+    con = app.connect()
+    con.execute(TOY.ddl)
+    return app, con
+
+
+def _run(app: AppContext, con: duckdb.DuckDBPyConnection, pages: list[Any]) -> Any:
+    # configured=True: the toy's "pages" option is a list, not a declared string
+    return run_source(app, con, SOURCE, {"pages": pages}, configured=True, now=NOW)
+
+
+def _rec(i: int, at: str) -> dict[str, Any]:
+    return {"id": f"r{i}", "at": at, "n": i}
+
+
+def _cursor(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = con.execute("select value from ingest_cursors where source = 'toy'").fetchall()
+    return rows[0][0] if rows else None
+
+
+def test_loading_twice_equals_loading_once(tmp_path: Path) -> None:
+    app, con = _app(tmp_path)
+    pages = [
+        [_rec(1, "2026-11-20T10:00:00Z"), _rec(2, "2026-11-20T10:05:00Z")],
+        [_rec(3, "2026-11-20T11:00:00Z")],
+    ]
+    first = _run(app, con, pages)
+    second = _run(app, con, pages)
+    assert (first.new_rows, second.new_rows, second.unchanged_rows) == (3, 0, 3)
+    assert con.execute("select count(*), sum(n) from raw_toy").fetchall() == [(3, 6)]
+    assert _cursor(con) == "2026-11-20T11:00:00+00:00"
+
+
+def test_a_cursor_never_moves_backwards(tmp_path: Path) -> None:
+    app, con = _app(tmp_path)
+    _run(app, con, [[_rec(1, "2026-11-20T11:00:00Z")]])
+    _run(app, con, [[_rec(0, "2026-11-01T00:00:00Z")]])  # a backfill of older rows
+    assert _cursor(con) == "2026-11-20T11:00:00+00:00"
+
+
+def test_a_far_future_record_does_not_move_the_cursor(tmp_path: Path) -> None:
+    app, con = _app(tmp_path)
+    _run(app, con, [[_rec(1, "2026-11-20T11:00:00Z")], [_rec(2, "2099-01-01T00:00:00Z")]])
+    assert _cursor(con) == "2026-11-20T11:00:00+00:00"  # later data will still be read
+
+
+def test_a_failed_page_keeps_the_pages_before_it(tmp_path: Path) -> None:
+    app, con = _app(tmp_path)
+    with pytest.raises(SourceUnavailable, match="^toy: the toy server went away. Try again$"):
+        _run(
+            app, con, [[_rec(1, "2026-11-20T10:00:00Z")], "fail", [_rec(2, "2026-11-20T11:00:00Z")]]
+        )
+    assert con.execute("select id from raw_toy").fetchall() == [("r1",)]
+    assert _cursor(con) == "2026-11-20T10:00:00+00:00"
+
+
+def test_scratch_is_private_beside_the_database_and_removed(tmp_path: Path) -> None:
+    app, con = _app(tmp_path)
+    SEEN_SCRATCH.clear()
+    _run(app, con, [[_rec(1, "2026-11-20T10:00:00Z")]])
+    used, mode = SEEN_SCRATCH[0]
+    assert used.parent == tmp_path / ".ledger.duckdb.scratch"
+    assert mode == 0o700
+    assert not used.exists()  # removed after the run
+
+
+def test_a_killed_runs_scratch_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    app, con = _app(tmp_path)
+    dead = app.scratch_dir / "toy.999999999.abc"  # no such process
+    dead.mkdir(parents=True)
+    (dead / "page-0.ndjson").write_text('{"prompt": "LLMLEDGER-BODY-SENTINEL"}\n')
+    mine = app.scratch_dir / f"toy.{os.getpid()}.live"  # a running process's folder stays
+    mine.mkdir()
+    SEEN_SCRATCH.clear()
+    _run(app, con, [[_rec(1, "2026-11-20T10:00:00Z")]])
+    assert not dead.exists()
+    assert mine.exists()
+
+
+def test_options_are_checked_against_the_declaration(tmp_path: Path) -> None:
+    app, con = _app(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        run_source(app, con, SOURCE, {"pages": "x", "bucket": "b"}, now=NOW)
+    assert str(err.value) == "toy: unknown key 'bucket'; valid keys here: pages"
+    with pytest.raises(ConfigError) as err:
+        run_source(app, con, SOURCE, {}, now=NOW)
+    assert str(err.value) == "toy needs pages (toy: add pages = ..., or pass --pages)"
