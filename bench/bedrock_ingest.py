@@ -79,13 +79,13 @@ def child(kind: str, root: Path, db: Path) -> dict[str, Any]:
         con.close()
         detail = {"new": result.new_rows, "rejected": result.rejected_rows}
     elif kind == "s3":
-        from ingest import aws, bedrock_s3
         from ingest.context import AppContext
+        from ingest.runner import run_source
 
         app = AppContext.create(str(db), None, quiet=True)
         con = app.connect()
-        s3 = aws.client("s3")
-        result = bedrock_s3.ingest(app, con, s3, {"bucket": "bench-logs", "prefix": "bedrock-logs"})
+        options = {"bucket": "bench-logs", "prefix": "bedrock-logs"}
+        result = run_source(app, con, "bedrock-s3", options)
         con.close()
         detail = {"new": result.new_rows, "rejected": result.rejected_rows}
     else:

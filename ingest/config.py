@@ -73,20 +73,6 @@ SPEC: dict[str, Any] = {
     "bedrock?": {"application_profiles?": ("map", _STR)},
     "gateway?": {"identities?": (list, _STR), "match_window_seconds?": _INT},
     "sources?": {
-        "bedrock_s3?": (
-            list,
-            {
-                "bucket": _STR,
-                "prefix?": _STR,
-                "region?": _STR,
-                "profile?": _STR,
-                "overlap_hours?": _INT,
-            },
-        ),
-        "bedrock_cloudwatch?": (
-            list,
-            {"log_group": _STR, "region?": _STR, "profile?": _STR, "overlap_minutes?": _INT},
-        ),
         "litellm?": (
             list,
             {"dsn_env?": _STR, "overlap_minutes?": _INT, "name?": _STR},

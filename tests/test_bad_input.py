@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from moto_server import aws, gz, log_key, moto_endpoint, put_objects, record  # noqa: F401
 
-from ingest import bedrock_s3
 from ingest.context import AppContext
 from ingest.runner import run_source
 from ingest.sources.bedrock import format as bedrock
@@ -159,7 +158,7 @@ def test_bad_input_through_s3(aws: Any, tmp_path: Path) -> None:
     put_objects(s3, BUCKET, tree)
     app = AppContext.create(str(tmp_path / "ledger.duckdb"), None, quiet=True)
     con = app.connect()
-    result = bedrock_s3.run(app, con, {"bucket": BUCKET, "prefix": "logs"})
+    result = run_source(app, con, "bedrock-s3", {"bucket": BUCKET, "prefix": "logs"})
     _check(con, result, f"s3://{BUCKET}/" + _key("x").rsplit("/", 1)[0], recovered)
 
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from moto_server import aws, moto_endpoint, now_ms, put_events, record  # noqa: F401
 
-from ingest import bedrock_cloudwatch
+from ingest import runner
 from ingest.context import AppContext
 from ingest.errors import ConfigError, SourceUnavailable
-from ingest.sources.bedrock import format as bedrock
+from ingest.runner import run_source
 
 pytestmark = pytest.mark.service
 
@@ -42,7 +42,9 @@ def _message(request_id: str, **kw: Any) -> str:
 
 
 def _run(app: AppContext, con: Any, logs: Any, **options: Any) -> Any:
-    return bedrock_cloudwatch.ingest(app, con, logs, {"log_group": GROUP} | options)
+    since, until = options.pop("since", None), options.pop("until", None)
+    opts = {"log_group": GROUP} | options
+    return run_source(app, con, "bedrock-cloudwatch", opts, since=since, until=until, client=logs)
 
 
 def _cursor(con: Any) -> str | None:
@@ -62,7 +64,7 @@ def test_reads_every_stream_and_moves_the_cursor(aws: Any, tmp_path: Path) -> No
     )
     app = _app(tmp_path)
     con = app.connect()
-    result = bedrock_cloudwatch.run(app, con, {"log_group": GROUP, "region": "us-east-1"})
+    result = run_source(app, con, "bedrock-cloudwatch", {"log_group": GROUP, "region": "us-east-1"})
     assert (result.new_rows, result.updated_rows, result.rejected_rows) == (8, 0, 0)
     assert _cursor(con) == str(base + 4 * MINUTE)
     kinds = con.execute("select distinct source_kind from raw_bedrock").fetchall()
@@ -173,15 +175,14 @@ def test_kill_between_pages_then_rerun_gives_one_clean_run(
     logs = _logs(aws)
     base = now_ms() - 600 * MINUTE
     put_events(logs, GROUP, STREAM, [(base + i * MINUTE, _message(f"e-{i}")) for i in range(50)])
-    monkeypatch.setattr(bedrock_cloudwatch, "PAGE_EVENTS", 10)
-    monkeypatch.setattr(bedrock_cloudwatch, "BATCH_EVENTS", 10)
+    small = {"page_events": 10, "batch_events": 10}
     clean_app = _app(tmp_path, "clean.duckdb")
     clean = clean_app.connect()
-    _run(clean_app, clean, logs)
+    _run(clean_app, clean, logs, **small)
 
     app = _app(tmp_path, "killed.duckdb")
     con = app.connect()
-    real_write = bedrock.commit_batch
+    real_write = runner._commit
     calls = {"n": 0}
 
     def dying_write(*args: Any, **kwargs: Any) -> Any:
@@ -190,13 +191,13 @@ def test_kill_between_pages_then_rerun_gives_one_clean_run(
             raise KeyboardInterrupt("killed between pages")
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(bedrock, "commit_batch", dying_write)
+    monkeypatch.setattr(runner, "_commit", dying_write)
     with pytest.raises(KeyboardInterrupt):
-        _run(app, con, logs)
+        _run(app, con, logs, **small)
     assert con.execute("select count(*) from raw_bedrock").fetchone() == (20,)
     assert _cursor(con) == str(base + 19 * MINUTE)
-    monkeypatch.setattr(bedrock, "commit_batch", real_write)
-    _run(app, con, logs)
+    monkeypatch.setattr(runner, "_commit", real_write)
+    _run(app, con, logs, **small)
     query = "select * exclude (source_location) from raw_bedrock order by request_id"
     assert con.execute(query).fetchall() == clean.execute(query).fetchall()
     assert _cursor(con) == _cursor(clean) == str(base + 49 * MINUTE)
@@ -221,9 +222,7 @@ def test_since_until_bound_the_time_range(aws: Any, tmp_path: Path) -> None:
     app = _app(tmp_path)
     con = app.connect()
     yesterday = (today - timedelta(days=1)).date()
-    bedrock_cloudwatch.ingest(
-        app, con, logs, {"log_group": GROUP}, since=yesterday, until=today.date()
-    )
+    _run(app, con, logs, since=yesterday, until=today.date())
     got = con.execute("select request_id from raw_bedrock order by 1").fetchall()
     assert got == [("late-yesterday",), ("yesterday",)]
 
@@ -232,7 +231,7 @@ def test_missing_log_group_is_a_usage_error(aws: Any, tmp_path: Path) -> None:
     app = _app(tmp_path)
     con = app.connect()
     with pytest.raises(ConfigError) as err:
-        bedrock_cloudwatch.run(app, con, {"log_group": "/nope", "region": "eu-west-1"})
+        run_source(app, con, "bedrock-cloudwatch", {"log_group": "/nope", "region": "eu-west-1"})
     assert str(err.value) == (
         "log group '/nope' not found in eu-west-1; check --log-group and --region"
     )
@@ -257,7 +256,7 @@ def test_unreachable_logs_endpoint_keeps_the_cursor(
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
     with pytest.raises(SourceUnavailable) as err:
-        bedrock_cloudwatch.run(app, con, {"log_group": GROUP})
+        run_source(app, con, "bedrock-cloudwatch", {"log_group": GROUP})
     assert str(err.value) == (
         f"bedrock-cloudwatch: cannot reach CloudWatch Logs at http://127.0.0.1:{port} "
         "(EndpointConnectionError). check the network, the region and AWS_ENDPOINT_URL"

@@ -22,9 +22,10 @@ from moto_server import (  # noqa: F401 - fixtures
     record,
 )
 
-from ingest import bedrock_s3, store
+from ingest import runner, store
 from ingest.context import AppContext
 from ingest.errors import ConfigError, SourceUnavailable
+from ingest.runner import run_source
 from ingest.sources.bedrock import format as bedrock
 
 pytestmark = pytest.mark.service
@@ -83,7 +84,7 @@ def _count_calls(s3: Any, operation: str) -> list[dict[str, Any]]:
 def _run(app: AppContext, con: Any, s3: Any, **options: Any) -> Any:
     opts = {"bucket": BUCKET, "prefix": PREFIX} | options
     since, until = opts.pop("since", None), opts.pop("until", None)
-    return bedrock_s3.ingest(app, con, s3, opts, since=since, until=until)
+    return run_source(app, con, "bedrock-s3", opts, since=since, until=until, client=s3)
 
 
 def _cursors(con: Any) -> dict[str, str]:
@@ -97,7 +98,7 @@ def test_several_accounts_and_regions_under_one_prefix(aws: Any, tmp_path: Path)
     s3 = _bucket(aws, _four_partitions())
     app = _app(tmp_path)
     con = app.connect()
-    result = bedrock_s3.run(app, con, {"bucket": BUCKET, "prefix": PREFIX})
+    result = run_source(app, con, "bedrock-s3", {"bucket": BUCKET, "prefix": PREFIX})
     assert (result.new_rows, result.updated_rows, result.rejected_rows) == (24, 0, 0)
     by_partition = con.execute(
         "select account_id, region, count(*) from raw_bedrock group by all order by all"
@@ -232,15 +233,14 @@ def test_kill_between_batches_then_rerun_gives_one_clean_run(
         [record(f"{ACCOUNT[:3]}-us-east-1-09-0"), "{not json"]
     )
     s3 = _bucket(aws, objects)
-    monkeypatch.setattr(bedrock_s3, "BATCH_OBJECTS", 2)
 
     clean_app = _app(tmp_path, "clean.duckdb")
     clean = clean_app.connect()
-    _run(clean_app, clean, s3)
+    _run(clean_app, clean, s3, batch_objects=2)
 
     app = _app(tmp_path, "killed.duckdb")
     con = app.connect()
-    real_write = bedrock.commit_batch
+    real_write = runner._commit
     calls = {"n": 0}
 
     def dying_write(*args: Any, **kwargs: Any) -> Any:
@@ -249,13 +249,13 @@ def test_kill_between_batches_then_rerun_gives_one_clean_run(
             raise KeyboardInterrupt("killed between batches")
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(bedrock, "commit_batch", dying_write)
+    monkeypatch.setattr(runner, "_commit", dying_write)
     with pytest.raises(KeyboardInterrupt):
-        _run(app, con, s3)
+        _run(app, con, s3, batch_objects=2)
     assert con.execute("select count(*) from processed_objects").fetchone() == (4,)
     assert con.execute("select count(*) from raw_bedrock").fetchone() == (12,)
-    monkeypatch.setattr(bedrock, "commit_batch", real_write)
-    _run(app, con, s3)
+    monkeypatch.setattr(runner, "_commit", real_write)
+    _run(app, con, s3, batch_objects=2)
 
     def state(c: Any) -> list[Any]:
         return [
@@ -301,7 +301,7 @@ def test_missing_bucket_is_a_usage_error(aws: Any, tmp_path: Path) -> None:
     app = _app(tmp_path)
     con = app.connect()
     with pytest.raises(ConfigError) as err:
-        bedrock_s3.run(app, con, {"bucket": "no-such-bucket"})
+        run_source(app, con, "bedrock-s3", {"bucket": "no-such-bucket"})
     assert str(err.value) == "bucket 'no-such-bucket' does not exist; check --bucket (and --region)"
     assert err.value.exit_code == 2
 
@@ -326,7 +326,7 @@ def test_unreachable_s3_fails_cleanly_and_keeps_the_cursor(
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
     with pytest.raises(SourceUnavailable) as err:
-        bedrock_s3.run(app, con, {"bucket": BUCKET, "prefix": PREFIX})
+        run_source(app, con, "bedrock-s3", {"bucket": BUCKET, "prefix": PREFIX})
     assert str(err.value) == (
         f"bedrock-s3: cannot reach S3 at http://127.0.0.1:{port} (EndpointConnectionError). "
         "check the network, the region and AWS_ENDPOINT_URL"
@@ -373,7 +373,7 @@ def test_no_credentials_is_refused_credentials(
     app = _app(tmp_path)
     con = app.connect()
     with pytest.raises(SourceUnavailable) as err:
-        bedrock_s3.run(app, con, {"bucket": BUCKET, "prefix": PREFIX})
+        run_source(app, con, "bedrock-s3", {"bucket": BUCKET, "prefix": PREFIX})
     assert str(err.value) == (
         "bedrock-s3: S3 refused credentials (no AWS credentials found). "
         "run `aws sso login` (or refresh your credentials) or set AWS_PROFILE"
@@ -426,7 +426,7 @@ def test_unknown_profile_is_a_usage_error(
     app = _app(tmp_path)
     con = app.connect()
     with pytest.raises(ConfigError) as err:
-        bedrock_s3.run(app, con, {"bucket": BUCKET, "profile": "nobody"})
+        run_source(app, con, "bedrock-s3", {"bucket": BUCKET, "profile": "nobody"})
     assert str(err.value) == (
         "AWS profile 'nobody' not found in ~/.aws/config; pass an existing --profile "
         "or configure it with `aws configure sso`"

@@ -7,9 +7,16 @@ raw tables every build needs are generated from ``SOURCES``.
 from __future__ import annotations
 
 from ingest.source import Source
-from ingest.sources.bedrock import BEDROCK_FILES
+from ingest.sources.bedrock import BEDROCK_CLOUDWATCH, BEDROCK_FILES, BEDROCK_S3
 
-SOURCES: dict[str, Source] = {source.name: source for source in (BEDROCK_FILES,)}
+SOURCES: dict[str, Source] = {
+    source.name: source
+    for source in (
+        BEDROCK_FILES,
+        BEDROCK_S3,
+        BEDROCK_CLOUDWATCH,
+    )
+}
 
 
 def get(name: str) -> Source | None:

@@ -3,7 +3,7 @@
 
 - ``files``: a local tree (any depth, ``.gz`` or plain), new or changed files
   (cursor FILE_MTIME; processed_objects decides);
-- ``s3``: objects under a prefix, per account/region partition (OBJECT_KEY + processed_objects);
+- ``s3``: objects under a prefix, per partition the source finds (OBJECT_KEY + processed_objects);
 - ``cloudwatch``: ``filter_log_events`` pages of a log group (EPOCH_MS);
 - ``cloud_logging``: ``entries.list`` pages of a project (TIMESTAMP_ID);
 - ``postgres``: keyset ``COPY`` pages of a table (TIMESTAMP);

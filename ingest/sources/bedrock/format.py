@@ -1,10 +1,11 @@
 """Bedrock invocation-log records: the raw table and the bulk parser shared by its three sources.
 
-``bedrock_s3``, ``bedrock_cloudwatch`` and ``bedrock_files`` all end in ``raw_bedrock`` keyed by
-``request_id``. They hand this module local newline-delimited JSON files (``.json.gz`` or plain)
-and it parses whole files at once with DuckDB's ``read_ndjson`` and explicit columns, so prompt
-and response bodies are never materialised, except that one number (the 1-hour cache-write
-count) is read out of the response body's ``usage`` where the record shows it.
+``bedrock-s3``, ``bedrock-cloudwatch`` and ``bedrock-files`` all end in ``raw_bedrock`` keyed by
+``request_id``. Their transports hand this module local newline-delimited JSON files
+(``.json.gz`` or plain) and it parses whole files at once with DuckDB's ``read_ndjson`` and
+explicit columns, so prompt and response bodies are never materialised, except that one number
+(the 1-hour cache-write count) is read out of the response body's ``usage`` where the record
+shows it.
 
 Vendor field names appear here and in ``models/staging/stg_bedrock.sql`` only.
 """
@@ -19,15 +20,13 @@ import os
 import shutil
 import tempfile
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from ingest.loader import Loader, LoadResult, PageWrite, ProcessedObject
 from ingest.source import Format, Page, Parsed, RawTable, SourceRun
 
 SOURCE_FAMILY = "bedrock"
@@ -113,18 +112,6 @@ def skip_reason(parts: Sequence[str], size: int) -> str | None:
     if not name.lower().endswith(RECORD_FILE_SUFFIXES):
         return "not a .json or .json.gz file"
     return None
-
-
-@dataclass(frozen=True)
-class LocalFile:
-    """A local copy of a batch file: where it is, where users see it, and how it is remembered
-    in processed_objects (``key`` with its ETag or size+mtime ``fingerprint``; an empty key is
-    not remembered, e.g. a CloudWatch page)."""
-
-    path: str
-    location: str
-    key: str = ""
-    fingerprint: str = ""
 
 
 _counter = itertools.count()
@@ -633,89 +620,5 @@ def _decompress_until_error(raw: bytes) -> bytes:
     return bytes(out)
 
 
-@dataclass
-class Batch:
-    """One batch for ``load_batches``: local files and the cursors their commit moves to."""
-
-    files: Sequence[LocalFile]
-    cursors: Mapping[str, str] = field(default_factory=dict)
-    line_locations: Mapping[str, Sequence[str]] | None = None
-    on_parsed: Callable[[], None] | None = None  # e.g. delete the local copies
-
-
-def load_batches(
-    con: duckdb.DuckDBPyConnection,
-    source: str,
-    batches: Iterable[Batch],
-    *,
-    source_kind: str,
-) -> LoadResult:
-    """Parse each batch in one scan and commit it in one transaction (rows, rejections, the
-    objects read, the cursors they cover), in order, so a kill between batches loses and
-    duplicates nothing.
-
-    Writing into the indexed raw table runs on one core, so batch k+1 is parsed on a second
-    connection while batch k is written; commits still happen one at a time, in batch order.
-    """
-    second = con.cursor()
-    second.execute("set timezone = 'UTC'")
-    connections = [con, second]
-    loaders = [Loader(c, source=source, table=RAW_TABLE, key=NATURAL_KEY) for c in connections]
-    total = LoadResult()
-    writing: Future[LoadResult] | None = None
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{source}-write") as pool:
-            for number, batch in enumerate(batches):
-                side = number % 2
-                location = {f.path: f.location for f in batch.files}
-                parsed = parse_files(
-                    connections[side],
-                    [f.path for f in batch.files],
-                    source_kind=source_kind,
-                    location_of=functools.partial(_location, location),
-                    line_locations=batch.line_locations,
-                )
-                if batch.on_parsed is not None:
-                    batch.on_parsed()
-                if writing is not None:
-                    try:
-                        total += writing.result()  # the previous batch is committed first
-                    except BaseException:
-                        parsed.drop(connections[side])
-                        raise
-                    writing = None
-                writing = pool.submit(commit_batch, connections[side], loaders[side], parsed, batch)
-            if writing is not None:
-                total += writing.result()
-                writing = None
-    finally:
-        if writing is not None:  # stopped early: let the running commit end, keep its error
-            writing.exception()
-        second.close()
-    return total
-
-
 def _location(locations: Mapping[str, str], path: str) -> str:
     return locations.get(path, path)
-
-
-def commit_batch(
-    con: duckdb.DuckDBPyConnection, loader: Loader, parsed: ParsedBatch, batch: Batch
-) -> LoadResult:
-    """One transaction: the parsed rows, their rejections, processed objects and cursors."""
-    try:
-        processed = [
-            ProcessedObject(f.key, f.fingerprint, parsed.records_per_file.get(f.path, 0))
-            for f in batch.files
-            if f.key
-        ]
-        return loader.write(
-            PageWrite(
-                rows=parsed.table,
-                rejected=parsed.rejected,
-                cursors=dict(batch.cursors),
-                processed=processed,
-            )
-        )
-    finally:
-        parsed.drop(con)

@@ -1,0 +1,206 @@
+"""S3 objects: the new objects under each partition's prefix, downloaded into the run's scratch.
+
+A source names its bucket and hands in how its partitions are found (``partitions``: Delimiter
+listings of its own layout), which keys are records (``accept``), and a listing delimiter that
+rolls up folders it never reads. Each partition is listed with ``StartAfter`` at the dated
+folder (``<prefix>YYYY/MM/DD/HH``) of --since, else of its cursor's hour less the overlap, and
+stops at --until's; objects whose key and ETag are already in processed_objects are skipped.
+The rest are downloaded in parallel, a page at a time, into the run's scratch folder; a page's
+commit moves each partition's cursor (OBJECT_KEY) to the newest key it holds. An object
+deleted between the listing and its download (a lifecycle rule) is skipped. Errors from S3
+become ``SourceUnavailable`` (or a usage error for a missing bucket) through
+``aws.translate_errors``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import PurePosixPath
+from typing import Any
+
+from ingest import aws
+from ingest.source import LocalFile, Page, SourceRun
+from ingest.transports.files import batches
+
+MAX_OBJECTS = 400  # objects per page (one parse, one transaction)
+MAX_BYTES = 64 << 20  # compressed bytes per page, on local disk while it is parsed
+DOWNLOAD_THREADS = 8
+
+
+@dataclass(frozen=True)
+class Partition:
+    name: str  # the cursor's partition, e.g. "<account>/<region>"
+    prefix: str  # the key prefix listed, ending in "/"
+
+
+@dataclass(frozen=True)
+class S3Object:
+    key: str
+    etag: str
+    size: int
+    partition: Partition
+
+
+def uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def folders(s3: Any, bucket: str, prefix: str) -> list[str]:
+    """The CommonPrefixes one level under ``prefix`` (a Delimiter listing, no objects)."""
+    paginator = s3.get_paginator("list_objects_v2")
+    found: list[str] = []
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        found.extend(str(cp["Prefix"]) for cp in page.get("CommonPrefixes", []))
+    return found
+
+
+def hour_key(partition: Partition, moment: datetime) -> str:
+    """``<prefix>YYYY/MM/DD/HH``: sorts before every key of that hour's folder."""
+    return f"{partition.prefix}{moment:%Y/%m/%d/%H}"
+
+
+def pages(
+    run: SourceRun,
+    *,
+    bucket: str,
+    partitions: Callable[[Any], Sequence[Partition]],
+    accept: Callable[[Sequence[str], int], bool] = lambda parts, size: True,
+    delimiter: str | None = None,
+    overlap: timedelta = timedelta(0),
+    key_at: Callable[[Partition, datetime], str] = hour_key,
+    max_objects: int = MAX_OBJECTS,
+    max_bytes: int = MAX_BYTES,
+    threads: int = DOWNLOAD_THREADS,
+) -> Iterator[Page]:
+    """Pages of the new objects of ``bucket`` (``run.client`` is an S3 client).
+
+    ``partitions(client)`` lists the partitions to read; ``accept(parts, size)`` says whether
+    an object is a record file (``parts``: its key's components below the partition's prefix);
+    ``delimiter`` is sent with each listing (listed again without it if the store refuses it).
+    """
+    s3 = run.client
+    missing = {"NoSuchBucket": f"bucket '{bucket}' does not exist; check --bucket (and --region)"}
+    with aws.translate_errors(run.name, s3, what="S3", missing=missing):
+        found = list(partitions(s3))
+        seen: dict[str, str] = {}
+        for p in found:
+            seen.update(run.processed(uri(bucket, p.prefix)))
+        listing = (
+            obj
+            for p in found
+            for obj in _list(s3, bucket, p, *_bounds(run, p, overlap, key_at), delimiter, accept)
+            if seen.get(uri(bucket, obj.key)) != obj.etag
+        )
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3-get") as pool:
+            chunks = batches(listing, max_items=max_objects, max_bytes=max_bytes, size=_size)
+            for number, objs in enumerate(chunks):
+                stems = [os.path.join(run.scratch, f"{number}-{i}") for i in range(len(objs))]
+                got = list(pool.map(lambda o, s: _download(s3, bucket, o, s), objs, stems))
+                kept = [(obj, local) for obj, local in zip(objs, got, strict=True) if local]
+                if kept:
+                    yield _page(kept)
+
+
+def _bounds(
+    run: SourceRun,
+    partition: Partition,
+    overlap: timedelta,
+    key_at: Callable[[Partition, datetime], str],
+) -> tuple[str | None, str | None]:
+    """(StartAfter, the first key not read) of one partition, from the runner's window."""
+    window = run.window(partition.name, overlap=overlap)
+    start = window.start
+    if run.since is None and not (window.cursor or "").startswith(partition.prefix):
+        start = None  # no cursor, or one from another prefix: list the whole partition
+    after = key_at(partition, start) if start is not None else None
+    stop = key_at(partition, window.end) if window.end is not None else None
+    return after, stop
+
+
+def _list(
+    s3: Any,
+    bucket: str,
+    partition: Partition,
+    after: str | None,
+    stop: str | None,
+    delimiter: str | None,
+    accept: Callable[[Sequence[str], int], bool],
+) -> Iterator[S3Object]:
+    """The record objects of one partition in key order (a paginated listing)."""
+    import botocore.exceptions
+
+    paginator = s3.get_paginator("list_objects_v2")
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": partition.prefix}
+    if delimiter:
+        kwargs["Delimiter"] = delimiter
+    if after:
+        kwargs["StartAfter"] = after
+    try:
+        listed = iter(paginator.paginate(**kwargs))
+        first = next(listed, None)
+    except botocore.exceptions.ClientError as exc:
+        if not delimiter or exc.response.get("Error", {}).get("Code") != "InvalidArgument":
+            raise
+        del kwargs["Delimiter"]  # an S3-compatible store refusing a multi-character delimiter
+        listed = iter(paginator.paginate(**kwargs))
+        first = next(listed, None)
+    if first is None:
+        return
+    for page in _chain(first, listed):
+        for item in page.get("Contents", []):
+            key = str(item["Key"])
+            if stop is not None and key >= stop:
+                return
+            size = int(item.get("Size", 0))
+            if not accept(key[len(partition.prefix) :].split("/"), size):
+                continue
+            yield S3Object(key, str(item.get("ETag", "")).strip('"'), size, partition)
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def _size(obj: S3Object) -> int:
+    return obj.size
+
+
+def _download(s3: Any, bucket: str, obj: S3Object, stem: str) -> LocalFile | None:
+    """Copy one object to ``stem`` + its name's suffixes; None if it is gone since the listing."""
+    import botocore.exceptions
+
+    path = stem + "".join(PurePosixPath(obj.key).suffixes[-2:])
+    try:
+        response = s3.get_object(Bucket=bucket, Key=obj.key)
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchKey":
+            return None  # expired by a lifecycle rule between listing and reading
+        raise
+    with open(path, "wb") as out:
+        for chunk in response["Body"].iter_chunks(1 << 20):
+            out.write(chunk)
+    etag = str(response.get("ETag", obj.etag)).strip('"')
+    location = uri(bucket, obj.key)
+    return LocalFile(path, location, key=location, fingerprint=etag, size=obj.size)
+
+
+def _page(kept: list[tuple[S3Object, LocalFile]]) -> Page:
+    cursors: dict[str, str] = {}
+    for obj, _ in kept:
+        name = obj.partition.name
+        cursors[name] = max(cursors.get(name, ""), obj.key)
+    files = [local for _, local in kept]
+
+    def release() -> None:
+        for local in files:
+            try:
+                os.unlink(local.path)
+            except FileNotFoundError:
+                pass
+
+    return Page(files=files, cursors=cursors, release=release)
