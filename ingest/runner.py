@@ -180,7 +180,7 @@ def _moved_cursors(
         for partition, value in values.items():
             if partition not in cursors:
                 cursors[partition] = run.cursor(partition)
-            at = kind.time_of(value) if value else None
+            at = run.time_of(value) if value else None
             if at is not None and at > latest:
                 # One far-future record must not move the cursor past every later one.
                 run.log(

@@ -306,10 +306,17 @@ class SourceRun:
         end = _midnight(self.until) if self.until is not None else None
         if self.since is not None:
             return Window(_midnight(self.since), end, cursor)
-        at = self.source.cursor.time_of(cursor) if cursor else None
+        at = self.time_of(cursor) if cursor else None
         if at is not None:
             return Window(at - overlap, end, cursor)
         return Window(self.now - first_run if first_run is not None else None, end, cursor)
+
+    def time_of(self, cursor: str) -> datetime | None:
+        """The cursor's moment; a value this kind cannot read counts as no cursor."""
+        try:
+            return self.source.cursor.time_of(cursor)
+        except (ValueError, TypeError, IndexError, OverflowError):
+            return None
 
     def processed(self, prefix: str = "") -> dict[str, str]:
         """Object key -> fingerprint of what this source already read (under ``prefix``)."""
