@@ -542,3 +542,48 @@ def test_report_shows_a_sub_cent_cost(tmp_path: Path, monkeypatch: pytest.Monkey
     assert exact[0]["cost_usd"] == "0.000266200000"
     csv_rows = run("--db", str(db), "report", "--by", "developer", "--format", "csv").stdout
     assert csv_rows.splitlines()[1].endswith(",0.000266200000")
+
+
+def test_prices_check_lists_other_vendors_and_litellm_fills_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LLMLEDGER_CONFIG", raising=False)
+    monkeypatch.delenv("LLMLEDGER_DB", raising=False)
+    db = tmp_path / "ledger.duckdb"
+    con = new_ledger(db)
+    add_bedrock(con, "nova", model_id="us.amazon.nova-pro-v1:0", input_tokens=1000)
+    add_bedrock(con, "titan", model_id="amazon.titan-text-express-v1", input_tokens=10)
+    add_bedrock(con, "claude-2", model_id="anthropic.claude-v2:1", input_tokens=1000)
+    build(con, tmp_path, people=PEOPLE_CSV, identity=IDENTITY)
+    snapshot.publish(con, snapshot_path(db))
+    con.close()
+    result = run("--db", str(db), "prices", "check", "--format", "json")
+    assert result.exit_code == 1
+    assert [
+        (r["provider"], r["model"], r["pricing_scope"], r["model_ids"])
+        for r in json.loads(result.stdout)
+    ] == [
+        ("bedrock", "amazon.nova-pro", "geo", "us.amazon.nova-pro-v1:0"),
+        ("bedrock", "amazon.titan-text-express", "in_region", "amazon.titan-text-express-v1"),
+    ]
+    prices = tmp_path / "model_prices_and_context_window.json"
+    prices.write_text(
+        json.dumps(
+            {
+                "us.amazon.nova-pro-v1:0": {
+                    "input_cost_per_token": 8e-07,
+                    "output_cost_per_token": 3.2e-06,
+                    "litellm_provider": "bedrock_converse",
+                    "mode": "chat",
+                },
+            }
+        )
+    )
+    assert run("--db", str(db), "prices", "import-litellm", str(prices)).exit_code == 0
+    result = run("--db", str(db), "prices", "check", "--format", "json")
+    assert [r["model"] for r in json.loads(result.stdout)] == ["amazon.titan-text-express"]
+    # nova: 1,000 input x $0.80 = 800 micro-dollars
+    result = run("--db", str(db), "report", "--by", "model", "--format", "csv")
+    assert "amazon.nova-pro,1,1000,0,0,0,0,0.000800000000" in result.stdout.splitlines()
+    # claude-2-1 (Nov 2026 is after the 2023 price): 1,000 x $8
+    assert "claude-2-1,1,1000,0,0,0,0,0.008000000000" in result.stdout.splitlines()
