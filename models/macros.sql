@@ -1,31 +1,65 @@
 -- grain: none; SQL macros every model uses. Created first, after the reference tables exist.
 
+-- A logged model id without its wrapping: ARN / LiteLLM / Vertex path segments, :predict
+-- suffixes, inference-profile prefixes (us./eu./apac./jp./au./ca./us-gov./global.),
+-- 'anthropic.', Claude Code's [1m] flag, Vertex @snapshot and Bedrock's provisioned-throughput
+-- context suffix (:18k, :200k). Leaves the vendor's own name with its date and -vN:M revision.
+create or replace macro model_id_core(model_id) as (
+    regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+    regexp_replace(regexp_replace(
+        lower(trim(model_id)),
+        '^.*/', ''),                                              -- last path segment
+        ':(stream)?(raw)?predict$|:streamgeneratecontent$|:generatecontent$', ''),
+        '^(us|eu|apac|jp|au|ca|us-gov|global)\.', ''),            -- inference profile
+        '^anthropic\.', ''),
+        '\[1m\]$', ''),                                           -- Claude Code 1M flag
+        '@.*$', ''),                                              -- Vertex @snapshot
+        ':\d+k$', '')                                             -- provisioned context size
+);
+
+-- The canonical name of a core id (model_id_core): claude-<family>-<major>[-<minor>], the
+-- legacy generations by their version (models/prices/README.md has the table):
+-- claude-v2:1 / claude-2.1 -> claude-2-1, claude-v2 / claude-2.0 -> claude-2-0,
+-- claude-instant-v1 / claude-instant-1.2 -> claude-instant-1-2, claude-3-haiku-20240307 ->
+-- claude-haiku-3, claude-3-5-sonnet-20240620 -> claude-sonnet-3-5 and its second version
+-- (claude-3-5-sonnet-v2, -20241022, -latest) -> claude-sonnet-3-5-v2.
+create or replace macro canonical_model_name(core) as (
+    case
+        -- Bedrock's text-completion ids carry the version after the colon, not a revision
+        when regexp_matches(core, '^claude-v2:1$') then 'claude-2-1'
+        when regexp_matches(core, '^claude-v2(:0)?$') then 'claude-2-0'
+        when regexp_matches(core, '^claude-instant-v1(:\d+)?$') then 'claude-instant-1-2'
+        when regexp_matches(core, '^claude-v1(:\d+)?$') then 'claude-1-3'
+        -- moving aliases of the text-completion era: the last version each pointed to
+        when core in ('claude-2', 'claude-2-latest') then 'claude-2-1'
+        when core in ('claude-instant-1', 'claude-instant-1-latest') then 'claude-instant-1-2'
+        when core in ('claude-1', 'claude-1-latest') then 'claude-1-3'
+        -- 3.5 Sonnet's two versions share a name but not a snapshot
+        when regexp_matches(core, '^claude-3-5-sonnet-(v2|20241022|latest)($|-v\d+(:\d+)?$)')
+            then 'claude-sonnet-3-5-v2'
+        else regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+             core,
+                '-v\d+(:\d+)?$', ''),                               -- Bedrock -v1:0
+                '-(\d{8}|latest)$', ''),                             -- snapshot date
+                '^claude-(instant-)?(\d+)\.(\d+)(-100k)?$', 'claude-\1\2-\3'),  -- claude-2.1
+                '^claude-(\d+)(?:-(\d+))?-(opus|sonnet|haiku)$', 'claude-\3-\1-\2'),
+                '^(claude-(opus|sonnet|haiku)-\d+)-0?$', '\1')        -- claude-opus-4-0, legacy 3
+    end
+);
+
 -- The canonical model name, claude-<family>-<major>[-<minor>], from every form a source logs:
 -- anthropic.claude-sonnet-4-5-20250929-v1:0, us./eu./apac./jp./au./global. profiles,
 -- arn:aws:bedrock:...:inference-profile/<profile id>, claude-sonnet-4-5@20250929,
 -- projects/P/locations/L/publishers/anthropic/models/<id>:streamRawPredict, vertex_ai/<id>,
--- bedrock/<id>, anthropic/<id>, claude-sonnet-4-5-20250929, claude-3-7-sonnet-20250219 and
--- Claude Code's [1m] suffix. An application-inference-profile ARN that config does not map is
--- kept whole (lower-cased), so it shows up as an unpriced model naming the ARN to map.
+-- bedrock/<id>, anthropic/<id>, claude-sonnet-4-5-20250929, claude-3-7-sonnet-20250219,
+-- anthropic.claude-v2:1, claude-instant-1.2 and Claude Code's [1m] suffix. An
+-- application-inference-profile ARN that config does not map is kept whole (lower-cased), so
+-- it shows up as an unpriced model naming the ARN to map.
 create or replace macro canonical_model(model_id) as (
     case
         when model_id is null then null
         when lower(model_id) like '%:application-inference-profile/%' then lower(trim(model_id))
-        else regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
-             regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
-             regexp_replace(
-                lower(trim(model_id)),
-                '^.*/', ''),                                          -- last path segment
-                ':(stream)?(raw)?predict$|:streamgeneratecontent$|:generatecontent$', ''),
-                '^(us|eu|apac|jp|au|ca|us-gov|global)\.', ''),        -- inference profile
-                '^anthropic\.', ''),
-                '\[1m\]$', ''),                                       -- Claude Code 1M flag
-                '@.*$', ''),                                          -- Vertex @snapshot
-                '-v\d+(:\d+)?$', ''),                                 -- Bedrock -v1:0
-                '-(\d{8}|latest)$', ''),                              -- snapshot date
-                '^claude-(\d+)-(\d+)-(opus|sonnet|haiku)(-v\d+)?$', 'claude-\3-\1-\2'),
-                '^claude-(\d+)-(opus|sonnet|haiku)$', 'claude-\2-\1'), -- legacy word order
-                '^(claude-(opus|sonnet|haiku)-\d+)-0$', '\1')          -- alias claude-opus-4-0
+        else canonical_model_name(model_id_core(model_id))
     end
 );
 

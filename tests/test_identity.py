@@ -88,7 +88,7 @@ CASES = [
         None,
         ("unattributed", "unattributed", "unattributed", "unattributed"),
     ),
-    # IAM users: the user name is personal
+    # IAM users: a person only when the directory, a rule or the name itself (an e-mail) says so
     ("iam-alias", IAM + "alice.a", None, ("alice@corp.example", "payments", "CC-PAY", "directory")),
     (
         "iam-path",
@@ -97,10 +97,43 @@ CASES = [
         ("truc.le@corp.example", "data", "CC-DATA", "directory"),
     ),
     (
+        "iam-email-outsider",
+        IAM + "Dana@Partner.Example",
+        None,
+        ("dana@partner.example", "unattributed", "unattributed", "named_not_in_directory"),
+    ),
+    # ... otherwise a named service identity: no developer, status 'service'
+    (
         "iam-unknown",
         IAM + "carol",
         None,
-        ("carol", "unattributed", "unattributed", "named_not_in_directory"),
+        ("unattributed", "unattributed", "unattributed", "service"),
+    ),
+    (
+        "iam-bedrock-test",
+        IAM + "bedrock-test",
+        None,
+        ("unattributed", "unattributed", "unattributed", "service"),
+    ),
+    (
+        "iam-observe-test",
+        IAM + "observe-test",
+        None,
+        ("unattributed", "unattributed", "unattributed", "service"),
+    ),
+    ("iam-user", IAM + "user", None, ("unattributed", "unattributed", "unattributed", "service")),
+    # ... whose team tag still counts, and whose developer tag names the person
+    (
+        "iam-service-team-tag",
+        IAM + "observe-test",
+        {"team": "search"},
+        ("unattributed", "search", "CC-SEARCH", "service"),
+    ),
+    (
+        "iam-service-developer-tag",
+        IAM + "bedrock-test",
+        {"developer": "bob@corp.example"},
+        ("bob@corp.example", "platform", "CC-PLAT", "directory"),
     ),
     # Bedrock API keys: an IAM user BedrockAPIKey-*, no person unless a rule or an alias says so
     (
@@ -199,6 +232,28 @@ def test_identity(resolved, request_id: str, expected: tuple[str, str, str, str]
 
 def test_principal_is_kept_as_logged(resolved) -> None:  # type: ignore[no-untyped-def]
     assert event(resolved, "sso-email")["principal"] == SSO + "Alice@Corp.Example"
+    assert event(resolved, "iam-bedrock-test")["principal"] == IAM + "bedrock-test"
+
+
+def test_service_identities_are_not_developers(resolved) -> None:  # type: ignore[no-untyped-def]
+    rows = resolved.execute(
+        "select principal, person_hint, developer, developer_name, team, identity_status "
+        "from identity_map where identity_status = 'service' order by principal, team_hint"
+    ).fetchall()
+    assert rows == [
+        (IAM + "bedrock-test", None, "unattributed", None, "unattributed", "service"),
+        (IAM + "carol", None, "unattributed", None, "unattributed", "service"),
+        (IAM + "observe-test", None, "unattributed", None, "search", "service"),
+        (IAM + "observe-test", None, "unattributed", None, "unattributed", "service"),
+        (IAM + "user", None, "unattributed", None, "unattributed", "service"),
+    ]
+    developers = {
+        r[0]
+        for r in resolved.execute(
+            "select distinct developer from usage_events where developer <> 'unattributed'"
+        ).fetchall()
+    }
+    assert not {"carol", "bedrock-test", "observe-test", "user"} & developers
 
 
 def test_project_tag_and_gateway_flag(resolved) -> None:  # type: ignore[no-untyped-def]

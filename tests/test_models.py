@@ -49,7 +49,7 @@ CANONICAL = [
     ("claude-opus-4-0", "claude-opus-4", "in_region"),
     ("claude-sonnet-4-5@20250929", "claude-sonnet-4-5", "in_region"),
     ("claude-sonnet-4-6@default", "claude-sonnet-4-6", "in_region"),
-    ("claude-3-5-sonnet-v2@20241022", "claude-sonnet-3-5", "in_region"),
+    ("claude-3-5-sonnet-v2@20241022", "claude-sonnet-3-5-v2", "in_region"),
     (
         "projects/p/locations/global/publishers/anthropic/models/claude-sonnet-4-5@20250929"
         ":streamRawPredict",

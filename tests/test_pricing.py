@@ -623,3 +623,194 @@ def test_import_litellm_rejects_other_files(con, tmp_path: Path, text: str, mess
         pricing.PriceDataError, match=message.replace("(", r"\(").replace(")", r"\)")
     ):
         pricing.import_litellm(con, path)
+
+
+# --- every Claude generation (models/prices/README.md "Older generations") ------------------------
+
+# Bedrock, through the real path: 12,345 input + 6,789 output tokens (no prompt caching on these
+# models' Bedrock rows). id, when, expected cost (None: unpriced), worked out by hand in micro-$.
+GENERATIONS_BEDROCK = [
+    # Instant 1.2: 12,345 x 0.80 + 6,789 x 2.40 = 9,876 + 16,293.6
+    ("anthropic.claude-instant-v1", "2024-05-01T00:00:00Z", "0.0261696"),
+    # 2.0 and 2.1: 12,345 x 8 + 6,789 x 24 = 98,760 + 162,936
+    ("anthropic.claude-v2", "2024-05-01T00:00:00Z", "0.261696"),
+    ("anthropic.claude-v2:1", "2024-05-01T00:00:00Z", "0.261696"),
+    ("anthropic.claude-v2:1:200k", "2023-11-21T00:00:00Z", "0.261696"),
+    # before the Nov 2023 price cut: no price in the book (never a guess)
+    ("anthropic.claude-v2:1", "2023-11-20T23:59:59Z", None),
+    # 3 Haiku: 12,345 x 0.25 + 6,789 x 1.25 = 3,086.25 + 8,486.25
+    ("anthropic.claude-3-haiku-20240307-v1:0", "2024-05-01T00:00:00Z", "0.0115725"),
+    ("us.anthropic.claude-3-haiku-20240307-v1:0", "2024-05-01T00:00:00Z", "0.0115725"),
+    # 3 Sonnet, 3.5 Sonnet (both), 3.7 Sonnet: 12,345 x 3 + 6,789 x 15 = 37,035 + 101,835
+    ("anthropic.claude-3-sonnet-20240229-v1:0", "2024-05-01T00:00:00Z", "0.13887"),
+    ("anthropic.claude-3-5-sonnet-20240620-v1:0", "2024-07-01T00:00:00Z", "0.13887"),
+    ("us.anthropic.claude-3-5-sonnet-20241022-v2:0", "2024-11-01T00:00:00Z", "0.13887"),
+    ("us.anthropic.claude-3-7-sonnet-20250219-v1:0", "2025-03-01T00:00:00Z", "0.13887"),
+    # 3 Opus: 12,345 x 15 + 6,789 x 75 = 185,175 + 509,175
+    ("us.anthropic.claude-3-opus-20240229-v1:0", "2024-05-01T00:00:00Z", "0.69435"),
+    # 3.5 Haiku: 12,345 x 0.80 + 6,789 x 4 = 9,876 + 27,156
+    ("anthropic.claude-3-5-haiku-20241022-v1:0", "2025-01-01T00:00:00Z", "0.037032"),
+    # Amazon's own models stay unpriced unless imported
+    ("amazon.nova-pro-v1:0", "2025-01-01T00:00:00Z", None),
+    ("amazon.titan-text-express-v1", "2025-01-01T00:00:00Z", None),
+]
+
+
+@pytest.fixture(scope="module")
+def generations():  # type: ignore[no-untyped-def]
+    c = new_ledger()
+    for n, (model_id, at, _) in enumerate(GENERATIONS_BEDROCK):
+        add_bedrock(c, f"g{n}", model_id=model_id, at=at, input_tokens=12345, output_tokens=6789)
+    # prompt caching on a model whose Bedrock row has no cache rate: unpriced, not $0
+    add_bedrock(
+        c,
+        "haiku-3-cached",
+        model_id="anthropic.claude-3-haiku-20240307-v1:0",
+        at="2024-05-01T00:00:00Z",
+        input_tokens=10,
+        cache_read=1000,
+    )
+    build(c)
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize(
+    ("n", "model_id", "expected"),
+    [(n, g[0], g[2]) for n, g in enumerate(GENERATIONS_BEDROCK)],
+)
+def test_every_generation_on_bedrock(
+    generations, n: int, model_id: str, expected: str | None
+) -> None:  # type: ignore[no-untyped-def]
+    row = event(generations, f"g{n}")
+    assert row["cost_usd"] == (None if expected is None else Decimal(expected)), model_id
+    assert row["unpriced"] is (expected is None)
+
+
+def test_cache_tokens_without_a_cache_rate_are_unpriced(generations) -> None:  # type: ignore[no-untyped-def]
+    row = event(generations, "haiku-3-cached")
+    assert (row["cost_usd"], row["unpriced"]) == (None, True)
+    assert row["price_version"] == "bedrock/claude-haiku-3/in_region/standard/2024-03-13"
+
+
+def test_every_generation_price_version(generations) -> None:  # type: ignore[no-untyped-def]
+    versions = {
+        event(generations, f"g{n}")["model"]: event(generations, f"g{n}")["price_version"]
+        for n in range(len(GENERATIONS_BEDROCK))
+        if GENERATIONS_BEDROCK[n][2] is not None
+    }
+    assert versions == {
+        "claude-instant-1-2": "bedrock/claude-instant-1-2/in_region/standard/2023-11-21",
+        "claude-2-0": "bedrock/claude-2-0/in_region/standard/2023-11-21",
+        "claude-2-1": "bedrock/claude-2-1/in_region/standard/2023-11-21",
+        "claude-haiku-3": "bedrock/claude-haiku-3/geo/standard/2024-03-13",
+        "claude-sonnet-3": "bedrock/claude-sonnet-3/in_region/standard/2024-03-04",
+        "claude-sonnet-3-5": "bedrock/claude-sonnet-3-5/in_region/standard/2024-06-20",
+        "claude-sonnet-3-5-v2": "bedrock/claude-sonnet-3-5-v2/geo/standard/2024-10-22",
+        "claude-sonnet-3-7": "bedrock/claude-sonnet-3-7/geo/standard/2025-02-24",
+        "claude-opus-3": "bedrock/claude-opus-3/geo/standard/2024-03-04",
+        "claude-haiku-3-5": "bedrock/claude-haiku-3-5/in_region/standard/2024-11-04",
+    }
+
+
+# Vertex and the Anthropic API, from the book by logged id: 12,345 input, 6,789 output, 100,000
+# cache read, 10,000 cache write 5m, 1,000 cache write 1h. provider, scope, id, when, cost.
+MIX = {
+    "input_usd_per_mtok": 12345,
+    "output_usd_per_mtok": 6789,
+    "cache_read_usd_per_mtok": 100000,
+    "cache_write_5m_usd_per_mtok": 10000,
+    "cache_write_1h_usd_per_mtok": 1000,
+}
+GENERATIONS_BOOK = [
+    # 3 Haiku: 11,572.5 + 100,000 x 0.03 + 10,000 x 0.30 + 1,000 x 0.50
+    ("vertex", "regional", "claude-3-haiku@20240307", "2024-05-01", "0.0180725"),
+    ("anthropic", "global", "claude-3-haiku-20240307", "2024-05-01", "0.0180725"),
+    # 3 Opus: 694,350 + 100,000 x 1.50 + 10,000 x 18.75 + 1,000 x 30
+    ("vertex", "regional", "claude-3-opus@20240229", "2024-05-01", "1.06185"),
+    ("anthropic", "global", "claude-3-opus-latest", "2024-05-01", "1.06185"),
+    # 3.5 Sonnet (both) and 3.7 Sonnet: 138,870 + 30,000 + 37,500 + 6,000
+    ("vertex", "global", "claude-3-5-sonnet@20240620", "2024-07-01", "0.21237"),
+    ("vertex", "regional", "claude-3-5-sonnet-v2@20241022", "2024-11-01", "0.21237"),
+    ("anthropic", "global", "claude-3-5-sonnet-20241022", "2024-11-01", "0.21237"),
+    ("vertex", "regional", "claude-3-7-sonnet@20250219", "2025-03-01", "0.21237"),
+    # 3.5 Haiku: 37,032 + 100,000 x 0.08 + 10,000 x 1 + 1,000 x 1.6
+    ("vertex", "regional", "claude-3-5-haiku@20241022", "2025-01-01", "0.056632"),
+    ("anthropic", "global", "claude-3-5-haiku-latest", "2025-01-01", "0.056632"),
+    # 3 Sonnet never had prompt caching: the cached mix is unpriced
+    ("vertex", "regional", "claude-3-sonnet@20240229", "2024-05-01", None),
+    ("anthropic", "global", "claude-3-sonnet-20240229", "2024-05-01", None),
+    # Claude 2.x and Instant (Anthropic API only; no caching: unpriced with cache tokens)
+    ("anthropic", "global", "claude-2.1", "2024-05-01", None),
+    ("anthropic", "global", "claude-instant-1.2", "2024-05-01", None),
+]
+
+
+@pytest.fixture(scope="module")
+def book():  # type: ignore[no-untyped-def]
+    c = new_ledger()
+    build(c)
+    yield c
+    c.close()
+
+
+def _cost_from_book(con, provider: str, scope: str, model_id: str, at: str, mix) -> Decimal | None:  # type: ignore[no-untyped-def]
+    rows = [
+        r
+        for r in pricing.list_prices(
+            con,
+            at=datetime.fromisoformat(at).replace(tzinfo=UTC),
+            provider=provider,
+            model=model_id,
+        )
+        if r["pricing_scope"] == scope and r["pricing_tier"] == "standard" and not r["is_batch"]
+    ]
+    assert len(rows) == 1, (provider, scope, model_id)
+    total = Decimal(0)
+    for column, tokens in mix.items():
+        if tokens and rows[0][column] is None:
+            return None
+        total += Decimal(tokens) * (rows[0][column] or 0) / 1_000_000
+    return total
+
+
+@pytest.mark.parametrize(("provider", "scope", "model_id", "at", "expected"), GENERATIONS_BOOK)
+def test_every_generation_on_vertex_and_the_api(  # type: ignore[no-untyped-def]
+    book, provider: str, scope: str, model_id: str, at: str, expected: str | None
+) -> None:
+    got = _cost_from_book(book, provider, scope, model_id, at, MIX)
+    assert got == (None if expected is None else Decimal(expected))
+
+
+@pytest.mark.parametrize(
+    ("model_id", "expected"),
+    [
+        ("claude-2.1", "0.261696"),  # 12,345 x 8 + 6,789 x 24
+        ("claude-2.0", "0.261696"),
+        ("claude-instant-1.2", "0.0261696"),  # 12,345 x 0.80 + 6,789 x 2.40
+        ("claude-3-sonnet-20240229", "0.13887"),  # 12,345 x 3 + 6,789 x 15
+    ],
+)
+def test_uncached_generations_on_the_api(book, model_id: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    mix = {"input_usd_per_mtok": 12345, "output_usd_per_mtok": 6789}
+    assert _cost_from_book(book, "anthropic", "global", model_id, "2024-05-01", mix) == Decimal(
+        expected
+    )
+
+
+def test_book_has_every_generation_per_provider(con) -> None:  # type: ignore[no-untyped-def]
+    pricing.load_builtin(con)
+    have = {
+        (p, m)
+        for p, m in con.execute(
+            "select distinct provider, model from price_book_builtin"
+        ).fetchall()
+    }
+    older = ["claude-haiku-3", "claude-sonnet-3", "claude-opus-3", "claude-sonnet-3-5"]
+    older += ["claude-sonnet-3-5-v2", "claude-haiku-3-5", "claude-sonnet-3-7"]
+    legacy = ["claude-instant-1-2", "claude-2-0", "claude-2-1"]
+    for model in older:
+        assert {("bedrock", model), ("vertex", model), ("anthropic", model)} <= have, model
+    for model in legacy:  # never on Vertex
+        assert {("bedrock", model), ("anthropic", model)} <= have, model
+        assert ("vertex", model) not in have

@@ -494,3 +494,96 @@ def test_report_over_sample_data(sample_ledger: Any, monkeypatch: pytest.MonkeyP
     assert {r["team"]: Decimal(r["cost_usd"]) for r in rows} == expected
     assert sum(r["requests"] for r in rows) == requests
     assert "unattributed" in {r["team"] for r in rows}
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("0.000266200000", "$0.0002662"),
+        ("0.004999", "$0.004999"),
+        ("0.005", "$0.01"),
+        ("0.0000123456", "$0.00001235"),
+        ("-0.0001", "$-0.0001"),
+        ("0", "$0.00"),
+        ("0.000000000000", "$0.00"),
+        ("1234.565", "$1,234.57"),
+    ],
+)
+def test_money_in_tables_never_reads_zero(value: str, shown: str) -> None:
+    from ingest.cli.common import money_cents
+
+    assert money_cents(Decimal(value)) == shown
+
+
+def test_report_shows_a_sub_cent_cost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LLMLEDGER_CONFIG", raising=False)
+    monkeypatch.delenv("LLMLEDGER_DB", raising=False)
+    db = tmp_path / "ledger.duckdb"
+    con = new_ledger(db)
+    # us. Haiku 4.5: 242 input tokens x $1.10 per million = $0.0002662
+    add_bedrock(
+        con,
+        "tiny",
+        at="2026-11-01T10:00:00Z",
+        model_id="us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        principal=SSO + "alice@corp.example",
+        input_tokens=242,
+    )
+    build(con, tmp_path, people=PEOPLE_CSV, identity=IDENTITY)
+    snapshot.publish(con, snapshot_path(db))
+    con.close()
+    table = run("--db", str(db), "report", "--by", "developer").stdout
+    row = next(line for line in table.splitlines() if "alice@corp.example" in line)
+    assert row.split("│")[-2].strip() == "$0.0002662"
+    assert "total: $0.0002662 over 1 requests" in table
+    exact = json.loads(
+        run("--db", str(db), "report", "--by", "developer", "--format", "json").stdout
+    )
+    assert exact[0]["cost_usd"] == "0.000266200000"
+    csv_rows = run("--db", str(db), "report", "--by", "developer", "--format", "csv").stdout
+    assert csv_rows.splitlines()[1].endswith(",0.000266200000")
+
+
+def test_prices_check_lists_other_vendors_and_litellm_fills_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LLMLEDGER_CONFIG", raising=False)
+    monkeypatch.delenv("LLMLEDGER_DB", raising=False)
+    db = tmp_path / "ledger.duckdb"
+    con = new_ledger(db)
+    add_bedrock(con, "nova", model_id="us.amazon.nova-pro-v1:0", input_tokens=1000)
+    add_bedrock(con, "titan", model_id="amazon.titan-text-express-v1", input_tokens=10)
+    add_bedrock(con, "claude-2", model_id="anthropic.claude-v2:1", input_tokens=1000)
+    build(con, tmp_path, people=PEOPLE_CSV, identity=IDENTITY)
+    snapshot.publish(con, snapshot_path(db))
+    con.close()
+    result = run("--db", str(db), "prices", "check", "--format", "json")
+    assert result.exit_code == 1
+    assert [
+        (r["provider"], r["model"], r["pricing_scope"], r["model_ids"])
+        for r in json.loads(result.stdout)
+    ] == [
+        ("bedrock", "amazon.nova-pro", "geo", "us.amazon.nova-pro-v1:0"),
+        ("bedrock", "amazon.titan-text-express", "in_region", "amazon.titan-text-express-v1"),
+    ]
+    prices = tmp_path / "model_prices_and_context_window.json"
+    prices.write_text(
+        json.dumps(
+            {
+                "us.amazon.nova-pro-v1:0": {
+                    "input_cost_per_token": 8e-07,
+                    "output_cost_per_token": 3.2e-06,
+                    "litellm_provider": "bedrock_converse",
+                    "mode": "chat",
+                },
+            }
+        )
+    )
+    assert run("--db", str(db), "prices", "import-litellm", str(prices)).exit_code == 0
+    result = run("--db", str(db), "prices", "check", "--format", "json")
+    assert [r["model"] for r in json.loads(result.stdout)] == ["amazon.titan-text-express"]
+    # nova: 1,000 input x $0.80 = 800 micro-dollars
+    result = run("--db", str(db), "report", "--by", "model", "--format", "csv")
+    assert "amazon.nova-pro,1,1000,0,0,0,0,0.000800000000" in result.stdout.splitlines()
+    # claude-2-1 (Nov 2026 is after the 2023 price): 1,000 x $8
+    assert "claude-2-1,1,1000,0,0,0,0,0.008000000000" in result.stdout.splitlines()

@@ -34,6 +34,7 @@ REPORT_COLUMNS = (
     "cost_usd",
 )
 CENT = Decimal("0.01")
+SMALL_MONEY_DIGITS = 4  # significant digits shown for an amount below half a cent
 SINCE_UNTIL_HELP = "UTC date YYYY-MM-DD"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -141,9 +142,20 @@ def effective_price_book(app: AppContext) -> tuple[duckdb.DuckDBPyConnection, li
 
 
 def money_cents(value: Decimal | None) -> str:
+    """Money for a table: cents, except that a non-zero amount never reads as $0.00.
+
+    Below half a cent it shows four significant digits ($0.0002662, $-0.00001234); the exact
+    value stays in --format json/csv.
+    """
     if value is None:
         return "unpriced"
-    return f"${value.quantize(CENT, rounding=ROUND_HALF_UP):,.2f}"
+    cents = value.quantize(CENT, rounding=ROUND_HALF_UP)
+    if cents or not value:
+        return f"${cents:,.2f}"
+    small = abs(value)
+    places = max(2, -small.adjusted() + SMALL_MONEY_DIGITS - 1)
+    shown = small.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return ("$-" if value < 0 else "$") + f"{shown:f}".rstrip("0")
 
 
 def console() -> Any:

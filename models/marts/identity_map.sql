@@ -4,7 +4,10 @@
 -- and, with identity.match_local_part, the local part of the email; first the person hint, then
 -- the last segment of the principal (a session or user name that is in the directory). A name
 -- that matches no one stays the developer with team 'unattributed' (or its team hint); no name
--- at all is developer 'unattributed'.
+-- at all is developer 'unattributed'. An IAM user that no rule or directory entry names a
+-- person (user/bedrock-test, user/observe-test) is a named service identity: developer
+-- 'unattributed', identity_status 'service', principal kept (Bedrock API-key users stay
+-- 'unattributed': a key, not a service).
 with events as (
 
     select distinct source, principal, person_hint, team_hint from int_events
@@ -219,6 +222,9 @@ final as (
             when r.rule_order is not null then 'rule'
             when r.directory_email is not null then 'directory'
             when r.person_hint is not null then 'named_not_in_directory'
+            when regexp_matches(coalesce(r.principal, ''), '^arn:aws:iam::\d+:user/')
+                 and not regexp_matches(r.principal, '(?i)/bedrockapikey-[^/]*$')
+                then 'service'
             else 'unattributed'
         end as identity_status,
         r.rule_order

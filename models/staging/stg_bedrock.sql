@@ -32,16 +32,16 @@ principals as (
 people as (
 
     -- A personal name the ARN carries: the session name of an IAM Identity Center
-    -- (AWSReservedSSO_*) role or any session name that is an email, an IAM user name (except
-    -- BedrockAPIKey-* users, which name no one). Other session names (ci-runner, i-0abc...)
-    -- are tried against the people directory in identity_map, not named here.
+    -- (AWSReservedSSO_*) role, or a session or IAM user name that is an email. Other session
+    -- and IAM user names (ci-runner, bedrock-test, dev-okafor) are tried against the people
+    -- directory and the identity rules in identity_map, not named here: an IAM user is as often
+    -- a service as a person.
     select
         *,
         case
             when role_name like 'AWSReservedSSO\_%' escape '\' then session_name
             when session_name like '%@%' then session_name
-            when iam_user_name is not null and iam_user_name not ilike 'BedrockAPIKey-%'
-                then iam_user_name
+            when iam_user_name like '%@%' then iam_user_name
         end as arn_person
     from principals
 
