@@ -87,14 +87,6 @@ SPEC: dict[str, Any] = {
             list,
             {"log_group": _STR, "region?": _STR, "profile?": _STR, "overlap_minutes?": _INT},
         ),
-        "litellm?": (
-            list,
-            {"dsn_env?": _STR, "overlap_minutes?": _INT, "name?": _STR},
-        ),
-        "litellm_api?": (
-            list,
-            {"url": _STR, "key_env?": _STR, "overlap_minutes?": _INT, "page_size?": _INT},
-        ),
         "vertex?": (
             list,
             {
@@ -109,7 +101,6 @@ SPEC: dict[str, Any] = {
             },
         ),
         "vertex_files?": (list, {"path": _STR}),
-        "litellm_files?": (list, {"path": _STR}),
     },
     "prices?": {
         "overrides?": (list, _PRICE),

@@ -25,9 +25,6 @@ from ingest.loader import LoadResult, record_run
 SOURCE_MODULES = {
     "bedrock_s3": "ingest.bedrock_s3",
     "bedrock_cloudwatch": "ingest.bedrock_cloudwatch",
-    "litellm": "ingest.litellm",
-    "litellm_api": "ingest.litellm_api",
-    "litellm_files": "ingest.litellm",
     "vertex": "ingest.vertex",
     "vertex_files": "ingest.vertex_files",
 }

@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from ingest.source import Source
 from ingest.sources.bedrock import BEDROCK_FILES
+from ingest.sources.litellm import LITELLM, LITELLM_API, LITELLM_FILES
 
-SOURCES: dict[str, Source] = {source.name: source for source in (BEDROCK_FILES,)}
+SOURCES: dict[str, Source] = {
+    source.name: source
+    for source in (
+        BEDROCK_FILES,
+        LITELLM,
+        LITELLM_API,
+        LITELLM_FILES,
+    )
+}
 
 
 def get(name: str) -> Source | None:
