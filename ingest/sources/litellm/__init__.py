@@ -23,7 +23,7 @@ from typing import Any
 
 from ingest.errors import ConfigError
 from ingest.source import TIMESTAMP, LocalFile, Option, Page, Source, SourceRun
-from ingest.sources.litellm import api, format, queries
+from ingest.sources.litellm import api, dumps, format, queries
 from ingest.transports import postgres
 
 DEFAULT_DSN_ENV = "LITELLM_DATABASE_URL"
@@ -259,7 +259,7 @@ LITELLM_FILES = Source(
         ),
     ),
     transport=_dump_pages,
-    parse=format.files_page,
+    parse=dumps.files_page,
 )
 
 

@@ -105,7 +105,7 @@ RAW_SPEND_DDL = f"""
 
 _counter = itertools.count()
 
-# The metadata keys that leave the proxy's database (see ingest.litellm); nothing else does.
+# The metadata keys that leave the proxy's database (see queries.py); nothing else does.
 METADATA_KEYS = [
     "usage_object",
     "additional_usage_values",
@@ -641,7 +641,7 @@ def dimension_relation(
     return con.sql(f"select {', '.join(exprs)} from {wire} where nullif({key}, '') is not null")
 
 
-def _csv_scan(path: Path) -> str:
+def csv_scan(path: Path) -> str:
     """read_csv over a CSV with a header (PostgreSQL's COPY csv format), every column VARCHAR."""
     p = str(path).replace("'", "''")
     return (
@@ -651,18 +651,18 @@ def _csv_scan(path: Path) -> str:
 
 
 def csv_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
-    return [str(r[0]) for r in con.execute(f"describe select * from {_csv_scan(path)}").fetchall()]
+    return [str(r[0]) for r in con.execute(f"describe select * from {csv_scan(path)}").fetchall()]
 
 
 def read_csv_wire(
     con: duckdb.DuckDBPyConnection, path: Path, name: str, columns: list[str] | None = None
 ) -> None:
     """Materialise a CSV (only ``columns`` of it, if given) as an all-VARCHAR temp table."""
-    select = ", ".join(_dq(c) for c in columns) if columns else "*"
-    con.execute(f"create or replace temp table {name} as select {select} from {_csv_scan(path)}")
+    select = ", ".join(quote_name(c) for c in columns) if columns else "*"
+    con.execute(f"create or replace temp table {name} as select {select} from {csv_scan(path)}")
 
 
-def _dq(name: str) -> str:
+def quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -743,11 +743,11 @@ USERS = RawTable(USERS_TABLE, RAW_TABLE_DDL[3], ("user_id",))
 DIMENSIONS = {"keys": KEYS_TABLE, "teams": TEAMS_TABLE, "users": USERS_TABLE}
 
 
-def _name(stem: str) -> str:
+def temp_name(stem: str) -> str:
     return f"{stem}_{next(_counter)}"
 
 
-def _dropping(*statements: str) -> Callable[[duckdb.DuckDBPyConnection], None]:
+def dropping_statements(*statements: str) -> Callable[[duckdb.DuckDBPyConnection], None]:
     def drop(con: duckdb.DuckDBPyConnection) -> None:
         for statement in statements:
             con.execute(statement)
@@ -755,7 +755,7 @@ def _dropping(*statements: str) -> Callable[[duckdb.DuckDBPyConnection], None]:
     return drop
 
 
-def _spend(
+def spend_parsed(
     con: duckdb.DuckDBPyConnection,
     wire: str,
     *,
@@ -783,12 +783,12 @@ def _spend(
     )
 
 
-def _dimension(
+def dimension_parsed(
     con: duckdb.DuckDBPyConnection, kind: str, wire: str, *, proxy: str, source_kind: str
 ) -> Parsed:
     table = DIMENSIONS[kind]
     rel = dimension_relation(con, table, wire, proxy=proxy, source_kind=source_kind)
-    return Parsed(rows={table: rel}, cleanup=_dropping(f"drop table if exists {wire}"))
+    return Parsed(rows={table: rel}, cleanup=dropping_statements(f"drop table if exists {wire}"))
 
 
 def proxy_name(run: SourceRun) -> str:
@@ -801,16 +801,16 @@ def postgres_page(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) ->
     proxy = proxy_name(run)
     path = Path(page.files[0].path)
     if page.kind != "spend":
-        wire = _name("_litellm_dim")
+        wire = temp_name("_litellm_dim")
         read_csv_wire(con, path, wire)
-        return _dimension(con, page.kind, wire, proxy=proxy, source_kind="postgres")
-    wire = _name("_litellm_wire")
+        return dimension_parsed(con, page.kind, wire, proxy=proxy, source_kind="postgres")
+    wire = temp_name("_litellm_wire")
     con.execute(
         f"create temp view {wire} as select *, "
         "'LiteLLM_SpendLogs/' || coalesce(request_id, '?') as location "
-        f"from {_csv_scan(path)}"
+        f"from {csv_scan(path)}"
     )
-    parsed = _spend(
+    parsed = spend_parsed(
         con,
         wire,
         proxy=proxy,
@@ -828,74 +828,17 @@ def postgres_page(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) ->
     return parsed
 
 
-def files_page(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) -> Parsed:
-    """A page of CSV dumps: the spend-log dump, or the dumps of one snapshot's tables, loaded
-    into a DuckDB stand-in of the proxy's database and read with the PostgreSQL SELECTs, so the
-    same columns are kept and dropped."""
-    from ingest.sources.litellm import queries
-
-    proxy = proxy_name(run)
-    if page.kind != "spend":
-        layout: dict[str, dict[str, str]] = {}
-        drops = []
-        for file in page.files:
-            table = str(page.meta["tables"][file.path])
-            path = Path(file.path)
-            cols = [c for c in csv_columns(con, path) if c != "password"]
-            read_csv_wire(con, path, f'"_dump_{table}"', cols)
-            layout[table] = {c: "text" for c in cols}
-            drops.append(f'drop table if exists "_dump_{table}"')
-        sql = queries.dimension_sql(layout, page.kind)
-        if sql is None:
-            _dropping(*drops)(con)
-            return Parsed(rows={})
-        wire = _name("_litellm_dim")
-        con.execute(f"create temp table {wire} as {queries.duckdb_dialect(sql)}")
-        _dropping(*drops)(con)
-        return _dimension(con, page.kind, wire, proxy=proxy, source_kind="files")
-    spend_file = Path(page.files[0].path)
-    have = set(csv_columns(con, spend_file))
-    exprs = []
-    for wire_column, (column, _) in queries.SPEND_COLUMNS.items():
-        value = _dq(column) if column in have else "null::varchar"
-        exprs.append(f"{value} as {wire_column}")
-    where = []
-    if run.since is not None:
-        where.append(f"try_cast(\"startTime\" as timestamptz) >= '{run.since.isoformat()}'")
-    if run.until is not None:
-        where.append(f"try_cast(\"startTime\" as timestamptz) < '{run.until.isoformat()}'")
-    location = str(spend_file).replace("'", "''")
-    wire = _name("_litellm_wire_loc")
-    con.execute(
-        f"create temp table {wire} as select "
-        + ", ".join(exprs)
-        + f", '{location}:' || (row_number() over () + 1) as location from {_csv_scan(spend_file)}"
-        + (" where " + " and ".join(where) if where else "")
-    )
-    parsed = _spend(
-        con,
-        wire,
-        proxy=proxy,
-        partition=None,  # dumps are remembered in processed_objects, not by a cursor
-        source_kind="files",
-        source_location=str(spend_file),
-        dropping=f"drop table if exists {wire}",
-    )
-    parsed.records_per_file = {page.files[0].path: parsed.count}
-    return parsed
-
-
 def api_page(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) -> Parsed:
     """Saved pages of the REST API: /spend/logs/v2 slices, or /key|team|user/list pages."""
     base_url = str(run.client.base_url)
     paths = [Path(f.path) for f in page.files]
     if page.kind != "spend":
-        wire = _name("_litellm_api_dim")
+        wire = temp_name("_litellm_api_dim")
         dimension_wire(con, paths, page.kind, wire)
-        return _dimension(con, page.kind, wire, proxy=base_url, source_kind="api")
-    wire = _name("_litellm_api_wire")
+        return dimension_parsed(con, page.kind, wire, proxy=base_url, source_kind="api")
+    wire = temp_name("_litellm_api_wire")
     spend_wire(con, paths, wire)
-    return _spend(
+    return spend_parsed(
         con,
         wire,
         proxy=base_url,

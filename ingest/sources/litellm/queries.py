@@ -163,7 +163,7 @@ def spend_from(have: dict[str, str], *, guarded: bool = False) -> str:
 
 
 def _metadata_exprs(have: dict[str, str], *, guarded: bool) -> list[str]:
-    """``metadata`` plus the keys split out of it (``litellm_parse.SPLIT_COLUMNS``).
+    """``metadata`` plus the keys split out of it (``format.SPLIT_COLUMNS``).
 
     The split keys come from one jsonb_to_record (``spend_from``); ``metadata`` itself only
     travels when it is not an object (guarded form), to be rejected downstream. Tracebacks and
