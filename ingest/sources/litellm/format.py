@@ -764,9 +764,15 @@ def spend_parsed(
     source_kind: str,
     source_location: str,
     dropping: str,
+    to_arrow: bool = False,
 ) -> Parsed:
     parsed = parse_spend(
-        con, wire, proxy=proxy, source_kind=source_kind, source_location=source_location
+        con,
+        wire,
+        proxy=proxy,
+        source_kind=source_kind,
+        source_location=source_location,
+        to_arrow=to_arrow,
     )
 
     def cleanup(c: duckdb.DuckDBPyConnection) -> None:
@@ -775,7 +781,7 @@ def spend_parsed(
 
     cursors = {partition: parsed.max_start} if partition is not None and parsed.max_start else {}
     return Parsed(
-        rows={RAW_TABLE: parsed.table},
+        rows={RAW_TABLE: parsed.arrow if to_arrow else parsed.table},
         rejected=parsed.rejected,
         cursors=cursors,
         count=parsed.rows,
@@ -818,6 +824,7 @@ def postgres_page(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) ->
         source_kind="postgres",
         source_location='"LiteLLM_SpendLogs"',
         dropping=f"drop view if exists {wire}",
+        to_arrow=True,
     )
     run.log(
         "page",
