@@ -10,8 +10,8 @@ LiteLLM copies into every row), then in the same run times:
 
 * the baseline: ``COPY (SELECT <the columns ingest selects>) TO STDOUT (FORMAT csv)`` of every
   row, read by the client and thrown away;
-* the ingest: ``ingest.litellm.run`` into a new DuckDB file (COPY pages, DuckDB parse, upsert
-  on request_id with the cursor).
+* the ingest: the ``litellm`` source through ``ingest.runner.run_source`` into a new DuckDB file
+  (COPY pages, DuckDB parse, upsert on request_id with the cursor).
 
 The two alternate for ``--repeat`` rounds (default 2) after a warm-up COPY, so both meet the same
 cache and machine load; the best time of each is compared. It prints rows per second for both
@@ -32,8 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest import litellm, store  # noqa: E402
-from ingest.context import raw_table_ddl  # noqa: E402
+from ingest import store  # noqa: E402
+from ingest.config import Config  # noqa: E402
+from ingest.context import AppContext, raw_table_ddl  # noqa: E402
+from ingest.runner import run_source  # noqa: E402
+from ingest.sources import litellm  # noqa: E402
+from ingest.sources.litellm import queries  # noqa: E402
 
 SCHEMA = ROOT / "tests" / "litellm_schema.sql"
 
@@ -172,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{time.perf_counter() - t:.1f}s",
                 file=sys.stderr,
             )
-            have = litellm.read_layout(pg)["LiteLLM_SpendLogs"]
-            select = f"select {litellm.spend_select(have)} from {litellm.spend_from(have)}"
+            have = queries.read_layout(pg)["LiteLLM_SpendLogs"]
+            select = f"select {queries.spend_select(have)} from {queries.spend_from(have)}"
 
             def bare_copy() -> tuple[float, int]:
                 started, size = time.perf_counter(), 0
@@ -189,12 +193,14 @@ def main(argv: list[str] | None = None) -> int:
                     con = store.connect(Path(tmp) / "bench.duckdb")
                     store.ensure_tables(con, raw_table_ddl())
                     started = time.perf_counter()
-                    result = litellm.run(
-                        None,
+                    app = AppContext(
+                        db_path=Path(tmp) / "bench.duckdb", config=Config(path=None), quiet=True
+                    )
+                    result = run_source(
+                        app,
                         con,
+                        "litellm",
                         {"dsn_env": "LLMLEDGER_BENCH_DSN", "page_rows": args.page_rows},
-                        since=None,
-                        until=None,
                     )
                     seconds = time.perf_counter() - started
                     loaded = con.execute("select count(*) from raw_litellm_spend").fetchall()

@@ -73,14 +73,6 @@ SPEC: dict[str, Any] = {
     "bedrock?": {"application_profiles?": ("map", _STR)},
     "gateway?": {"identities?": (list, _STR), "match_window_seconds?": _INT},
     "sources?": {
-        "litellm?": (
-            list,
-            {"dsn_env?": _STR, "overlap_minutes?": _INT, "name?": _STR},
-        ),
-        "litellm_api?": (
-            list,
-            {"url": _STR, "key_env?": _STR, "overlap_minutes?": _INT, "page_size?": _INT},
-        ),
         "vertex?": (
             list,
             {
@@ -95,7 +87,6 @@ SPEC: dict[str, Any] = {
             },
         ),
         "vertex_files?": (list, {"path": _STR}),
-        "litellm_files?": (list, {"path": _STR}),
     },
     "prices?": {
         "overrides?": (list, _PRICE),

@@ -23,9 +23,6 @@ from ingest.errors import ConfigError, ExitCode, LedgerError
 from ingest.loader import LoadResult, record_run
 
 SOURCE_MODULES = {
-    "litellm": "ingest.litellm",
-    "litellm_api": "ingest.litellm_api",
-    "litellm_files": "ingest.litellm",
     "vertex": "ingest.vertex",
     "vertex_files": "ingest.vertex_files",
 }

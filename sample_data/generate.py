@@ -1436,7 +1436,7 @@ path = "bedrock/s3"
 [[sources.vertex_files]]
 path = "vertex"          # Cloud Logging sink export (generate_vertex.py)
 
-[[sources.litellm_files]]
+[[sources.litellm-files]]
 path = "litellm"         # the proxy's tables as COPY ... CSV dumps (litellm/generate.py);
                          # `ingest litellm` reads the same rows from PostgreSQL (litellm/load.py)
 

@@ -23,9 +23,11 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from ingest import litellm, store
+from ingest import store
 from ingest.cli import cli
-from ingest.context import raw_table_ddl
+from ingest.config import Config
+from ingest.context import AppContext, raw_table_ddl
+from ingest.runner import run_source
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e .[dev])")
 from psycopg.conninfo import make_conninfo  # noqa: E402
@@ -254,8 +256,15 @@ def build(con: duckdb.DuckDBPyConnection, **reference: Any) -> None:
     runner.build(con)
 
 
-def run(con: duckdb.DuckDBPyConnection, **options: Any) -> Any:
-    return litellm.run(None, con, {"connect_attempts": 1, **options}, since=None, until=None)
+APP = AppContext(db_path=Path("unused.duckdb"), config=Config(path=None), quiet=True)
+
+
+def run(con: duckdb.DuckDBPyConnection, *, since: Any = None, **options: Any) -> Any:
+    return run_source(APP, con, "litellm", {"connect_attempts": 1, **options}, since=since)
+
+
+def run_files(con: duckdb.DuckDBPyConnection, path: Path) -> Any:
+    return run_source(APP, con, "litellm-files", {"path": str(path)})
 
 
 def cursor_of(con: duckdb.DuckDBPyConnection, partition: str = "default") -> str | None:
@@ -567,9 +576,7 @@ def test_incremental_late_rows_and_dedupe(pg: PG, duck: duckdb.DuckDBPyConnectio
     assert duck.execute("select count(*) from raw_litellm_spend").fetchone() == (7,)
 
     # a backfill from --since reads what the overlap missed, and never moves the cursor back
-    backfill = litellm.run(
-        None, duck, {"connect_attempts": 1}, since=(T0 - timedelta(days=1)).date(), until=None
-    )
+    backfill = run(duck, since=(T0 - timedelta(days=1)).date())
     assert backfill.new_rows == 1
     assert cursor_of(duck) == "2026-11-02T09:10:00.000000Z"
 
@@ -822,7 +829,7 @@ def test_files_source_matches_postgres(
                 out.write(chunk)
     other = store.connect(tmp_path / "files.duckdb")
     store.ensure_tables(other, raw_table_ddl())
-    result = litellm.run_litellm_files(None, other, {"path": str(dump)}, since=None, until=None)
+    result = run_files(other, dump)
     assert (result.new_rows, result.rejected_rows) == (2 + 5 + 2 + 3, 1)
     for table in (
         "raw_litellm_spend",
@@ -836,7 +843,7 @@ def test_files_source_matches_postgres(
     assert other.execute("select location, reason from rejected_records").fetchall() == [
         (f"{dump / 'LiteLLM_SpendLogs.csv'}:3", "malformed metadata: not a JSON object")
     ]
-    again = litellm.run_litellm_files(None, other, {"path": str(dump)}, since=None, until=None)
+    again = run_files(other, dump)
     assert (again.new_rows, again.updated_rows) == (0, 0)
     assert_no_body_text(other)
     other.close()
@@ -1175,9 +1182,7 @@ def test_sample_data_loads_and_reconciles(
 
     files = store.connect(tmp_path / "files.duckdb")
     store.ensure_tables(files, raw_table_ddl())
-    litellm.run_litellm_files(
-        None, files, {"path": str(SAMPLE / "litellm")}, since=None, until=None
-    )
+    run_files(files, SAMPLE / "litellm")
     sql = "select * exclude (source_kind, source_location) from raw_litellm_spend order by all"
     assert duck.execute(sql).fetchall() == files.execute(sql).fetchall()
     files.close()

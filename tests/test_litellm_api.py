@@ -26,9 +26,11 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from ingest import litellm_api, store
+from ingest import store
 from ingest.cli import cli
-from ingest.context import raw_table_ddl
+from ingest.config import Config
+from ingest.context import AppContext, raw_table_ddl
+from ingest.runner import run_source
 
 MASTER_KEY = "sk-test-master-1234"
 T0 = datetime(2026, 11, 2, 9, 0, 0, tzinfo=UTC)
@@ -278,9 +280,11 @@ def ingest(
     until: date | None = DAY + timedelta(days=1),
     **options: Any,
 ) -> Any:
-    return litellm_api.run(
-        None,
+    app = AppContext(db_path=Path("unused.duckdb"), config=Config(path=None), quiet=True)
+    return run_source(
+        app,
         con,
+        "litellm-api",
         {"url": proxy.url, "attempts": 1, **options},  # type: ignore[attr-defined]
         since=since,
         until=until,

@@ -65,124 +65,6 @@ def run_ad_hoc(ctx: click.Context, kind: str, options: dict, since: object, unti
         sys.exit(pipeline.finish(app, con, [outcome]))
 
 
-@click.command("litellm")
-@click.option(
-    "--dsn-env",
-    default="LITELLM_DATABASE_URL",
-    show_default=True,
-    metavar="NAME",
-    help="Environment variable holding the proxy database's PostgreSQL DSN.",
-)
-@click.option(
-    "--name",
-    default=None,
-    metavar="NAME",
-    help="A name for this proxy (its cursor; several proxies can be ingested).",
-)
-@click.option(
-    "--overlap-minutes",
-    type=click.IntRange(min=0),
-    default=30,
-    show_default=True,
-    help="Re-read this far before the cursor: the proxy writes rows late.",
-)
-@date_options
-@click.pass_context
-def litellm(
-    ctx: click.Context,
-    dsn_env: str,
-    name: str | None,
-    overlap_minutes: int,
-    since: object,
-    until: object,
-) -> None:
-    """Ingest a LiteLLM proxy's spend logs, keys, teams and users from its PostgreSQL.
-
-    A read-only role is enough. The DSN is read from $LITELLM_DATABASE_URL (or --dsn-env NAME),
-    never from the command line or the config file.
-
-    \b
-    Example:
-      export LITELLM_DATABASE_URL=postgresql://reader@litellm-db:5432/litellm
-      llmledger --db ledger.duckdb ingest litellm
-    """
-    options = {"dsn_env": dsn_env, "overlap_minutes": overlap_minutes}
-    if name:
-        options["name"] = name
-    run_ad_hoc(ctx, "litellm", options, since, until)
-
-
-@click.command("litellm-api")
-@click.option("--url", required=True, metavar="URL", help="The proxy's base URL.")
-@click.option(
-    "--key-env",
-    default="LITELLM_MASTER_KEY",
-    show_default=True,
-    metavar="NAME",
-    help="Environment variable holding the proxy's master key (or an admin key).",
-)
-@click.option(
-    "--page-size",
-    type=click.IntRange(1, 1000),
-    default=1000,
-    show_default=True,
-    help="Rows per /spend/logs/v2 page (the API allows 1-1000).",
-)
-@click.option(
-    "--overlap-minutes",
-    type=click.IntRange(min=0),
-    default=30,
-    show_default=True,
-    help="Re-read this far before the cursor: the proxy writes rows late.",
-)
-@date_options
-@click.pass_context
-def litellm_api(
-    ctx: click.Context,
-    url: str,
-    key_env: str,
-    page_size: int,
-    overlap_minutes: int,
-    since: object,
-    until: object,
-) -> None:
-    """Ingest a LiteLLM proxy's spend logs, keys, teams and users through its REST API.
-
-    For when the database is out of reach. Reads /spend/logs/v2 in narrow time slices (its
-    totals are capped at 10,000 rows and its pages have no tie-breaker).
-
-    \b
-    Example:
-      export LITELLM_MASTER_KEY=sk-...
-      llmledger --db ledger.duckdb ingest litellm-api --url https://litellm.internal:4000
-    """
-    options = {
-        "url": url,
-        "key_env": key_env,
-        "page_size": page_size,
-        "overlap_minutes": overlap_minutes,
-    }
-    run_ad_hoc(ctx, "litellm_api", options, since, until)
-
-
-@click.command("litellm-files")
-@click.argument("path", type=click.Path(exists=True, file_okay=False))
-@date_options
-@click.pass_context
-def litellm_files(ctx: click.Context, path: str, since: object, until: object) -> None:
-    """Ingest CSV dumps of a LiteLLM proxy's tables from a folder.
-
-    The folder holds LiteLLM_SpendLogs.csv and optionally LiteLLM_VerificationToken.csv,
-    LiteLLM_TeamTable.csv, LiteLLM_UserTable.csv (and their Deleted/Deprecated tables), each as
-    written by COPY "<table>" TO STDOUT WITH (FORMAT csv, HEADER true).
-
-    \b
-    Example:
-      llmledger --db ledger.duckdb ingest litellm-files sample_data/litellm
-    """
-    run_ad_hoc(ctx, "litellm_files", {"path": str(Path(path).resolve())}, since, until)
-
-
 # ---------------------------------------------------------------------------------------------
 # Vertex AI
 
@@ -343,9 +225,6 @@ for _source in sources.SOURCES.values():
     ingest.add_command(command(_source))
 
 for _command in (
-    litellm,
-    litellm_api,
-    litellm_files,
     vertex,
     vertex_files,
 ):

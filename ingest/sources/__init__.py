@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ingest.source import Source
 from ingest.sources.bedrock import BEDROCK_CLOUDWATCH, BEDROCK_FILES, BEDROCK_S3
+from ingest.sources.litellm import LITELLM, LITELLM_API, LITELLM_FILES
 
 SOURCES: dict[str, Source] = {
     source.name: source
@@ -15,6 +16,9 @@ SOURCES: dict[str, Source] = {
         BEDROCK_FILES,
         BEDROCK_S3,
         BEDROCK_CLOUDWATCH,
+        LITELLM,
+        LITELLM_API,
+        LITELLM_FILES,
     )
 }
 

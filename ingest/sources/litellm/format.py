@@ -8,18 +8,25 @@ whole page into ``raw_litellm_spend`` rows in one SQL statement: casts, the fiel
 per bad row. Only the fields listed here leave ``metadata``; ``proxy_server_request``, message and
 response bodies, tracebacks and error messages never reach the database.
 
-Vendor field names appear here, in ``ingest/litellm*.py`` and in ``models/staging/stg_litellm.sql``.
+The key, team and user snapshots land the same way (``dimension_relation``). Vendor field
+names appear here, in ``queries.py`` and ``api.py`` beside it and in
+``models/staging/stg_litellm.sql``.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from ingest.source import Page, Parsed, RawTable, SourceRun
+
 RAW_TABLE = "raw_litellm_spend"
+KEYS_TABLE, TEAMS_TABLE, USERS_TABLE = "raw_litellm_keys", "raw_litellm_teams", "raw_litellm_users"
 # Not read: messages/response/proxy_server_request (bodies), and end_user, which Claude Code fills
 # with a per-session blob of its own ids (the key, its owner and team name the people).
 
@@ -98,7 +105,7 @@ RAW_SPEND_DDL = f"""
 
 _counter = itertools.count()
 
-# The metadata keys that leave the proxy's database (see ingest.litellm); nothing else does.
+# The metadata keys that leave the proxy's database (see queries.py); nothing else does.
 METADATA_KEYS = [
     "usage_object",
     "additional_usage_values",
@@ -422,3 +429,428 @@ def parse_spend(
 
 def _sql_str(value: str) -> str:
     return value.replace("'", "''")
+
+
+RAW_TABLE_DDL = [
+    RAW_SPEND_DDL,
+    f"""
+    create table if not exists {KEYS_TABLE} (
+        token varchar primary key,       -- SHA-256 of the virtual key; = spend logs' api_key
+        key_alias varchar,
+        key_name varchar,                -- abbreviated display form (sk-...abcd)
+        user_id varchar,
+        team_id varchar,
+        organization_id varchar,
+        tpm_limit bigint,
+        rpm_limit bigint,
+        tpd_limit bigint,
+        max_parallel_requests bigint,
+        max_budget decimal(38,12),
+        budget_duration varchar,
+        model_tpm_limit json,            -- metadata.model_tpm_limit: {{model group: tokens/min}}
+        model_rpm_limit json,
+        blocked boolean,
+        expires_at timestamptz,
+        created_at timestamptz,
+        deleted boolean not null,        -- from LiteLLM_DeletedVerificationToken
+        active_token varchar,            -- a rotated key's old hash points at its new one
+        proxy varchar not null,
+        source_kind varchar not null
+    )
+    """,
+    f"""
+    create table if not exists {TEAMS_TABLE} (
+        team_id varchar primary key,
+        team_alias varchar,
+        organization_id varchar,
+        tpm_limit bigint,
+        rpm_limit bigint,
+        tpd_limit bigint,
+        max_parallel_requests bigint,
+        max_budget decimal(38,12),
+        budget_duration varchar,
+        model_tpm_limit json,
+        model_rpm_limit json,
+        blocked boolean,
+        deleted boolean not null,
+        proxy varchar not null,
+        source_kind varchar not null
+    )
+    """,
+    f"""
+    create table if not exists {USERS_TABLE} (
+        user_id varchar primary key,
+        user_alias varchar,
+        user_email varchar,
+        team_id varchar,
+        user_role varchar,
+        tpm_limit bigint,
+        rpm_limit bigint,
+        max_parallel_requests bigint,
+        max_budget decimal(38,12),
+        budget_duration varchar,
+        proxy varchar not null,
+        source_kind varchar not null
+    )
+    """,
+]
+
+
+# wire column -> field of a /spend/logs/v2 row
+API_FIELDS = {
+    "request_id": "request_id",
+    "call_type": "call_type",
+    "api_key": "api_key",
+    "spend": "spend",
+    "prompt_tokens": "prompt_tokens",
+    "completion_tokens": "completion_tokens",
+    "total_tokens": "total_tokens",
+    "start_time": "startTime",
+    "end_time": "endTime",
+    "model": "model",
+    "model_id": "model_id",
+    "model_group": "model_group",
+    "custom_llm_provider": "custom_llm_provider",
+    "api_base": "api_base",
+    "user_id": "user",
+    "team_id": "team_id",
+    "organization_id": "organization_id",
+    "session_id": "session_id",
+    "status": "status",
+    "cache_hit": "cache_hit",
+    "request_tags": "request_tags",
+    "metadata": "metadata",
+}
+assert list(API_FIELDS) == WIRE_COLUMNS
+KEY_FIELDS = {  # raw_litellm_keys column -> JSON path in a /key/list full object
+    "token": "$.token",
+    "key_alias": "$.key_alias",
+    "key_name": "$.key_name",
+    "user_id": "$.user_id",
+    "team_id": "$.team_id",
+    "organization_id": "$.organization_id",
+    "tpm_limit": "$.tpm_limit",
+    "rpm_limit": "$.rpm_limit",
+    "tpd_limit": "$.tpd_limit",
+    "max_parallel_requests": "$.max_parallel_requests",
+    "max_budget": "$.max_budget",
+    "budget_duration": "$.budget_duration",
+    "blocked": "$.blocked",
+    "expires_at": "$.expires",
+    "created_at": "$.created_at",
+    "model_tpm_limit": "$.metadata.model_tpm_limit",
+    "model_rpm_limit": "$.metadata.model_rpm_limit",
+}
+TEAM_FIELDS = {
+    "team_id": "$.team_id",
+    "team_alias": "$.team_alias",
+    "organization_id": "$.organization_id",
+    "tpm_limit": "$.tpm_limit",
+    "rpm_limit": "$.rpm_limit",
+    "tpd_limit": "$.tpd_limit",
+    "max_parallel_requests": "$.max_parallel_requests",
+    "max_budget": "$.max_budget",
+    "budget_duration": "$.budget_duration",
+    "blocked": "$.blocked",
+    "model_tpm_limit": "$.metadata.model_tpm_limit",
+    "model_rpm_limit": "$.metadata.model_rpm_limit",
+}
+USER_FIELDS = {
+    "user_id": "$.user_id",
+    "user_alias": "$.user_alias",
+    "user_email": "$.user_email",
+    "team_id": "$.team_id",
+    "user_role": "$.user_role",
+    "tpm_limit": "$.tpm_limit",
+    "rpm_limit": "$.rpm_limit",
+    "max_parallel_requests": "$.max_parallel_requests",
+    "max_budget": "$.max_budget",
+    "budget_duration": "$.budget_duration",
+}
+
+
+_DIM_TYPES = {
+    KEYS_TABLE: {
+        "tpm_limit": "bigint",
+        "rpm_limit": "bigint",
+        "tpd_limit": "bigint",
+        "max_parallel_requests": "bigint",
+        "max_budget": "decimal(38,12)",
+        "blocked": "boolean",
+        "expires_at": "timestamptz",
+        "created_at": "timestamptz",
+        "model_tpm_limit": "json",
+        "model_rpm_limit": "json",
+        "deleted": "boolean",
+    },
+    TEAMS_TABLE: {
+        "tpm_limit": "bigint",
+        "rpm_limit": "bigint",
+        "tpd_limit": "bigint",
+        "max_parallel_requests": "bigint",
+        "max_budget": "decimal(38,12)",
+        "blocked": "boolean",
+        "model_tpm_limit": "json",
+        "model_rpm_limit": "json",
+        "deleted": "boolean",
+    },
+    USERS_TABLE: {
+        "tpm_limit": "bigint",
+        "rpm_limit": "bigint",
+        "max_parallel_requests": "bigint",
+        "max_budget": "decimal(38,12)",
+    },
+}
+
+
+def dimension_relation(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    wire: str,
+    *,
+    proxy: str,
+    source_kind: str,
+) -> duckdb.DuckDBPyRelation:
+    """Cast a VARCHAR wire table of key/team/user rows into ``table``'s columns."""
+    target = [
+        str(r[0])
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_name = ? "
+            "and table_schema = 'main' order by ordinal_position",
+            [table],
+        ).fetchall()
+    ]
+    have = {str(r[0]) for r in con.execute(f"select column_name from (describe {wire})").fetchall()}
+    types = _DIM_TYPES[table]
+    exprs = []
+    for col in target:
+        text = f"nullif(cast({col} as varchar), '')"
+        if col in ("proxy", "source_kind"):
+            value = proxy if col == "proxy" else source_kind
+            exprs.append("'" + value.replace("'", "''") + f"' as {col}")
+        elif col not in have:
+            default = "false" if col == "deleted" else "null"
+            exprs.append(f"{default}::{types.get(col, 'varchar')} as {col}")
+        elif types.get(col) == "json":  # re-serialised, so every source stores the same text
+            exprs.append(f"case when json_valid({text}) then json({text}) end as {col}")
+        elif col in types:
+            exprs.append(f"try_cast({text} as {types[col]}) as {col}")
+        else:
+            exprs.append(f"{text} as {col}")
+    key = target[0]
+    return con.sql(f"select {', '.join(exprs)} from {wire} where nullif({key}, '') is not null")
+
+
+def csv_scan(path: Path) -> str:
+    """read_csv over a CSV with a header (PostgreSQL's COPY csv format), every column VARCHAR."""
+    p = str(path).replace("'", "''")
+    return (
+        f"read_csv('{p}', header=true, all_varchar=true, delim=',', quote='\"', escape='\"', "
+        "allow_quoted_nulls=false, auto_detect=true, sample_size=-1)"
+    )
+
+
+def csv_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    return [str(r[0]) for r in con.execute(f"describe select * from {csv_scan(path)}").fetchall()]
+
+
+def read_csv_wire(
+    con: duckdb.DuckDBPyConnection, path: Path, name: str, columns: list[str] | None = None
+) -> None:
+    """Materialise a CSV (only ``columns`` of it, if given) as an all-VARCHAR temp table."""
+    select = ", ".join(quote_name(c) for c in columns) if columns else "*"
+    con.execute(f"create or replace temp table {name} as select {select} from {csv_scan(path)}")
+
+
+def quote_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _files_sql(paths: list[Path]) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def spend_wire(con: duckdb.DuckDBPyConnection, pages: list[Path], name: str) -> None:
+    """The rows of /spend/logs/v2 page files as a VARCHAR wire table (each row parsed once)."""
+    shape = ", ".join(
+        f'"{api_field}": "{"JSON" if wire in ("metadata", "request_tags") else "VARCHAR"}"'
+        for wire, api_field in API_FIELDS.items()
+    )
+    exprs = []
+    for wire, api_field in API_FIELDS.items():
+        if wire in ("metadata", "request_tags"):  # objects / arrays stay JSON text
+            exprs.append(f'cast(r."{api_field}" as varchar) as {wire}')
+        else:
+            exprs.append(f'r."{api_field}" as {wire}')
+    con.execute(
+        f"""
+        create or replace temp table {name} as
+        select {", ".join(exprs)},
+               'spend/logs/v2/' || coalesce(r.request_id, page || '#' || ordinal) as location
+        from (
+            select json_transform(row, '{{{shape}}}') as r, page, ordinal
+            from (
+                select unnest(rows) as row, generate_subscripts(rows, 1) as ordinal,
+                       regexp_extract(filename, '[^/]+$') as page
+                from (
+                    select from_json(json, '{{"data": ["JSON"]}}').data as rows, filename
+                    from read_json_objects({_files_sql(pages)}, filename=true)
+                )
+            )
+        )
+        """
+    )
+
+
+def dimension_wire(con: duckdb.DuckDBPyConnection, pages: list[Path], kind: str, name: str) -> None:
+    fields = {"keys": KEY_FIELDS, "teams": TEAM_FIELDS, "users": USER_FIELDS}[kind]
+    # /key/list -> {"keys": [...]}, /user/list -> {"users": [...]}, /team/list -> [...]
+    if kind == "teams":
+        rows = f"select json as row from read_json_objects({_files_sql(pages)}, format='array')"
+    else:
+        rows = (
+            f"select unnest(cast(json_extract(json, '$.{kind}') as json[])) as row "
+            f"from read_json_objects({_files_sql(pages)})"
+        )
+    exprs = []
+    for column, path in fields.items():
+        if column.startswith("model_"):
+            exprs.append(f"cast(json_extract(row, '{path}') as varchar) as {column}")
+        else:
+            exprs.append(f"json_extract_string(row, '{path}') as {column}")
+    con.execute(
+        f"create or replace temp table {name} as select {', '.join(exprs)} from ({rows})"
+        " where json_type(row) = 'OBJECT'"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The raw tables, and the formats of the three transports' pages
+# --------------------------------------------------------------------------------------------
+
+SPEND_KEY = ("request_id",)
+SPEND = RawTable(RAW_TABLE, RAW_TABLE_DDL[0], SPEND_KEY)
+# The REST API's slices share their boundary second: a row read twice keeps its latest reading.
+SPEND_API = RawTable(RAW_TABLE, RAW_TABLE_DDL[0], SPEND_KEY, prefer="start_time desc")
+# A deleted key's row and a rotated key's both name an old token: the live reading wins.
+KEYS = RawTable(
+    KEYS_TABLE, RAW_TABLE_DDL[1], ("token",), prefer="deleted, active_token nulls first"
+)
+KEYS_API = RawTable(KEYS_TABLE, RAW_TABLE_DDL[1], ("token",))
+TEAMS = RawTable(TEAMS_TABLE, RAW_TABLE_DDL[2], ("team_id",))
+USERS = RawTable(USERS_TABLE, RAW_TABLE_DDL[3], ("user_id",))
+
+DIMENSIONS = {"keys": KEYS_TABLE, "teams": TEAMS_TABLE, "users": USERS_TABLE}
+
+
+def temp_name(stem: str) -> str:
+    return f"{stem}_{next(_counter)}"
+
+
+def dropping_statements(*statements: str) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    def drop(con: duckdb.DuckDBPyConnection) -> None:
+        for statement in statements:
+            con.execute(statement)
+
+    return drop
+
+
+def spend_parsed(
+    con: duckdb.DuckDBPyConnection,
+    wire: str,
+    *,
+    proxy: str,
+    partition: str | None,
+    source_kind: str,
+    source_location: str,
+    dropping: str,
+    to_arrow: bool = False,
+) -> Parsed:
+    parsed = parse_spend(
+        con,
+        wire,
+        proxy=proxy,
+        source_kind=source_kind,
+        source_location=source_location,
+        to_arrow=to_arrow,
+    )
+
+    def cleanup(c: duckdb.DuckDBPyConnection) -> None:
+        parsed.drop(c)
+        c.execute(dropping)
+
+    cursors = {partition: parsed.max_start} if partition is not None and parsed.max_start else {}
+    return Parsed(
+        rows={RAW_TABLE: parsed.arrow if to_arrow else parsed.table},
+        rejected=parsed.rejected,
+        cursors=cursors,
+        count=parsed.rows,
+        cleanup=cleanup,
+    )
+
+
+def dimension_parsed(
+    con: duckdb.DuckDBPyConnection, kind: str, wire: str, *, proxy: str, source_kind: str
+) -> Parsed:
+    table = DIMENSIONS[kind]
+    rel = dimension_relation(con, table, wire, proxy=proxy, source_kind=source_kind)
+    return Parsed(rows={table: rel}, cleanup=dropping_statements(f"drop table if exists {wire}"))
+
+
+def proxy_name(run: SourceRun) -> str:
+    """The configured proxy name: the cursor's partition and every row's ``proxy``."""
+    return str(run.options.get("name") or "default")
+
+
+def postgres_page(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) -> Parsed:
+    """A COPY page of the proxy's database: spend logs, or a key/team/user snapshot."""
+    proxy = proxy_name(run)
+    path = Path(page.files[0].path)
+    if page.kind != "spend":
+        wire = temp_name("_litellm_dim")
+        read_csv_wire(con, path, wire)
+        return dimension_parsed(con, page.kind, wire, proxy=proxy, source_kind="postgres")
+    wire = temp_name("_litellm_wire")
+    con.execute(
+        f"create temp view {wire} as select *, "
+        "'LiteLLM_SpendLogs/' || coalesce(request_id, '?') as location "
+        f"from {csv_scan(path)}"
+    )
+    parsed = spend_parsed(
+        con,
+        wire,
+        proxy=proxy,
+        partition=proxy,
+        source_kind="postgres",
+        source_location='"LiteLLM_SpendLogs"',
+        dropping=f"drop view if exists {wire}",
+        to_arrow=True,
+    )
+    run.log(
+        "page",
+        f"{parsed.count} rows up to {parsed.cursors.get(proxy)}",
+        rows=parsed.count,
+        rejected=len(parsed.rejected),
+    )
+    return parsed
+
+
+def api_page(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) -> Parsed:
+    """Saved pages of the REST API: /spend/logs/v2 slices, or /key|team|user/list pages."""
+    base_url = str(run.client.base_url)
+    paths = [Path(f.path) for f in page.files]
+    if page.kind != "spend":
+        wire = temp_name("_litellm_api_dim")
+        dimension_wire(con, paths, page.kind, wire)
+        return dimension_parsed(con, page.kind, wire, proxy=base_url, source_kind="api")
+    wire = temp_name("_litellm_api_wire")
+    spend_wire(con, paths, wire)
+    return spend_parsed(
+        con,
+        wire,
+        proxy=base_url,
+        partition=base_url,
+        source_kind="api",
+        source_location=f"{base_url}/spend/logs/v2",
+        dropping=f"drop table if exists {wire}",
+    )
