@@ -95,20 +95,6 @@ SPEC: dict[str, Any] = {
             list,
             {"url": _STR, "key_env?": _STR, "overlap_minutes?": _INT, "page_size?": _INT},
         ),
-        "vertex?": (
-            list,
-            {
-                "project": _STR,
-                "api_endpoint?": _STR,
-                "anonymous?": _BOOL,
-                "filter?": _STR,
-                "page_size?": _INT,
-                "overlap_minutes?": _INT,
-                "calls_per_minute?": _INT,
-                "retry_deadline_seconds?": _INT,
-            },
-        ),
-        "vertex_files?": (list, {"path": _STR}),
         "litellm_files?": (list, {"path": _STR}),
     },
     "prices?": {

@@ -28,8 +28,6 @@ SOURCE_MODULES = {
     "litellm": "ingest.litellm",
     "litellm_api": "ingest.litellm_api",
     "litellm_files": "ingest.litellm",
-    "vertex": "ingest.vertex",
-    "vertex_files": "ingest.vertex_files",
 }
 
 

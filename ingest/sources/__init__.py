@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from ingest.source import Source
 from ingest.sources.bedrock import BEDROCK_FILES
+from ingest.sources.vertex import VERTEX, VERTEX_FILES
 
-SOURCES: dict[str, Source] = {source.name: source for source in (BEDROCK_FILES,)}
+SOURCES: dict[str, Source] = {
+    source.name: source
+    for source in (
+        BEDROCK_FILES,
+        VERTEX,
+        VERTEX_FILES,
+    )
+}
 
 
 def get(name: str) -> Source | None:
