@@ -524,6 +524,48 @@ def test_malformed_and_unknown_entries_are_rejected_and_the_rest_loads(ledger, s
     assert rows(con, "select insert_id from raw_vertex_usage") == [("u-good",)]
 
 
+@pytest.mark.service
+def test_a_page_commits_audit_usage_rejects_and_cursor_in_one_write(
+    ledger, server, monkeypatch
+) -> None:
+    from ingest.loader import Loader
+
+    app, con = ledger
+    server.add(
+        audit("a1", T0),
+        response("u1", T0 + timedelta(seconds=1), "msg_vrtx_1"),
+        response("u-none", T0 + timedelta(seconds=2), "msg_vrtx_none", usage={}),
+    )
+    writes: list[Any] = []
+    real_write = Loader.write
+
+    def write(self: Loader, page: Any) -> Any:
+        writes.append(page)
+        return real_write(self, page)
+
+    monkeypatch.setattr(Loader, "write", write)
+    result = ingest(app, con, server, since=date(2026, 11, 2), until=date(2026, 11, 3))
+    assert (result.new_rows, result.rejected_rows) == (2, 1)
+    (page,) = writes
+    assert sorted(page.rows) == ["raw_vertex_audit", "raw_vertex_usage"]
+    assert [reason for _location, reason in page.rejected] == ["missing field usage.input_tokens"]
+    assert dict(page.cursors) == {PROJECT: "2026-11-02T10:00:02.000000Z|u-none"}
+
+
+@pytest.mark.service
+def test_an_entry_without_an_insert_id_is_located_by_response_and_line(ledger, server) -> None:
+    app, con = ledger
+    server.empty_first_page = True  # response 1 is empty: the entries arrive in response 2
+    anonymous = audit("unused", T0 + timedelta(seconds=1))
+    del anonymous["insertId"]
+    server.add(audit("a1", T0), anonymous)
+    result = ingest(app, con, server, since=date(2026, 11, 2), until=date(2026, 11, 3))
+    assert (result.new_rows, result.rejected_rows) == (1, 1)
+    assert rows(con, "select reason, location from rejected_records") == [
+        ("missing field insertId", f"projects/{PROJECT} entries.list page 2 line:2")
+    ]
+
+
 # --------------------------------------------------------------------------- models
 
 
@@ -816,6 +858,27 @@ def test_help_has_examples() -> None:
     for command in ("vertex", "vertex-files"):
         out = CliRunner().invoke(cli, ["ingest", command, "--help"]).output
         assert "Example:" in out and "llmledger" in out
+
+
+def test_the_old_config_spelling_vertex_files_still_reads(tmp_path) -> None:
+    config = tmp_path / "llmledger.toml"
+    config.write_text(f'[[sources.vertex_files]]\npath = "{SAMPLE / "vertex"}"\n', encoding="utf-8")
+    result = _cli(
+        tmp_path,
+        "--config",
+        str(config),
+        "ingest",
+        "--since",
+        "2026-11-05",
+        "--until",
+        "2026-11-06",
+    )
+    assert result.exit_code == 0, result.output
+    assert "vertex-files: " in result.stderr
+    con = duckdb.connect(str(tmp_path / "cli.duckdb"))
+    assert rows(con, "select count(*) > 0 from raw_vertex_audit") == [(True,)]
+    assert rows(con, "select distinct source from ingest_runs") == [("vertex-files",)]
+    con.close()
 
 
 @pytest.mark.service

@@ -29,7 +29,7 @@ import functools
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
@@ -191,8 +191,9 @@ def _responses(
     page_size: int,
     limiter: TokenBucket,
     retry: Any,
-) -> Iterator[list[dict[str, Any]]]:
-    """The entries of each ``client.list_entries`` response (I/O only), oldest entries first.
+) -> Generator[tuple[int, list[dict[str, Any]]], None, None]:
+    """(response number, its entries) of each non-empty ``client.list_entries`` response (I/O
+    only), oldest entries first.
 
     Each HTTP call goes through the rate limiter and the retry policy, and its raw response is
     kept: pages are handed on as the API's own JSON, so parsing stays in SQL. If the client
@@ -235,7 +236,7 @@ def _responses(
                     consumed += 1
                     if consumed == len(responses[-1].get("entries") or []):
                         yielded = len(responses)
-                        yield list(responses[-1]["entries"])
+                        yield yielded, list(responses[-1]["entries"])
                         consumed = 0
                 return
             except _CallFailed:
@@ -244,7 +245,7 @@ def _responses(
                 # The client's own entry parsing failed on this page; the format reports why.
                 if len(responses) > yielded:
                     yielded = len(responses)
-                    yield list(responses[-1].get("entries") or [])
+                    yield yielded, list(responses[-1].get("entries") or [])
                 token = responses[-1].get("nextPageToken") if responses else None
                 if not token:
                     return
@@ -271,27 +272,28 @@ def pages(run: SourceRun, *, kinds: str) -> Iterator[Page]:
     page_size = int(options.get("page_size") or DEFAULT_PAGE_SIZE)
     per_minute = int(options.get("calls_per_minute") or DEFAULT_CALLS_PER_MINUTE)
     overlap = timedelta(minutes=int(options.get("overlap_minutes", DEFAULT_OVERLAP_MINUTES)))
-    window = run.window(project, overlap=overlap, first_run=timedelta(days=DEFAULT_LOOKBACK_DAYS))
-    assert window.start is not None  # first_run bounds it
+    first_run = timedelta(days=DEFAULT_LOOKBACK_DAYS)
+    window = run.window(project, overlap=overlap, first_run=first_run)
+    start = window.start or run.now - first_run  # always bounded: see the module docstring
     end = window.end or run.now
-    if window.start >= end:
+    if start >= end:
         return
-    filter_ = build_filter(window.start, end, kinds, options.get("filter"))
+    filter_ = build_filter(start, end, kinds, options.get("filter"))
 
     def on_error(exc: Exception) -> None:
         run.log("source_retry", f"{_describe(exc)} from {endpoint}; retrying", project=project)
 
     limiter = TokenBucket(per_minute, clock=run.clock, sleep=run.sleep)
+    responses = _responses(
+        run.client,
+        project=project,
+        filter_=filter_,
+        page_size=page_size,
+        limiter=limiter,
+        retry=make_retry(deadline, on_error),
+    )
     try:
-        responses = _responses(
-            run.client,
-            project=project,
-            filter_=filter_,
-            page_size=page_size,
-            limiter=limiter,
-            retry=make_retry(deadline, on_error),
-        )
-        for number, listed in enumerate(responses, start=1):
+        for number, listed in responses:
             path = os.path.join(run.scratch, f"page-{number}.ndjson")
             with open(path, "w", encoding="utf-8") as fh:
                 for entry in listed:  # serialising the API's dicts; parsing happens in SQL
@@ -312,6 +314,8 @@ def pages(run: SourceRun, *, kinds: str) -> Iterator[Page]:
         if mapped is None:
             raise
         raise mapped from None
+    finally:
+        responses.close()  # restores the client's connection now, also when stopped early
 
 
 def _remove(path: str) -> None:
