@@ -72,22 +72,7 @@ SPEC: dict[str, Any] = {
     },
     "bedrock?": {"application_profiles?": ("map", _STR)},
     "gateway?": {"identities?": (list, _STR), "match_window_seconds?": _INT},
-    "sources?": {
-        "vertex?": (
-            list,
-            {
-                "project": _STR,
-                "api_endpoint?": _STR,
-                "anonymous?": _BOOL,
-                "filter?": _STR,
-                "page_size?": _INT,
-                "overlap_minutes?": _INT,
-                "calls_per_minute?": _INT,
-                "retry_deadline_seconds?": _INT,
-            },
-        ),
-        "vertex_files?": (list, {"path": _STR}),
-    },
+    "sources?": {},  # one table per declared source: see spec()
     "prices?": {
         "overrides?": (list, _PRICE),
         "litellm_file?": _STR,

@@ -20,10 +20,9 @@ DEFAULT_DB = "llmledger.duckdb"
 
 def raw_table_ddl() -> list[str]:
     """Every source family's raw tables, so models build even where a source has no data yet."""
-    from ingest import sources, vertex_parse  # no SDK imports at module level
+    from ingest import sources  # no SDK imports at module level
 
-    declared = [t.ddl for s in sources.SOURCES.values() for t in s.tables]
-    return list(dict.fromkeys([*declared, *vertex_parse.RAW_TABLE_DDL]))
+    return list(dict.fromkeys(t.ddl for s in sources.SOURCES.values() for t in s.tables))
 
 
 @dataclass

@@ -1,17 +1,12 @@
 """Ingest -> build -> publish, shared by `ingest`, `run`, `demo` and the ad hoc source commands.
 
-Each source module (``ingest/<kind>.py``) exposes::
-
-    NAME: str                      # the source name in cursors, rejected_records and the run log
-    def run(app, con, options: dict, *, since: date | None, until: date | None) -> LoadResult
-
-``run`` raises ``SourceUnavailable`` (exit 3) when the source is down or refuses credentials,
-after the SDK's own retries, leaving its cursor where it was.
+``ingest_one`` runs one declared source (``ingest/sources``) through the runner and records the
+run; a source that is down or refuses credentials ends as ``SourceUnavailable`` (exit 3) with
+its cursor where the last committed page left it.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,11 +16,6 @@ import duckdb
 from ingest.context import AppContext
 from ingest.errors import ConfigError, ExitCode, LedgerError
 from ingest.loader import LoadResult, record_run
-
-SOURCE_MODULES = {
-    "vertex": "ingest.vertex",
-    "vertex_files": "ingest.vertex_files",
-}
 
 
 @dataclass
@@ -49,22 +39,13 @@ def ingest_one(
     from ingest import runner, sources
 
     declared = sources.get(kind)
-    if declared is not None:
-        name = declared.name
-
-        def read() -> LoadResult:
-            return runner.run_source(app, con, declared, options, since=since, until=until)
-    else:
-        module = importlib.import_module(SOURCE_MODULES[kind])
-        legacy = getattr(module, f"run_{kind}", None) or module.run
-        name = getattr(module, "NAME", kind)
-
-        def read() -> LoadResult:
-            return legacy(app, con, options, since=since, until=until)  # type: ignore[no-any-return]
+    if declared is None:
+        raise ConfigError(f"no source called {kind!r}; see `llmledger ingest --help`")
+    name = declared.name
 
     started = datetime.now(UTC)
     try:
-        result = read()
+        result = runner.run_source(app, con, declared, options, since=since, until=until)
     except LedgerError as exc:
         record_run(
             con,
@@ -100,10 +81,6 @@ def configured_sources(app: AppContext) -> list[tuple[str, dict[str, Any]]]:
     for name in sources.SOURCES:
         for options in app.config.sources(name):
             found.append((name, dict(options)))
-    for kind in SOURCE_MODULES:
-        if sources.get(kind) is None:
-            for options in app.config.sources(kind):
-                found.append((kind, dict(options)))
     return found
 
 

@@ -23,7 +23,8 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -52,12 +53,16 @@ def run_source(
     until: date | None = None,
     client: Any = None,
     now: datetime | None = None,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
     configured: bool = False,
 ) -> LoadResult:
     """Read ``source`` with ``options`` (a config table or flags) into its raw tables.
 
     ``client`` replaces the one the source's factory would build (tests: a client pointed at a
-    local server). ``configured`` says the options are already checked (``configure``'s output).
+    local server); ``now``, ``clock`` and ``sleep`` replace the wall clock and the monotonic one
+    a transport paces itself by (tests). ``configured`` says the options are already checked
+    (``configure``'s output).
     Raises ConfigError (exit 2) for bad options and SourceUnavailable (exit 3) for a source that
     is down or refuses credentials.
     """
@@ -91,6 +96,8 @@ def run_source(
                 now=now or datetime.now(UTC),
                 progress=advance,
                 reader=reader,
+                clock=clock or time.monotonic,
+                sleep=sleep or time.sleep,
             )
             return _load(run)
     finally:

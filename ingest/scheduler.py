@@ -368,13 +368,10 @@ def _ingest_safely(
 
 
 def _source_name(kind: str) -> str:
-    try:
-        import importlib
+    from ingest import sources
 
-        module = importlib.import_module(pipeline.SOURCE_MODULES[kind])
-        return str(getattr(module, "NAME", kind))
-    except Exception:  # noqa: BLE001 - the module itself may be what failed
-        return kind
+    declared = sources.get(kind)
+    return declared.name if declared is not None else kind
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -276,6 +277,9 @@ class SourceRun:
     # Bookkeeping reads (cursors, processed objects) come from the transport's thread and the
     # runner's: they share this connection of their own, one query at a time.
     reader: duckdb.DuckDBPyConnection | None = None
+    # The clock a transport paces itself by (rate limits); tests hand in a fake one.
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property

@@ -1433,7 +1433,7 @@ team = "platform"       # a shared role: team known, developer stays unattribute
 [[sources.bedrock-files]]
 path = "bedrock/s3"
 
-[[sources.vertex_files]]
+[[sources.vertex-files]]
 path = "vertex"          # Cloud Logging sink export (generate_vertex.py)
 
 [[sources.litellm-files]]

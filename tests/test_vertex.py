@@ -18,12 +18,15 @@ import pytest
 from click.testing import CliRunner
 from vertex_server import FakeCloudLogging, parse_time
 
-from ingest import store, vertex, vertex_files
+from ingest import store
 from ingest.cli import cli
 from ingest.config import Config
 from ingest.context import AppContext
 from ingest.errors import ConfigError, SourceUnavailable
 from ingest.pipeline import build
+from ingest.runner import run_source
+from ingest.sources.vertex import VERTEX
+from ingest.transports import cloud_logging
 from models import vertex_health
 
 PROJECT = "test-proj"
@@ -136,8 +139,8 @@ class FakeClock:
 
 @pytest.fixture(autouse=True)
 def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(vertex, "RETRY_INITIAL", 0.001)
-    monkeypatch.setattr(vertex, "RETRY_MAXIMUM", 0.02)
+    monkeypatch.setattr(cloud_logging, "RETRY_INITIAL", 0.001)
+    monkeypatch.setattr(cloud_logging, "RETRY_MAXIMUM", 0.02)
 
 
 @pytest.fixture
@@ -173,8 +176,20 @@ def ingest(
 ) -> Any:
     clock = clock or FakeClock()
     opts = {"project": PROJECT, "api_endpoint": server.url, "anonymous": True, **options}
-    return vertex.run(
-        app, con, opts, since=since, until=until, clock=clock, sleep=clock.sleep, now=now
+    client = cloud_logging.make_client(
+        PROJECT, api_endpoint=server.url, anonymous=True, name="vertex"
+    )
+    return run_source(
+        app,
+        con,
+        "vertex",
+        opts,
+        since=since,
+        until=until,
+        client=client,
+        now=now,
+        clock=clock,
+        sleep=clock.sleep,
     )
 
 
@@ -243,10 +258,11 @@ def test_the_24_hour_trap_is_avoided(ledger, server) -> None:
     result = ingest(app, con, server, now=datetime.now(UTC))
     assert result.new_rows == 2
     lo, hi = filter_bounds(server.list_calls[0]["body"]["filter"])
-    assert hi - lo == timedelta(days=vertex.DEFAULT_LOOKBACK_DAYS)
+    assert hi - lo == timedelta(days=cloud_logging.DEFAULT_LOOKBACK_DAYS)
 
     # What the trap looks like: a filter without "timestamp" gets the client's 24-hour bound.
-    client = vertex.make_client(PROJECT, api_endpoint=server.url, anonymous=True)
+    assert VERTEX.client is not None
+    client = VERTEX.client({"project": PROJECT, "api_endpoint": server.url, "anonymous": True})
     assert list(client.list_entries(filter_='logName:"claude-gateway"')) == []
     sent = server.list_calls[-1]["body"]["filter"]
     assert sent.startswith('logName:"claude-gateway" AND timestamp>="')
@@ -320,7 +336,7 @@ def test_paging_follows_page_tokens_and_an_empty_first_page(ledger, server) -> N
 
 def test_token_bucket_keeps_any_minute_under_the_quota() -> None:
     clock = FakeClock()
-    bucket = vertex.TokenBucket(60, clock=clock, sleep=clock.sleep)
+    bucket = cloud_logging.TokenBucket(60, clock=clock, sleep=clock.sleep)
     times = []
     for _ in range(150):
         bucket.acquire()
@@ -336,17 +352,17 @@ def test_paging_respects_the_read_quota(ledger, server) -> None:
     server.add(*(audit(f"a{i:02}", T0 + timedelta(seconds=i)) for i in range(20)))
     clock = FakeClock()
     seen: list[float] = []
-    original = vertex.TokenBucket.acquire
+    original = cloud_logging.TokenBucket.acquire
 
-    def acquire(self: vertex.TokenBucket) -> None:
+    def acquire(self: cloud_logging.TokenBucket) -> None:
         original(self)
         seen.append(self.clock())
 
-    vertex.TokenBucket.acquire = acquire  # type: ignore[method-assign]
+    cloud_logging.TokenBucket.acquire = acquire  # type: ignore[method-assign]
     try:
         result = ingest(app, con, server, page_size=1, calls_per_minute=6, clock=clock)
     finally:
-        vertex.TokenBucket.acquire = original  # type: ignore[method-assign]
+        cloud_logging.TokenBucket.acquire = original  # type: ignore[method-assign]
     assert result.new_rows == 20
     assert len(server.list_calls) == len(seen) == 20
     assert max(sum(1 for u in seen if t <= u <= t + 60) for t in seen) == 6
@@ -392,7 +408,7 @@ def _cli(tmp_path: Path, *args: str) -> Any:
 def test_endpoint_down_is_one_line_exit_3_and_the_checkpoint_stays(
     tmp_path, server, monkeypatch, down
 ) -> None:
-    monkeypatch.setattr(vertex, "DEFAULT_RETRY_DEADLINE_SECONDS", 0.3)
+    monkeypatch.setattr(cloud_logging, "DEFAULT_RETRY_DEADLINE_SECONDS", 0.3)
     server.add(audit("a1", T0))
     ok = _cli(
         tmp_path,
@@ -506,6 +522,48 @@ def test_malformed_and_unknown_entries_are_rejected_and_the_rest_loads(ledger, s
         ("wrong type for usage.input_tokens: expected an integer", f"{GATEWAY_LOG}#u-type"),
     ]
     assert rows(con, "select insert_id from raw_vertex_usage") == [("u-good",)]
+
+
+@pytest.mark.service
+def test_a_page_commits_audit_usage_rejects_and_cursor_in_one_write(
+    ledger, server, monkeypatch
+) -> None:
+    from ingest.loader import Loader
+
+    app, con = ledger
+    server.add(
+        audit("a1", T0),
+        response("u1", T0 + timedelta(seconds=1), "msg_vrtx_1"),
+        response("u-none", T0 + timedelta(seconds=2), "msg_vrtx_none", usage={}),
+    )
+    writes: list[Any] = []
+    real_write = Loader.write
+
+    def write(self: Loader, page: Any) -> Any:
+        writes.append(page)
+        return real_write(self, page)
+
+    monkeypatch.setattr(Loader, "write", write)
+    result = ingest(app, con, server, since=date(2026, 11, 2), until=date(2026, 11, 3))
+    assert (result.new_rows, result.rejected_rows) == (2, 1)
+    (page,) = writes
+    assert sorted(page.rows) == ["raw_vertex_audit", "raw_vertex_usage"]
+    assert [reason for _location, reason in page.rejected] == ["missing field usage.input_tokens"]
+    assert dict(page.cursors) == {PROJECT: "2026-11-02T10:00:02.000000Z|u-none"}
+
+
+@pytest.mark.service
+def test_an_entry_without_an_insert_id_is_located_by_response_and_line(ledger, server) -> None:
+    app, con = ledger
+    server.empty_first_page = True  # response 1 is empty: the entries arrive in response 2
+    anonymous = audit("unused", T0 + timedelta(seconds=1))
+    del anonymous["insertId"]
+    server.add(audit("a1", T0), anonymous)
+    result = ingest(app, con, server, since=date(2026, 11, 2), until=date(2026, 11, 3))
+    assert (result.new_rows, result.rejected_rows) == (1, 1)
+    assert rows(con, "select reason, location from rejected_records") == [
+        ("missing field insertId", f"projects/{PROJECT} entries.list page 2 line:2")
+    ]
 
 
 # --------------------------------------------------------------------------- models
@@ -703,7 +761,7 @@ def test_sample_files_load_with_the_planted_bad_input(tmp_path) -> None:
     manifest = json.loads((SAMPLE / "vertex" / "manifest.json").read_text())
     app = AppContext.create(str(tmp_path / "files.duckdb"), str(SAMPLE / "llmledger.toml"))
     con = app.connect()
-    first = vertex_files.run(app, con, {"path": str(SAMPLE / "vertex")})
+    first = run_source(app, con, "vertex-files", {"path": str(SAMPLE / "vertex")})
     assert first.rejected_rows == len(manifest["rejected"]) == 4
     assert sorted(rows(con, "select location, reason from rejected_records")) == sorted(
         (r["location"], r["reason"]) for r in manifest["rejected"]
@@ -724,7 +782,7 @@ def test_sample_files_load_with_the_planted_bad_input(tmp_path) -> None:
             tokens["ephemeral_1h_input_tokens"],
         )
     ]
-    again = vertex_files.run(app, con, {"path": str(SAMPLE / "vertex")})
+    again = run_source(app, con, "vertex-files", {"path": str(SAMPLE / "vertex")})
     assert (again.new_rows, again.updated_rows, again.rejected_rows) == (0, 0, 0)
 
     build(app, con)
@@ -763,8 +821,13 @@ def test_sample_files_load_with_the_planted_bad_input(tmp_path) -> None:
 def test_files_since_until_select_by_the_date_in_the_path(tmp_path) -> None:
     app = AppContext.create(str(tmp_path / "days.duckdb"), None)
     con = app.connect()
-    vertex_files.run(
-        app, con, {"path": str(SAMPLE / "vertex")}, since=date(2026, 11, 5), until=date(2026, 11, 6)
+    run_source(
+        app,
+        con,
+        "vertex-files",
+        {"path": str(SAMPLE / "vertex")},
+        since=date(2026, 11, 5),
+        until=date(2026, 11, 6),
     )
     assert rows(
         con, "select min(occurred_at)::date, max(occurred_at)::date from raw_vertex_audit"
@@ -795,6 +858,27 @@ def test_help_has_examples() -> None:
     for command in ("vertex", "vertex-files"):
         out = CliRunner().invoke(cli, ["ingest", command, "--help"]).output
         assert "Example:" in out and "llmledger" in out
+
+
+def test_the_old_config_spelling_vertex_files_still_reads(tmp_path) -> None:
+    config = tmp_path / "llmledger.toml"
+    config.write_text(f'[[sources.vertex_files]]\npath = "{SAMPLE / "vertex"}"\n', encoding="utf-8")
+    result = _cli(
+        tmp_path,
+        "--config",
+        str(config),
+        "ingest",
+        "--since",
+        "2026-11-05",
+        "--until",
+        "2026-11-06",
+    )
+    assert result.exit_code == 0, result.output
+    assert "vertex-files: " in result.stderr
+    con = duckdb.connect(str(tmp_path / "cli.duckdb"))
+    assert rows(con, "select count(*) > 0 from raw_vertex_audit") == [(True,)]
+    assert rows(con, "select distinct source from ingest_runs") == [("vertex-files",)]
+    con.close()
 
 
 @pytest.mark.service
@@ -832,7 +916,7 @@ def test_missing_google_credentials_name_the_fix(ledger, server, monkeypatch, tm
     app, con = ledger
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
     with pytest.raises(SourceUnavailable) as exc:
-        vertex.run(app, con, {"project": PROJECT, "api_endpoint": server.url})
+        run_source(app, con, "vertex", {"project": PROJECT, "api_endpoint": server.url})
     assert str(exc.value) == (
         "vertex: no Google credentials found. Run `gcloud auth application-default login`, set "
         "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or pass --anonymous with "

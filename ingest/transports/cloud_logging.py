@@ -1,67 +1,41 @@
-"""Source ``vertex``: Claude on Vertex AI, read from Cloud Logging's ``entries.list``.
+"""Cloud Logging transport: ``entries.list`` pages of one project, as local NDJSON files.
 
 The real google-cloud-logging client over its HTTP/JSON transport (``_use_grpc=False``), built in
-one factory from the environment: credentials from google-auth's own chain (ADC, service-account
-keys, workload identity), or none with ``anonymous``; ``api_endpoint`` points it at a private
-endpoint or a local test server (reference/vertex.md §2.2).
+one factory (``client_factory``) from the options and the environment: credentials from
+google-auth's own chain (ADC, service-account keys, workload identity), or none with
+``anonymous``; ``api_endpoint`` points it at a private endpoint or a local test server
+(reference/vertex.md §2.2).
 
 Every filter carries an explicit ``timestamp>=… AND timestamp<…`` window: the client silently
 ANDs ``timestamp>=now-24h`` into any filter that does not mention ``timestamp`` (§2.1), which
-would make backfills and first runs quietly lose everything older than a day.
+would make backfills and first runs quietly lose everything older than a day. The source's own
+clause (which entries, e.g. Vertex AI's Claude calls) comes from its declaration
+(``entries(kinds=...)``); the user's ``filter`` option is ANDed to it.
 
 Paging respects the API's read quota (60 ``entries.list`` calls per minute per project, which
-cannot be raised, §2.4) with a token bucket; 429/503 (and connection failures) are retried with
-google-api-core's exponential back-off up to a bounded deadline, then the run stops with
-``SourceUnavailable`` (exit 3). Each page is written with its cursor in one transaction, so a
-failed run keeps the checkpoint of the last page it loaded and loses nothing.
+cannot be raised, §2.4) with a token bucket on the run's clock; 429/503 (and connection
+failures) are retried with google-api-core's exponential back-off up to a bounded deadline, then
+the run stops with ``SourceUnavailable`` (exit 3). The runner commits each page with its cursor
+(``timestamp|insertId``, which the format reads from the data) in one transaction, so a failed
+run keeps the checkpoint of the last page it loaded and loses nothing.
 
-The checkpoint per project is ``(timestamp, insertId)`` of the newest entry read; the next run
-reads from a little before it (``overlap_minutes``, for late entries and the ns/µs timestamp
-truncation of §1a) and the upsert on ``insertId`` drops the re-read duplicates.
+Options read (declared by the source): ``project``, ``api_endpoint``, ``anonymous``, ``filter``,
+``page_size``, ``overlap_minutes``, ``calls_per_minute``, ``retry_deadline_seconds``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Generator, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
-import duckdb
-
-from ingest import store
-from ingest.context import AppContext
 from ingest.errors import ConfigError, LedgerError, SourceUnavailable
-from ingest.loader import Loader, LoadResult, PageWrite
-from ingest.vertex_parse import (
-    AUDIT_TABLE,
-    NATURAL_KEY,
-    RAW_TABLE_DDL,
-    TOKEN_SHAPES,
-    USAGE_TABLE,
-    parse_files,
-)
-
-NAME = "vertex"
-RAW_TABLE = USAGE_TABLE
-RAW_TABLES = (AUDIT_TABLE, USAGE_TABLE)
-__all__ = [
-    "NAME",
-    "RAW_TABLE",
-    "RAW_TABLES",
-    "NATURAL_KEY",
-    "RAW_TABLE_DDL",
-    "run",
-    "fetch",
-    "TokenBucket",
-    "build_filter",
-    "make_client",
-]
+from ingest.source import LocalFile, Page, SourceRun, Transport
 
 DEFAULT_ENDPOINT = "https://logging.googleapis.com"
 DEFAULT_PAGE_SIZE = 1000  # the API's maximum; fewer calls against the 60/minute quota
@@ -73,27 +47,15 @@ DEFAULT_RETRY_DEADLINE_SECONDS = 120
 RETRY_INITIAL = 1.0
 RETRY_MAXIMUM = 32.0
 
-# Audit entries for Claude calls, or any entry holding a Vertex Messages response in one of the
-# token shapes. Substring matches (":") because the method's version segment varies (v1,
-# v1beta1, internal) and RawPredict also matches StreamRawPredict (reference/vertex.md §1a).
-AUDIT_CLAUSE = (
-    'protoPayload.serviceName="aiplatform.googleapis.com" '
-    'AND protoPayload.methodName:"RawPredict" '
-    'AND protoPayload.resourceName:"/publishers/anthropic/models/"'
-)
-KINDS_FILTER = " OR ".join(
-    [f"({AUDIT_CLAUSE})"] + [f'{s.response_id}:"msg_vrtx_"' for s in TOKEN_SHAPES]
-)
-
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
-def build_filter(start: datetime, end: datetime, extra: str | None = None) -> str:
+def build_filter(start: datetime, end: datetime, kinds: str, extra: str | None = None) -> str:
     """The entries.list filter: explicit time window, the entry kinds, the user's extra clause."""
     parts = [
         f'timestamp>="{start.astimezone(UTC).strftime(_TIME_FORMAT)}"',
         f'timestamp<"{end.astimezone(UTC).strftime(_TIME_FORMAT)}"',
-        f"({KINDS_FILTER})",
+        f"({kinds})",
     ]
     if extra and extra.strip():
         parts.append(f"({extra.strip()})")
@@ -141,20 +103,52 @@ class TokenBucket:
             self.sleep(wait)
 
 
-def make_client(project: str, *, api_endpoint: str | None = None, anonymous: bool = False) -> Any:
+def make_client(
+    project: str, *, api_endpoint: str | None = None, anonymous: bool = False, name: str
+) -> Any:
     """The google-cloud-logging client over HTTP/JSON, credentials from google-auth's chain."""
     try:
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import logging as gcl
     except ImportError:
         raise ConfigError(
-            "vertex: google-cloud-logging is not installed; pip install 'llmledger[gcp]'"
+            f"{name}: google-cloud-logging is not installed; pip install 'llmledger[gcp]'"
         ) from None
     credentials = AnonymousCredentials() if anonymous else None  # None: ADC (google.auth.default)
     options = {"api_endpoint": api_endpoint} if api_endpoint else None
     return gcl.Client(
         project=project, credentials=credentials, _use_grpc=False, client_options=options
     )
+
+
+def client_factory(name: str) -> Callable[[Mapping[str, Any]], Any]:
+    """A source's ``client=``: the client for its options, credential failures as exit 3."""
+
+    def build(options: Mapping[str, Any]) -> Any:
+        project = str(options["project"])
+        try:
+            return make_client(
+                project,
+                api_endpoint=options.get("api_endpoint"),
+                anonymous=bool(options.get("anonymous")),
+                name=name,
+            )
+        except LedgerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - only SDK and transport errors are mapped
+            mapped = _map_error(exc, name=name, project=project, **_where(options))
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    return build
+
+
+def _where(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "endpoint": options.get("api_endpoint") or DEFAULT_ENDPOINT,
+        "deadline": float(options.get("retry_deadline_seconds") or DEFAULT_RETRY_DEADLINE_SECONDS),
+    }
 
 
 def make_retry(deadline: float, on_error: Callable[[Exception], None] | None = None) -> Any:
@@ -181,14 +175,6 @@ def make_retry(deadline: float, on_error: Callable[[Exception], None] | None = N
     )
 
 
-@dataclass
-class Page:
-    """One entries.list response: the raw LogEntry dicts, as the API sent them."""
-
-    number: int
-    entries: list[dict[str, Any]]
-
-
 class _CallFailed(Exception):
     """An entries.list call failed for good (after retries); carries the original error."""
 
@@ -197,7 +183,7 @@ class _CallFailed(Exception):
         self.error = error
 
 
-def fetch(
+def _responses(
     client: Any,
     *,
     project: str,
@@ -205,13 +191,14 @@ def fetch(
     page_size: int,
     limiter: TokenBucket,
     retry: Any,
-) -> Iterator[Page]:
-    """Yield the pages of ``client.list_entries`` (I/O only), oldest entries first.
+) -> Generator[tuple[int, list[dict[str, Any]]], None, None]:
+    """(response number, its entries) of each non-empty ``client.list_entries`` response (I/O
+    only), oldest entries first.
 
     Each HTTP call goes through the rate limiter and the retry policy, and its raw response is
     kept: pages are handed on as the API's own JSON, so parsing stays in SQL. If the client
-    cannot turn an entry into an object, the listing resumes from the next page token (our
-    parser then rejects that entry with its reason).
+    cannot turn an entry into an object, the listing resumes from the next page token (the
+    format then rejects that entry with its reason).
     """
     from google.cloud import logging as gcl
 
@@ -226,7 +213,7 @@ def fetch(
 
         try:
             response = retry(call)()
-        except Exception as exc:  # noqa: BLE001 - re-raised as _CallFailed, mapped by run()
+        except Exception as exc:  # noqa: BLE001 - re-raised as _CallFailed, mapped by pages()
             raise _CallFailed(exc) from exc
         responses.append(response if isinstance(response, dict) else {})
         return response
@@ -249,16 +236,16 @@ def fetch(
                     consumed += 1
                     if consumed == len(responses[-1].get("entries") or []):
                         yielded = len(responses)
-                        yield Page(yielded, list(responses[-1]["entries"]))
+                        yield yielded, list(responses[-1]["entries"])
                         consumed = 0
                 return
             except _CallFailed:
                 raise
             except (ValueError, KeyError, TypeError, AttributeError):
-                # The client's own entry parsing failed on this page; our SQL reports why.
+                # The client's own entry parsing failed on this page; the format reports why.
                 if len(responses) > yielded:
                     yielded = len(responses)
-                    yield Page(yielded, list(responses[-1].get("entries") or []))
+                    yield yielded, list(responses[-1].get("entries") or [])
                 token = responses[-1].get("nextPageToken") if responses else None
                 if not token:
                     return
@@ -266,154 +253,76 @@ def fetch(
         del connection.api_request
 
 
-def _cursor_parts(value: str | None) -> tuple[datetime, str] | None:
-    if not value or "|" not in value:
-        return None
-    ts, insert_id = value.split("|", 1)
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")), insert_id
-    except ValueError:
-        return None
+def entries(kinds: str) -> Transport:
+    """The transport of a source whose entries match the filter clause ``kinds``."""
+
+    def transport(run: SourceRun) -> Iterator[Page]:
+        return pages(run, kinds=kinds)
+
+    return transport
 
 
-def newer_cursor(old: str | None, new: str | None) -> str | None:
-    """The later of two ``timestamp|insertId`` checkpoints."""
-    a, b = _cursor_parts(old), _cursor_parts(new)
-    if b is None:
-        return old
-    if a is None or b > a:
-        return new
-    return old
-
-
-def window(
-    cursor: str | None,
-    *,
-    since: date | None,
-    until: date | None,
-    now: datetime,
-    overlap: timedelta,
-) -> tuple[datetime, datetime]:
-    """The [start, end) time window this run reads."""
-    end = datetime.combine(until, datetime.min.time(), UTC) if until else now
-    if since is not None:
-        start = datetime.combine(since, datetime.min.time(), UTC)
-    elif (parts := _cursor_parts(cursor)) is not None:
-        start = parts[0] - overlap
-    else:
-        start = now - timedelta(days=DEFAULT_LOOKBACK_DAYS)
-    return start, end
-
-
-def run(
-    app: AppContext,
-    con: duckdb.DuckDBPyConnection,
-    options: dict[str, Any],
-    *,
-    since: date | None = None,
-    until: date | None = None,
-    clock: Callable[[], float] | None = None,
-    sleep: Callable[[float], None] | None = None,
-    now: datetime | None = None,
-) -> LoadResult:
-    """Read one project's Vertex entries since its checkpoint into the raw tables."""
+def pages(run: SourceRun, *, kinds: str) -> Iterator[Page]:
+    """One ``Page`` per entries.list response of the project (partition: the project), each an
+    NDJSON file in ``run.scratch``; the format reads the cursor from the entries."""
+    options = run.options
     project = str(options["project"])
-    endpoint = options.get("api_endpoint") or DEFAULT_ENDPOINT
+    where = _where(options)
+    endpoint, deadline = where["endpoint"], where["deadline"]
     page_size = int(options.get("page_size") or DEFAULT_PAGE_SIZE)
-    if not 1 <= page_size <= 1000:
-        raise ConfigError(f"vertex: page_size {page_size} must be between 1 and 1000")
     per_minute = int(options.get("calls_per_minute") or DEFAULT_CALLS_PER_MINUTE)
-    if per_minute < 1:
-        raise ConfigError("vertex: calls_per_minute must be at least 1")
     overlap = timedelta(minutes=int(options.get("overlap_minutes", DEFAULT_OVERLAP_MINUTES)))
-    deadline = float(options.get("retry_deadline_seconds") or DEFAULT_RETRY_DEADLINE_SECONDS)
-
-    cursor = store.get_cursor(con, NAME, project)
-    start, end = window(
-        cursor, since=since, until=until, now=now or datetime.now(UTC), overlap=overlap
-    )
+    first_run = timedelta(days=DEFAULT_LOOKBACK_DAYS)
+    window = run.window(project, overlap=overlap, first_run=first_run)
+    start = window.start or run.now - first_run  # always bounded: see the module docstring
+    end = window.end or run.now
     if start >= end:
-        return LoadResult()
-    filter_ = build_filter(start, end, options.get("filter"))
+        return
+    filter_ = build_filter(start, end, kinds, options.get("filter"))
 
     def on_error(exc: Exception) -> None:
-        app.log(
-            "source_retry",
-            f"vertex: {_describe(exc)} from {endpoint}; retrying",
-            source=NAME,
-            project=project,
-        )
+        run.log("source_retry", f"{_describe(exc)} from {endpoint}; retrying", project=project)
 
-    limiter = TokenBucket(per_minute, clock=clock or time.monotonic, sleep=sleep or time.sleep)
-    audit = Loader(con, source=NAME, table=AUDIT_TABLE, key=NATURAL_KEY)
-    usage = Loader(con, source=NAME, table=USAGE_TABLE, key=NATURAL_KEY)
+    limiter = TokenBucket(per_minute, clock=run.clock, sleep=run.sleep)
+    responses = _responses(
+        run.client,
+        project=project,
+        filter_=filter_,
+        page_size=page_size,
+        limiter=limiter,
+        retry=make_retry(deadline, on_error),
+    )
     try:
-        client = make_client(
-            project,
-            api_endpoint=options.get("api_endpoint"),
-            anonymous=bool(options.get("anonymous")),
-        )
-        pages = fetch(
-            client,
-            project=project,
-            filter_=filter_,
-            page_size=page_size,
-            limiter=limiter,
-            retry=make_retry(deadline, on_error),
-        )
-        with tempfile.TemporaryDirectory(prefix="llmledger-vertex-") as tmp:
-            for page in pages:
-                cursor = _load_page(con, page, tmp, project, cursor, audit, usage)
+        for number, listed in responses:
+            path = os.path.join(run.scratch, f"page-{number}.ndjson")
+            with open(path, "w", encoding="utf-8") as fh:
+                for entry in listed:  # serialising the API's dicts; parsing happens in SQL
+                    fh.write(json.dumps(entry, separators=(",", ":")))
+                    fh.write("\n")
+            yield Page(
+                files=[LocalFile(path, f"projects/{project} entries.list page {number} line")],
+                meta={"partition": project},
+                release=functools.partial(_remove, path),
+                units=len(listed),
+            )
     except LedgerError:
         raise
     except Exception as exc:  # noqa: BLE001 - only SDK and transport errors are mapped
-        mapped = _map_error(exc, project=project, endpoint=endpoint, deadline=deadline)
+        mapped = _map_error(
+            exc, name=run.name, project=project, endpoint=endpoint, deadline=deadline
+        )
         if mapped is None:
             raise
         raise mapped from None
-    total = LoadResult()
-    total += audit.total
-    total += usage.total
-    return total
-
-
-def _load_page(
-    con: duckdb.DuckDBPyConnection,
-    page: Page,
-    tmp: str,
-    project: str,
-    cursor: str | None,
-    audit: Loader,
-    usage: Loader,
-) -> str | None:
-    path = os.path.join(tmp, f"page-{page.number}.ndjson")
-    with open(path, "w", encoding="utf-8") as fh:
-        for entry in page.entries:  # serialising the API's dicts; parsing happens in SQL
-            fh.write(json.dumps(entry, separators=(",", ":")))
-            fh.write("\n")
-    batch = parse_files(
-        con,
-        [path],
-        source_kind="api",
-        location_of=lambda _p: f"projects/{project} entries.list page {page.number} line",
-        entry_locations=True,
-    )
-    try:
-        new_cursor = newer_cursor(cursor, batch.newest)
-        # Audit rows first; the cursor moves with the second write, so a crash in between
-        # re-reads this page next time (the upserts make that harmless).
-        audit.write(PageWrite(rows=batch.audit_table))
-        usage.write(
-            PageWrite(
-                rows=batch.usage_table,
-                rejected=batch.rejected,
-                cursors={project: new_cursor} if new_cursor and new_cursor != cursor else {},
-            )
-        )
     finally:
-        batch.drop(con)
+        responses.close()  # restores the client's connection now, also when stopped early
+
+
+def _remove(path: str) -> None:
+    try:
         os.unlink(path)
-    return new_cursor
+    except FileNotFoundError:
+        pass
 
 
 def _describe(exc: BaseException) -> str:
@@ -433,7 +342,7 @@ def _server_message(exc: BaseException) -> str:
 
 
 def _map_error(
-    exc: BaseException, *, project: str, endpoint: str, deadline: float
+    exc: BaseException, *, name: str, project: str, endpoint: str, deadline: float
 ) -> LedgerError | None:
     """An SDK/transport failure as one line naming the problem and the fix; None if not ours."""
     import requests
@@ -453,51 +362,51 @@ def _map_error(
             else "kept failing"
         )
         return SourceUnavailable(
-            NAME,
+            name,
             f"Cloud Logging at {endpoint} {what} for {deadline:g}s of retries",
             f"Check the endpoint and the network, or try again later; {kept}",
         )
     if isinstance(exc, auth_exc.DefaultCredentialsError):
         return SourceUnavailable(
-            NAME,
+            name,
             "no Google credentials found",
             "Run `gcloud auth application-default login`, set GOOGLE_APPLICATION_CREDENTIALS to "
             "a service-account key file, or pass --anonymous with a local --api-endpoint",
         )
     if isinstance(exc, (auth_exc.RefreshError, auth_exc.TransportError)):
         return SourceUnavailable(
-            NAME,
+            name,
             "Google credentials were refused (the access token could not be refreshed)",
             f"Check GOOGLE_APPLICATION_CREDENTIALS or re-run `gcloud auth application-default "
             f"login`; {kept}",
         )
     if isinstance(exc, (gexc.Unauthorized, gexc.Forbidden)):
         return SourceUnavailable(
-            NAME,
+            name,
             f"Cloud Logging refused the credentials for project {project} ({_describe(exc)})",
             "Grant the caller roles/logging.privateLogViewer on the project (Data Access audit "
             f"logs need it) or check GOOGLE_APPLICATION_CREDENTIALS; {kept}",
         )
     if isinstance(exc, gexc.BadRequest):
         return ConfigError(
-            f"vertex: Cloud Logging rejected the filter for project {project} "
-            f"({_server_message(exc)}); fix the extra filter (--filter or sources.vertex.filter)"
+            f"{name}: Cloud Logging rejected the filter for project {project} "
+            f"({_server_message(exc)}); fix the extra filter (--filter or sources.{name}.filter)"
         )
     if isinstance(exc, gexc.NotFound):
         return SourceUnavailable(
-            NAME,
+            name,
             f"Cloud Logging at {endpoint} does not know project {project} (HTTP 404)",
             "Check --project and --api-endpoint",
         )
     if isinstance(exc, gexc.GoogleAPICallError):
         return SourceUnavailable(
-            NAME,
+            name,
             f"Cloud Logging at {endpoint} answered {_describe(exc)}",
             f"Try again later; {kept}",
         )
     if isinstance(exc, requests.exceptions.RequestException):
         return SourceUnavailable(
-            NAME,
+            name,
             f"could not connect to Cloud Logging at {endpoint}",
             f"Check the endpoint and the network; {kept}",
         )

@@ -1,6 +1,6 @@
-"""Cloud Logging entries about Claude on Vertex AI: the raw tables and the bulk parser.
+"""Cloud Logging entries about Claude on Vertex AI: the raw tables, the filter and the parser.
 
-Both Vertex sources (``vertex``: the Cloud Logging API; ``vertex_files``: a Cloud Storage sink's
+Both Vertex sources (``vertex``: the Cloud Logging API; ``vertex-files``: a Cloud Storage sink's
 hourly JSON-lines exports) hand this module local newline-delimited ``LogEntry`` files, and it
 parses whole files in one DuckDB statement. Each line is read as text and decoded once with
 ``json_transform`` into a struct that declares only metadata and token counts, so prompt and
@@ -15,7 +15,9 @@ Two entry kinds become rows (reference/vertex.md §1):
   in one of the shapes in ``TOKEN_SHAPES``. No caller, usually. -> ``raw_vertex_usage``.
 
 Anything else that matched the filter goes to ``rejected_records`` with a short fixed reason.
-Vendor field names appear here and in ``models/staging/stg_vertex.sql`` only.
+Vendor field names appear here and in ``models/staging/stg_vertex.sql`` only. Both raw tables of a
+page are returned in one ``Parsed``, so they commit with the rejects and the cursor in one
+transaction.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from typing import Any
 
 import duckdb
 
+from ingest.source import Format, Page, Parsed, RawTable, SourceRun
+
 AUDIT_TABLE = "raw_vertex_audit"
 USAGE_TABLE = "raw_vertex_usage"
-NATURAL_KEY = ["insert_id"]
+NATURAL_KEY = ("insert_id",)
 
-RAW_TABLE_DDL = [
+_AUDIT_DDL, _USAGE_DDL = (
     f"""
     create table if not exists {AUDIT_TABLE} (
         insert_id varchar primary key,
@@ -77,7 +81,9 @@ RAW_TABLE_DDL = [
         source_location varchar not null
     )
     """,
-]
+)
+RAW_AUDIT = RawTable(AUDIT_TABLE, _AUDIT_DDL, NATURAL_KEY)
+RAW_USAGE = RawTable(USAGE_TABLE, _USAGE_DDL, NATURAL_KEY)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,19 @@ TOKEN_SHAPES: tuple[TokenShape, ...] = (
         ("jsonPayload.endpoint", "jsonPayload.request.endpoint", "httpRequest.requestUrl"),
     ),
     _messages_shape("request_response_row", "jsonPayload.full_response", ("jsonPayload.endpoint",)),
+)
+
+# The entries.list filter clause (the transport adds the time window and the user's clause):
+# audit entries for Claude calls, or any entry holding a Vertex Messages response in one of the
+# token shapes. Substring matches (":") because the method's version segment varies (v1,
+# v1beta1, internal) and RawPredict also matches StreamRawPredict (reference/vertex.md §1a).
+AUDIT_CLAUSE = (
+    'protoPayload.serviceName="aiplatform.googleapis.com" '
+    'AND protoPayload.methodName:"RawPredict" '
+    'AND protoPayload.resourceName:"/publishers/anthropic/models/"'
+)
+KINDS_FILTER = " OR ".join(
+    [f"({AUDIT_CLAUSE})"] + [f'{s.response_id}:"msg_vrtx_"' for s in TOKEN_SHAPES]
 )
 
 USAGE_FIELDS = {
@@ -429,3 +448,34 @@ def _split(con: duckdb.DuckDBPyConnection, batch: ParsedBatch, classified: str, 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     row = con.execute(f"select count(*) from {table}").fetchone()
     return int(row[0]) if row else 0
+
+
+def page_format(source_kind: str, *, entry_locations: bool = False) -> Format:
+    """The format of pages of ``LogEntry`` lines, for a transport recorded as ``source_kind``
+    (``api``, ``files``) in the raw tables.
+
+    With ``entry_locations`` (API pages) rejects are located by ``<logName>#<insertId>`` and the
+    page's newest ``timestamp|insertId`` becomes the cursor of the partition the transport names
+    in ``page.meta["partition"]`` (the project).
+    """
+
+    def parse(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) -> Parsed:
+        locations = {f.path: f.location for f in page.files}
+        batch = parse_files(
+            con,
+            [f.path for f in page.files],
+            source_kind=source_kind,
+            location_of=lambda path: locations.get(path, path),
+            entry_locations=entry_locations,
+        )
+        partition = page.meta.get("partition")
+        return Parsed(
+            rows={AUDIT_TABLE: batch.audit_table, USAGE_TABLE: batch.usage_table},
+            rejected=batch.rejected,
+            records_per_file=batch.lines_per_file,
+            cursors={str(partition): batch.newest} if partition and batch.newest else {},
+            count=batch.audit_rows + batch.usage_rows,
+            cleanup=batch.drop,
+        )
+
+    return parse
