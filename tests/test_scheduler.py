@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -41,24 +40,17 @@ PEOPLE = (
 # fake sources
 
 
-def _fake_run(
-    behaviour: str,
-    app: Any,
-    con: Any,
-    options: dict[str, Any],
-    *,
-    since: Any = None,
-    until: Any = None,
-) -> Any:
+def _fake_pages(behaviour: str, run: Any) -> Any:
+    """The fakes' transport: log start, wait, fail as told, else one page of records."""
     from ingest.errors import SourceUnavailable
-    from ingest.loader import Loader, PageWrite
-    from ingest.sources.bedrock import format as bedrock
+    from ingest.source import LocalFile, Page
 
     name = f"fake-{behaviour}"
+    options = run.options
     log = Path(options["log"])
     with log.open("a", encoding="utf-8") as fh:
         fh.write(f"{name} start {os.getpid()} {time.time():.3f}\n")
-    time.sleep(float(options.get("sleep", 0)))
+    time.sleep(float(options.get("sleep") or 0))
     if behaviour == "down":
         raise SourceUnavailable(name, "connection refused", "start the fake service")
     if behaviour == "bug":
@@ -66,27 +58,15 @@ def _fake_run(
     now = datetime.now(UTC)
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     at = options.get("at") or month_start.strftime("%Y-%m-%dT%H:%M:%SZ")  # this month, stable
-    path = log.parent / f"{name}.json.gz"
+    path = run.scratch / f"{name}.json.gz"
     with gzip.open(path, "wt", encoding="utf-8") as fh:
-        for i in range(int(options.get("records", 1))):
-            fh.write(
-                json.dumps(
-                    _record(
-                        f"{name}-{i}",
-                        at,
-                        options.get("developer", "alice@example.com"),
-                        int(options.get("input_tokens", 100000)),
-                    )
-                )
-                + "\n"
-            )
-    batch = bedrock.parse_files(con, [str(path)], source_kind="bedrock_files")
-    loader = Loader(con, source=name, table=bedrock.RAW_TABLE, key=bedrock.NATURAL_KEY)
-    result = loader.write(PageWrite(rows=batch.table, rejected=batch.rejected))
-    batch.drop(con)
+        for i in range(int(options["records"])):
+            developer = options.get("developer") or "alice@example.com"
+            fh.write(json.dumps(_record(f"{name}-{i}", at, developer, options["input_tokens"])))
+            fh.write("\n")
+    yield Page(files=[LocalFile(str(path), str(log.parent / path.name))])  # a stable location
     with log.open("a", encoding="utf-8") as fh:
         fh.write(f"{name} end {os.getpid()} {time.time():.3f}\n")
-    return result
 
 
 def _record(request_id: str, at: str, developer: str, input_tokens: int) -> dict[str, Any]:
@@ -115,32 +95,41 @@ def _record(request_id: str, at: str, developer: str, input_tokens: int) -> dict
 
 
 def install_fake_sources() -> None:
-    """Register fake_<behaviour> source kinds (used in-process and by the subprocess launcher)."""
-    from ingest import config, pipeline
+    """Declare fake-<behaviour> sources in the registry, as a real source is declared (used
+    in-process and by the subprocess launcher)."""
+    import functools
 
-    spec = {
-        "log": str,
-        "sleep?": (int, float, str),
-        "records?": int,
-        "at?": str,
-        "developer?": str,
-        "input_tokens?": int,
-    }
+    from ingest import sources
+    from ingest.source import FILE_MTIME, Option, Source
+    from ingest.sources.bedrock import format as bedrock
+
+    options = (
+        Option("log", required=True),
+        Option("sleep", type=int, default=0),
+        Option("records", type=int, default=1),
+        Option("at"),
+        Option("developer"),
+        Option("input_tokens", type=int, default=100000),
+    )
     for behaviour in FAKE_KINDS:
-        module = types.ModuleType(f"llmledger_fake_{behaviour}")
-        module.NAME = f"fake-{behaviour}"  # type: ignore[attr-defined]
-        module.run = lambda *a, _b=behaviour, **k: _fake_run(_b, *a, **k)  # type: ignore[attr-defined]
-        sys.modules[module.__name__] = module
-        pipeline.SOURCE_MODULES[f"fake_{behaviour}"] = module.__name__
-        config.SPEC["sources?"][f"fake_{behaviour}?"] = (list, spec)
+        name = f"fake-{behaviour}"
+        sources.SOURCES[name] = Source(
+            name=name,
+            family="fake",
+            summary="A fake source for the scheduler tests.",
+            tables=(bedrock.RAW,),
+            cursor=FILE_MTIME,
+            transport=functools.partial(_fake_pages, behaviour),
+            parse=bedrock.page_format("files"),
+            options=options,
+        )
 
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ingest import config, pipeline
+    from ingest import sources
 
-    monkeypatch.setattr(pipeline, "SOURCE_MODULES", dict(pipeline.SOURCE_MODULES))
-    monkeypatch.setitem(config.SPEC, "sources?", dict(config.SPEC["sources?"]))
+    monkeypatch.setattr(sources, "SOURCES", dict(sources.SOURCES))
     install_fake_sources()
 
 
@@ -409,7 +398,7 @@ def test_a_failing_source_does_not_stop_the_others(tmp_path: Path) -> None:
         "run finished: 2 source(s) ok, 2 failed; snapshot published; 0 budget alert(s) "
         "sent; exit 3" in err
     )
-    # sources run in pipeline.SOURCE_MODULES order (by kind), each on its own
+    # sources run in registry order, each on its own
     assert query(tmp_path, "select source, status from ingest_runs order by run_id") == [
         ("fake-ok", "ok"),
         ("fake-ok2", "ok"),
