@@ -29,7 +29,6 @@ except data.NoSnapshot as exc:
 
 viewer = access.current_viewer()
 filters.sidebar(viewer)
-st.session_state["llmledger_viewer"] = viewer
 
 pages = [
     st.Page(
