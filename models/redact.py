@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 
-# the userinfo of a URL: everything between "://" and the last "@" before the host ends
-URL_USERINFO = r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s?#]*@"
+# the userinfo of a URL that holds a password: a user (no ":" or "@"), ":", then everything up
+# to the last "@" before the host ends (a password may hold an "@"). A user alone
+# (postgresql://reader@db) is a name, not a secret, and stays readable.
+URL_USERINFO = r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s?#@:]*:[^/\s?#]*@"
 REPLACEMENT = "***@"
 _PATTERN = re.compile(URL_USERINFO)
 
