@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard import data
+from models.views import Scope
 
 AUTH_ENV = "LLMLEDGER_AUTH"
 ADMINS_ENV = "LLMLEDGER_ADMINS"
@@ -25,6 +26,10 @@ class Viewer:
     email: str | None
     is_admin: bool
     allowed_teams: tuple[str, ...] | None  # None: everything
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(teams=self.allowed_teams, admin=self.is_admin)
 
     @property
     def label(self) -> str:
@@ -43,7 +48,15 @@ def admins() -> set[str]:
 
 
 def current_viewer() -> Viewer:
-    """The viewer's scope; stops the page with a sign-in prompt when sign-in is on and needed."""
+    """The viewer, whose scope every query of this run then reads with (``data.query``);
+    stops the page with a sign-in prompt when sign-in is on and needed."""
+    data.set_scope(Scope(teams=(), admin=False))  # nothing until we know who this is
+    viewer = _identify()
+    data.set_scope(viewer.scope)
+    return viewer
+
+
+def _identify() -> Viewer:
     if not auth_enabled():
         return Viewer(email=None, is_admin=True, allowed_teams=None)
     if not st.user.is_logged_in:

@@ -29,7 +29,6 @@ except data.NoSnapshot as exc:
 
 viewer = access.current_viewer()
 filters.sidebar(viewer)
-st.session_state["llmledger_viewer"] = viewer
 
 pages = [
     st.Page(
@@ -56,13 +55,16 @@ pages = [
         icon=":material/speed:",
         url_path="rate-limits",
     ),
-    st.Page(
-        HERE / "app_pages" / "data_health.py",
-        title="Data health",
-        icon=":material/health_and_safety:",
-        url_path="data-health",
-    ),
 ]
+if viewer.is_admin:  # company-wide: sources, rejects, identities (the page checks it too)
+    pages.append(
+        st.Page(
+            HERE / "app_pages" / "data_health.py",
+            title="Data health",
+            icon=":material/health_and_safety:",
+            url_path="data-health",
+        )
+    )
 page = st.navigation(pages)
 st.set_page_config(page_title=f"{page.title} · {TITLE}")
 page.run()

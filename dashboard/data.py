@@ -6,6 +6,11 @@ never waits for the dashboard and the next query sees the new file. Results are 
 ``st.cache_data`` keyed on the snapshot's version, so a new snapshot invalidates them.
 
 The snapshot path comes from ``LLMLEDGER_SNAPSHOT``, which ``llmledger dashboard`` sets.
+
+Who may see what is decided here, once: :func:`query` runs every view through
+``models.views.read`` with the viewer's ``Scope`` (set by ``access.current_viewer`` in the
+session; nothing until then), which narrows every filter to the viewer's teams in SQL and
+refuses company-wide queries to non-admins. Pages never pass a scope themselves.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import streamlit as st
 from models import snapshot, views
 
 SNAPSHOT_ENV = "LLMLEDGER_SNAPSHOT"
+SCOPE_KEY = "llmledger_scope"
 
 # One snapshot connection at a time in this process: DuckDB shares an open database between
 # connections to the same path, so a query must not reuse a handle on a file that has since
@@ -57,29 +63,58 @@ def _to_frame(result: Any) -> Any:
     return result
 
 
-def run_view(path: str, name: str, *args: Any, **kwargs: Any) -> Any:
-    """Run ``models.views.<name>`` on a fresh read-only connection (no cache)."""
-    function = getattr(views, name)
+def run_view(
+    path: str, name: str, *args: Any, scope: views.Scope = views.EVERYONE, **kwargs: Any
+) -> Any:
+    """``models.views.read(scope, con, name, ...)`` on a fresh read-only connection (no
+    cache). Pages use :func:`query`, which always passes the viewer's scope."""
     with _OPEN_LOCK:
         con = snapshot.open_snapshot(Path(path))
         try:
-            return _to_frame(function(con, *args, **kwargs))
+            return _to_frame(views.read(scope, con, name, *args, **kwargs))
         finally:
             con.close()
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)
 def _cached(
-    version: str, path: str, name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]
+    version: str,
+    path: str,
+    scope: views.Scope,
+    name: str,
+    args: tuple[Any, ...],
+    kwargs: tuple[tuple[str, Any], ...],
 ) -> Any:
     del version  # only part of the cache key
-    return run_view(path, name, *args, **dict(kwargs))
+    return run_view(path, name, *args, scope=scope, **dict(kwargs))
+
+
+def set_scope(scope: views.Scope) -> None:
+    st.session_state[SCOPE_KEY] = scope
+
+
+def current_scope() -> views.Scope:
+    """The viewer's scope; nothing at all until sign-in has set one (fail closed)."""
+    scope = st.session_state.get(SCOPE_KEY)
+    return scope if isinstance(scope, views.Scope) else views.NOBODY
+
+
+def is_admin() -> bool:
+    return current_scope().admin
 
 
 def query(name: str, *args: Any, **kwargs: Any) -> Any:
-    """``models.views.<name>(con, *args, **kwargs)`` on the current snapshot, cached."""
+    """``models.views.<name>(con, *args, **kwargs)`` on the current snapshot as the viewer
+    may see it, cached (the scope is part of the cache key)."""
     path = snapshot_path()
-    return _cached(snapshot.version(path), str(path), name, args, tuple(sorted(kwargs.items())))
+    return _cached(
+        snapshot.version(path),
+        str(path),
+        current_scope(),
+        name,
+        args,
+        tuple(sorted(kwargs.items())),
+    )
 
 
 def frame(name: str, *args: Any, **kwargs: Any) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import altair as alt
@@ -9,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import fmt
+from models import exports
 
 TOKEN_SUFFIX = "_tokens"
 TOKENS_LIKE = ("tokens_per_minute", "quota_tokens", "peak_tokens_per_minute")
@@ -69,13 +71,22 @@ def table(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None
     st.dataframe(shown, column_config=column_config(frame), hide_index=True, width="stretch")
     st.download_button(
         "Download CSV",
-        frame.to_csv(index=False).encode("utf-8"),
+        csv_bytes(frame),
         file_name=f"llmledger-{name}.csv",
         mime="text/csv",
         key=f"csv-{name}",
     )
     if caption:
         st.caption(caption)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The frame's exact values as CSV, written by the exports' writer (formulas neutralised,
+    RFC 4180 quoting), as every CSV the tool produces."""
+    out = io.BytesIO()
+    cells = frame.astype(object).where(frame.notna(), None)
+    exports.write_rows([str(c) for c in frame.columns], cells.itertuples(index=False), out)
+    return out.getvalue()
 
 
 def stacked_cost(frame: pd.DataFrame, by: str, title: str) -> None:

@@ -7,6 +7,9 @@ right code instead of a traceback.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
+
+from models.redact import redact
 
 
 class ExitCode(IntEnum):
@@ -17,9 +20,13 @@ class ExitCode(IntEnum):
 
 
 class LedgerError(Exception):
-    """An error with a one-line message meant for the user."""
+    """An error with a one-line message meant for the user (a URL's ``user:pass@`` redacted:
+    messages go to the terminal, logs and the run log)."""
 
     exit_code: ExitCode = ExitCode.DATA
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(LedgerError):

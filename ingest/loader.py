@@ -255,7 +255,10 @@ def record_run(
     result: LoadResult,
     message: str | None = None,
 ) -> None:
-    """Append one line to the run log (what the data-health view and `doctor` read)."""
+    """Append one line to the run log (what the data-health view and `doctor` read), with any
+    URL's credentials redacted: the log is shown on screen and copied into the snapshot."""
+    from models.redact import redact
+
     con.execute(
         "insert into ingest_runs (source, started_at, finished_at, status, new_rows, "
         "updated_rows, rejected_rows, message) values (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -267,7 +270,7 @@ def record_run(
             result.new_rows,
             result.updated_rows,
             result.rejected_rows,
-            message,
+            None if message is None else redact(message),
         ],
     )
 

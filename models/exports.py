@@ -17,6 +17,9 @@ The files are made for spreadsheets and loaders alike:
 * **list vs contracted**: ``list`` cost is ``usage_events.cost_usd`` (the price book, including
   any ``[[prices.overrides]]``); ``contracted`` cost applies ``[[prices.discounts]]`` (a
   percentage off per provider, or per provider and model, from a date on);
+* **one writer**: every CSV the tool produces goes through :func:`write_csv` (exports) or
+  :func:`write_rows` (`llmledger report --format csv`, the dashboard's downloads), which runs
+  Python rows through the same SQL cell rules;
 * **safe**: a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
   and is not a number gets a leading apostrophe, so a spreadsheet never runs it as a formula;
 * **RFC 4180**: UTF-8 without a byte-order mark, comma separated, ``\\r\\n`` line ends, fields
@@ -29,14 +32,16 @@ The files are made for spreadsheets and loaders alike:
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
 import duckdb
+import pyarrow as pa
 
 from models.focus import EXPORT_COLUMNS
 
@@ -779,11 +784,15 @@ def _cell(column: str) -> str:
     )
 
 
-def lines_sql(ctes: str, columns: Sequence[str], sort_keys: int) -> str:
+_LINE_ENDS = {"\r\n": "chr(13) || chr(10)", "\n": "chr(10)"}
+
+
+def lines_sql(ctes: str, columns: Sequence[str], sort_keys: int, line_end: str = LINE_END) -> str:
     """The CSV data lines of ``final``, built in SQL (fast; Python then only moves strings)."""
     fields = " || ',' || ".join(_cell(c) for c in columns)
     order = ", ".join(f"sort_{i} nulls last" for i in range(1, sort_keys + 1))
-    return f"{ctes}\nselect {fields} || chr(13) || chr(10) as line from final order by {order}"
+    end = _LINE_ENDS[line_end]
+    return f"{ctes}\nselect {fields} || {end} as line from final order by {order}"
 
 
 def write_csv(
@@ -793,16 +802,19 @@ def write_csv(
     sort_keys: int,
     params: list[Any] | list[list[Any]],
     out: IO[bytes],
+    *,
+    header: Sequence[str] | None = None,
+    line_end: str = LINE_END,
 ) -> int:
     """Write ``final``'s ``columns`` (all text) to ``out`` as CSV; return the data rows.
 
     ``params`` is one parameter list, or several to run the query once each (in order) under
-    a single header. Lines come out of DuckDB in Arrow batches of ``BATCH_ROWS`` rows, so
-    Python memory stays bounded however many rows there are.
+    a single header (``header``, else the column names). Lines come out of DuckDB in Arrow
+    batches of ``BATCH_ROWS`` rows, so Python memory stays bounded however many rows there are.
     """
     runs = params if params and isinstance(params[0], list) else [params]
-    sql = lines_sql(ctes, columns, sort_keys)
-    out.write((",".join(columns) + LINE_END).encode("utf-8"))
+    sql = lines_sql(ctes, columns, sort_keys, line_end)
+    out.write((",".join(header or columns) + line_end).encode("utf-8"))
     rows = 0
     for run_params in runs:
         reader = con.sql(sql, params=run_params).to_arrow_reader(BATCH_ROWS)
@@ -810,3 +822,47 @@ def write_csv(
             out.write("".join(batch.column(0).to_pylist()).encode("utf-8"))
             rows += batch.num_rows
     return rows
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+def write_rows(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    out: IO[bytes],
+    *,
+    line_end: str = LINE_END,
+) -> int:
+    """Python rows (values in ``columns`` order; None or NaN for an empty cell) to ``out`` as
+    CSV by the exports' rules: every cell through :func:`safe` (no formula runs in a
+    spreadsheet) and quoted by :func:`lines_sql` (a comma, quote, CR or LF inside a field is
+    quoted). The one writer for CSV made from Python rows (a report, a dashboard table);
+    return the data rows."""
+    names = [f"c{i}" for i in range(len(columns))]
+    cells: list[list[str | None]] = [[] for _ in names]
+    count = 0
+    for row in rows:
+        values = list(row)
+        if len(values) != len(names):
+            raise ValueError(f"a row has {len(values)} values for {len(names)} columns")
+        for column, value in zip(cells, values, strict=True):
+            column.append(_text(value))
+        count += 1
+    table = pa.table(
+        {
+            "sort_1": pa.array(range(count), pa.int64()),
+            **{n: pa.array(c, pa.string()) for n, c in zip(names, cells, strict=True)},
+        }
+    )
+    con = duckdb.connect()
+    try:
+        con.register("cells", table)
+        selected = ", ".join(f"{safe(n)} as {n}" for n in names)
+        ctes = f"with final as (select {selected}, sort_1 from cells)"
+        return write_csv(con, ctes, names, 1, [], out, header=columns, line_end=line_end)
+    finally:
+        con.close()

@@ -15,16 +15,17 @@ Two ways to name dates: :func:`report` and :func:`totals` take ``since``/``until
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
 
 from models import budgets, reconcile, tables, vertex_health
+from models.redact import redact_sql
 from models.tables import rows as rows  # re-exported: the CLI's shape of a table
 
 TOKEN_COLUMNS = (
@@ -94,6 +95,70 @@ class Filters:
             if values:
                 out[name] = list(values)
         return out
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is reading: the one thing that decides what a viewer of the dashboard may see.
+
+    ``teams`` is ``None`` for every team, else the only teams whose rows (developers, keys,
+    figures) this reader may see; ``admin`` may read the company-wide operational tables (data
+    health, reconciliation, source runs, shared quotas). :func:`read` applies it.
+    """
+
+    teams: tuple[str, ...] | None = None
+    admin: bool = True
+
+    def restrict(self, f: Filters) -> Filters:
+        """``f`` within this scope: the scope, not the caller, sets ``allowed_teams``."""
+        return replace(f, allowed_teams=self.teams)
+
+
+EVERYONE = Scope()  # sign-in off: one user who sees everything
+NOBODY = Scope(teams=(), admin=False)  # before sign-in: nothing
+
+
+class NotAllowed(PermissionError):
+    """The reader's scope does not cover this query."""
+
+
+# name -> (function, access): "filters" (scoped through its Filters argument, in SQL),
+# "teams" (its first argument is the allowed teams), "admin" (company-wide), "any" (the
+# sign-in lookup itself). A function not listed here cannot be read through :func:`read`.
+_READS: dict[str, tuple[Callable[..., Any], str]] = {}
+_Query = TypeVar("_Query", bound=Callable[..., Any])
+
+
+def _read(access: str) -> Callable[[_Query], _Query]:
+    def register(function: _Query) -> _Query:
+        _READS[function.__name__] = (function, access)
+        return function
+
+    return register
+
+
+def read(scope: Scope, con: duckdb.DuckDBPyConnection, name: str, *args: Any, **kwargs: Any) -> Any:
+    """The scoped read API: ``name(con, *args, **kwargs)`` as ``scope`` may see it (the
+    dashboard's only way to data; the CLI, run by whoever holds the database, reads directly).
+
+    Every ``Filters`` argument is narrowed to the scope's teams (filtered in SQL by
+    ``_where``); company-wide queries raise :class:`NotAllowed` for a non-admin, and so does
+    any query not registered for it (fail closed).
+    """
+    entry = _READS.get(name)
+    if entry is None:
+        raise NotAllowed(f"{name} is not part of the scoped read API")
+    function, access = entry
+    if access == "admin" and not scope.admin:
+        raise NotAllowed(f"{name} is company-wide: for admins only")
+    if access == "teams":
+        args = (scope.teams, *args[1:])
+    elif access == "filters":
+        if not any(isinstance(a, Filters) for a in (*args, *kwargs.values())):
+            raise NotAllowed(f"{name} needs Filters to be scoped")
+        args = tuple(scope.restrict(a) if isinstance(a, Filters) else a for a in args)
+        kwargs = {k: scope.restrict(v) if isinstance(v, Filters) else v for k, v in kwargs.items()}
+    return function(con, *args, **kwargs)
 
 
 @dataclass
@@ -307,6 +372,7 @@ def money(value: Decimal | None, places: int = 12) -> str | None:
 # --------------------------------------------------------------------------- filter choices
 
 
+@_read("teams")
 def filter_options(
     con: duckdb.DuckDBPyConnection, allowed_teams: tuple[str, ...] | None = None
 ) -> dict[str, Any]:
@@ -327,6 +393,7 @@ def filter_options(
     return out
 
 
+@_read("any")
 def managed_teams(con: duckdb.DuckDBPyConnection, viewer: str) -> tuple[str, ...]:
     """Teams whose people the directory puts under ``viewer`` (matched on email or name)."""
     if not _has_table(con, "ref_people"):
@@ -342,6 +409,7 @@ def managed_teams(con: duckdb.DuckDBPyConnection, viewer: str) -> tuple[str, ...
 # --------------------------------------------------------------------------- overview
 
 
+@_read("filters")
 def overview_totals(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, Any]:
     """The overview's headline figures (counted events only).
 
@@ -394,6 +462,7 @@ def overview_totals(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, Any
     return out
 
 
+@_read("filters")
 def daily_cost(con: duckdb.DuckDBPyConnection, f: Filters, by: str) -> pa.Table:
     """Cost per day and team (or model, provider, source, developer): the stacked charts."""
     if by not in {"team", "model", "provider", "source", "developer"}:
@@ -410,6 +479,7 @@ def daily_cost(con: duckdb.DuckDBPyConnection, f: Filters, by: str) -> pa.Table:
     )
 
 
+@_read("filters")
 def budget_status(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     """Month-to-date spend per team against its monthly budget, with a month-end forecast.
 
@@ -508,19 +578,23 @@ def _compare(con: duckdb.DuckDBPyConnection, f: Filters, keys: list[str]) -> pa.
     )
 
 
+@_read("filters")
 def team_table(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     return _compare(con, f, ["team"])
 
 
+@_read("filters")
 def developer_table(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     return _compare(con, f, ["developer", "team"]).drop_columns(["developers"])
 
 
+@_read("filters")
 def developer_daily(con: duckdb.DuckDBPyConnection, f: Filters, developer: str) -> pa.Table:
     f = replace(f, developers=(developer,))
     return daily_cost(con, f, "model")
 
 
+@_read("filters")
 def developer_models(con: duckdb.DuckDBPyConnection, f: Filters, developer: str) -> pa.Table:
     return model_table(con, replace(f, developers=(developer,)))
 
@@ -528,6 +602,7 @@ def developer_models(con: duckdb.DuckDBPyConnection, f: Filters, developer: str)
 # --------------------------------------------------------------------------- models, providers
 
 
+@_read("filters")
 def model_table(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     w = _where(f)
     return _arrow(
@@ -541,6 +616,7 @@ def model_table(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     )
 
 
+@_read("filters")
 def provider_table(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     """Bedrock vs Vertex vs LiteLLM: per source (where it was read) and provider (who served)."""
     w = _where(f)
@@ -558,6 +634,7 @@ def provider_table(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     )
 
 
+@_read("filters")
 def scope_premium(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     """What routing through geographic / regional endpoints cost beyond global prices.
 
@@ -610,6 +687,7 @@ def scope_premium(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     )
 
 
+@_read("filters")
 def litellm_vs_ours(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     """LiteLLM's own spend figure against our price-book cost, per day and model."""
     w = _where(f)
@@ -630,6 +708,7 @@ def litellm_vs_ours(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     )
 
 
+@_read("admin")
 def gateway_reconciliation(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     """Requests the LiteLLM proxy forwarded: matched in the provider's logs (the provider copy
     not counted), only in LiteLLM, only in the provider's logs (``models.reconcile.summary``,
@@ -640,6 +719,7 @@ def gateway_reconciliation(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Tab
     return _events_table(lambda cursor: reconcile.summary(cursor, since, until), con)
 
 
+@_read("admin")
 def litellm_differences(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     """Why LiteLLM's spend differs from our cost, per cause (``models.reconcile.differences``).
     Date range only; reads usage_events."""
@@ -722,9 +802,19 @@ _TOTAL_TOKENS_U = (
 )
 
 
-def _limits_cte(con: duckdb.DuckDBPyConnection) -> str:
-    """``limit_list``: one row per limit with a unique display name (``quota``)."""
-    return f"""
+def _limits_cte(
+    con: duckdb.DuckDBPyConnection, allowed_teams: tuple[str, ...] | None = None
+) -> tuple[str, list[Any]]:
+    """``limit_list``: one row per limit with a unique display name (``quota``), and its
+    parameters (they come first: every query starts with this CTE).
+
+    With an access scope (``allowed_teams``), only the LiteLLM key and team limits of those
+    teams: a shared quota's usage is everybody's traffic, a company-wide figure for admins."""
+    visible, params = "true", []
+    if allowed_teams is not None:
+        visible = "source = 'litellm' and list_contains(?::varchar[], team)"
+        params = [list(allowed_teams)]
+    sql = f"""
         limit_source as ({_limit_source(con)}),
         limit_named as (
             select *,
@@ -741,8 +831,10 @@ def _limits_cte(con: duckdb.DuckDBPyConnection) -> str:
                        else '' end as quota
             from limit_named
             where tokens_per_minute is not null or requests_per_minute is not null
-        )
+        ),
+        visible_limits as (select * from limit_list where {visible})
     """
+    return sql, params
 
 
 def _quota_minutes_sql(
@@ -757,9 +849,10 @@ def _quota_minutes_sql(
     one = [quota] if quota is not None else []
     if not _has_litellm_limits(con):  # then usage_minute itself is never read
         wl = _Where(["false"], [])
+    limits, scope = _limits_cte(con, f.allowed_teams)
     sql = f"""
-        with {_limits_cte(con)},
-        chosen as (select * from limit_list {only}),
+        with {limits},
+        chosen as (select * from visible_limits {only}),
         config_minutes as (
             select q.quota, u.minute_at as minute,
                    sum(case when q.token_basis = 'total_tokens' then u.total_tokens
@@ -813,7 +906,7 @@ def _quota_minutes_sql(
             from per_minute
         )
     """
-    return sql, one + wq.params + wl.params
+    return sql, scope + one + wq.params + wl.params
 
 
 def _has_litellm_limits(con: duckdb.DuckDBPyConnection) -> bool:
@@ -826,12 +919,14 @@ def _has_litellm_limits(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(rows[0][0])
 
 
+@_read("admin")
 def quotas(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Every limit (configured quotas, LiteLLM key and team limits) with its display name."""
+    limits, _ = _limits_cte(con)
     return _arrow(
         con,
         f"""
-        with {_limits_cte(con)}
+        with {limits}
         select quota, limit_kind, provider, region, model, scope, developer, team,
                tokens_per_minute, requests_per_minute, tokens_per_day
         from limit_list order by quota
@@ -839,6 +934,7 @@ def quotas(con: duckdb.DuckDBPyConnection) -> pa.Table:
     )
 
 
+@_read("filters")
 def quota_summary(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     """Per limit: peak tokens and requests per minute, peak utilisation, minutes >= 80%,
     throttled requests and the busiest minute."""
@@ -874,6 +970,7 @@ def quota_summary(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     )
 
 
+@_read("filters")
 def quota_timeline(con: duckdb.DuckDBPyConnection, f: Filters, quota: str) -> pa.Table:
     """Per hour: the busiest minute's tokens, requests and utilisation, and the throttles."""
     sql, params = _quota_minutes_sql(con, f, quota)
@@ -892,6 +989,7 @@ def quota_timeline(con: duckdb.DuckDBPyConnection, f: Filters, quota: str) -> pa
     )
 
 
+@_read("filters")
 def quota_heatmap(con: duckdb.DuckDBPyConnection, f: Filters, quota: str) -> pa.Table:
     """Peak utilisation per day and hour of day (UTC)."""
     sql, params = _quota_minutes_sql(con, f, quota)
@@ -908,6 +1006,7 @@ def quota_heatmap(con: duckdb.DuckDBPyConnection, f: Filters, quota: str) -> pa.
     )
 
 
+@_read("filters")
 def peak_minutes(
     con: duckdb.DuckDBPyConnection, f: Filters, quota: str, top_minutes: int = 20
 ) -> list[Any]:
@@ -920,6 +1019,7 @@ def peak_minutes(
     return [r[0] for r in rows]
 
 
+@_read("filters")
 def peak_drivers(
     con: duckdb.DuckDBPyConnection, f: Filters, quota: str, top_minutes: int = 20
 ) -> pa.Table:
@@ -937,11 +1037,12 @@ def peak_drivers(
         q.source is null and u.provider = q.provider and u.model = q.model
         and (q.region is null or u.region = q.region)
         and (q.scope is null or u.pricing_scope = q.scope)"""
+    limits, limit_params = _limits_cte(con, f.allowed_teams)
     return _arrow(
         con,
         f"""
-        with {_limits_cte(con)},
-        chosen as (select * from limit_list where quota = ?),
+        with {limits},
+        chosen as (select * from visible_limits where quota = ?),
         peak_rows as materialized (
             select minute_at, source, provider, region, model, pricing_scope, developer, team,
                    requests, throttled_requests, quota_tokens, {_TOTAL_TOKENS} as total_tokens
@@ -971,25 +1072,26 @@ def peak_drivers(
         select *, tokens / nullif(sum(tokens) over (), 0) as share
         from final order by tokens desc, developer
         """,
-        [quota, *minutes] + scope.params,
+        limit_params + [quota, *minutes] + scope.params,
     )
 
 
 # --------------------------------------------------------------------------- data health
 
 
+@_read("admin")
 def source_health(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Per ingest source (bedrock-s3, vertex-files, ...): the newest record of its source family
     (to the minute, from the rate-limit rollup), the last successful ingest, and the last run's
     status and message. A family with records but no run in the log is listed too."""
     minutes = "usage_minute_quota" if _has_table(con, "usage_minute_quota") else "usage_minute"
     runs = (
-        """
+        f"""
         select source, split_part(source, '-', 1) as family,
                max(finished_at) filter (where status = 'ok') as last_success_at,
                max(started_at) as last_run_at,
                arg_max(status, started_at) as last_status,
-               arg_max(message, started_at) as last_message,
+               arg_max({redact_sql("message")}, started_at) as last_message,
                count(*) filter (where status <> 'ok') as failed_runs
         from ingest_runs group by source
         """
@@ -1021,6 +1123,7 @@ def source_health(con: duckdb.DuckDBPyConnection) -> pa.Table:
     )
 
 
+@_read("admin")
 def identity_gaps(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Identities the directory does not know (from identity_map; no event scan): named
     callers missing from it, and callers with no personal identity."""
@@ -1037,6 +1140,7 @@ def identity_gaps(con: duckdb.DuckDBPyConnection) -> pa.Table:
     )
 
 
+@_read("admin")
 def rejected_by_reason(con: duckdb.DuckDBPyConnection) -> pa.Table:
     if not _has_table(con, "rejected_records"):
         return pa.table({"source": pa.array([], pa.string())})
@@ -1050,6 +1154,7 @@ def rejected_by_reason(con: duckdb.DuckDBPyConnection) -> pa.Table:
     )
 
 
+@_read("admin")
 def vertex_attribution(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """How Vertex responses were attributed (``models.vertex_health``, as `llmledger doctor`)."""
     cursor = con.cursor()
@@ -1060,6 +1165,7 @@ def vertex_attribution(con: duckdb.DuckDBPyConnection) -> pa.Table:
     return table if table.num_rows else pa.table({})
 
 
+@_read("filters")
 def unpriced_models(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     w = _where(f, counted=False)
     return _arrow(
@@ -1075,6 +1181,7 @@ def unpriced_models(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     )
 
 
+@_read("admin")
 def unmapped_identities(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
     """Identities with no team in the directory (a drill-down: reads usage_events)."""
     w = _where(f, time_col="occurred_at", minute=True, counted=True, identity=False)
@@ -1099,6 +1206,7 @@ def unmapped_identities(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
 # usage_events, the bookkeeping tables and every source, counted or not).
 
 
+@_read("admin")
 def unpriced_model_ids(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Models seen without a price (all events), with request counts and the ids logged."""
     return _arrow(
@@ -1115,6 +1223,7 @@ def unpriced_model_ids(con: duckdb.DuckDBPyConnection) -> pa.Table:
     )
 
 
+@_read("admin")
 def unattributed_principals(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Principals resolved to developer 'unattributed', with request counts and cost."""
     return _arrow(
@@ -1130,6 +1239,7 @@ def unattributed_principals(con: duckdb.DuckDBPyConnection) -> pa.Table:
     )
 
 
+@_read("admin")
 def rejected_by_source(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Rejected records per source and reason, by source."""
     return _arrow(
@@ -1143,17 +1253,18 @@ def rejected_by_source(con: duckdb.DuckDBPyConnection) -> pa.Table:
     )
 
 
+@_read("admin")
 def source_runs(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Per ingest source: last run, last successful run, its status/message, and the newest
     record of the source (or of its family: bedrock for bedrock-s3) in usage_events."""
     return _arrow(
         con,
-        """
+        f"""
         with runs as (
             select source,
                    max(finished_at) filter (where status = 'ok') as last_success_at,
                    arg_max(status, run_id) as last_status,
-                   arg_max(message, run_id) as last_message,
+                   arg_max({redact_sql("message")}, run_id) as last_message,
                    max(started_at) as last_run_at,
                    count(*) filter (where status <> 'ok') as failed_runs
             from ingest_runs

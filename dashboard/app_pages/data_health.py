@@ -7,8 +7,10 @@ import streamlit as st
 from dashboard import data, filters, ui
 
 f = filters.current()
-viewer = st.session_state.get("llmledger_viewer")
 st.title("Data health")
+if not data.is_admin():
+    st.info("Data health is company-wide, so only the dashboard's admins see it.")
+    st.stop()
 
 st.subheader("Sources")
 ui.table(
@@ -45,18 +47,15 @@ if not vertex.empty:
     )
 
 st.subheader("Unmapped identities")
-if viewer is not None and viewer.allowed_teams is not None:
-    st.caption("Only admins see identities outside the people directory.")
-else:
-    ui.table(
-        data.frame("identity_gaps"),
-        "identity-gaps",
-        caption="Callers missing from the people directory (named) or with no personal "
-        "identity: add them to the directory, or an identity rule.",
-    )
-    if st.toggle(
-        "Count their requests and cost",
-        key="t_unmapped",
-        help="Reads every event in the date range (usage_events), so it takes longer.",
-    ):
-        ui.table(data.frame("unmapped_identities", f), "unmapped-identities")
+ui.table(
+    data.frame("identity_gaps"),
+    "identity-gaps",
+    caption="Callers missing from the people directory (named) or with no personal "
+    "identity: add them to the directory, or an identity rule.",
+)
+if st.toggle(
+    "Count their requests and cost",
+    key="t_unmapped",
+    help="Reads every event in the date range (usage_events), so it takes longer.",
+):
+    ui.table(data.frame("unmapped_identities", f), "unmapped-identities")

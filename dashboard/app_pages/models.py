@@ -67,7 +67,9 @@ else:
     row[1].metric("Our cost", fmt.money(litellm["our_cost_usd"].sum()))
     row[2].metric("Difference", fmt.money(litellm["difference_usd"].sum()))
     ui.table(litellm, "litellm-vs-ours")
-    if st.toggle(
+    if not data.is_admin():
+        st.caption("The reconciliation with the providers' logs is company-wide: for admins.")
+    elif st.toggle(
         "Reconcile with the providers' logs",
         key="t_reconcile",
         help="Why LiteLLM's spend differs from ours, and which forwarded requests both sides "

@@ -18,6 +18,14 @@ st.caption(
 )
 
 summary = data.frame("quota_summary", f)
+if not data.is_admin():
+    st.caption(
+        "Your teams' LiteLLM key and team limits. Shared quotas count everyone's traffic, so "
+        "only the dashboard's admins see them."
+    )
+if summary.empty and not data.is_admin():
+    st.info("No rate limits for your teams.")
+    st.stop()
 if summary.empty:
     st.info(
         "No quotas configured. Add [[quotas]] tables to the config (provider, region, model, "

@@ -14,23 +14,40 @@ from ingest.errors import ExitCode
 @click.pass_context
 def build(ctx: click.Context) -> None:
     """Re-run the models (reference data, price book, staging, marts), run the data checks,
-    publish the snapshot. Exit 1 when a data check finds bad rows.
+    publish the snapshot. Exit 1 when a data check finds bad rows, or when a run is busy
+    (it holds the run lock, as `ingest` and `run` do; the build takes it too).
 
     \b
     Example:
       llmledger --config llmledger.toml build
     """
+    import duckdb
+
     from ingest import pipeline
+    from ingest.scheduler import LockBusy, run_lock
     from models import runner
 
     app = app_context(ctx)
-    con = app.connect()
+    busy = (
+        f"busy: another run is writing {app.db_path}; run `llmledger build` again when it "
+        "has finished"
+    )
     try:
-        result = pipeline.build(app, con)
-        checks = runner.run_checks(con)
-        pipeline.publish(app, con)
-    finally:
-        con.close()
+        # the run lock first: a build beside a run would fight it for DuckDB's one writer
+        with run_lock(app):
+            con = app.connect()
+            try:
+                result = pipeline.build(app, con)
+                checks = runner.run_checks(con)
+                pipeline.publish(app, con)
+            finally:
+                con.close()
+    except LockBusy:
+        raise LockBusy(busy) from None
+    except duckdb.IOException as exc:  # a writer that does not take the run lock
+        if "lock" not in str(exc).lower():
+            raise
+        raise LockBusy(busy) from None
     app.log(
         "built",
         f"built {len(result.staging)} staging views and {len(result.marts)} marts: "

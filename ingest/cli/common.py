@@ -7,7 +7,7 @@ the command line has no import cycle.
 
 from __future__ import annotations
 
-import csv
+import io
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -184,11 +184,14 @@ def emit_rows(
     if fmt == "json":
         click.echo(json.dumps([{c: _plain(r.get(c)) for c in columns} for r in rows], indent=2))
         return
-    if fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        for r in rows:
-            writer.writerow(["" if r.get(c) is None else _plain(r.get(c)) for c in columns])
+    if fmt == "csv":  # the exports' writer: formulas neutralised, CR/LF inside a field quoted
+        from models.exports import write_rows
+
+        buffer = io.BytesIO()
+        write_rows(
+            columns, ([_plain(r.get(c)) for c in columns] for r in rows), buffer, line_end="\n"
+        )
+        click.echo(buffer.getvalue().decode("utf-8"), nl=False)
         return
     from rich.table import Table
 

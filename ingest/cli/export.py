@@ -13,11 +13,52 @@ from typing import IO
 import click
 
 from ingest.cli.common import app_context, as_date
+from ingest.context import AppContext
 from ingest.errors import ConfigError, DataError
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def check_out(path: str, protected: dict[str, Path]) -> Path:
+    """``--out`` as a file we may write: not a folder, not one of ``protected`` (the database,
+    the snapshot and their side files), in a folder that exists. One-line errors, exit 2."""
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(
+            f"--out {path} is a directory; name a file, e.g. --out {target / 'x.csv'}"
+        )
+    for what, file in protected.items():
+        if _same_file(target, file):
+            raise ConfigError(f"--out {path} is the {what} ({file}); choose another file")
+    if not target.parent.is_dir():
+        raise ConfigError(f"--out {path}: the folder {target.parent} does not exist; create it")
+    return target
+
+
+def _protected(app: AppContext) -> dict[str, Path]:
+    db, snap = Path(app.db_path), Path(app.snapshot_path)
+    return {
+        "database": db,
+        "database's write-ahead log": db.with_name(db.name + ".wal"),
+        "run lock": db.with_name(db.name + ".lock"),
+        "snapshot": snap,
+        "snapshot's write-ahead log": snap.with_name(snap.name + ".wal"),
+    }
+
+
+def _unwritable(path: str, exc: OSError) -> ConfigError:
+    return ConfigError(
+        f"--out {path}: cannot write there ({exc.strerror or exc}); choose a path you can write to"
+    )
+
+
 @contextmanager
-def _output(path: str) -> Iterator[IO[bytes]]:
+def _output(path: str, protected: dict[str, Path]) -> Iterator[IO[bytes]]:
     """``-`` is stdout; a file is written beside its final name and renamed into place, so a
     failed export never leaves half a file behind."""
     if path == "-":
@@ -25,17 +66,21 @@ def _output(path: str) -> Iterator[IO[bytes]]:
         yield stream
         stream.flush()
         return
-    target = Path(path)
-    if target.parent and not target.parent.is_dir():
-        raise ConfigError(f"--out {path}: the folder {target.parent} does not exist; create it")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    target = check_out(path, protected)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -89,11 +134,11 @@ def _report(app, kind: str, summary, out: str) -> None:  # type: ignore[no-untyp
         )
 
 
-def _run_export(func, out: str):  # type: ignore[no-untyped-def]
+def _run_export(app, func, out: str):  # type: ignore[no-untyped-def]
     from models import exports
 
     try:
-        with _output(out) as stream:
+        with _output(out, _protected(app)) as stream:
             return func(stream)
     except exports.ExportError as exc:
         raise DataError(str(exc)) from None
@@ -164,13 +209,15 @@ def billing(ctx: click.Context, month: str, fmt: str, out: str) -> None:
     try:
         discounts = _discounts(app)
         if fmt == "simple":
-            summary = _run_export(lambda s: exports.billing_simple(con, month, s, discounts), out)
+            summary = _run_export(
+                app, lambda s: exports.billing_simple(con, month, s, discounts), out
+            )
         else:
             accounts = exports.parse_billing_accounts(
                 app.config.section("export").get("billing_accounts", [])
             )
             summary = _run_export(
-                lambda s: exports.billing_focus(con, month, s, discounts, accounts), out
+                app, lambda s: exports.billing_focus(con, month, s, discounts, accounts), out
             )
     finally:
         con.close()
@@ -202,6 +249,7 @@ def usage(ctx: click.Context, since: object, until: object, out: str) -> None:
     try:
         discounts = _discounts(app)
         summary = _run_export(
+            app,
             lambda s: exports.usage_detail(con, as_date(since), as_date(until), s, discounts),
             out,
         )
