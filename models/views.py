@@ -1126,7 +1126,8 @@ def source_health(con: duckdb.DuckDBPyConnection) -> pa.Table:
 @_read("admin")
 def identity_gaps(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Identities the directory does not know (from identity_map; no event scan): named
-    callers missing from it, and callers with no personal identity."""
+    callers missing from it, callers with no personal identity, and named service identities
+    (IAM users that are not people)."""
     if not _has_table(con, "identity_map"):
         return pa.table({})
     return _arrow(
@@ -1134,7 +1135,7 @@ def identity_gaps(con: duckdb.DuckDBPyConnection) -> pa.Table:
         """
         select identity_status, source, principal, person_hint, team_hint, developer, team
         from identity_map
-        where identity_status in ('named_not_in_directory', 'unattributed')
+        where identity_status in ('named_not_in_directory', 'unattributed', 'service')
         order by identity_status, source, principal
         """,
     )
@@ -1193,7 +1194,7 @@ def unmapped_identities(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
                coalesce(sum(cost_usd), 0)::decimal(38, 12) as cost_usd,
                max(occurred_at) as last_seen_at
         from usage_events
-        where {w.sql} and identity_status in ('named_not_in_directory', 'unattributed')
+        where {w.sql} and identity_status in ('named_not_in_directory', 'unattributed', 'service')
         group by all order by cost_usd desc, requests desc, principal
         """,
         w.params,

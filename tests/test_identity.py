@@ -325,3 +325,19 @@ def test_everything_unattributed_without_a_directory() -> None:
         "unattributed",
     )
     assert event(con, "s")["developer"] == "unattributed"
+
+
+def test_service_identities_are_listed_as_identity_gaps(resolved) -> None:  # type: ignore[no-untyped-def]
+    from models import views
+
+    gaps = {
+        (r["identity_status"], r["principal"])
+        for r in views.rows(views.identity_gaps(resolved))
+        if r["identity_status"] == "service"
+    }
+    assert gaps == {
+        ("service", IAM + "bedrock-test"),
+        ("service", IAM + "carol"),
+        ("service", IAM + "observe-test"),
+        ("service", IAM + "user"),
+    }
