@@ -6,8 +6,8 @@ CRLF line ends are allowed in every shape.
 
 - ``lines``: JSON lines, one record per line (Bedrock's own S3 delivery, ``aws s3 sync`` copies).
   Read in place by the batch scan.
-- ``document``: one JSON document, an array of records (``ConvertTo-Json``, ``jq -s``) or
-  pretty-printed records one after another (``jq .``).
+- ``array``: a JSON array of records (``ConvertTo-Json``, ``jq -s``), compact or indented.
+- ``document``: pretty-printed records one after another (``jq .``).
 - ``export``: CloudWatch Logs export-to-S3 (``CreateExportTask``): lines ``<ISO time> <record>``.
 - ``insights-json`` / ``insights-csv``: a CloudWatch Logs Insights export, records as the
   ``@message`` field of a JSON array or a CSV with an ``@message`` column.
@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 LINES = "lines"
+ARRAY = "array"
 DOCUMENT = "document"
 EXPORT = "export"
 INSIGHTS_JSON = "insights-json"
@@ -71,7 +72,7 @@ def detect(path: str) -> Shape:
     if text.startswith(b"["):
         if _INSIGHTS_ARRAY.match(text):
             return Shape(INSIGHTS_JSON, gz)
-        return Shape(DOCUMENT, gz)
+        return Shape(ARRAY, gz)
     if text.startswith(b"{"):
         first, newline, _ = text.partition(b"\n")
         if newline and not first.rstrip().endswith(b"}"):
@@ -93,9 +94,10 @@ def _records_sql(path: str, shape: Shape) -> str:
     """A query of one VARCHAR column: each record of the file as compact JSON, in file order."""
     compression = "'gzip'" if shape.gzip else "'none'"
     src = _quote(path)
-    if shape.kind == DOCUMENT:
+    if shape.kind in (ARRAY, DOCUMENT):
+        layout = "array" if shape.kind == ARRAY else "unstructured"
         return (
-            f"select j::varchar from read_json({src}, format='auto', records='false', "
+            f"select j::varchar from read_json({src}, format='{layout}', records='false', "
             f"columns={{'j': 'JSON'}}, compression={compression}, maximum_object_size=1073741824)"
         )
     if shape.kind == INSIGHTS_JSON:
@@ -138,16 +140,12 @@ def to_lines(con: duckdb.DuckDBPyConnection, path: str, shape: Shape, out: str) 
     return None
 
 
-_RECORD_AT = re.compile(r"in record/value (\d+): ([^.]*)")
+_DETAIL = re.compile(r"in record/value \d+: ([^.]*)")
 
 
 def _failure(message: str, shape: Shape) -> str:
     if shape.kind == INSIGHTS_CSV:
         return "malformed CSV (a CloudWatch Logs Insights export); the file was not read"
-    found = _RECORD_AT.search(message)
-    if found:
-        return (
-            f"malformed JSON in record {found.group(1)} ({found.group(2).strip()}); "
-            "the file was not read"
-        )
-    return "malformed JSON; the file was not read"
+    found = _DETAIL.search(message)
+    detail = f" ({found.group(1).strip()})" if found else ""
+    return f"malformed JSON{detail}; the file was not read"
