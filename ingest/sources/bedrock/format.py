@@ -1,11 +1,12 @@
 """Bedrock invocation-log records: the raw table and the bulk parser shared by its three sources.
 
 ``bedrock-s3``, ``bedrock-cloudwatch`` and ``bedrock-files`` all end in ``raw_bedrock`` keyed by
-``request_id``. Their transports hand this module local newline-delimited JSON files
-(``.json.gz`` or plain) and it parses whole files at once with DuckDB's ``read_ndjson`` and
-explicit columns, so prompt and response bodies are never materialised, except that one number
-(the 1-hour cache-write count) is read out of the response body's ``usage`` where the record
-shows it.
+``request_id``. Their transports hand this module local files of any delivery shape (gzip or
+plain, whatever their names; ``shapes.py`` recognises them and rewrites the ones that are not
+JSON lines) and it parses whole files at once with DuckDB's ``read_ndjson`` and explicit
+columns, so prompt and response bodies are never materialised, except that one number (the
+1-hour cache-write count) is read out of the response body's ``usage`` where the record shows
+it.
 
 Vendor field names appear here and in ``models/staging/stg_bedrock.sql`` only.
 """
@@ -204,13 +205,15 @@ def parse_files(
     line_locations: Mapping[str, Sequence[str]] | None = None,
     scratch_dir: str | Path | None = None,
 ) -> ParsedBatch:
-    """Parse local NDJSON (optionally gzip) files of invocation-log records in one scan.
+    """Parse local files of invocation-log records (any shape ``shapes.detect`` knows) in one scan.
 
     ``location_of`` turns a local path into the location users see (``s3://bucket/key``); a
-    record's location is that plus ``:N``, its 1-based line (blank lines are not counted).
-    A truncated or corrupt gzip file does not fail the batch: its complete lines are recovered
-    and the file itself is listed in ``rejected``. A file that is one JSON document (an array
-    or pretty-printed records) rather than one record per line is read as such. Records whose
+    record's location is that plus ``:N``, its 1-based line (blank lines are not counted), or
+    ``#N``, its 1-based position in a file of another shape (a JSON array, pretty-printed
+    records, a CloudWatch export). A file of no known shape, or without one value holding a
+    Bedrock field, is rejected once by its location alone; so is a JSON document that does not
+    parse. A truncated or corrupt gzip file does not fail the batch: its complete lines are
+    recovered and the file itself is listed in ``rejected``. Records whose
     requestId already appeared earlier in the batch are dropped and counted in ``duplicates``.
     ``line_locations`` gives some files' locations line by line instead (a CloudWatch page:
     line N is event N's ``logs:<group>/<stream>/<eventId>``).
