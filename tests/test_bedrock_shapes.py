@@ -135,6 +135,22 @@ CASES = [
         ["ij-1", "ij-2"],
     ),
     Case(
+        "CloudWatch Logs Insights JSON, an indented message and one that is not JSON",
+        {
+            "results.json": json.dumps(
+                [
+                    {"@timestamp": "2026-11-20 10:00:00.000", "@message": "INIT_START x"},
+                    {
+                        "@timestamp": "2026-11-20 10:00:01.000",
+                        "@message": json.dumps(rec("im-1"), indent=2),
+                    },
+                ]
+            ).encode()
+        },
+        ["im-1"],
+        [("results.json#1", "malformed JSON")],
+    ),
+    Case(
         "CloudWatch Logs Insights CSV",
         {"logs-insights-results.csv": _insights_csv(_pair("ic"))},
         ["ic-1", "ic-2"],

@@ -90,6 +90,14 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# A message as one line: JSON re-serialised compactly; text that is not JSON kept, on one line,
+# to be rejected as malformed JSON.
+_ONE_LINE = (
+    "case when json_valid(m) then cast(json(m) as varchar) "
+    "else replace(replace(m, chr(10), ' '), chr(13), ' ') end"
+)
+
+
 def _records_sql(path: str, shape: Shape) -> str:
     """A query of one VARCHAR column: each record of the file as compact JSON, in file order."""
     compression = "'gzip'" if shape.gzip else "'none'"
@@ -104,15 +112,15 @@ def _records_sql(path: str, shape: Shape) -> str:
         # @message is the record as a JSON string; an exported string that is not JSON stays as
         # it is and is rejected as malformed JSON, record by record.
         return (
-            f"select coalesce(cast(try_cast(m as json) as varchar), "
-            f"replace(replace(m, chr(10), ' '), chr(13), ' ')) from read_json({src}, "
+            f"select {_ONE_LINE} from read_json({src}, "
             f"format='array', columns={{'@message': 'VARCHAR'}}, compression={compression}, "
-            "maximum_object_size=1073741824) t(m)"
+            "maximum_object_size=1073741824) t(m) where m is not null"
         )
     if shape.kind == INSIGHTS_CSV:
         return (
-            f'select "@message" from read_csv({src}, header=true, all_varchar=true, '
-            f"compression={compression}, max_line_size=1073741824)"
+            f'select {_ONE_LINE} from (select "@message" as m from read_csv({src}, header=true, '
+            f"all_varchar=true, compression={compression}, max_line_size=1073741824)) "
+            "where m is not null"
         )
     if shape.kind == EXPORT:
         # A line is "<timestamp> <message>": the record is everything after the first space.
