@@ -76,7 +76,7 @@ EXPECTED_LINE_REASONS = [
     (10, "negative input.cacheReadInputTokenCount"),
     (11, "not a ModelInvocationLog record"),
     (12, "wrong type for requestId: expected a string"),
-    (14, "malformed JSON"),
+    (14, "not a ModelInvocationLog record"),  # valid JSON (was labelled "malformed JSON")
 ]
 
 

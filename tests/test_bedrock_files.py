@@ -153,10 +153,15 @@ def test_exported_json_files_of_every_shape(tmp_path: Path) -> None:
     result = run_source(app, con, "bedrock-files", {"path": str(root)})
     ids = [r[0] for r in con.execute("select request_id from raw_bedrock order by 1").fetchall()]
     assert ids == ["arr-1", "arr-2", "arrgz-1", "jsonl-1", "p-0", "p-1", "plain-1", "plain-2"]
-    assert result.rejected_rows == 0
+    # notes.txt used to be skipped without a word; files are now read by content and a file of
+    # no known shape is rejected by path. A record of a JSON document is named "#N" (its index).
+    assert result.rejected_rows == 1
+    assert con.execute("select location, reason from rejected_records").fetchall() == [
+        (str(root / "notes.txt"), "not a Bedrock invocation log (no record found)")
+    ]
     assert con.execute(
         "select source_location from raw_bedrock where request_id = 'arr-2'"
-    ).fetchall() == [(f"{root / 'array.json'}:2",)]
+    ).fetchall() == [(f"{root / 'array.json'}#2",)]
 
 
 def test_single_file_and_paths_with_glob_characters(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import TypeVar
 
+from ingest.errors import DataError
 from ingest.source import LocalFile, Page, SourceRun
 
 T = TypeVar("T")
@@ -137,17 +138,25 @@ def pages(
 
     ``dated_only`` leaves out files outside dated folders (a sink's README or manifest). Each
     page's commit moves the cursor (partition: the root) to the newest modification time read.
+    A path with no file that ``accept`` takes (read before or not) is an error (DataError, exit
+    1): the user named it to be read, so reading nothing is never a quiet success.
     """
     root = root.resolve()
     seen = run.processed(str(root))
     newest: str | None = None
+    found_files = readable = 0
 
     def wanted() -> Iterator[Found]:
+        nonlocal found_files, readable
         for found in walk(root, warn=lambda text: run.log("files_warning", f"warning: {text}")):
+            found_files += 1
             at = time_in_path(found.parts)
             if dated_only and at is None:
                 continue
-            if not accept(found) or not in_window(run, at):
+            if not accept(found):
+                continue
+            readable += 1
+            if not in_window(run, at):
                 continue
             if seen.get(str(found.path)) == found.fingerprint:
                 continue
@@ -169,6 +178,13 @@ def pages(
             ],
             cursors={str(root): newest},
         )
+    if not readable:
+        what = (
+            "no file there"
+            if not found_files
+            else f"{found_files} file{'s' if found_files != 1 else ''}, none of them readable"
+        )
+        raise DataError(f"{run.name}: nothing to read in {root}: {what}")
 
 
 def _size(found: Found) -> int:

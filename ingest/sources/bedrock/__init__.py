@@ -192,7 +192,9 @@ BEDROCK_FILES = Source(
     summary="Ingest Bedrock invocation logs from local files.",
     description=(
         "DIR is a copy of the S3 tree (`aws s3 sync s3://BUCKET/PREFIX DIR`) or a folder of "
-        "exported .json / .json.gz files. Files already read (same size and mtime) are skipped."
+        "exported logs: JSON lines, JSON arrays, pretty-printed JSON, CloudWatch Logs exports "
+        "(export to S3, Logs Insights JSON or CSV), gzip or plain, read by content whatever "
+        "the file name. Files already read (same size and mtime) are skipped."
     ),
     example=(
         "aws s3 sync s3://acme-bedrock-logs/bedrock-logs ./bedrock-logs\n"

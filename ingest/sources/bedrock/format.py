@@ -1,11 +1,12 @@
 """Bedrock invocation-log records: the raw table and the bulk parser shared by its three sources.
 
 ``bedrock-s3``, ``bedrock-cloudwatch`` and ``bedrock-files`` all end in ``raw_bedrock`` keyed by
-``request_id``. Their transports hand this module local newline-delimited JSON files
-(``.json.gz`` or plain) and it parses whole files at once with DuckDB's ``read_ndjson`` and
-explicit columns, so prompt and response bodies are never materialised, except that one number
-(the 1-hour cache-write count) is read out of the response body's ``usage`` where the record
-shows it.
+``request_id``. Their transports hand this module local files of any delivery shape (gzip or
+plain, whatever their names; ``shapes.py`` recognises them and rewrites the ones that are not
+JSON lines) and it parses whole files at once with DuckDB's ``read_ndjson`` and explicit
+columns, so prompt and response bodies are never materialised, except that one number (the
+1-hour cache-write count) is read out of the response body's ``usage`` where the record shows
+it.
 
 Vendor field names appear here and in ``models/staging/stg_bedrock.sql`` only.
 """
@@ -28,6 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from ingest.source import Format, Page, Parsed, RawTable, SourceRun
+from ingest.sources.bedrock import shapes
 
 SOURCE_FAMILY = "bedrock"
 RAW_TABLE = "raw_bedrock"
@@ -89,8 +91,6 @@ _TOKEN_FIELDS = {
 }
 
 PERMISSION_CHECK_MARKER = "amazon-bedrock-logs-permission-check"
-RECORD_FILE_SUFFIXES = (".json.gz", ".json", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz")
-_LINE_FORMATS = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")  # never one whole document
 
 
 def skip_reason(parts: Sequence[str], size: int) -> str | None:
@@ -99,7 +99,8 @@ def skip_reason(parts: Sequence[str], size: int) -> str | None:
     ``parts`` are the key's or path's components below the listed prefix / walked folder.
     Bedrock writes bodies over 100 KB (and media) as separate objects under ``<HH>/data/``, and
     zero-byte ``amazon-bedrock-logs-permission-check`` markers under every prefix: neither is a
-    record batch.
+    record batch. Any other file is read, whatever its name: ``shapes.detect`` decides by
+    content, and a file of no known shape is rejected by path.
     """
     name = parts[-1] if parts else ""
     if name == PERMISSION_CHECK_MARKER:
@@ -109,14 +110,14 @@ def skip_reason(parts: Sequence[str], size: int) -> str | None:
     for parent, child in zip(parts[:-2], parts[1:-1], strict=True):
         if child == "data" and len(parent) == 2 and parent.isdigit():
             return "body object under data/"
-    if not name.lower().endswith(RECORD_FILE_SUFFIXES):
-        return "not a .json or .json.gz file"
     return None
 
 
 _counter = itertools.count()
 _GLOB_CHARS = frozenset("*?[]{}")
 _DUPLICATE = "duplicate requestId"  # counted once, not a rejection
+_NOT_A_RECORD = "not a ModelInvocationLog record"
+_NO_FIELDS = "no record field"  # valid JSON without one Bedrock field: a record, or a file, kept
 
 
 @dataclass
@@ -204,13 +205,15 @@ def parse_files(
     line_locations: Mapping[str, Sequence[str]] | None = None,
     scratch_dir: str | Path | None = None,
 ) -> ParsedBatch:
-    """Parse local NDJSON (optionally gzip) files of invocation-log records in one scan.
+    """Parse local files of invocation-log records (any shape ``shapes.detect`` knows) in one scan.
 
     ``location_of`` turns a local path into the location users see (``s3://bucket/key``); a
-    record's location is that plus ``:N``, its 1-based line (blank lines are not counted).
-    A truncated or corrupt gzip file does not fail the batch: its complete lines are recovered
-    and the file itself is listed in ``rejected``. A file that is one JSON document (an array
-    or pretty-printed records) rather than one record per line is read as such. Records whose
+    record's location is that plus ``:N``, its 1-based line (blank lines are not counted), or
+    ``#N``, its 1-based position in a file of another shape (a JSON array, pretty-printed
+    records, a CloudWatch export). A file of no known shape, or without one value holding a
+    Bedrock field, is rejected once by its location alone; so is a JSON document that does not
+    parse. A truncated or corrupt gzip file does not fail the batch: its complete lines are
+    recovered and the file itself is listed in ``rejected``. Records whose
     requestId already appeared earlier in the batch are dropped and counted in ``duplicates``.
     ``line_locations`` gives some files' locations line by line instead (a CloudWatch page:
     line N is event N's ``logs:<group>/<stream>/<eventId>``).
@@ -222,14 +225,36 @@ def parse_files(
     # scratch folder, removed when the batch is parsed.
     scratch = tempfile.mkdtemp(prefix="parse-", dir=scratch_dir)
     original: dict[str, str] = {}  # path handed to DuckDB -> the caller's path
+    by_record: set[str] = set()  # rewritten files: line N is record N ("#N" in locations)
     try:
         for i, path in enumerate(paths):
-            if _GLOB_CHARS & set(path):  # DuckDB would expand these as a glob pattern
-                link = os.path.join(scratch, f"link-{i}" + "".join(Path(path).suffixes[-2:]))
-                os.symlink(os.path.abspath(path), link)
+            own, gz = path, None
+            if path not in line_locations:
+                shape = shapes.detect(path)
+                gz = shape.gzip if shape.gzip or not path.lower().endswith(".gz") else None
+                if shape.kind == shapes.UNKNOWN:
+                    batch.rejected.append((location_of(path), shapes.NO_RECORD))
+                    continue
+                if shape.kind != shapes.LINES:
+                    own = os.path.join(scratch, f"shape-{i}.ndjson")
+                    failure = shapes.to_lines(con, path, shape, own)
+                    if failure is not None:
+                        batch.rejected.append((location_of(path), failure))
+                        continue
+                    by_record.add(own)
+                    gz = None
+            named_gz = own.lower().endswith(".gz")
+            if _GLOB_CHARS & set(own) or (gz is not None and gz != named_gz):
+                # DuckDB would expand glob characters, and picks gzip by the name: a link whose
+                # name says what the content is.
+                gz = named_gz if gz is None else gz
+                link = os.path.join(scratch, f"link-{i}.ndjson" + (".gz" if gz else ""))
+                os.symlink(os.path.abspath(own), link)
                 original[link] = path
+                if own in by_record:
+                    by_record.add(link)
             else:
-                original[path] = path
+                original[own] = path
         singles = [p for p in original if original[p] in line_locations]
         groups = _group_small_files(
             [p for p in original if original[p] not in line_locations], scratch
@@ -260,8 +285,8 @@ def parse_files(
                 if not pending:
                     con.execute(f"create temp table {scan} as {_project_sql(_empty_reader_sql())}")
                     break
-        _reread_whole_documents(con, scan, pending)
-        segments = _segments(pending, original, groups, location_of)
+        _relabel_valid_json(con, scan, pending)
+        segments = _segments(pending, original, groups, location_of, by_record)
         _finish(con, batch, segments, source_kind, line_locations)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -371,19 +396,21 @@ def _segments(
     original: dict[str, str],
     groups: dict[str, list[Segment]],
     location_of: Callable[[str], str],
+    by_record: set[str],
 ) -> pa.Table:
     """Where each scanned line came from: (file_index, first_line, last_line) -> caller's file.
 
     ``file_index`` is the position in ``scanned``, the list the batch's scan read.
     """
     order = {path: i for i, path in enumerate(original)}
-    rows: list[tuple[int, int, int, str, str, int]] = []
+    rows: list[tuple[int, int, int, str, str, int, str]] = []
     for index, path in enumerate(scanned):
         for member, first, lines in groups.get(path, [(path, 1, 2**62)]):
             caller = original[member]
             last = first + lines - 1 if path in groups else lines
-            rows.append((index, first, last, caller, location_of(caller), order[member]))
-    columns = ["file_index", "first_line", "last_line", "caller", "location", "file_order"]
+            sep = "#" if member in by_record else ":"
+            rows.append((index, first, last, caller, location_of(caller), order[member], sep))
+    columns = ["file_index", "first_line", "last_line", "caller", "location", "file_order", "sep"]
     return pa.table({name: [r[i] for r in rows] for i, name in enumerate(columns)})
 
 
@@ -455,28 +482,51 @@ def _unreadable_files(con: duckdb.DuckDBPyConnection, paths: list[str], message:
     return failing
 
 
-def _reread_whole_documents(con: duckdb.DuckDBPyConnection, scan: str, scanned: list[str]) -> None:
-    """Files with no parseable line at all may be one JSON array or pretty-printed records."""
-    suspects = [
-        int(r[0])
-        for r in con.execute(
-            f"select file_index from {scan} group by file_index "
-            "having count(*) = count(*) filter (where reject_reason = 'malformed JSON')"
-        ).fetchall()
-        if not scanned[int(r[0])].lower().endswith(_LINE_FORMATS)
-    ]
-    for index in suspects:
-        probe = f"{scan}_probe"
+def _relabel_valid_json(con: duckdb.DuckDBPyConnection, scan: str, scanned: list[str]) -> None:
+    """Lines the scan could not map to a record are valid JSON or not: say which.
+
+    ``read_ndjson(ignore_errors)`` makes a line that is not JSON and a JSON value without one
+    record field look the same (all NULLs). Only the few files holding such lines are read
+    again, as text, to tell them apart.
+    """
+    suspects = con.execute(
+        f"select distinct file_index from {scan} where reject_reason = 'malformed JSON'"
+    ).fetchall()
+    for (index,) in suspects:
+        path = scanned[int(index)]
+        try:
+            with open(path, "rb") as fh:
+                gz = fh.read(2) == b"\x1f\x8b"
+        except OSError:
+            continue
+        text = f"{scan}_text"
         try:
             con.execute(
-                f"create temp table {probe} as "
-                f"{_project_sql(_reader_sql([scanned[index]], whole_documents=True))}"
+                f"create temp table {text} as select json_valid(line) as ok from read_csv("
+                + "'"
+                + path.replace("'", "''")
+                + "', columns={'line': 'VARCHAR'}, delim=chr(1), "
+                f"quote='', escape='', header=false, auto_detect=false, "
+                f"compression='{'gzip' if gz else 'none'}', max_line_size=1073741824) "
+                "where line is not null and trim(line) <> ''"
+            )
+            con.execute(
+                f"""
+                update {scan} set reject_reason = '{_NO_FIELDS}' where rowid in (
+                    select s.rowid
+                    from {scan} s,
+                        (select min(rowid) as first_row from {scan} where file_index = $1) f,
+                        (select rowid + 1 as n, ok from {text}) t
+                    where s.file_index = $1 and s.reject_reason = 'malformed JSON'
+                        and t.n = s.rowid - f.first_row + 1 and t.ok
+                )
+                """,
+                [int(index)],
             )
         except duckdb.Error:
-            continue  # really not JSON: keep the per-line rejections
-        con.execute(f"delete from {scan} where file_index = ?", [index])
-        con.execute(f"insert into {scan} select * replace ({index} as file_index) from {probe}")
-        con.execute(f"drop table {probe}")
+            continue  # keep "malformed JSON"
+        finally:
+            con.execute(f"drop table if exists {text}")
 
 
 def _finish(
@@ -508,7 +558,7 @@ def _finish(
         f"and {file_line} between f.first_line and f.last_line"
     )
     line = f"({file_line} - f.first_line + 1)"
-    location = f"f.location || ':' || {line}"
+    location = f"f.location || f.sep || {line}"
     total, distinct = con.execute(
         f"select count(*), count(distinct request_id) from {scan} where reject_reason is null"
     ).fetchall()[0]
@@ -546,14 +596,37 @@ def _finish(
             con.unregister(f"{lines}_arrow")
         location = f"coalesce(ll.location, {location})"
         joins += f" left join {lines} ll on ll.caller = f.caller and ll.line = {line}"
+    # A file with no record and nothing but JSON without a record field is not a Bedrock log:
+    # one rejection naming the file, not one per value.
     batch.rejected.extend(
         (str(loc), str(reason))
         for loc, reason in con.execute(
             f"""
-            select {location}, s.reject_reason
-            from {joins}
-            where s.reject_reason is not null and s.reject_reason <> '{_DUPLICATE}'
-            order by f.file_order, {line}
+            with per_file as (
+                select f.caller,
+                    count(*) filter (
+                        where s.reject_reason is null or s.reject_reason = '{_DUPLICATE}'
+                    ) as good,
+                    count(*) filter (
+                        where s.reject_reason not in ('{_NO_FIELDS}', '{_DUPLICATE}')
+                    ) as other
+                from {joins} group by f.caller
+            ),
+            rejected as (
+                select {location} as loc,
+                    case when s.reject_reason = '{_NO_FIELDS}' then '{_NOT_A_RECORD}'
+                        else s.reject_reason end as reason,
+                    f.file_order, {line} as line
+                from {joins} join per_file p on p.caller = f.caller
+                where s.reject_reason is not null and s.reject_reason <> '{_DUPLICATE}'
+                    and (p.good > 0 or p.other > 0)
+                union all
+                select any_value(f.location), '{shapes.NO_RECORD}', min(f.file_order), 0
+                from {joins} join per_file p on p.caller = f.caller
+                where p.good = 0 and p.other = 0
+                group by f.caller
+            )
+            select loc, reason from rejected order by file_order, line
             """
         ).fetchall()
     )
