@@ -275,7 +275,16 @@ def cursor_of(con: duckdb.DuckDBPyConnection, partition: str = "default") -> str
 # Tests
 
 
-def test_rows_staged_as_events(pg: PG, duck: duckdb.DuckDBPyConnection) -> None:
+@dataclass
+class Staged:
+    con: duckdb.DuckDBPyConnection
+    result: Any  # the LoadResult of the ingest
+
+
+@pytest.fixture
+def staged_rows(pg: PG, duck: duckdb.DuckDBPyConnection) -> Staged:
+    """Seven spend rows of every kind a proxy writes, with its keys, teams and users, ingested
+    from PostgreSQL and built."""
     seed_dimensions(pg)
     secret_meta = {
         "proxy_server_request": {"messages": [{"content": SENTINEL}]},
@@ -397,12 +406,20 @@ def test_rows_staged_as_events(pg: PG, duck: duckdb.DuckDBPyConnection) -> None:
         ],
     )
     result = run(duck)
+    build(duck)
+    return Staged(duck, result)
+
+
+def test_rows_load_with_their_key_team_and_user_snapshots(staged_rows: Staged) -> None:
+    result = staged_rows.result
     assert (result.new_rows, result.rejected_rows) == (
         7 + 3 + 2 + 5,
         0,
     )  # spend, teams, users, keys
-    build(duck)
 
+
+def test_claude_code_on_a_bedrock_deployment_is_staged_exactly(staged_rows: Staged) -> None:
+    duck = staged_rows.con
     bedrock = staged(duck, "msg_bdrk_01claudecode")
     assert {
         k: bedrock[k]
@@ -450,6 +467,10 @@ def test_rows_staged_as_events(pg: PG, duck: duckdb.DuckDBPyConnection) -> None:
         "billable": True,
         "gateway_role": False,
     }
+
+
+def test_a_pass_through_row_takes_its_rotated_keys_owner(staged_rows: Staged) -> None:
+    duck = staged_rows.con
     passthrough = staged(duck, "msg_01passthrough")
     assert (
         passthrough["principal"],
@@ -472,6 +493,10 @@ def test_rows_staged_as_events(pg: PG, duck: duckdb.DuckDBPyConnection) -> None:
         100,
         2_000,
     )
+
+
+def test_a_vertex_backed_row_is_regional(staged_rows: Staged) -> None:
+    duck = staged_rows.con
     vertex = staged(duck, "msg_vrtx_01vertex")
     assert (
         vertex["provider"],
@@ -494,6 +519,10 @@ def test_rows_staged_as_events(pg: PG, duck: duckdb.DuckDBPyConnection) -> None:
         1_000,
         0,
     )
+
+
+def test_own_and_provider_429s_are_throttled(staged_rows: Staged) -> None:
+    duck = staged_rows.con
     own = staged(duck, "litellm-429-own")
     vendor = staged(duck, "litellm-429-vendor")
     assert (own["status"], own["error_code"], own["model"]) == (
@@ -502,6 +531,10 @@ def test_rows_staged_as_events(pg: PG, duck: duckdb.DuckDBPyConnection) -> None:
         "claude-sonnet-4-5",
     )
     assert (vendor["status"], vendor["error_code"]) == ("throttled", "429:provider_rate_limit")
+
+
+def test_unpriced_and_master_key_rows(staged_rows: Staged) -> None:
+    duck = staged_rows.con
     unpriced = staged(duck, "msg_01unpriced")
     assert (unpriced["model"], unpriced["reported_cost_usd"]) == ("claude-sonnet-4", Decimal(0))
     master = staged(duck, "chatcmpl-master")
@@ -511,6 +544,9 @@ def test_rows_staged_as_events(pg: PG, duck: duckdb.DuckDBPyConnection) -> None:
         "ok",
     )
 
+
+def test_costs_come_from_our_price_book(staged_rows: Staged) -> None:
+    duck = staged_rows.con
     events = dict(
         duck.execute(
             "select request_id, cost_usd from usage_events where source = 'litellm'"
@@ -519,7 +555,10 @@ def test_rows_staged_as_events(pg: PG, duck: duckdb.DuckDBPyConnection) -> None:
     # our price book: us. Sonnet 4.5 at +10%, the 1h writes at 2x input
     assert events["msg_bdrk_01claudecode"] == Decimal("0.065214600000")
     assert events["msg_01unpriced"] == Decimal("0.004500000000")  # priced by us, $0 by LiteLLM
-    assert_no_body_text(duck)
+
+
+def test_no_body_text_of_any_row_reaches_the_database(staged_rows: Staged) -> None:
+    assert_no_body_text(staged_rows.con)
 
 
 def assert_no_body_text(con: duckdb.DuckDBPyConnection) -> None:
@@ -955,10 +994,12 @@ def load_bedrock(con: duckdb.DuckDBPyConnection, path: Path, records: list[dict[
     batch.drop(con)
 
 
-def test_counted_once_against_bedrock_records_of_the_proxy_role(
+@pytest.fixture
+def proxy_role_ledger(
     pg: PG, duck: duckdb.DuckDBPyConnection, tmp_path: Path
-) -> None:
-    from models import reconcile
+) -> duckdb.DuckDBPyConnection:
+    """LiteLLM spend rows and the Bedrock records of the proxy's own role for the same
+    requests (matched by id, by tokens and time, and some only on one side), built."""
 
     bedrock_model = f"bedrock/{SONNET_GEO}"
     cc = usage(104_012, 500, read=100_000, creation=4_000, one_hour=3_000)
@@ -1066,6 +1107,13 @@ def test_counted_once_against_bedrock_records_of_the_proxy_role(
         },
     )
 
+    return duck
+
+
+def test_the_provider_copy_of_a_proxied_request_is_matched(
+    proxy_role_ledger: duckdb.DuckDBPyConnection,
+) -> None:
+    duck = proxy_role_ledger
     matches = duck.execute(
         "select event_id, gateway_event_id, match_method, seconds_apart from gateway_matches "
         "order by event_id"
@@ -1080,6 +1128,12 @@ def test_counted_once_against_bedrock_records_of_the_proxy_role(
         ),
         ("bedrock:b-twin", "litellm:msg_bdrk_twin_near", "time_model_tokens", Decimal("1.000")),
     ]
+
+
+def test_each_proxied_request_is_counted_once(
+    proxy_role_ledger: duckdb.DuckDBPyConnection,
+) -> None:
+    duck = proxy_role_ledger
     counted = dict(duck.execute("select event_id, counted from usage_events").fetchall())
     assert {k for k, v in counted.items() if not v} == {
         "bedrock:b-match",
@@ -1088,6 +1142,13 @@ def test_counted_once_against_bedrock_records_of_the_proxy_role(
     }
     assert len(counted) == 13
 
+
+def test_reconciliation_names_each_difference(
+    proxy_role_ledger: duckdb.DuckDBPyConnection,
+) -> None:
+    from models import reconcile
+
+    duck = proxy_role_ledger
     summary = {(r["category"], r["provider"]): r for r in reconcile.summary(duck).to_pylist()}
     assert set(summary) == {
         ("matched", "bedrock"),
@@ -1106,6 +1167,11 @@ def test_counted_once_against_bedrock_records_of_the_proxy_role(
     assert causes["cache priced differently"] == 1  # 1h writes priced as 5m by LiteLLM
     assert sum(causes.values()) == 6
 
+
+def test_report_reconcile_prints_the_same_figures(
+    proxy_role_ledger: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    duck = proxy_role_ledger
     from models import snapshot
 
     snapshot.publish(duck, tmp_path / "ledger.snapshot.duckdb")  # reports read the snapshot
