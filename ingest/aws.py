@@ -52,8 +52,10 @@ def client(service: str, *, region: str | None = None, profile: str | None = Non
     import botocore.exceptions
     from botocore.config import Config
 
+    # botocore reads AWS_DEFAULT_REGION only; the AWS CLI and SDKs read AWS_REGION first.
+    region = region or os.environ.get("AWS_REGION", "").strip() or None
     try:
-        session = boto3.Session(profile_name=profile or None, region_name=region or None)
+        session = boto3.Session(profile_name=profile or None, region_name=region)
     except botocore.exceptions.ProfileNotFound:
         raise ConfigError(
             f"AWS profile '{profile}' not found in ~/.aws/config; pass an existing --profile "
