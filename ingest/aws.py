@@ -2,11 +2,12 @@
 
 Credentials come from boto3's standard chain (environment, shared config and credentials
 files, AWS_PROFILE or ``profile``, IAM Identity Center / SSO, container and instance roles);
-nothing here reads or prints a secret. ``AWS_ENDPOINT_URL`` (and the per-service
-``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL_LOGS``) are honoured by botocore itself, which is
-how tests point the real client at moto's server. Retries are botocore's own (``standard``
-mode unless AWS_RETRY_MODE says otherwise, AWS_MAX_ATTEMPTS attempts, default 5), with
-exponential backoff and jitter.
+nothing here reads or prints a secret. The region is the one passed, else AWS_REGION, else
+AWS_DEFAULT_REGION or the profile's, as the AWS CLI picks it. ``AWS_ENDPOINT_URL`` (and the
+per-service ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL_LOGS``) are honoured by botocore
+itself, which is how tests point the real client at moto's server. Retries are botocore's own
+(``standard`` mode unless AWS_RETRY_MODE says otherwise, AWS_MAX_ATTEMPTS attempts, default
+5), with exponential backoff and jitter.
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ def client(service: str, *, region: str | None = None, profile: str | None = Non
     import botocore.exceptions
     from botocore.config import Config
 
+    # botocore reads AWS_DEFAULT_REGION only; the AWS CLI and SDKs read AWS_REGION first.
+    region = region or os.environ.get("AWS_REGION", "").strip() or None
     try:
-        session = boto3.Session(profile_name=profile or None, region_name=region or None)
+        session = boto3.Session(profile_name=profile or None, region_name=region)
     except botocore.exceptions.ProfileNotFound:
         raise ConfigError(
             f"AWS profile '{profile}' not found in ~/.aws/config; pass an existing --profile "

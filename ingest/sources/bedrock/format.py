@@ -14,8 +14,6 @@ Vendor field names appear here and in ``models/staging/stg_bedrock.sql`` only.
 from __future__ import annotations
 
 import functools
-import gzip
-import io
 import itertools
 import os
 import shutil
@@ -30,6 +28,7 @@ import pyarrow as pa
 
 from ingest.source import Format, Page, Parsed, RawTable, SourceRun
 from ingest.sources.bedrock import shapes
+from ingest.sources.recovery import recover
 
 SOURCE_FAMILY = "bedrock"
 RAW_TABLE = "raw_bedrock"
@@ -277,11 +276,11 @@ def parse_files(
                     if path in groups:  # never expected: read its members one by one
                         pending.extend(member for member, _, _ in groups.pop(path))
                         continue
-                    recovered, reason = _recover(path, scratch)
-                    batch.rejected.append((location_of(original[path]), reason))
-                    if recovered is not None:
-                        original[recovered] = original[path]
-                        pending.append(recovered)
+                    recovery = recover(path, scratch)
+                    batch.rejected.append((location_of(original[path]), str(recovery.reason)))
+                    if recovery.path is not None:
+                        original[recovery.path] = original[path]
+                        pending.append(recovery.path)
                 if not pending:
                     con.execute(f"create temp table {scan} as {_project_sql(_empty_reader_sql())}")
                     break
@@ -650,47 +649,6 @@ def _finish(
     ).fetchall()
     batch.records_per_file = {str(caller): int(n) for caller, n in per_file}
     batch.rows = sum(batch.records_per_file.values())
-
-
-def _recover(path: str, scratch: str) -> tuple[str | None, str]:
-    """Read what can be read of a damaged file; return a scratch NDJSON file and the reason."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError:
-        return None, "unreadable file"
-    if not raw:
-        return None, "empty file"
-    if raw[:2] != b"\x1f\x8b":
-        if path.endswith(".gz"):
-            return None, "not a gzip file"
-        return None, "unreadable file"
-    decomp = zlib.decompressobj(wbits=31)
-    try:
-        data = decomp.decompress(raw)
-        truncated = not decomp.eof
-    except zlib.error:
-        data, truncated = _decompress_until_error(raw), True
-    if not truncated:
-        return None, "unreadable file"
-    complete, _, _partial = data.rpartition(b"\n")
-    lines = complete.count(b"\n") + (1 if complete else 0)
-    if not complete:
-        return None, "truncated gzip: no complete line"
-    fd, recovered = tempfile.mkstemp(suffix=".ndjson", prefix="recovered-", dir=scratch)
-    with os.fdopen(fd, "wb") as out:
-        out.write(complete + b"\n")
-    return recovered, f"truncated gzip: {lines} complete lines recovered, the rest is unreadable"
-
-
-def _decompress_until_error(raw: bytes) -> bytes:
-    out = bytearray()
-    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
-        try:
-            while chunk := fh.read(1 << 16):
-                out += chunk
-        except (EOFError, OSError, zlib.error):
-            pass
-    return bytes(out)
 
 
 def _location(locations: Mapping[str, str], path: str) -> str:

@@ -23,13 +23,17 @@ transaction.
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from ingest.source import Format, Page, Parsed, RawTable, SourceRun
+from ingest.sources.recovery import INVALID_UTF8, UNREADABLE, recover
 
 AUDIT_TABLE = "raw_vertex_audit"
 USAGE_TABLE = "raw_vertex_usage"
@@ -242,7 +246,11 @@ def _classified_sql(lines_table: str) -> str:
             checks.append((f"kind = 'usage' and u_{name} is null", f"'missing field {path}'"))
         checks.append(
             (
-                f"kind = 'usage' and u_{name} is not null and try_cast(u_{name} as bigint) is null",
+                # try_cast('12.5' as bigint) is 13 and '1e3' casts too: a fraction or an
+                # exponent is as wrong as "many" (as in Bedrock's records).
+                f"kind = 'usage' and u_{name} is not null and "
+                f"(try_cast(u_{name} as bigint) is null "
+                f"or contains(u_{name}, '.') or contains(lower(u_{name}), 'e'))",
                 f"'wrong type for {path}: expected an integer'",
             )
         )
@@ -350,11 +358,16 @@ def parse_files(
     source_kind: str,
     location_of: Callable[[str], str] = str,
     entry_locations: bool = False,
+    scratch_dir: str | Path | None = None,
 ) -> ParsedBatch:
     """Parse local JSON-lines files of ``LogEntry`` objects in one scan.
 
     Locations are ``<location_of(path)>:<line>``; with ``entry_locations`` (API pages, where a
     line number means nothing to a user) they are ``<logName>#<insertId>`` when the entry has both.
+    A damaged file does not fail the batch: a truncated gzip keeps its complete lines (the file
+    is rejected with their number), a line that is not UTF-8 text is rejected alone, and a file
+    with nothing readable is rejected by its location. What is recovered is written under
+    ``scratch_dir`` (the run's private scratch folder) and removed once read.
     """
     n = next(_counter)
     batch = ParsedBatch(audit_table=f"_vertex_audit_{n}", usage_table=f"_vertex_usage_{n}")
@@ -363,15 +376,17 @@ def parse_files(
         try:
             con.execute(f"create temp table {lines} as {_lines_sql(paths)}")
         except duckdb.Error:
-            # One file is unreadable as a whole (binary, bad gzip): go file by file.
+            # One file is unreadable as a whole (truncated gzip, a line that is not UTF-8,
+            # binary): go file by file and keep what can be read of the damaged ones.
             con.execute(
                 f"create temp table {lines} (filename varchar, line_no bigint, line varchar)"
             )
-            for path in paths:
-                try:
-                    con.execute(f"insert into {lines} {_lines_sql([path])}")
-                except duckdb.Error:
-                    batch.rejected.append((location_of(path), "unreadable file"))
+            scratch = tempfile.mkdtemp(prefix="parse-", dir=scratch_dir)
+            try:
+                for path in paths:
+                    _read_one(con, lines, path, scratch, batch, location_of)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
         con.execute(f"create temp table {locs} (filename varchar, location varchar)")
         con.executemany(f"insert into {locs} values (?, ?)", [(p, location_of(p)) for p in paths])
         entry_loc = (
@@ -400,6 +415,40 @@ def parse_files(
         for table in (lines, classified, locs):
             con.execute(f"drop table if exists {table}")
     return batch
+
+
+def _read_one(
+    con: duckdb.DuckDBPyConnection,
+    lines: str,
+    path: str,
+    scratch: str,
+    batch: ParsedBatch,
+    location_of: Callable[[str], str],
+) -> None:
+    """Add one file's lines to ``lines``, or what can be read of it when it is damaged."""
+    try:
+        con.execute(f"insert into {lines} {_lines_sql([path])}")
+        return
+    except duckdb.Error:
+        pass
+    recovery = recover(path, scratch, blank_invalid_utf8=True)
+    if recovery.reason is not None:
+        batch.rejected.append((location_of(path), recovery.reason))
+    if recovery.path is None:
+        return
+    try:
+        # Lines keep the damaged file's name and numbers (blanked lines are not entries).
+        con.execute(
+            f"insert into {lines} select $1, line_no, line from ({_lines_sql([recovery.path])})",
+            [path],
+        )
+    except duckdb.Error:
+        if recovery.reason is None:
+            batch.rejected.append((location_of(path), UNREADABLE))
+        return
+    batch.rejected.extend(
+        (f"{location_of(path)}:{n}", INVALID_UTF8) for n in recovery.invalid_lines
+    )
 
 
 def _split(con: duckdb.DuckDBPyConnection, batch: ParsedBatch, classified: str, kind: str) -> None:
@@ -467,6 +516,7 @@ def page_format(source_kind: str, *, entry_locations: bool = False) -> Format:
             source_kind=source_kind,
             location_of=lambda path: locations.get(path, path),
             entry_locations=entry_locations,
+            scratch_dir=run.scratch,
         )
         partition = page.meta.get("partition")
         return Parsed(
