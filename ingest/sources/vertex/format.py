@@ -29,6 +29,7 @@ from typing import Any
 
 import duckdb
 
+from ingest import bounds
 from ingest.source import Format, Page, Parsed, RawTable, SourceRun
 
 AUDIT_TABLE = "raw_vertex_audit"
@@ -233,6 +234,7 @@ def _classified_sql(lines_table: str) -> str:
         ("insert_id is null or trim(insert_id) = ''", "'missing field insertId'"),
         ("ts_text is null", "'missing field timestamp'"),
         ("occurred_at is null", "'invalid timestamp'"),
+        *((c, f"'{r}'") for c, r in bounds.timestamp_checks("occurred_at")),
         ("kind = 'other_audit'", "'audit entry for another method or publisher'"),
         ("kind = 'unknown'", "'unknown entry kind'"),
     ]
@@ -248,6 +250,12 @@ def _classified_sql(lines_table: str) -> str:
         )
         checks.append(
             (f"kind = 'usage' and try_cast(u_{name} as bigint) < 0", f"'negative {path}'")
+        )
+        checks.append(
+            (
+                f"kind = 'usage' and {bounds.too_many_tokens_sql(f'u_{name}')}",
+                f"'{bounds.too_many_tokens_reason(path)}'",
+            )
         )
     reason = "case " + " ".join(f"when {c} then {r}" for c, r in checks) + " else null end"
     return f"""
