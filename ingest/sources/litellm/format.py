@@ -414,11 +414,13 @@ def parse_spend(
         f"from {name}_rows where reject_reason is null"
     )
     # Rejected rows are counted in the cursor too (they are recorded; re-reading them changes
-    # nothing).
+    # nothing), except those dated in the future: they must not move it past later rows.
     stats = con.execute(
         f"""
         select count(*) filter (where reject_reason is null),
-               strftime(max(start_time), '%Y-%m-%dT%H:%M:%S.%fZ'),
+               strftime(max(start_time) filter (
+                   where reject_reason is distinct from '{bounds.FUTURE_REASON}'),
+                   '%Y-%m-%dT%H:%M:%S.%fZ'),
                list(struct_pack(location := reject_location, reason := reject_reason)
                     order by reject_location) filter (where reject_reason is not null)
         from {name}_rows

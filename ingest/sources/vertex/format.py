@@ -448,6 +448,7 @@ def _split(con: duckdb.DuckDBPyConnection, batch: ParsedBatch, classified: str, 
     row = con.execute(
         f"select strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') || '|' || insert_id "
         f"from {classified} where occurred_at is not null and insert_id is not null "
+        f"and reject_reason is distinct from '{bounds.FUTURE_REASON}' "
         "order by occurred_at desc, insert_id desc limit 1"
     ).fetchone()
     batch.newest = str(row[0]) if row else None
