@@ -26,21 +26,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from ingest import progress
+from ingest.bounds import CURSOR_SKEW
 from ingest.context import AppContext
 from ingest.errors import ConfigError
 from ingest.loader import Loader, LoadResult, PageWrite, ProcessedObject
 from ingest.source import Page, Parsed, Source, SourceRun
 
-# A cursor never moves past now plus this (clocks differ a little; a year 2099 record must not
-# hide every later one).
-CURSOR_SKEW = timedelta(minutes=5)
+# A cursor never moves past now plus CURSOR_SKEW (clocks differ a little; a year 2099 record must
+# not hide every later one); formats reject records later than that (ingest.bounds).
 
 
 def run_source(

@@ -120,6 +120,10 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     year, mon = int(month[:4]), int(month[5:])
     if not 1 <= mon <= 12:
         raise ExportError(f"{month!r}: the month must be 01 to 12")
+    if not 2000 <= year <= 2999:
+        # no record is dated before 2000 or after now (ingest rejects them; staging leaves out
+        # older rows), and 9999-12 would end in year 10000, which no date can hold
+        raise ExportError(f"{month!r}: the year must be 2000 to 2999")
     start = datetime(year, mon, 1, tzinfo=UTC)
     end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=UTC)
     return start, end

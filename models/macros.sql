@@ -131,3 +131,12 @@ create or replace macro is_gateway_identity(principal) as (
         false
     )
 );
+
+-- A raw row a build can stage: every token count within what one request can carry and a time
+-- between 2000 and a day from now. Formats reject anything else at ingest (ingest/bounds.py);
+-- rows stored before those bounds existed, or written by hand, are left out of staging rather
+-- than failing the build, and the quarantined_* checks list them.
+create or replace macro plausible_tokens(n) as coalesce(n, 0) <= 10000000;
+create or replace macro plausible_time(ts) as (
+    ts >= timestamptz '2000-01-01 00:00:00+00' and ts <= current_timestamp + interval 1 day
+);

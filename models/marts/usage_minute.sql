@@ -20,15 +20,15 @@ final as (
         count(*) as requests,
         count(*) filter (where status = 'throttled') as throttled_requests,
         count(*) filter (where status = 'error') as error_requests,
-        sum(input_tokens) as input_tokens,
-        sum(output_tokens) as output_tokens,
-        sum(cache_read_tokens) as cache_read_tokens,
-        sum(cache_write_5m_tokens) as cache_write_5m_tokens,
-        sum(cache_write_1h_tokens) as cache_write_1h_tokens,
+        sum(cast(input_tokens as hugeint)) as input_tokens,
+        sum(cast(output_tokens as hugeint)) as output_tokens,
+        sum(cast(cache_read_tokens as hugeint)) as cache_read_tokens,
+        sum(cast(cache_write_5m_tokens as hugeint)) as cache_write_5m_tokens,
+        sum(cast(cache_write_1h_tokens as hugeint)) as cache_write_1h_tokens,
         -- tokens against a TPM quota: input + cache writes + burndown x output (cache reads
         -- do not count); burndown is 5 for Claude 3.7 / 4.x on Bedrock, else 1
-        sum(input_tokens + cache_write_5m_tokens + cache_write_1h_tokens
-            + burndown_rate(provider, model) * output_tokens) as quota_tokens
+        sum(cast(input_tokens as hugeint) + cache_write_5m_tokens + cache_write_1h_tokens
+            + burndown_rate(provider, model) * cast(output_tokens as hugeint)) as quota_tokens
     from events
     group by all
 

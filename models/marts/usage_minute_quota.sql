@@ -22,7 +22,7 @@ final as (
         sum(error_requests) as error_requests,
         sum(quota_tokens) as quota_tokens,
         -- LiteLLM limits count every token (input + cache read + cache writes + output)
-        sum(input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens
+        sum(cast(input_tokens as hugeint) + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens
             + output_tokens) as total_tokens
     from minutes
     group by all

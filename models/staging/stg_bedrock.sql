@@ -2,6 +2,11 @@
 with source as (
 
     select * from raw_bedrock
+    -- quarantined (models/checks/quarantined_bedrock.sql): never fails the build
+    where plausible_time(occurred_at)
+        and plausible_tokens(input_tokens) and plausible_tokens(output_tokens)
+        and plausible_tokens(cache_read_tokens) and plausible_tokens(cache_write_tokens)
+        and plausible_tokens(cache_write_1h_tokens)
 
 ),
 

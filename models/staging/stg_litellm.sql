@@ -9,6 +9,12 @@
 with source as (
 
     select * from raw_litellm_spend
+    -- quarantined (models/checks/quarantined_litellm.sql): never fails the build
+    where plausible_time(start_time)
+        and plausible_tokens(prompt_tokens) and plausible_tokens(completion_tokens)
+        and plausible_tokens(total_tokens) and plausible_tokens(cache_read_tokens)
+        and plausible_tokens(cache_creation_tokens) and plausible_tokens(cache_write_5m_tokens)
+        and plausible_tokens(cache_write_1h_tokens)
 
 ),
 

@@ -11,12 +11,18 @@
 with usage_entries as (
 
     select * from raw_vertex_usage
+    -- quarantined (models/checks/quarantined_vertex.sql): never fails the build
+    where plausible_time(occurred_at)
+        and plausible_tokens(input_tokens) and plausible_tokens(output_tokens)
+        and plausible_tokens(cache_read_tokens) and plausible_tokens(cache_creation_tokens)
+        and plausible_tokens(cache_write_5m_tokens) and plausible_tokens(cache_write_1h_tokens)
 
 ),
 
 audit_entries as (
 
     select * from raw_vertex_audit
+    where plausible_time(occurred_at)
 
 ),
 

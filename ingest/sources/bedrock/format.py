@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ingest import bounds
 from ingest.source import Format, Page, Parsed, RawTable, SourceRun
 from ingest.sources.bedrock import shapes
 from ingest.sources.recovery import recover
@@ -162,6 +163,10 @@ def _reject_reason_sql() -> str:
         ("left(requestId, 1) in ('{', '[')", "'wrong type for requestId: expected a string'"),
         ("timestamp is null", "'missing field timestamp'"),
         ("try_cast(timestamp as timestamptz) is null", "'invalid timestamp'"),
+        *(
+            (cond, f"'{reason}'")
+            for cond, reason in bounds.timestamp_checks("try_cast(timestamp as timestamptz)")
+        ),
         ("modelId is null or trim(modelId) = ''", "'missing field modelId'"),
         ("left(modelId, 1) in ('{', '[')", "'wrong type for modelId: expected a string'"),
     ]
@@ -176,6 +181,9 @@ def _reject_reason_sql() -> str:
             )
         )
         checks.append((f"try_cast({expr} as bigint) < 0", f"'negative {path}'"))
+        checks.append(
+            (bounds.too_many_tokens_sql(expr), f"'{bounds.too_many_tokens_reason(path)}'")
+        )
     whens = " ".join(f"when {cond} then {reason}" for cond, reason in checks)
     return f"case {whens} else null end"
 

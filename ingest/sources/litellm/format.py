@@ -23,6 +23,7 @@ from typing import Any
 
 import duckdb
 
+from ingest import bounds
 from ingest.source import Page, Parsed, RawTable, SourceRun
 
 RAW_TABLE = "raw_litellm_spend"
@@ -215,6 +216,7 @@ def _reject_sql() -> str:
             "start_time is null or try_cast(start_time as timestamptz) is null",
             "missing or invalid startTime",
         ),
+        *bounds.timestamp_checks("try_cast(start_time as timestamptz)"),
         (
             "spend is not null and try_cast(spend as decimal(38,12)) is null",
             "wrong type for spend: expected a number",
@@ -229,6 +231,7 @@ def _reject_sql() -> str:
             )
         )
         checks.append((f"starts_with(trim({col}), '-')", f"negative {col}"))
+        checks.append((bounds.too_many_tokens_sql(col), bounds.too_many_tokens_reason(col)))
     checks += [
         ("metadata is not null and meta_json is null", "malformed metadata: invalid JSON"),
         ("metadata is not null and meta_type <> 'OBJECT'", "malformed metadata: not a JSON object"),
@@ -245,6 +248,10 @@ def _reject_sql() -> str:
     checks.append((bad, "malformed metadata: token count is not an integer"))
     negative = " or ".join(f"json_type(tok_{col}) = 'BIGINT'" for col in _TOKEN_PATHS)
     checks.append((negative, "malformed metadata: negative token count"))
+    checks += [
+        (bounds.too_many_tokens_sql(f"tok_{col}"), bounds.too_many_tokens_reason(col))
+        for col in _TOKEN_PATHS
+    ]
     whens = " ".join(f"when {cond} then '{reason}'" for cond, reason in checks)
     return f"case {whens} else null end"
 
@@ -348,7 +355,7 @@ def parse_spend(
             try_cast(end_time as timestamptz) as end_time,
             nullif(call_type, '') as call_type,
             nullif(api_key, '') as api_key,
-            coalesce(try_cast(spend as decimal(38,12)), 0) as spend,
+            try_cast(spend as decimal(38,12)) as spend,
             coalesce(try_cast(prompt_tokens as bigint), 0) as prompt_tokens,
             coalesce(try_cast(completion_tokens as bigint), 0) as completion_tokens,
             coalesce(try_cast(total_tokens as bigint), 0) as total_tokens,
@@ -407,11 +414,13 @@ def parse_spend(
         f"from {name}_rows where reject_reason is null"
     )
     # Rejected rows are counted in the cursor too (they are recorded; re-reading them changes
-    # nothing).
+    # nothing), except those dated in the future: they must not move it past later rows.
     stats = con.execute(
         f"""
         select count(*) filter (where reject_reason is null),
-               strftime(max(start_time), '%Y-%m-%dT%H:%M:%S.%fZ'),
+               strftime(max(start_time) filter (
+                   where reject_reason is distinct from '{bounds.FUTURE_REASON}'),
+                   '%Y-%m-%dT%H:%M:%S.%fZ'),
                list(struct_pack(location := reject_location, reason := reject_reason)
                     order by reject_location) filter (where reject_reason is not null)
         from {name}_rows

@@ -32,6 +32,7 @@ from typing import Any
 
 import duckdb
 
+from ingest import bounds
 from ingest.source import Format, Page, Parsed, RawTable, SourceRun
 from ingest.sources.recovery import INVALID_UTF8, UNREADABLE, recover
 
@@ -237,6 +238,7 @@ def _classified_sql(lines_table: str) -> str:
         ("insert_id is null or trim(insert_id) = ''", "'missing field insertId'"),
         ("ts_text is null", "'missing field timestamp'"),
         ("occurred_at is null", "'invalid timestamp'"),
+        *((c, f"'{r}'") for c, r in bounds.timestamp_checks("occurred_at")),
         ("kind = 'other_audit'", "'audit entry for another method or publisher'"),
         ("kind = 'unknown'", "'unknown entry kind'"),
     ]
@@ -256,6 +258,12 @@ def _classified_sql(lines_table: str) -> str:
         )
         checks.append(
             (f"kind = 'usage' and try_cast(u_{name} as bigint) < 0", f"'negative {path}'")
+        )
+        checks.append(
+            (
+                f"kind = 'usage' and {bounds.too_many_tokens_sql(f'u_{name}')}",
+                f"'{bounds.too_many_tokens_reason(path)}'",
+            )
         )
     reason = "case " + " ".join(f"when {c} then {r}" for c, r in checks) + " else null end"
     return f"""
@@ -489,6 +497,7 @@ def _split(con: duckdb.DuckDBPyConnection, batch: ParsedBatch, classified: str, 
     row = con.execute(
         f"select strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') || '|' || insert_id "
         f"from {classified} where occurred_at is not null and insert_id is not null "
+        f"and reject_reason is distinct from '{bounds.FUTURE_REASON}' "
         "order by occurred_at desc, insert_id desc limit 1"
     ).fetchone()
     batch.newest = str(row[0]) if row else None
