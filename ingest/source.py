@@ -385,10 +385,6 @@ class Source:
                 return option
         raise KeyError(name)
 
-    @property
-    def config_key(self) -> str:
-        return self.name
-
     def configure(self, given: Mapping[str, Any], *, base_dir: Path, where: str) -> dict[str, Any]:
         """The options of one run: ``given`` (config table or flags) checked, defaults filled,
         paths resolved against ``base_dir``. Unknown keys and missing required ones are a
