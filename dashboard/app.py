@@ -27,44 +27,48 @@ except data.NoSnapshot as exc:
     st.error(str(exc))
     st.stop()
 
-viewer = access.current_viewer()
-filters.sidebar(viewer)
+data.pin()  # one snapshot for this whole run, even if an ingest publishes meanwhile
+try:
+    viewer = access.current_viewer()
+    filters.sidebar(viewer)
 
-pages = [
-    st.Page(
-        HERE / "app_pages" / "overview.py",
-        title="Overview",
-        icon=":material/dashboard:",
-        default=True,
-    ),
-    st.Page(
-        HERE / "app_pages" / "teams.py",
-        title="Teams and developers",
-        icon=":material/groups:",
-        url_path="teams",
-    ),
-    st.Page(
-        HERE / "app_pages" / "models.py",
-        title="Models and providers",
-        icon=":material/hub:",
-        url_path="models",
-    ),
-    st.Page(
-        HERE / "app_pages" / "rate_limits.py",
-        title="Rate limits",
-        icon=":material/speed:",
-        url_path="rate-limits",
-    ),
-]
-if viewer.is_admin:  # company-wide: sources, rejects, identities (the page checks it too)
-    pages.append(
+    pages = [
         st.Page(
-            HERE / "app_pages" / "data_health.py",
-            title="Data health",
-            icon=":material/health_and_safety:",
-            url_path="data-health",
+            HERE / "app_pages" / "overview.py",
+            title="Overview",
+            icon=":material/dashboard:",
+            default=True,
+        ),
+        st.Page(
+            HERE / "app_pages" / "teams.py",
+            title="Teams and developers",
+            icon=":material/groups:",
+            url_path="teams",
+        ),
+        st.Page(
+            HERE / "app_pages" / "models.py",
+            title="Models and providers",
+            icon=":material/hub:",
+            url_path="models",
+        ),
+        st.Page(
+            HERE / "app_pages" / "rate_limits.py",
+            title="Rate limits",
+            icon=":material/speed:",
+            url_path="rate-limits",
+        ),
+    ]
+    if viewer.is_admin:  # company-wide: sources, rejects, identities (the page checks it too)
+        pages.append(
+            st.Page(
+                HERE / "app_pages" / "data_health.py",
+                title="Data health",
+                icon=":material/health_and_safety:",
+                url_path="data-health",
+            )
         )
-    )
-page = st.navigation(pages)
-st.set_page_config(page_title=f"{page.title} · {TITLE}")
-page.run()
+    page = st.navigation(pages)
+    st.set_page_config(page_title=f"{page.title} · {TITLE}")
+    page.run()
+except data.SnapshotMoved:  # published mid-run: start again on the new snapshot
+    st.rerun()

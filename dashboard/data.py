@@ -3,7 +3,8 @@
 Each query opens the snapshot (``models.snapshot.open_snapshot``), runs one function of
 ``models.views`` and closes it again, so an ingest publishing a new snapshot (an atomic rename)
 never waits for the dashboard and the next query sees the new file. Results are cached with
-``st.cache_data`` keyed on the snapshot's version, so a new snapshot invalidates them.
+``st.cache_data`` keyed on the snapshot's identity (an id inside the file), so a new snapshot
+invalidates them; each script run pins one snapshot (:func:`pin`) so a page never mixes two.
 
 The snapshot path comes from ``LLMLEDGER_SNAPSHOT``, which ``llmledger dashboard`` sets.
 
@@ -28,6 +29,7 @@ from models import snapshot, views
 
 SNAPSHOT_ENV = "LLMLEDGER_SNAPSHOT"
 SCOPE_KEY = "llmledger_scope"
+PIN_KEY = "llmledger_snapshot"  # the snapshot this script run reads (see pin)
 
 # One snapshot connection at a time in this process: DuckDB shares an open database between
 # connections to the same path, so a query must not reuse a handle on a file that has since
@@ -37,6 +39,10 @@ _OPEN_LOCK = threading.Lock()
 
 class NoSnapshot(Exception):
     """The snapshot is not configured or not published yet."""
+
+
+class SnapshotMoved(Exception):
+    """A new snapshot was published while this script run was reading the pinned one."""
 
 
 def snapshot_path() -> Path:
@@ -53,10 +59,6 @@ def snapshot_path() -> Path:
     return path
 
 
-def snapshot_version() -> str:
-    return snapshot.version(snapshot_path())
-
-
 def _to_frame(result: Any) -> Any:
     if isinstance(result, pa.Table):
         return result.to_pandas()
@@ -64,16 +66,40 @@ def _to_frame(result: Any) -> Any:
 
 
 def run_view(
-    path: str, name: str, *args: Any, scope: views.Scope = views.EVERYONE, **kwargs: Any
+    path: str,
+    name: str,
+    *args: Any,
+    scope: views.Scope = views.EVERYONE,
+    expect: str | None = None,
+    **kwargs: Any,
 ) -> Any:
     """``models.views.read(scope, con, name, ...)`` on a fresh read-only connection (no
-    cache). Pages use :func:`query`, which always passes the viewer's scope."""
+    cache). Pages use :func:`query`, which always passes the viewer's scope. With ``expect``
+    (a snapshot identity), raises SnapshotMoved if the file is no longer that snapshot."""
     with _OPEN_LOCK:
         con = snapshot.open_snapshot(Path(path))
         try:
+            if expect is not None and snapshot.identity(con) != expect:
+                raise SnapshotMoved(path)
             return _to_frame(views.read(scope, con, name, *args, **kwargs))
         finally:
             con.close()
+
+
+def pin() -> str:
+    """Fix the snapshot this script run reads: every :func:`query` of the run answers from it
+    or raises SnapshotMoved (the entry script then reruns on the new one). Without this, a
+    publish between two queries of one run mixes two snapshots on one page, e.g. the date
+    range of the old one with the totals of the new one."""
+    path = snapshot_path()
+    with _OPEN_LOCK:
+        con = snapshot.open_snapshot(path)
+        try:
+            pinned = snapshot.identity(con)
+        finally:
+            con.close()
+    st.session_state[PIN_KEY] = pinned
+    return pinned
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)
@@ -85,8 +111,7 @@ def _cached(
     args: tuple[Any, ...],
     kwargs: tuple[tuple[str, Any], ...],
 ) -> Any:
-    del version  # only part of the cache key
-    return run_view(path, name, *args, scope=scope, **dict(kwargs))
+    return run_view(path, name, *args, scope=scope, expect=version, **dict(kwargs))
 
 
 def set_scope(scope: views.Scope) -> None:
@@ -107,8 +132,9 @@ def query(name: str, *args: Any, **kwargs: Any) -> Any:
     """``models.views.<name>(con, *args, **kwargs)`` on the current snapshot as the viewer
     may see it, cached (the scope is part of the cache key)."""
     path = snapshot_path()
+    pinned = st.session_state.get(PIN_KEY)
     return _cached(
-        snapshot.version(path),
+        pinned if isinstance(pinned, str) else pin(),
         str(path),
         current_scope(),
         name,

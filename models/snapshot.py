@@ -58,7 +58,7 @@ def publish(
                 )
         con.execute(
             "create table llmledger_snapshot.snapshot_info as "
-            "select current_timestamp as published_at"
+            "select current_timestamp as published_at, uuid()::varchar as snapshot_id"
         )
     finally:
         con.execute("detach llmledger_snapshot")
@@ -66,10 +66,19 @@ def publish(
     return snapshot_path
 
 
-def version(snapshot_path: Path) -> str:
-    """A cache key that changes whenever a new snapshot is published."""
-    st = Path(snapshot_path).stat()
-    return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+def identity(con: duckdb.DuckDBPyConnection) -> str:
+    """What names the snapshot ``con`` reads, from inside the file (so it cannot belong to a
+    file that replaced it since): its id, or its publication time for older snapshots."""
+    try:
+        cursor = con.execute("select * from snapshot_info limit 1")
+    except duckdb.CatalogException:
+        return ""
+    names = [d[0] for d in cursor.description or []]
+    rows = cursor.fetchall()
+    if not rows:
+        return ""
+    row = dict(zip(names, rows[0], strict=True))
+    return str(row.get("snapshot_id") or row.get("published_at") or "")
 
 
 def open_snapshot(snapshot_path: Path) -> duckdb.DuckDBPyConnection:

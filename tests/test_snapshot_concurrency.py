@@ -16,12 +16,15 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pytest
 from fixtures_dashboard import REPO, SAMPLE_S3, llmledger, sample_log_files
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data, fmt
+from models import snapshot
 from models.views import Filters
 
 APP = REPO / "dashboard" / "app.py"
@@ -141,3 +144,36 @@ def test_ingest_while_the_dashboard_answers(
     at.query_params["from"], at.query_params["to"] = "2026-01-01", "2026-12-31"
     at.run()
     assert next(m.value for m in at.metric if m.label == "Requests") == fmt.count(after)
+
+
+def test_a_publish_during_one_page_run_is_never_mixed_into_it(
+    sample_ledger: Any, tmp_path: Path
+) -> None:
+    """Regression: the filters' date range came from one snapshot and the totals from the
+    next, so the Overview showed a request count no snapshot ever had. A script run pins the
+    snapshot it read first; a query that finds the file replaced raises SnapshotMoved (the
+    entry script reruns on the new snapshot) instead of answering from it."""
+    path = tmp_path / "ledger.snapshot.duckdb"
+    shutil.copy2(sample_ledger.snapshot, path)
+    con = snapshot.open_snapshot(path)
+    first = snapshot.identity(con)
+    con.close()
+    assert len(first) == 36  # a uuid written at publish time
+
+    answered = data.run_view(str(path), "overview_totals", EVERYTHING, expect=first)
+    assert answered["requests"] > 0
+
+    shutil.copy2(sample_ledger.db, tmp_path / "ledger.duckdb")
+    writer = duckdb.connect(str(tmp_path / "ledger.duckdb"))
+    try:
+        snapshot.publish(writer, path)  # a new snapshot of the same data replaces the file
+    finally:
+        writer.close()
+    con = snapshot.open_snapshot(path)
+    second = snapshot.identity(con)
+    con.close()
+    assert second != first
+    with pytest.raises(data.SnapshotMoved):
+        data.run_view(str(path), "overview_totals", EVERYTHING, expect=first)
+    again = data.run_view(str(path), "overview_totals", EVERYTHING, expect=second)
+    assert again["requests"] == answered["requests"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import click
@@ -61,13 +62,12 @@ def demo(ctx: click.Context, no_dashboard: bool, port: int, sample_dir: Path) ->
         db_path=db, config=cfg, log_json=bool(root.get("log_json")), quiet=bool(root.get("quiet"))
     )
     app.log("demo", f"demo database: {db}")
-    con = app.connect()
-    outcomes = [
-        pipeline.ingest_one(app, con, kind, options)
-        for kind, options in pipeline.configured_sources(app)
-    ]
-    code = pipeline.finish(app, con, outcomes)
-    con.close()
+    with closing(app.connect()) as con:
+        outcomes = [
+            pipeline.ingest_one(app, con, kind, options)
+            for kind, options in pipeline.configured_sources(app)
+        ]
+        code = pipeline.finish(app, con, outcomes)
     print_demo_report(app)
     if code != 0:
         sys.exit(code)
