@@ -9,6 +9,7 @@ directory, exports) nor in any cell of any table.
 
 from __future__ import annotations
 
+import csv
 import pkgutil
 import tempfile
 from pathlib import Path
@@ -64,11 +65,14 @@ def test_no_body_text_in_any_file_the_tool_writes(
     out = tmp_path / "exports"
     out.mkdir()
     _invoke([*base, "export", "usage", "--out", str(out / "usage.csv")])
-    for fmt in ("simple", "focus"):
-        _invoke(
-            [*base, "export", "billing", "--month", "2026-11", "--format", fmt]
-            + ["--out", str(out / f"billing-{fmt}.csv")]
-        )
+    with (out / "usage.csv").open(encoding="utf-8", newline="") as usage:
+        months = sorted({row["occurred_at"][:7] for row in csv.DictReader(usage)})
+    for month in months:
+        for fmt in ("simple", "focus"):
+            _invoke(
+                [*base, "export", "billing", "--month", month, "--format", fmt]
+                + ["--out", str(out / f"billing-{month}-{fmt}.csv")]
+            )
     report = _invoke([*base, "report", "--by", "developer", "--format", "json"])
     (out / "report.json").write_text(report.output)
 

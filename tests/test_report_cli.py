@@ -206,8 +206,24 @@ def test_report_since_until_and_filters(ledger: Path) -> None:
         "csv",
     )
     assert result.stdout.splitlines()[1:] == ["alice@corp.example,1,1000,1000,0,0,0,0.019800000000"]
+    # an unknown team is an error that names the teams there are (exit 1), unless --allow-empty
     result = run("--db", str(ledger), "report", "--team", "nobody", "--format", "json")
-    assert json.loads(result.stdout) == []
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: no team 'nobody' in the data; teams: payments, platform, unattributed\n"
+    )
+    assert result.stdout == ""
+    result = run(
+        "--db", str(ledger), "report", "--team", "nobody", "--format", "json", "--allow-empty"
+    )
+    assert (result.exit_code, json.loads(result.stdout)) == (0, [])
+    # a period with no requests says what the data covers
+    result = run("--db", str(ledger), "report", "--since", "2020-01-01", "--until", "2020-02-01")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: no counted requests match these filters between 2020-01-01 and 2020-02-01 "
+        "(exclusive); the data covers 2026-"
+    )
 
 
 def test_report_table_rounds_to_cents_and_shows_shares(ledger: Path) -> None:
@@ -232,7 +248,10 @@ def test_report_reads_the_snapshot(ledger: Path) -> None:
     # without a snapshot, the main database (read-only)
     snapshot_path(ledger).unlink()
     result = run("--db", str(ledger), "report", "--by", "team", "--format", "json")
-    assert json.loads(result.stdout) == []
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "error: the database holds no requests yet; run `llmledger ingest` first\n",
+    )
 
 
 def test_report_usage_errors(tmp_path: Path, ledger: Path) -> None:
@@ -241,7 +260,15 @@ def test_report_usage_errors(tmp_path: Path, ledger: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr == (
         f"error: no database at {missing}; run `llmledger ingest` (or `llmledger demo`) first, "
-        "or pass --db PATH\n"
+        f"or pass --db PATH; databases here: {ledger}\n"
+    )
+    not_duckdb = tmp_path / "notes.duckdb"
+    not_duckdb.write_text("hello")
+    result = run("--db", str(not_duckdb), "report")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: {not_duckdb} is not a DuckDB database; pass the database `llmledger ingest` "
+        "wrote with --db PATH\n",
     )
     result = run("--db", str(ledger), "report", "--since", "2026-11-03", "--until", "2026-11-03")
     assert result.exit_code == 2

@@ -92,18 +92,79 @@ def open_for_read(
             where = f"{kind} {path}"
             break
         except duckdb.IOException as exc:  # the writer holds the lock; try the other file
+            if "not a valid DuckDB database" in str(exc):
+                raise ConfigError(
+                    f"{path} is not a DuckDB database; pass the database `llmledger ingest` "
+                    "wrote with --db PATH"
+                ) from None
             busy = f"{path}: {str(exc).splitlines()[0]}"
     if con is None:
         if busy:
             raise DataError(f"cannot read {busy}; wait for the running ingest to finish")
+        seen = nearby_databases(app.db_path)
+        hint = f"; databases here: {', '.join(seen)}" if seen else ""
         raise ConfigError(
             f"no database at {app.db_path}; run `llmledger ingest` (or `llmledger demo`) first, "
-            "or pass --db PATH"
+            f"or pass --db PATH{hint}"
         )
     try:
         yield con, where
     finally:
         con.close()
+
+
+def nearby_databases(db_path: Path) -> list[str]:
+    """Main databases (not snapshots) in the current folder and beside ``db_path``."""
+    found: list[str] = []
+    for folder in dict.fromkeys([Path("."), db_path.parent]):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.duckdb")):
+            if path.name.endswith(".snapshot.duckdb") or path.name.startswith("."):
+                continue
+            try:
+                with path.open("rb") as head:
+                    if head.read(12)[8:12] != b"DUCK":  # DuckDB's magic bytes
+                        continue
+            except OSError:
+                continue
+            name = str(path) if folder != Path(".") else path.name
+            if name not in found:
+                found.append(name)
+    return found[:10]
+
+
+def explain_empty(
+    con: duckdb.DuckDBPyConnection,
+    filters: dict[str, list[str]],
+    since: date | None,
+    until: date | None,
+) -> str:
+    """Why a report or export found nothing, naming what the data does hold."""
+    from models import views
+
+    have = views.filter_options(con)
+    for field, wanted in filters.items():
+        missing = [v for v in wanted if v not in have.get(field, [])]
+        if missing:
+            known = have.get(field, [])
+            listed = ", ".join(known[:12]) + (
+                f" (and {len(known) - 12} more)" if len(known) > 12 else ""
+            )
+            return (
+                f"no {field} {', '.join(repr(m) for m in missing)} in the data; "
+                f"{field}s: {listed or 'none'}"
+            )
+    first, last = have["first_day"], have["last_day"]
+    if first is None:
+        return "the database holds no requests yet; run `llmledger ingest` first"
+    window = (
+        f"between {since or 'the start'} and {until or 'the end'} (exclusive)"
+        if since or until
+        else ""
+    )
+    what = "no counted requests match these filters" + (f" {window}" if window else "")
+    return f"{what}; the data covers {first} to {last}"
 
 
 def require_tables(con: duckdb.DuckDBPyConnection, where: str, *tables: str) -> None:

@@ -7,8 +7,9 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import click
 
@@ -134,6 +135,33 @@ def _report(app, kind: str, summary, out: str) -> None:  # type: ignore[no-untyp
         )
 
 
+def _require_data(con, start: Any, end: Any, what: str) -> None:  # type: ignore[no-untyped-def]
+    """An export of a period with no requests says which months hold data (exit 1) and
+    writes no file, unless --allow-empty."""
+    ((found,),) = con.execute(
+        "select count(*) from usage_events where occurred_at >= ? and occurred_at < ?",
+        [start, end],
+    ).fetchall()
+    if found:
+        return
+    months = [
+        str(r[0])
+        for r in con.execute(
+            "select distinct strftime(occurred_at at time zone 'UTC', '%Y-%m') from usage_events "
+            "order by 1"
+        ).fetchall()
+    ]
+    held = ", ".join(months) if months else "none yet"
+    raise DataError(
+        f"no requests in {what}; months with data: {held} (--allow-empty writes the empty file)"
+    )
+
+
+ALLOW_EMPTY = click.option(
+    "--allow-empty", is_flag=True, help="Write the file even when the period has no requests."
+)
+
+
 def _run_export(app, func, out: str):  # type: ignore[no-untyped-def]
     from models import exports
 
@@ -190,8 +218,9 @@ def export() -> None:
 @click.option(
     "--out", default="-", show_default=True, metavar="FILE|-", help="Output file, or - for stdout."
 )
+@ALLOW_EMPTY
 @click.pass_context
-def billing(ctx: click.Context, month: str, fmt: str, out: str) -> None:
+def billing(ctx: click.Context, month: str, fmt: str, out: str, allow_empty: bool) -> None:
     """Chargeback for one month: list and contracted cost of counted requests.
 
     \b
@@ -200,13 +229,16 @@ def billing(ctx: click.Context, month: str, fmt: str, out: str) -> None:
 
     \b
     Example:
-      llmledger export billing --month 2025-06 --out june.csv
-      llmledger export billing --month 2025-06 --format focus --out june-focus.csv
+      llmledger export billing --month 2026-11 --out nov.csv
+      llmledger export billing --month 2026-11 --format focus --out nov-focus.csv
     """
     from models import exports
 
     app, con = _snapshot(ctx)
     try:
+        if not allow_empty:
+            start, end = exports.month_bounds(month)  # checked by the option's callback
+            _require_data(con, start, end, month)
         discounts = _discounts(app)
         if fmt == "simple":
             summary = _run_export(
@@ -230,8 +262,9 @@ def billing(ctx: click.Context, month: str, fmt: str, out: str) -> None:
 @click.option(
     "--out", default="-", show_default=True, metavar="FILE|-", help="Output file, or - for stdout."
 )
+@ALLOW_EMPTY
 @click.pass_context
-def usage(ctx: click.Context, since: object, until: object, out: str) -> None:
+def usage(ctx: click.Context, since: object, until: object, out: str, allow_empty: bool) -> None:
     """Every request in the period, for audits: streamed, never held in memory at once.
 
     \b
@@ -240,13 +273,18 @@ def usage(ctx: click.Context, since: object, until: object, out: str) -> None:
 
     \b
     Example:
-      llmledger export usage --since 2025-06-01 --until 2025-07-01 --out june-requests.csv
-      llmledger export usage --since 2025-06-01 --out - | gzip > june.csv.gz
+      llmledger export usage --since 2026-11-01 --until 2026-12-01 --out nov-requests.csv
+      llmledger export usage --since 2026-11-01 --out - | gzip > nov.csv.gz
     """
     from models import exports
 
     app, con = _snapshot(ctx)
     try:
+        if not allow_empty:
+            low = as_date(since) or date(2000, 1, 1)
+            high = as_date(until) or date(3000, 1, 1)
+            what = f"{as_date(since) or 'the start'} to {as_date(until) or 'now'}"
+            _require_data(con, low, high, what)
         discounts = _discounts(app)
         summary = _run_export(
             app,

@@ -18,10 +18,12 @@ from ingest.cli.common import (
     as_date,
     date_option,
     emit_rows,
+    explain_empty,
     open_for_read,
     print_summary,
     require_tables,
 )
+from ingest.errors import DataError
 
 RECONCILE_COLUMNS = (
     "section",
@@ -60,6 +62,11 @@ RECONCILE_COLUMNS = (
     help="LiteLLM vs provider logs (matched, only-in-LiteLLM, only-in-provider) and "
     "why LiteLLM's spend differs from our cost.",
 )
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="An empty result is not an error (by default it says what data exists, exit 1).",
+)
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -73,6 +80,7 @@ def report(
     provider: tuple[str, ...],
     source: tuple[str, ...],
     reconcile: bool = False,
+    allow_empty: bool = False,
 ) -> None:
     """Cost and tokens per developer, team, model or day (counted requests only).
 
@@ -103,6 +111,8 @@ def report(
         require_tables(con, where, "usage_daily")
         rows = views.rows(views.report(con, by, as_date(since), as_date(until), **filters))
         total = views.totals(con, as_date(since), as_date(until), **filters)
+        if not rows and not allow_empty:
+            raise DataError(explain_empty(con, filters, as_date(since), as_date(until)))
     columns = (by, *REPORT_COLUMNS)
     if fmt != "table":
         emit_rows(rows, columns, fmt)
