@@ -47,8 +47,17 @@ CREDENTIALS_FIX = "run `aws sso login` (or refresh your credentials) or set AWS_
 NETWORK_FIX = "check the network, the region and AWS_ENDPOINT_URL"
 
 
-def client(service: str, *, region: str | None = None, profile: str | None = None) -> Any:
-    """A botocore client for ``service`` from the environment's standard credential chain."""
+def client(
+    service: str,
+    *,
+    region: str | None = None,
+    profile: str | None = None,
+    read_timeout: float | None = None,
+) -> Any:
+    """A botocore client for ``service`` from the environment's standard credential chain.
+
+    Each connect waits at most CONNECT_TIMEOUT_SECONDS and each read at most ``read_timeout``
+    (capped at READ_TIMEOUT_SECONDS); whole requests are bounded by the run's Deadline."""
     import boto3
     import botocore.exceptions
     from botocore.config import Config
@@ -72,7 +81,7 @@ def client(service: str, *, region: str | None = None, profile: str | None = Non
     options: dict[str, Any] = {
         "retries": {"mode": mode, "total_max_attempts": attempts},
         "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-        "read_timeout": READ_TIMEOUT_SECONDS,
+        "read_timeout": min(READ_TIMEOUT_SECONDS, read_timeout or READ_TIMEOUT_SECONDS),
         "max_pool_connections": 16,
         "user_agent_extra": "llmledger",
     }

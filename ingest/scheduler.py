@@ -26,7 +26,10 @@ after the webhook accepted it, so a restart does not repeat it (a crash between 
 record can repeat one message: at-least-once). The webhook URL comes from the environment variable
 ``alerts.webhook_url_env`` names, else ``alerts.webhook_url``; it is never logged. Transient
 webhook failures (connection errors, timeouts, HTTP 429 and 5xx) are retried with exponential
-backoff (tenacity).
+backoff (tenacity). One POST, its answer included, takes at most ``alerts.request_timeout``
+seconds (default 120) and all of a run's alerts at most ``alerts.run_timeout`` (default 300): a
+webhook that trickles its answer cannot hold the lock. An alert not sent stays out of
+``alerts_sent`` and is sent by the next run.
 """
 
 from __future__ import annotations
@@ -54,8 +57,10 @@ from typing import Any
 import duckdb
 import tenacity
 
+from ingest import deadline as deadlines
 from ingest import pipeline, progress
 from ingest.context import AppContext
+from ingest.deadline import Deadline, Expired
 from ingest.errors import ConfigError, DataError, ExitCode, LedgerError
 from ingest.loader import LoadResult, record_run
 from models import budgets
@@ -610,16 +615,20 @@ def due_alerts(
 # Retry transient webhook failures: 4 attempts, 1s, 2s, 4s apart (tests shorten WEBHOOK_WAIT).
 WEBHOOK_ATTEMPTS = 4
 WEBHOOK_WAIT: Any = tenacity.wait_exponential(multiplier=1, min=1, max=8)
-WEBHOOK_TIMEOUT_SECONDS = 10
+WEBHOOK_TIMEOUT_SECONDS = 10  # one connect or one read
+WEBHOOK_REQUEST_TIMEOUT = 120  # one POST, its whole answer included (alerts.request_timeout)
+WEBHOOK_RUN_TIMEOUT = 300  # every alert of one run (alerts.run_timeout)
 
 
 class _Transient(Exception):
     pass
 
 
-def post_webhook(url: str, payload: dict[str, Any]) -> None:
-    """POST one JSON message; retry connection errors, timeouts, 429 and 5xx; raise on failure."""
+def post_webhook(url: str, payload: dict[str, Any], guard: Deadline | None = None) -> None:
+    """POST one JSON message; retry connection errors, timeouts, 429 and 5xx; raise on failure.
+    ``guard`` bounds each POST as a whole (a webhook that trickles its answer) and all of them."""
     body = json.dumps(payload).encode("utf-8")
+    guard = guard or Deadline("alerts", request_seconds=WEBHOOK_REQUEST_TIMEOUT)
 
     @tenacity.retry(
         stop=tenacity.stop_after_attempt(WEBHOOK_ATTEMPTS),
@@ -635,8 +644,11 @@ def post_webhook(url: str, payload: dict[str, Any]) -> None:
             headers={"Content-Type": "application/json", "User-Agent": "llmledger"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
-                response.read()
+            with (
+                guard.request("the budget webhook"),
+                deadlines.urlopen(request, timeout=guard.timeout(WEBHOOK_TIMEOUT_SECONDS)) as resp,
+            ):
+                deadlines.read_all(resp)
         except urllib.error.HTTPError as exc:
             if exc.code == 429 or exc.code >= 500:
                 raise _Transient(f"HTTP {exc.code}") from None
@@ -647,6 +659,13 @@ def post_webhook(url: str, payload: dict[str, Any]) -> None:
 
     try:
         attempt()
+    except Expired as exc:
+        which = "alerts.run_timeout" if "run_timeout" in str(exc) else "alerts.request_timeout"
+        seconds = guard.run_seconds if which == "alerts.run_timeout" else guard.request_seconds
+        raise DataError(
+            f"the budget webhook did not answer within {float(seconds or 0):g}s ({which}); "
+            "the alert will be retried on the next run"
+        ) from None
     except _Transient as exc:
         raise DataError(
             f"the budget webhook did not answer after {WEBHOOK_ATTEMPTS} attempts ({exc}); "
@@ -677,11 +696,17 @@ def check_budgets(
             due=len(alerts),
         )
         return 0, []
+    section = app.config.section("alerts")
+    guard = Deadline(
+        "alerts",
+        request_seconds=int(section.get("request_timeout", WEBHOOK_REQUEST_TIMEOUT)),
+        run_seconds=int(section.get("run_timeout", WEBHOOK_RUN_TIMEOUT)),
+    )
     sent, errors = 0, []
     for alert in alerts:
         payload = alert.payload(now)
         try:
-            post_webhook(url, payload)
+            post_webhook(url, payload, guard)
         except LedgerError as exc:
             errors.append(str(exc))
             app.log(

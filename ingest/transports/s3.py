@@ -23,6 +23,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ingest import aws
+from ingest.deadline import Deadline
 from ingest.source import LocalFile, Page, SourceRun
 from ingest.transports.files import batches
 
@@ -83,6 +84,7 @@ def pages(
     ``delimiter`` is sent with each listing (listed again without it if the store refuses it).
     """
     s3 = run.client
+    guard = run.guard()
     missing = {"NoSuchBucket": f"bucket '{bucket}' does not exist; check --bucket (and --region)"}
     with aws.translate_errors(run.name, s3, what="S3", missing=missing):
         found = list(partitions(s3))
@@ -99,7 +101,7 @@ def pages(
             chunks = batches(listing, max_items=max_objects, max_bytes=max_bytes, size=_size)
             for number, objs in enumerate(chunks):
                 stems = [os.path.join(run.scratch, f"{number}-{i}") for i in range(len(objs))]
-                got = list(pool.map(lambda o, s: _download(s3, bucket, o, s), objs, stems))
+                got = list(pool.map(lambda o, s: _download(s3, bucket, o, s, guard), objs, stems))
                 kept = [(obj, local) for obj, local in zip(objs, got, strict=True) if local]
                 if kept:
                     yield _page(kept)
@@ -170,20 +172,24 @@ def _size(obj: S3Object) -> int:
     return obj.size
 
 
-def _download(s3: Any, bucket: str, obj: S3Object, stem: str) -> LocalFile | None:
-    """Copy one object to ``stem`` + its name's suffixes; None if it is gone since the listing."""
+def _download(s3: Any, bucket: str, obj: S3Object, stem: str, guard: Deadline) -> LocalFile | None:
+    """Copy one object to ``stem`` + its name's suffixes; None if it is gone since the listing.
+    The whole download ends at the run's request_timeout (a body that trickles included)."""
     import botocore.exceptions
 
     path = stem + "".join(PurePosixPath(obj.key).suffixes[-2:])
-    try:
-        response = s3.get_object(Bucket=bucket, Key=obj.key)
-    except botocore.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchKey":
-            return None  # expired by a lifecycle rule between listing and reading
-        raise
-    with open(path, "wb") as out:
-        for chunk in response["Body"].iter_chunks(1 << 20):
-            out.write(chunk)
+    with guard.request(f"S3 at {aws.endpoint_of(s3)}") as watch:
+        try:
+            response = s3.get_object(Bucket=bucket, Key=obj.key)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchKey":
+                return None  # expired by a lifecycle rule between listing and reading
+            raise
+        raw = getattr(response["Body"], "_raw_stream", None)
+        watch.add_socket(getattr(getattr(raw, "connection", None), "sock", None))
+        with open(path, "wb") as out:
+            for chunk in response["Body"].iter_chunks(1 << 20):
+                out.write(chunk)
     etag = str(response.get("ETag", obj.etag)).strip('"')
     location = uri(bucket, obj.key)
     return LocalFile(path, location, key=location, fingerprint=etag, size=obj.size)
