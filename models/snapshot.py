@@ -46,24 +46,84 @@ def publish(
     snapshot_path = Path(snapshot_path)
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = snapshot_path.with_name(f".{snapshot_path.name}.{os.getpid()}.tmp")
-    if tmp.exists():
-        tmp.unlink()
+    _remove_tmp(tmp)
     have = existing_tables(con)
-    con.execute(f"attach '{_quote(str(tmp))}' as llmledger_snapshot")
     try:
-        for table in PUBLISHED + list(extra or []):
-            if table in have:
-                con.execute(
-                    f"create table llmledger_snapshot.{table} as select * from main.{table}"
-                )
-        con.execute(
-            "create table llmledger_snapshot.snapshot_info as "
-            "select current_timestamp as published_at, uuid()::varchar as snapshot_id"
-        )
-    finally:
-        con.execute("detach llmledger_snapshot")
-    os.replace(tmp, snapshot_path)
+        con.execute(f"attach '{_quote(str(tmp))}' as llmledger_snapshot")
+        try:
+            for table in PUBLISHED + list(extra or []):
+                if table in have:
+                    _copy_table(con, table)
+            con.execute(
+                "create table llmledger_snapshot.snapshot_info as "
+                "select current_timestamp as published_at, uuid()::varchar as snapshot_id"
+            )
+        finally:
+            _detach(con)
+        os.replace(tmp, snapshot_path)
+    except BaseException as exc:
+        # A failed publish (a full disk, a kill) leaves no hidden file behind; the old
+        # snapshot stays published.
+        _remove_tmp(tmp)
+        if no_space(exc):
+            raise NoSpace(str(tmp.parent), _needed_mb(con, snapshot_path)) from exc
+        raise
     return snapshot_path
+
+
+class NoSpace(OSError):
+    """The disk at ``path`` filled up; ``needed_mb`` is about what the write needs (or None)."""
+
+    def __init__(self, path: str, needed_mb: int | None = None) -> None:
+        super().__init__(28, "No space left on device", path)  # errno.ENOSPC
+        self.path = path
+        self.needed_mb = needed_mb
+
+
+def no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a full disk: ENOSPC, or DuckDB's text for it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == 28:
+            return True
+        if "no space left on device" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _copy_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    con.execute(f"create table llmledger_snapshot.{table} as select * from main.{table}")
+
+
+def _detach(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("detach llmledger_snapshot")
+    except duckdb.Error:
+        pass  # never attached, or the failure that brought us here already dropped it
+
+
+def _remove_tmp(tmp: Path) -> None:
+    for path in (tmp, tmp.with_name(tmp.name + ".wal")):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _needed_mb(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> int | None:
+    """About the size of a snapshot: the published one's, else the database's."""
+    try:
+        if snapshot_path.is_file():
+            size = snapshot_path.stat().st_size
+        else:
+            row = con.execute(
+                "select path from duckdb_databases() where database_name = current_database()"
+            ).fetchone()
+            size = os.path.getsize(str(row[0])) if row and row[0] else 0
+    except (OSError, duckdb.Error):
+        return None
+    return max(1, -(-size // (1 << 20))) if size else None
 
 
 def identity(con: duckdb.DuckDBPyConnection) -> str:
