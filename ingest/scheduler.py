@@ -61,7 +61,7 @@ from ingest import deadline as deadlines
 from ingest import pipeline, progress
 from ingest.context import AppContext
 from ingest.deadline import Deadline, Expired
-from ingest.errors import ConfigError, DataError, ExitCode, LedgerError
+from ingest.errors import ConfigError, DataError, ExitCode, LedgerError, disk_full
 from ingest.loader import LoadResult, record_run
 from models import budgets
 
@@ -193,22 +193,37 @@ class RunLock:
                 self.path.unlink(missing_ok=True)
 
     def _try_create(self) -> bool:
+        """Create the lock whole or not at all: the document is written to a private file
+        first and hard-linked into place (fails if the lock exists), so a run killed while
+        taking the lock never leaves a half-written one that blocks the next run."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
+        self._remove_abandoned()
         doc = {
             "pid": os.getpid(),
             "hostname": self.hostname,
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "token": self.token,
         }
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(doc))
-            fh.flush()
-            os.fsync(fh.fileno())
+        draft = self.path.with_name(f".{self.path.name}.{os.getpid()}.{self.token[:8]}")
+        try:
+            with open(draft, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(doc))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(draft, self.path)
+        except FileExistsError:
+            return False
+        finally:
+            draft.unlink(missing_ok=True)
         return True
+
+    def _remove_abandoned(self) -> None:
+        """Drafts of runs killed while taking the lock (their pid is gone)."""
+        prefix = f".{self.path.name}."
+        for left in self.path.parent.glob(prefix + "*"):
+            pid = left.name[len(prefix) :].split(".", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                left.unlink(missing_ok=True)
 
     def _break_if_stale(self) -> None:
         # Every unlink of the lock happens under this guard, so the file judged stale here is
@@ -323,7 +338,8 @@ def _run_locked(
         report.build_error = str(exc)
         codes.append(int(exc.exit_code))
     except Exception as exc:  # noqa: BLE001 - report it, keep the exit code honest
-        report.build_error = f"{type(exc).__name__}: {exc}"
+        full = disk_full(exc)
+        report.build_error = str(full) if full else f"{type(exc).__name__}: {exc}"
         codes.append(int(ExitCode.DATA))
     if report.build_error is not None:
         app.log(
@@ -354,7 +370,9 @@ def _ingest_safely(
     except Exception as exc:  # noqa: BLE001 - one source's bug must not stop the others
         _rollback(con)
         name = _source_name(kind)
-        error = DataError(f"{name}: failed unexpectedly ({type(exc).__name__}: {exc})")
+        error = disk_full(exc) or DataError(
+            f"{name}: failed unexpectedly ({type(exc).__name__}: {exc})"
+        )
         try:
             record_run(
                 con,

@@ -47,6 +47,7 @@ def publish(
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = snapshot_path.with_name(f".{snapshot_path.name}.{os.getpid()}.tmp")
     _remove_tmp(tmp)
+    _remove_abandoned(snapshot_path)
     have = existing_tables(con)
     try:
         con.execute(f"attach '{_quote(str(tmp))}' as llmledger_snapshot")
@@ -109,6 +110,28 @@ def _remove_tmp(tmp: Path) -> None:
             path.unlink()
         except FileNotFoundError:
             pass
+
+
+def _remove_abandoned(snapshot_path: Path) -> None:
+    """Hidden files of publishes that died (killed: their pid is gone) are removed."""
+    prefix = f".{snapshot_path.name}."
+    for left in snapshot_path.parent.glob(f"{prefix}*.tmp*"):
+        pid = left.name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            try:
+                left.unlink()
+            except FileNotFoundError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _needed_mb(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> int | None:
