@@ -97,7 +97,7 @@ def test_killed_at_random_points_then_rerun_equals_a_clean_run(
 
     db = tmp_path / "killed" / "ledger.duckdb"
     db.parent.mkdir()
-    rng = random.Random(f"{name}-11")
+    rng = random.Random(f"{name}-{os.environ.get('LLMLEDGER_KILL_SEED', '11')}")
     for _ in range(KILLS):
         process = ingest(db, name, feed, temp)
         time.sleep(rng.uniform(0.3, took))  # from start-up to the publish
