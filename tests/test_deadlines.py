@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 import pytest
 import tenacity
 from click.testing import CliRunner
@@ -181,6 +182,38 @@ def test_bedrock_s3_listing_that_never_finishes_ends_at_run_timeout(
     assert cursors(db) == []
 
 
+@pytest.mark.parametrize(
+    ("name", "args", "where"),
+    [
+        ("bedrock-s3", ["--bucket", "logs"], "S3"),
+        ("bedrock-cloudwatch", ["--log-group", "/aws/bedrock/invocations"], "CloudWatch Logs"),
+    ],
+)
+def test_aws_answer_that_never_finishes_ends_at_request_timeout(
+    name: str, args: list[str], where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    db = tmp_path / "b.duckdb"
+    with TricklingServer() as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+        started = time.monotonic()
+        stuck = CliRunner().invoke(
+            cli,
+            ["--db", str(db), "ingest", name, *args, "--region", "us-east-1"]
+            + ["--request-timeout", "1"],
+        )
+        took = time.monotonic() - started
+    assert stuck.exit_code == 3, stuck.output
+    assert errors_of(stuck) == [
+        f"error: {name}: {where} at {server.url} did not finish a request within 1s "
+        "(request_timeout). Check that it is up and answering, or raise request_timeout; the "
+        "cursor was kept"
+    ]
+    assert took < 30  # not hanging (the server trickles for ever); build and publish included
+    assert cursors(db) == []
+
+
 # ---------------------------------------------------------------------------------------------
 # litellm: a PostgreSQL link that stops forwarding mid-COPY
 
@@ -219,6 +252,35 @@ def test_litellm_postgres_stalling_mid_copy_ends_at_request_timeout(
     con = duckdb.connect(str(db))
     assert con.execute("select count(*) from raw_litellm_spend").fetchone() == (1,)
     con.close()
+
+
+@pytest.mark.service
+def test_litellm_query_blocked_on_the_server_ends_at_request_timeout(
+    pg: PG,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # another session holds the table: the server cancels the statement (statement_timeout)
+    pg.insert("LiteLLM_SpendLogs", [spend_row("r1", T0)])
+    db = tmp_path / "ledger.duckdb"
+    locker = psycopg.connect(pg.dsn)
+    try:
+        locker.execute('lock table "LiteLLM_SpendLogs" in access exclusive mode')
+        started = time.monotonic()
+        stuck = CliRunner().invoke(
+            cli, ["--db", str(db), "ingest", "litellm", "--request-timeout", "1"]
+        )
+        took = time.monotonic() - started
+    finally:
+        locker.rollback()
+        locker.close()
+    assert stuck.exit_code == 3, stuck.output
+    assert errors_of(stuck) == [
+        f"error: litellm: PostgreSQL at 127.0.0.1:5432 (database {pg.name}) did not finish a "
+        "request within 1s (request_timeout). Check that it is up and answering, or raise "
+        "request_timeout; the cursor was kept"
+    ]
+    assert took < 30
+    assert cursors(db) == []
 
 
 # ---------------------------------------------------------------------------------------------

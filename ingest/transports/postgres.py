@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.deadline import Deadline
+from ingest.deadline import Deadline, request_expired
 from ingest.errors import SourceUnavailable
 
 
@@ -120,8 +120,11 @@ def connect(
 
 
 @contextmanager
-def translated(target: Target, *, source: str, grant: str) -> Iterator[None]:
-    """Driver failures inside as SourceUnavailable (``grant``: how to fix a refused read)."""
+def translated(
+    target: Target, *, source: str, grant: str, request_timeout: float | None = None
+) -> Iterator[None]:
+    """Driver failures inside as SourceUnavailable (``grant``: how to fix a refused read; a
+    statement the server cancelled at ``request_timeout`` as that deadline)."""
     import psycopg
 
     try:
@@ -131,6 +134,8 @@ def translated(target: Target, *, source: str, grant: str) -> Iterator[None]:
             source, f"{target.label} refused a read: {problem(exc, target)}", grant
         ) from None
     except psycopg.OperationalError as exc:
+        if isinstance(exc, psycopg.errors.QueryCanceled) and request_timeout:
+            raise request_expired(source, target.label, float(request_timeout)) from None
         raise SourceUnavailable(
             source,
             f"lost {target.label}: {problem(exc, target)}",

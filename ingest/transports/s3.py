@@ -15,6 +15,7 @@ become ``SourceUnavailable`` (or a usage error for a missing bucket) through
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,15 +47,20 @@ class S3Object:
     partition: Partition
 
 
+_running = threading.local()
+
+
 def uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def folders(s3: Any, bucket: str, prefix: str) -> list[str]:
+def folders(s3: Any, bucket: str, prefix: str, guard: Deadline | None = None) -> list[str]:
     """The CommonPrefixes one level under ``prefix`` (a Delimiter listing, no objects)."""
     paginator = s3.get_paginator("list_objects_v2")
     found: list[str] = []
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+    listed = paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+    guard = guard or getattr(_running, "guard", None) or Deadline("s3")
+    for page in aws.guarded_pages(listed, guard, _where(s3)):
         found.extend(str(cp["Prefix"]) for cp in page.get("CommonPrefixes", []))
     return found
 
@@ -85,6 +91,7 @@ def pages(
     """
     s3 = run.client
     guard = run.guard()
+    _running.guard = guard  # for the source's partition listings (folders)
     missing = {"NoSuchBucket": f"bucket '{bucket}' does not exist; check --bucket (and --region)"}
     with aws.translate_errors(run.name, s3, what="S3", missing=missing):
         found = list(partitions(s3))
@@ -94,7 +101,9 @@ def pages(
         listing = (
             obj
             for p in found
-            for obj in _list(s3, bucket, p, *_bounds(run, p, overlap, key_at), delimiter, accept)
+            for obj in _list(
+                s3, bucket, p, *_bounds(run, p, overlap, key_at), delimiter, accept, guard
+            )
             if seen.get(uri(bucket, obj.key)) != obj.etag
         )
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3-get") as pool:
@@ -131,6 +140,7 @@ def _list(
     stop: str | None,
     delimiter: str | None,
     accept: Callable[[Sequence[str], int], bool],
+    guard: Deadline,
 ) -> Iterator[S3Object]:
     """The record objects of one partition in key order (a paginated listing)."""
     import botocore.exceptions
@@ -142,13 +152,13 @@ def _list(
     if after:
         kwargs["StartAfter"] = after
     try:
-        listed = iter(paginator.paginate(**kwargs))
+        listed = aws.guarded_pages(paginator.paginate(**kwargs), guard, _where(s3))
         first = next(listed, None)
     except botocore.exceptions.ClientError as exc:
         if not delimiter or exc.response.get("Error", {}).get("Code") != "InvalidArgument":
             raise
         del kwargs["Delimiter"]  # an S3-compatible store refusing a multi-character delimiter
-        listed = iter(paginator.paginate(**kwargs))
+        listed = aws.guarded_pages(paginator.paginate(**kwargs), guard, _where(s3))
         first = next(listed, None)
     if first is None:
         return
@@ -178,7 +188,7 @@ def _download(s3: Any, bucket: str, obj: S3Object, stem: str, guard: Deadline) -
     import botocore.exceptions
 
     path = stem + "".join(PurePosixPath(obj.key).suffixes[-2:])
-    with guard.request(f"S3 at {aws.endpoint_of(s3)}") as watch:
+    with guard.request(_where(s3)) as watch:
         try:
             response = s3.get_object(Bucket=bucket, Key=obj.key)
         except botocore.exceptions.ClientError as exc:
@@ -193,6 +203,10 @@ def _download(s3: Any, bucket: str, obj: S3Object, stem: str, guard: Deadline) -
     etag = str(response.get("ETag", obj.etag)).strip('"')
     location = uri(bucket, obj.key)
     return LocalFile(path, location, key=location, fingerprint=etag, size=obj.size)
+
+
+def _where(s3: Any) -> str:
+    return f"S3 at {aws.endpoint_of(s3)}"
 
 
 def _page(kept: list[tuple[S3Object, LocalFile]]) -> Page:

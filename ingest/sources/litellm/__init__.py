@@ -99,7 +99,12 @@ def _database_pages(run: SourceRun) -> Iterator[Page]:
         return postgres.guarded(pg, guard, target)
 
     try:
-        with postgres.translated(target, source=run.name, grant=GRANT):
+        with postgres.translated(
+            target,
+            source=run.name,
+            grant=GRANT,
+            request_timeout=run.options.get("request_timeout"),
+        ):
             with bounded():
                 layout = queries.read_layout(pg)
             have = queries.require(layout, target)
