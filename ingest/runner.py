@@ -13,7 +13,9 @@ scratch folder, the progress bar, and the page loop::
 so a run killed at any point loses and duplicates nothing. Cursors only move forward (the
 source's ``CursorKind.newer``). A transport or SDK failure surfaces as ``SourceUnavailable``
 (exit 3) from the source's own error translation; the cursor stays where the last committed
-page put it.
+page put it. A source that declares ``request_timeout``/``run_timeout`` (``source.DEADLINES``)
+gets a ``Deadline`` (``run.guard()``): its transport bounds each request with it, and the
+runner stops the run between pages, or while waiting for the next one, at ``run_timeout``.
 """
 
 from __future__ import annotations
