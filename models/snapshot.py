@@ -7,6 +7,7 @@ its view and the next open sees the new one. Readers open it read-only, briefly,
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -60,8 +61,13 @@ def publish(
                 "create table llmledger_snapshot.snapshot_info as "
                 "select current_timestamp as published_at, uuid()::varchar as snapshot_id"
             )
+            # Write everything into the file now: a checkpoint that fails on detach is silent
+            # and would leave the tables in a .wal the rename below leaves behind.
+            con.execute("checkpoint llmledger_snapshot")
         finally:
             _detach(con)
+        if tmp.with_name(tmp.name + ".wal").exists():
+            raise OSError(errno.EIO, "the snapshot was not fully written", str(tmp))
         os.replace(tmp, snapshot_path)
     except BaseException as exc:
         # A failed publish (a full disk, a kill) leaves no hidden file behind; the old
@@ -144,7 +150,8 @@ def _needed_mb(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> int | Non
             row = con.execute(
                 "select path from duckdb_databases() where database_name = current_database()"
             ).fetchone()
-            size = os.path.getsize(str(row[0])) if row and row[0] else 0
+            path = str(row[0]) if row and row[0] else ""
+            size = sum(os.path.getsize(p) for p in (path, path + ".wal") if p and os.path.isfile(p))
     except (OSError, duckdb.Error):
         return None
     return max(1, -(-size // (1 << 20))) if size else None

@@ -106,6 +106,40 @@ def test_publish_on_a_full_disk_is_one_line_and_the_next_run_publishes(
     con.close()
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="tmpfs is Linux")
+def test_a_publish_whose_checkpoint_fails_is_not_published_empty(
+    tmp_path: Path, tiny_disk: Path
+) -> None:
+    # database and snapshot on a 3 MB disk: the snapshot's tables fit in its .wal but not in
+    # the file, and DuckDB's checkpoint on detach fails silently; it used to publish an empty
+    # snapshot with exit 0 and leave the .wal behind
+    subprocess.run(["mount", "-o", "remount,size=3m", str(tiny_disk)], check=True)
+    logs = tmp_path / "logs"
+    day = HOUR / "BedrockModelInvocationLogs/us-west-2/2026/11/17"
+    shutil.copytree(day, logs / "17")
+    db = tiny_disk / "l.duckdb"
+    runner = CliRunner()
+    full = runner.invoke(cli, ["--db", str(db), "ingest", "bedrock-files", str(logs)])
+    assert full.exit_code == 1, full.output
+    errors = errors_of(full)
+    assert len(errors) == 1 and errors[0].startswith(
+        f"error: no space left on device at {tiny_disk}; about "
+    )
+    left = sorted(p.name for p in tiny_disk.iterdir())  # no hidden .tmp, no .tmp.wal
+    assert left in (
+        [".l.duckdb.scratch", "l.duckdb"],
+        [".l.duckdb.scratch", "l.duckdb", "l.duckdb.wal"],
+    )
+    subprocess.run(["mount", "-o", "remount,size=64m", str(tiny_disk)], check=True)
+    again = runner.invoke(cli, ["--db", str(db), "ingest", "bedrock-files", str(logs)])
+    assert again.exit_code == 0, again.output
+    loaded = requests(db)
+    assert loaded == 191
+    con = duckdb.connect(str(tiny_disk / "l.snapshot.duckdb"), read_only=True)
+    assert con.execute("select count(*) from usage_events").fetchone() == (loaded,)
+    con.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # DuckDB's own out-of-space error, injected (no mount needed)
 
