@@ -212,3 +212,27 @@ def test_ingest_on_a_full_disk_is_one_line_and_the_rerun_loads_the_rest(
     again = runner.invoke(cli, ["--db", str(db), "ingest", "bedrock-files", str(logs)])
     assert again.exit_code == 0, again.output
     assert requests(db) == expected
+
+
+def test_run_reports_a_full_disk_in_one_line_and_releases_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import scheduler
+    from ingest.context import AppContext
+
+    logs = small_input(tmp_path, files=10)
+    config = tmp_path / "llmledger.toml"
+    config.write_text(f'[[sources.bedrock-files]]\npath = "{logs}"\n')
+
+    def fill_up(con: duckdb.DuckDBPyConnection, table: str) -> None:
+        raise out_of_space(tmp_path / ".ledger.snapshot.duckdb.1.tmp")
+
+    monkeypatch.setattr(snapshot, "_copy_table", fill_up)
+    app = AppContext.create(str(tmp_path / "ledger.duckdb"), str(config), quiet=True)
+    report = scheduler.run_once(app)
+    assert report.exit_code == 1
+    assert report.build_error is not None
+    assert report.build_error.startswith(f"no space left on device at {tmp_path}; about ")
+    assert report.build_error.endswith(FIX)
+    assert leftovers(tmp_path) == []
+    assert not (tmp_path / "ledger.duckdb.lock").exists()
