@@ -210,11 +210,25 @@ class RunLock:
                 fh.write(json.dumps(doc))
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.link(draft, self.path)
-        except FileExistsError:
-            return False
+            try:
+                os.link(draft, self.path)
+            except FileExistsError:
+                return False
+            except OSError:  # a filesystem without hard links: exclusive create, then write
+                return self._create_in_place(doc)
         finally:
             draft.unlink(missing_ok=True)
+        return True
+
+    def _create_in_place(self, doc: dict[str, Any]) -> bool:
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(doc))
+            fh.flush()
+            os.fsync(fh.fileno())
         return True
 
     def _remove_abandoned(self) -> None:

@@ -112,3 +112,40 @@ def test_killed_at_random_points_then_rerun_equals_a_clean_run(
     # no hidden snapshot file of a killed publish, no lock or draft of a killed run's lock
     left = sorted(p.name for p in db.parent.iterdir() if p.name != scratch.name)
     assert left == ["ledger.duckdb", "ledger.snapshot.duckdb"]
+
+
+def test_a_run_killed_while_taking_the_lock_does_not_block_the_next(tmp_path: Path) -> None:
+    from ingest.scheduler import RunLock
+
+    db = tmp_path / "ledger.duckdb"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    # what a run killed between writing its draft and linking it leaves behind
+    draft = tmp_path / f".ledger.duckdb.lock.{dead.pid}.0123abcd"
+    draft.write_text("{")
+    lock = RunLock(db)
+    lock.acquire()
+    try:
+        assert not draft.exists()
+        assert lock.read() is not None and lock.read().pid == os.getpid()  # type: ignore[union-attr]
+    finally:
+        lock.release()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_lock_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest.scheduler import RunLock
+
+    def no_links(*args: Any) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    lock = RunLock(tmp_path / "ledger.duckdb")
+    lock.acquire()
+    try:
+        info = lock.read()
+        assert info is not None and info.pid == os.getpid() and info.token == lock.token
+        assert not RunLock(tmp_path / "ledger.duckdb")._try_create()  # held: a second fails
+    finally:
+        lock.release()
+    assert list(tmp_path.iterdir()) == []
