@@ -47,8 +47,17 @@ CREDENTIALS_FIX = "run `aws sso login` (or refresh your credentials) or set AWS_
 NETWORK_FIX = "check the network, the region and AWS_ENDPOINT_URL"
 
 
-def client(service: str, *, region: str | None = None, profile: str | None = None) -> Any:
-    """A botocore client for ``service`` from the environment's standard credential chain."""
+def client(
+    service: str,
+    *,
+    region: str | None = None,
+    profile: str | None = None,
+    read_timeout: float | None = None,
+) -> Any:
+    """A botocore client for ``service`` from the environment's standard credential chain.
+
+    Each connect waits at most CONNECT_TIMEOUT_SECONDS and each read at most ``read_timeout``
+    (capped at READ_TIMEOUT_SECONDS); whole requests are bounded by the run's Deadline."""
     import boto3
     import botocore.exceptions
     from botocore.config import Config
@@ -72,7 +81,7 @@ def client(service: str, *, region: str | None = None, profile: str | None = Non
     options: dict[str, Any] = {
         "retries": {"mode": mode, "total_max_attempts": attempts},
         "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-        "read_timeout": READ_TIMEOUT_SECONDS,
+        "read_timeout": min(READ_TIMEOUT_SECONDS, read_timeout or READ_TIMEOUT_SECONDS),
         "max_pool_connections": 16,
         "user_agent_extra": "llmledger",
     }
@@ -81,7 +90,59 @@ def client(service: str, *, region: str | None = None, profile: str | None = Non
     ):
         # A local S3 (moto, MinIO) serves buckets by path, not by virtual host name.
         options["s3"] = {"addressing_style": "path"}
-    return session.client(service, region_name=region_name, config=Config(**options))
+    made = session.client(service, region_name=region_name, config=Config(**options))
+    watch_sockets(made)
+    return made
+
+
+def watch_sockets(aws_client: Any) -> None:
+    """Let a ``Deadline.request`` cut this client's connections: its pools' connections register
+    their socket with the request the calling thread runs under a deadline."""
+    from botocore.awsrequest import (
+        AWSHTTPConnection,
+        AWSHTTPConnectionPool,
+        AWSHTTPSConnection,
+        AWSHTTPSConnectionPool,
+    )
+
+    from ingest.deadline import watch_socket
+
+    session = getattr(getattr(aws_client, "_endpoint", None), "http_session", None)
+    classes = getattr(session, "_pool_classes_by_scheme", None)
+    if not isinstance(classes, dict):
+        return
+
+    class WatchedHTTP(AWSHTTPConnection):
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            sent = super().request(*args, **kwargs)
+            watch_socket(self.sock)
+            return sent
+
+    class WatchedHTTPS(AWSHTTPSConnection):
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            sent = super().request(*args, **kwargs)
+            watch_socket(self.sock)
+            return sent
+
+    class HTTPPool(AWSHTTPConnectionPool):
+        ConnectionCls = WatchedHTTP
+
+    class HTTPSPool(AWSHTTPSConnectionPool):
+        ConnectionCls = WatchedHTTPS
+
+    # the session's pool managers share this dict: connections opened from now on are watched
+    classes.update({"http": HTTPPool, "https": HTTPSPool})
+
+
+def guarded_pages(pages: Any, guard: Any, where: str) -> Iterator[Any]:
+    """A paginator's pages, each fetched under ``guard`` (a ``Deadline``)."""
+    iterator = iter(pages)
+    while True:
+        with guard.request(where):
+            page = next(iterator, None)
+        if page is None:
+            return
+        yield page
 
 
 def _int_env(name: str, default: int) -> int:

@@ -82,7 +82,13 @@ SPEC: dict[str, Any] = {
     "export?": {"billing_accounts?": (list, _BILLING_ACCOUNT)},
     "quotas?": (list, _QUOTA),
     "budgets?": (list, {"team": _STR, "monthly_usd": _NUM}),
-    "alerts?": {"webhook_url_env?": _STR, "webhook_url?": _STR, "forecast_min_days?": _INT},
+    "alerts?": {
+        "webhook_url_env?": _STR,
+        "webhook_url?": _STR,
+        "forecast_min_days?": _INT,
+        "request_timeout?": _INT,
+        "run_timeout?": _INT,
+    },
     "dashboard?": {
         "auth?": _BOOL,
         "admins?": (list, _STR),

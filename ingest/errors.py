@@ -45,3 +45,36 @@ class SourceUnavailable(LedgerError):
 
 class DataError(LedgerError):
     exit_code = ExitCode.DATA
+
+
+class DiskFull(DataError):
+    """The disk filled up (exit 1): rows already committed stay, temp files are removed."""
+
+    def __init__(self, path: str, needed_mb: int | None = None) -> None:
+        need = f"; about {needed_mb} MB needed" if needed_mb else ""
+        super().__init__(
+            f"no space left on device at {path}{need}. Free some space (or point the database, "
+            "snapshot or scratch elsewhere) and run again; the next run goes on from the cursor"
+        )
+
+
+def disk_full(exc: BaseException, where: str | None = None) -> DiskFull | None:
+    """``exc`` as DiskFull if it (or its cause) is a full disk, else None. ``where`` names the
+    path when the error does not (DuckDB's text names the file it could not write)."""
+    import re
+
+    from models.snapshot import NoSpace, no_space
+
+    if not no_space(exc):
+        return None
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, NoSpace):
+            return DiskFull(seen.path, seen.needed_mb)
+        if isinstance(seen, OSError) and seen.filename:
+            return DiskFull(str(seen.filename))
+        quoted = re.search(r'file "([^"]+)"', str(seen))
+        if quoted:
+            return DiskFull(quoted.group(1))
+        seen = seen.__cause__ or seen.__context__
+    return DiskFull(where or "the database's disk")

@@ -13,7 +13,9 @@ scratch folder, the progress bar, and the page loop::
 so a run killed at any point loses and duplicates nothing. Cursors only move forward (the
 source's ``CursorKind.newer``). A transport or SDK failure surfaces as ``SourceUnavailable``
 (exit 3) from the source's own error translation; the cursor stays where the last committed
-page put it.
+page put it. A source that declares ``request_timeout``/``run_timeout`` (``source.DEADLINES``)
+gets a ``Deadline`` (``run.guard()``): its transport bounds each request with it, and the
+runner stops the run between pages, or while waiting for the next one, at ``run_timeout``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import duckdb
 from ingest import progress
 from ingest.bounds import CURSOR_SKEW
 from ingest.context import AppContext
+from ingest.deadline import Deadline, run_expired
 from ingest.errors import ConfigError
 from ingest.loader import Loader, LoadResult, PageWrite, ProcessedObject
 from ingest.source import Page, Parsed, Source, SourceRun
@@ -98,6 +101,7 @@ def run_source(
                 reader=reader,
                 clock=clock or time.monotonic,
                 sleep=sleep or time.sleep,
+                deadline=Deadline.of(source.name, opts),
             )
             return _load(run)
     finally:
@@ -143,10 +147,18 @@ def _load(run: SourceRun) -> LoadResult:
     cursors: dict[str, str | None] = {}
     total = LoadResult()
     writing: Future[LoadResult] | None = None
-    pages = ahead(run.source.transport(run), name=f"{run.name}-fetch", discard=_release)
+    deadline = run.guard()
+    pages = ahead(
+        run.source.transport(run), name=f"{run.name}-fetch", discard=_release, deadline=deadline
+    )
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{run.name}-write") as pool:
             for number, page in enumerate(pages):
+                try:
+                    deadline.check()  # run_timeout: pages committed so far stay
+                except BaseException:
+                    _release(page)
+                    raise
                 side = number % 2
                 try:
                     parsed = run.source.parse(connections[side], page, run)
@@ -245,8 +257,17 @@ class ahead(Iterator[Any]):  # noqa: N801 - used like a generator function
     the producer is told to stop and items it made but nobody took go to ``discard``.
     """
 
-    def __init__(self, items: Iterator[Any], *, name: str, discard: Any = None) -> None:
+    def __init__(
+        self,
+        items: Iterator[Any],
+        *,
+        name: str,
+        discard: Any = None,
+        deadline: Deadline | None = None,
+    ) -> None:
         self._items = items
+        self._deadline = deadline
+        self._abandoned = False
         self._discard = discard
         self._handed: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
@@ -284,7 +305,18 @@ class ahead(Iterator[Any]):  # noqa: N801 - used like a generator function
     def __next__(self) -> Any:
         if self._finished:
             raise StopIteration
-        item = self._handed.get()
+        left = self._deadline.remaining() if self._deadline is not None else None
+        try:
+            item = self._handed.get(timeout=max(left, 0.01) if left is not None else None)
+        except queue.Empty:
+            # run_timeout while the producer is still busy: stop waiting for it (its own
+            # request deadlines end it soon; a daemon thread does not hold the process)
+            assert self._deadline is not None
+            self._abandoned = True
+            self.close()
+            raise run_expired(
+                self._deadline.source, float(self._deadline.run_seconds or 0)
+            ) from None
         if item is _DONE:
             self.close()
             raise StopIteration
@@ -298,7 +330,7 @@ class ahead(Iterator[Any]):  # noqa: N801 - used like a generator function
             return
         self._finished = True
         self._stop.set()
-        self._worker.join()
+        self._worker.join(timeout=1 if self._abandoned else None)
         while not self._handed.empty():
             left = self._handed.get_nowait()
             if self._discard is not None and left is not _DONE:

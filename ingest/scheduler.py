@@ -26,7 +26,10 @@ after the webhook accepted it, so a restart does not repeat it (a crash between 
 record can repeat one message: at-least-once). The webhook URL comes from the environment variable
 ``alerts.webhook_url_env`` names, else ``alerts.webhook_url``; it is never logged. Transient
 webhook failures (connection errors, timeouts, HTTP 429 and 5xx) are retried with exponential
-backoff (tenacity).
+backoff (tenacity). One POST, its answer included, takes at most ``alerts.request_timeout``
+seconds (default 120) and all of a run's alerts at most ``alerts.run_timeout`` (default 300): a
+webhook that trickles its answer cannot hold the lock. An alert not sent stays out of
+``alerts_sent`` and is sent by the next run.
 """
 
 from __future__ import annotations
@@ -54,9 +57,11 @@ from typing import Any
 import duckdb
 import tenacity
 
+from ingest import deadline as deadlines
 from ingest import pipeline, progress
 from ingest.context import AppContext
-from ingest.errors import ConfigError, DataError, ExitCode, LedgerError
+from ingest.deadline import Deadline, Expired
+from ingest.errors import ConfigError, DataError, ExitCode, LedgerError, disk_full
 from ingest.loader import LoadResult, record_run
 from models import budgets
 
@@ -188,22 +193,51 @@ class RunLock:
                 self.path.unlink(missing_ok=True)
 
     def _try_create(self) -> bool:
+        """Create the lock whole or not at all: the document is written to a private file
+        first and hard-linked into place (fails if the lock exists), so a run killed while
+        taking the lock never leaves a half-written one that blocks the next run."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
+        self._remove_abandoned()
         doc = {
             "pid": os.getpid(),
             "hostname": self.hostname,
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "token": self.token,
         }
+        draft = self.path.with_name(f".{self.path.name}.{os.getpid()}.{self.token[:8]}")
+        try:
+            with open(draft, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(doc))
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(draft, self.path)
+            except FileExistsError:
+                return False
+            except OSError:  # a filesystem without hard links: exclusive create, then write
+                return self._create_in_place(doc)
+        finally:
+            draft.unlink(missing_ok=True)
+        return True
+
+    def _create_in_place(self, doc: dict[str, Any]) -> bool:
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(doc))
             fh.flush()
             os.fsync(fh.fileno())
         return True
+
+    def _remove_abandoned(self) -> None:
+        """Drafts of runs killed while taking the lock (their pid is gone)."""
+        prefix = f".{self.path.name}."
+        for left in self.path.parent.glob(prefix + "*"):
+            pid = left.name[len(prefix) :].split(".", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                left.unlink(missing_ok=True)
 
     def _break_if_stale(self) -> None:
         # Every unlink of the lock happens under this guard, so the file judged stale here is
@@ -318,7 +352,8 @@ def _run_locked(
         report.build_error = str(exc)
         codes.append(int(exc.exit_code))
     except Exception as exc:  # noqa: BLE001 - report it, keep the exit code honest
-        report.build_error = f"{type(exc).__name__}: {exc}"
+        full = disk_full(exc)
+        report.build_error = str(full) if full else f"{type(exc).__name__}: {exc}"
         codes.append(int(ExitCode.DATA))
     if report.build_error is not None:
         app.log(
@@ -349,7 +384,9 @@ def _ingest_safely(
     except Exception as exc:  # noqa: BLE001 - one source's bug must not stop the others
         _rollback(con)
         name = _source_name(kind)
-        error = DataError(f"{name}: failed unexpectedly ({type(exc).__name__}: {exc})")
+        error = disk_full(exc) or DataError(
+            f"{name}: failed unexpectedly ({type(exc).__name__}: {exc})"
+        )
         try:
             record_run(
                 con,
@@ -610,16 +647,20 @@ def due_alerts(
 # Retry transient webhook failures: 4 attempts, 1s, 2s, 4s apart (tests shorten WEBHOOK_WAIT).
 WEBHOOK_ATTEMPTS = 4
 WEBHOOK_WAIT: Any = tenacity.wait_exponential(multiplier=1, min=1, max=8)
-WEBHOOK_TIMEOUT_SECONDS = 10
+WEBHOOK_TIMEOUT_SECONDS = 10  # one connect or one read
+WEBHOOK_REQUEST_TIMEOUT = 120  # one POST, its whole answer included (alerts.request_timeout)
+WEBHOOK_RUN_TIMEOUT = 300  # every alert of one run (alerts.run_timeout)
 
 
 class _Transient(Exception):
     pass
 
 
-def post_webhook(url: str, payload: dict[str, Any]) -> None:
-    """POST one JSON message; retry connection errors, timeouts, 429 and 5xx; raise on failure."""
+def post_webhook(url: str, payload: dict[str, Any], guard: Deadline | None = None) -> None:
+    """POST one JSON message; retry connection errors, timeouts, 429 and 5xx; raise on failure.
+    ``guard`` bounds each POST as a whole (a webhook that trickles its answer) and all of them."""
     body = json.dumps(payload).encode("utf-8")
+    guard = guard or Deadline("alerts", request_seconds=WEBHOOK_REQUEST_TIMEOUT)
 
     @tenacity.retry(
         stop=tenacity.stop_after_attempt(WEBHOOK_ATTEMPTS),
@@ -635,8 +676,11 @@ def post_webhook(url: str, payload: dict[str, Any]) -> None:
             headers={"Content-Type": "application/json", "User-Agent": "llmledger"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
-                response.read()
+            with (
+                guard.request("the budget webhook"),
+                deadlines.urlopen(request, timeout=guard.timeout(WEBHOOK_TIMEOUT_SECONDS)) as resp,
+            ):
+                deadlines.read_all(resp)
         except urllib.error.HTTPError as exc:
             if exc.code == 429 or exc.code >= 500:
                 raise _Transient(f"HTTP {exc.code}") from None
@@ -647,6 +691,13 @@ def post_webhook(url: str, payload: dict[str, Any]) -> None:
 
     try:
         attempt()
+    except Expired as exc:
+        which = "alerts.run_timeout" if "run_timeout" in str(exc) else "alerts.request_timeout"
+        seconds = guard.run_seconds if which == "alerts.run_timeout" else guard.request_seconds
+        raise DataError(
+            f"the budget webhook did not answer within {float(seconds or 0):g}s ({which}); "
+            "the alert will be retried on the next run"
+        ) from None
     except _Transient as exc:
         raise DataError(
             f"the budget webhook did not answer after {WEBHOOK_ATTEMPTS} attempts ({exc}); "
@@ -677,11 +728,17 @@ def check_budgets(
             due=len(alerts),
         )
         return 0, []
+    section = app.config.section("alerts")
+    guard = Deadline(
+        "alerts",
+        request_seconds=int(section.get("request_timeout", WEBHOOK_REQUEST_TIMEOUT)),
+        run_seconds=int(section.get("run_timeout", WEBHOOK_RUN_TIMEOUT)),
+    )
     sent, errors = 0, []
     for alert in alerts:
         payload = alert.payload(now)
         try:
-            post_webhook(url, payload)
+            post_webhook(url, payload, guard)
         except LedgerError as exc:
             errors.append(str(exc))
             app.log(

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 import duckdb
 
+from ingest.deadline import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RUN_TIMEOUT, Deadline
 from ingest.errors import ConfigError
 from ingest.progress import Task
 
@@ -99,6 +100,26 @@ class Option:
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string, got {type(value).__name__} {value!r}")
         return value
+
+
+REQUEST_TIMEOUT = Option(
+    "request_timeout",
+    type=int,
+    default=DEFAULT_REQUEST_TIMEOUT,
+    minimum=1,
+    metavar="SECONDS",
+    help="The most one request may take, including its whole body (then exit 3).",
+)
+RUN_TIMEOUT = Option(
+    "run_timeout",
+    type=int,
+    default=DEFAULT_RUN_TIMEOUT,
+    minimum=1,
+    metavar="SECONDS",
+    help="The most one run of this source may take; pages loaded before stay (then exit 3).",
+)
+# every source that reads over the network declares both (ingest/deadline.py)
+DEADLINES = (REQUEST_TIMEOUT, RUN_TIMEOUT)
 
 
 @dataclass(frozen=True)
@@ -280,6 +301,8 @@ class SourceRun:
     # The clock a transport paces itself by (rate limits); tests hand in a fake one.
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    # request_timeout / run_timeout of a source that declares them (ingest/deadline.py)
+    deadline: Deadline | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -289,6 +312,12 @@ class SourceRun:
     def _read(self, sql: str, params: list[Any]) -> list[Any]:
         with self._lock:
             return (self.reader or self.con).execute(sql, params).fetchall()
+
+    def guard(self) -> Deadline:
+        """The run's deadlines (unbounded for a source that declares none)."""
+        if self.deadline is None:
+            self.deadline = Deadline(self.source.name)
+        return self.deadline
 
     def cursor(self, partition: str) -> str | None:
         rows = self._read(

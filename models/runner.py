@@ -140,6 +140,7 @@ def build(con: duckdb.DuckDBPyConnection) -> BuildResult:
         built |= _build_intermediate(con, result, built)
         _build_events(con, result)
         _build_marts(con, result, built | {EVENTS})
+        build_quarantine(con)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -269,6 +270,35 @@ def _build_marts(con: duckdb.DuckDBPyConnection, result: BuildResult, built: set
 
 def check_names() -> list[str]:
     return sorted(p.stem for p in CHECKS_DIR.glob("*.sql"))
+
+
+QUARANTINE_TABLE = "quarantined_rows"
+
+
+def build_quarantine(con: duckdb.DuckDBPyConnection) -> None:
+    """``quarantined_rows``: one row per raw row staging leaves out (the ``quarantined_*``
+    checks), with its family, key (the check's first column) and location (its last), so the
+    published snapshot can show what no total includes."""
+    parts = []
+    tables = _tables(con)
+    for name in check_names():
+        if not name.startswith("quarantined_"):
+            continue
+        sql = (CHECKS_DIR / f"{name}.sql").read_text(encoding="utf-8")
+        raw, models = _inputs(sql)
+        if (raw | models) - tables:
+            continue
+        columns = [d[0] for d in con.execute(f"select * from ({sql}) limit 0").description]
+        family = name.removeprefix("quarantined_")
+        parts.append(
+            f"select '{family}' as source, cast(\"{columns[0]}\" as varchar) as record_key, "
+            f'cast("{columns[-1]}" as varchar) as location from ({sql})'
+        )
+    body = " union all ".join(parts) or (
+        "select null::varchar as source, null::varchar as record_key, "
+        "null::varchar as location where false"
+    )
+    con.execute(f"create or replace table {QUARANTINE_TABLE} as {body}")
 
 
 def run_checks(con: duckdb.DuckDBPyConnection, *, sample: int = 5) -> list[CheckResult]:

@@ -7,6 +7,7 @@ its view and the next open sees the new one. Readers open it read-only, briefly,
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -29,6 +30,7 @@ PUBLISHED = [
     "quota_limits",  # ref_quotas plus LiteLLM key/team limits
     "usage_minute_quota",  # usage_minute without the people: the rate-limit view's rollup
     "vertex_attribution",  # how Vertex responses were attributed (data-health view)
+    "quarantined_rows",  # raw rows no total includes (data-health view)
 ]
 
 
@@ -46,24 +48,113 @@ def publish(
     snapshot_path = Path(snapshot_path)
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = snapshot_path.with_name(f".{snapshot_path.name}.{os.getpid()}.tmp")
-    if tmp.exists():
-        tmp.unlink()
+    _remove_tmp(tmp)
+    _remove_abandoned(snapshot_path)
     have = existing_tables(con)
-    con.execute(f"attach '{_quote(str(tmp))}' as llmledger_snapshot")
     try:
-        for table in PUBLISHED + list(extra or []):
-            if table in have:
-                con.execute(
-                    f"create table llmledger_snapshot.{table} as select * from main.{table}"
-                )
-        con.execute(
-            "create table llmledger_snapshot.snapshot_info as "
-            "select current_timestamp as published_at, uuid()::varchar as snapshot_id"
-        )
-    finally:
-        con.execute("detach llmledger_snapshot")
-    os.replace(tmp, snapshot_path)
+        con.execute(f"attach '{_quote(str(tmp))}' as llmledger_snapshot")
+        try:
+            for table in PUBLISHED + list(extra or []):
+                if table in have:
+                    _copy_table(con, table)
+            con.execute(
+                "create table llmledger_snapshot.snapshot_info as "
+                "select current_timestamp as published_at, uuid()::varchar as snapshot_id"
+            )
+            # Write everything into the file now: a checkpoint that fails on detach is silent
+            # and would leave the tables in a .wal the rename below leaves behind.
+            con.execute("checkpoint llmledger_snapshot")
+        finally:
+            _detach(con)
+        if tmp.with_name(tmp.name + ".wal").exists():
+            raise OSError(errno.EIO, "the snapshot was not fully written", str(tmp))
+        os.replace(tmp, snapshot_path)
+    except BaseException as exc:
+        # A failed publish (a full disk, a kill) leaves no hidden file behind; the old
+        # snapshot stays published.
+        _remove_tmp(tmp)
+        if no_space(exc):
+            raise NoSpace(str(tmp.parent), _needed_mb(con, snapshot_path)) from exc
+        raise
     return snapshot_path
+
+
+class NoSpace(OSError):
+    """The disk at ``path`` filled up; ``needed_mb`` is about what the write needs (or None)."""
+
+    def __init__(self, path: str, needed_mb: int | None = None) -> None:
+        super().__init__(28, "No space left on device", path)  # errno.ENOSPC
+        self.path = path
+        self.needed_mb = needed_mb
+
+
+def no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a full disk: ENOSPC, or DuckDB's text for it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == 28:
+            return True
+        if "no space left on device" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _copy_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    con.execute(f"create table llmledger_snapshot.{table} as select * from main.{table}")
+
+
+def _detach(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("detach llmledger_snapshot")
+    except duckdb.Error:
+        pass  # never attached, or the failure that brought us here already dropped it
+
+
+def _remove_tmp(tmp: Path) -> None:
+    for path in (tmp, tmp.with_name(tmp.name + ".wal")):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _remove_abandoned(snapshot_path: Path) -> None:
+    """Hidden files of publishes that died (killed: their pid is gone) are removed."""
+    prefix = f".{snapshot_path.name}."
+    for left in snapshot_path.parent.glob(f"{prefix}*.tmp*"):
+        pid = left.name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            try:
+                left.unlink()
+            except FileNotFoundError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _needed_mb(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> int | None:
+    """About the size of a snapshot: the published one's, else the database's."""
+    try:
+        if snapshot_path.is_file():
+            size = snapshot_path.stat().st_size
+        else:
+            row = con.execute(
+                "select path from duckdb_databases() where database_name = current_database()"
+            ).fetchone()
+            path = str(row[0]) if row and row[0] else ""
+            size = sum(os.path.getsize(p) for p in (path, path + ".wal") if p and os.path.isfile(p))
+    except (OSError, duckdb.Error):
+        return None
+    return max(1, -(-size // (1 << 20))) if size else None
 
 
 def identity(con: duckdb.DuckDBPyConnection) -> str:

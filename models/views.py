@@ -1156,6 +1156,21 @@ def rejected_by_reason(con: duckdb.DuckDBPyConnection) -> pa.Table:
 
 
 @_read("admin")
+def quarantined_rows(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Raw rows staging leaves out (absurd token counts or times), per source family."""
+    if not _has_table(con, "quarantined_rows"):
+        return pa.table({"source": pa.array([], pa.string())})
+    return _arrow(
+        con,
+        """
+        select source, count(*) as records, min(record_key) as example_record,
+               min(location) as example_location
+        from quarantined_rows group by source order by records desc, source
+        """,
+    )
+
+
+@_read("admin")
 def vertex_attribution(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """How Vertex responses were attributed (``models.vertex_health``, as `llmledger doctor`)."""
     cursor = con.cursor()

@@ -27,6 +27,17 @@ ui.table(
     caption="Bad input is kept out of the totals and listed here by reason (never its text).",
 )
 
+quarantined = data.frame("quarantined_rows")
+if not quarantined.empty:
+    st.subheader("Quarantined rows")
+    ui.table(
+        quarantined,
+        "quarantined-rows",
+        caption="Stored rows with a token count above 10,000,000 or a time before 2000 or in the "
+        "future: left out of every total (records like these arriving now are rejected, above). "
+        "Fix or delete them at the source and re-ingest.",
+    )
+
 st.subheader("Unpriced models")
 ui.table(
     data.frame("unpriced_models", f),

@@ -9,11 +9,12 @@ from __future__ import annotations
 import sys
 
 import click
+import duckdb
 
 # One module per command; they import ingest.cli.common, never this package, so no cycle.
 from ingest.cli import build, dashboard, demo, doctor, export, ingest, prices, report, run
 from ingest.cli.common import LazyContext, app_context
-from ingest.errors import ExitCode, LedgerError
+from ingest.errors import ExitCode, LedgerError, disk_full
 
 EPILOG = """\b
 Exit codes: 0 ok, 1 data or check failure, 2 usage or configuration error,
@@ -34,8 +35,15 @@ class LedgerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except LedgerError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(int(exc.exit_code))
+            shown = disk_full(exc) or exc  # a full disk met while handling another error
+            click.echo(f"error: {shown}", err=True)
+            sys.exit(int(shown.exit_code))
+        except (OSError, duckdb.Error) as exc:
+            full = disk_full(exc)
+            if full is None:
+                raise
+            click.echo(f"error: {full}", err=True)
+            sys.exit(int(full.exit_code))
 
 
 @click.group(

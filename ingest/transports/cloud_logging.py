@@ -34,6 +34,8 @@ from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
+from ingest import deadline as deadlines
+from ingest.deadline import Deadline
 from ingest.errors import ConfigError, LedgerError, SourceUnavailable
 from ingest.source import LocalFile, Page, SourceRun, Transport
 
@@ -191,6 +193,8 @@ def _responses(
     page_size: int,
     limiter: TokenBucket,
     retry: Any,
+    guard: Deadline | None = None,
+    endpoint: str = DEFAULT_ENDPOINT,
 ) -> Generator[tuple[int, list[dict[str, Any]]], None, None]:
     """(response number, its entries) of each non-empty ``client.list_entries`` response (I/O
     only), oldest entries first.
@@ -205,11 +209,15 @@ def _responses(
     responses: list[dict[str, Any]] = []
     connection = client._connection  # the client's own HTTP connection; wrapped, not replaced
     original = connection.api_request
+    guard = guard or Deadline("cloud-logging")
+    # each call as a whole (the body too) ends at request_timeout: its socket is cut then
+    deadlines.watch_requests_session(connection.http)
 
     def api_request(*args: Any, **kwargs: Any) -> Any:
         def call() -> Any:
             limiter.acquire()
-            return original(*args, **kwargs)
+            with guard.request(f"Cloud Logging at {endpoint}"):
+                return original(*args, **{**kwargs, "timeout": guard.timeout(60)})
 
         try:
             response = retry(call)()
@@ -291,6 +299,8 @@ def pages(run: SourceRun, *, kinds: str) -> Iterator[Page]:
         page_size=page_size,
         limiter=limiter,
         retry=make_retry(deadline, on_error),
+        guard=run.guard(),
+        endpoint=endpoint,
     )
     try:
         for number, listed in responses:
@@ -351,6 +361,8 @@ def _map_error(
 
     if isinstance(exc, _CallFailed):
         exc = exc.error
+    if isinstance(exc, LedgerError):  # a deadline (request_timeout, run_timeout)
+        return exc
     kept = f"the checkpoint for project {project} was kept"
     if isinstance(exc, gexc.RetryError):
         cause = exc.cause

@@ -64,7 +64,9 @@ def pages(
         writer: _PageFile | None = None
         number = 0
         try:
-            for response in logs.get_paginator("filter_log_events").paginate(**kwargs):
+            listed = logs.get_paginator("filter_log_events").paginate(**kwargs)
+            where = f"CloudWatch Logs at {aws.endpoint_of(logs)}"
+            for response in aws.guarded_pages(listed, run.guard(), where):
                 for event in response.get("events", []):
                     if writer is None:
                         writer = _PageFile(os.path.join(run.scratch, f"page-{number}.ndjson"))

@@ -1,10 +1,11 @@
 """HTTP: pages of a JSON API saved as files (I/O only; stdlib urllib, retries with tenacity).
 
 A ``Client`` sends ``Authorization: Bearer <token>`` (the token comes from the secret env var a
-source's option names), times out, retries 5xx/429 answers and connection failures with backoff,
-and turns what stays broken into ``SourceUnavailable``. The texts telling a user what to do are
-the source's (``Hints``). Which pages to ask for (and how to cut a time range into them) is the
-source's business.
+source's option names), bounds each request as a whole, body included (the run's ``Deadline``:
+``request_timeout``, ``run_timeout``), retries 5xx/429 answers and connection failures with
+backoff, and turns what stays broken into ``SourceUnavailable``. The texts telling a user what
+to do are the source's (``Hints``). Which pages to ask for (and how to cut a time range into
+them) is the source's business.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from ingest import deadline as deadlines
+from ingest.deadline import Deadline
 from ingest.errors import SourceUnavailable
 
 ATTEMPTS = 4
@@ -42,8 +45,9 @@ class Client:
     token: str
     hints: Hints
     attempts: int = ATTEMPTS
-    timeout: float = TIMEOUT_SECONDS
+    timeout: float = TIMEOUT_SECONDS  # one connect or one read
     requests: int = 0
+    deadline: Deadline | None = None  # the run's (the transport hands it in)
 
     def get(self, path: str, params: dict[str, Any], *, missing_ok: bool = False) -> bytes | None:
         """GET ``path``: the body on 200; None on 404/405/422 when ``missing_ok`` (an endpoint an
@@ -58,6 +62,8 @@ class Client:
 
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
         url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
+
+        guard = self.deadline or Deadline(self.source)
 
         @retry(
             stop=stop_after_attempt(self.attempts),
@@ -75,8 +81,11 @@ class Client:
                 },
             )
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
-                    return bytes(resp.read())
+                with (
+                    guard.request(self.base_url),
+                    deadlines.urlopen(req, timeout=guard.timeout(self.timeout)) as resp,
+                ):
+                    return deadlines.read_all(resp)
             except urllib.error.HTTPError as exc:
                 if exc.code in (429,) or exc.code >= 500:
                     raise _Retryable(f"HTTP {exc.code} from {path}") from None

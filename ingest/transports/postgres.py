@@ -6,6 +6,11 @@ each page into a CSV file with a header in the run's scratch folder, and turns d
 into ``SourceUnavailable``. Pages follow the ``(time, tie-breaker)`` order: a cheap query finds
 where a page ends (a keyset bound, never OFFSET over the data), then COPY reads exactly that
 range, so a busy table neither skips nor repeats rows between pages.
+
+Every query and COPY runs under the run's deadline (``guarded``): the server ends a statement
+at ``statement_timeout``, and for a link that stalls (where the server cannot even say so) a
+watchdog shuts the connection's socket down at ``request_timeout``; TCP keepalives and
+``tcp_user_timeout`` drop a dead peer.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.deadline import Deadline, request_expired
 from ingest.errors import SourceUnavailable
 
 
@@ -56,8 +62,13 @@ def problem(exc: BaseException, target: Target) -> str:
     return text.replace(target.dsn, "<dsn>")
 
 
-def connect(target: Target, *, source: str, attempts: int) -> Any:
-    """A read-only, autocommit psycopg connection; retries with backoff, then SourceUnavailable."""
+def connect(
+    target: Target, *, source: str, attempts: int, request_timeout: float | None = None
+) -> Any:
+    """A read-only, autocommit psycopg connection; retries with backoff, then SourceUnavailable.
+
+    ``request_timeout`` (seconds) becomes the server's ``statement_timeout`` and the socket's
+    ``tcp_user_timeout`` (unacknowledged data), with keepalives probing an idle peer."""
     import psycopg
     from tenacity import (
         RetryError,
@@ -73,8 +84,23 @@ def connect(target: Target, *, source: str, attempts: int) -> Any:
         retry=retry_if_exception_type(psycopg.OperationalError),
     )
     def _open() -> Any:
+        bounds: dict[str, Any] = {}
+        if request_timeout:
+            ms = int(request_timeout * 1000)
+            bounds = {
+                "options": f"-c statement_timeout={ms}",
+                "tcp_user_timeout": ms,
+                "keepalives": 1,
+                "keepalives_idle": 30,
+                "keepalives_interval": 10,
+                "keepalives_count": 3,
+            }
         return psycopg.connect(
-            target.dsn, autocommit=True, connect_timeout=10, application_name="llmledger"
+            target.dsn,
+            autocommit=True,
+            connect_timeout=10,
+            application_name="llmledger",
+            **bounds,
         )
 
     try:
@@ -94,8 +120,11 @@ def connect(target: Target, *, source: str, attempts: int) -> Any:
 
 
 @contextmanager
-def translated(target: Target, *, source: str, grant: str) -> Iterator[None]:
-    """Driver failures inside as SourceUnavailable (``grant``: how to fix a refused read)."""
+def translated(
+    target: Target, *, source: str, grant: str, request_timeout: float | None = None
+) -> Iterator[None]:
+    """Driver failures inside as SourceUnavailable (``grant``: how to fix a refused read; a
+    statement the server cancelled at ``request_timeout`` as that deadline)."""
     import psycopg
 
     try:
@@ -105,12 +134,26 @@ def translated(target: Target, *, source: str, grant: str) -> Iterator[None]:
             source, f"{target.label} refused a read: {problem(exc, target)}", grant
         ) from None
     except psycopg.OperationalError as exc:
+        if isinstance(exc, psycopg.errors.QueryCanceled) and request_timeout:
+            raise request_expired(source, target.label, float(request_timeout)) from None
         raise SourceUnavailable(
             source,
             f"lost {target.label}: {problem(exc, target)}",
             "Check the database and run again; rows already loaded are kept and the cursor "
             "only covers them",
         ) from None
+
+
+@contextmanager
+def guarded(pg: Any, guard: Deadline | None, target: Target) -> Iterator[None]:
+    """One query or COPY under ``guard``'s deadline: past it, the connection's socket is shut
+    down (the blocked read returns) and the call ends as ``Expired``."""
+    if guard is None:
+        yield
+        return
+    with guard.request(target.label) as watch:
+        watch.add_socket(pg.pgconn.socket)
+        yield
 
 
 def copy_to_file(pg: Any, sql: str, params: list[Any], path: Path) -> int:
@@ -158,12 +201,14 @@ def keyset_pages(
     page_rows: int,
     folder: Path,
     prefix: str = "page",
+    guard: Callable[[], Any] | None = None,
 ) -> Iterator[CopiedPage]:
     """CSV files of at most ``page_rows`` rows from ``start`` (inclusive) to ``until`` (exclusive),
     in ``(time, tie)`` order; empty pages are not yielded."""
     import psycopg
 
     ts, tie, cast = keyset.time, keyset.tie, keyset.time_type
+    bounded_call = guard or _unguarded
     after: tuple[str, str] | None = None
     for number in itertools.count():
         where, params = [], []
@@ -177,22 +222,25 @@ def keyset_pages(
             where.append(f"{ts} < %s::{cast}")
             params.append(until)
         cond = " and ".join(where) or "true"
-        end = pg.execute(
-            f"select {keyset.time_text}, {keyset.tie_text} from {keyset.table} where {cond} "
-            f"order by {ts}, {tie} offset {int(page_rows) - 1} limit 1",
-            params,
-        ).fetchone()
+        with bounded_call():
+            end = pg.execute(
+                f"select {keyset.time_text}, {keyset.tie_text} from {keyset.table} where {cond} "
+                f"order by {ts}, {tie} offset {int(page_rows) - 1} limit 1",
+                params,
+            ).fetchone()
         bounded, bounded_params = cond, list(params)
         if end is not None:
             bounded += f" and {ts} <= %s::{cast} and ({ts} < %s::{cast} or {tie} <= %s)"
             bounded_params += [end[0], end[0], end[1]]
         path = folder / f"{prefix}-{number:05d}.csv"
         try:
-            rows = copy_to_file(pg, keyset.select(bounded), bounded_params, path)
+            with bounded_call():
+                rows = copy_to_file(pg, keyset.select(bounded), bounded_params, path)
         except psycopg.DataError:
             if keyset.fallback is None:
                 raise
-            rows = copy_to_file(pg, keyset.fallback(bounded), bounded_params, path)
+            with bounded_call():
+                rows = copy_to_file(pg, keyset.fallback(bounded), bounded_params, path)
         if rows:
             yield CopiedPage(path, rows)
         else:
@@ -200,3 +248,8 @@ def keyset_pages(
         if end is None:
             return
         after = (str(end[0]), str(end[1]))
+
+
+@contextmanager
+def _unguarded() -> Iterator[None]:
+    yield

@@ -15,6 +15,7 @@ become ``SourceUnavailable`` (or a usage error for a missing bucket) through
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ingest import aws
+from ingest.deadline import Deadline
 from ingest.source import LocalFile, Page, SourceRun
 from ingest.transports.files import batches
 
@@ -45,15 +47,20 @@ class S3Object:
     partition: Partition
 
 
+_running = threading.local()
+
+
 def uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def folders(s3: Any, bucket: str, prefix: str) -> list[str]:
+def folders(s3: Any, bucket: str, prefix: str, guard: Deadline | None = None) -> list[str]:
     """The CommonPrefixes one level under ``prefix`` (a Delimiter listing, no objects)."""
     paginator = s3.get_paginator("list_objects_v2")
     found: list[str] = []
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+    listed = paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+    guard = guard or getattr(_running, "guard", None) or Deadline("s3")
+    for page in aws.guarded_pages(listed, guard, _where(s3)):
         found.extend(str(cp["Prefix"]) for cp in page.get("CommonPrefixes", []))
     return found
 
@@ -83,6 +90,8 @@ def pages(
     ``delimiter`` is sent with each listing (listed again without it if the store refuses it).
     """
     s3 = run.client
+    guard = run.guard()
+    _running.guard = guard  # for the source's partition listings (folders)
     missing = {"NoSuchBucket": f"bucket '{bucket}' does not exist; check --bucket (and --region)"}
     with aws.translate_errors(run.name, s3, what="S3", missing=missing):
         found = list(partitions(s3))
@@ -92,14 +101,16 @@ def pages(
         listing = (
             obj
             for p in found
-            for obj in _list(s3, bucket, p, *_bounds(run, p, overlap, key_at), delimiter, accept)
+            for obj in _list(
+                s3, bucket, p, *_bounds(run, p, overlap, key_at), delimiter, accept, guard
+            )
             if seen.get(uri(bucket, obj.key)) != obj.etag
         )
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3-get") as pool:
             chunks = batches(listing, max_items=max_objects, max_bytes=max_bytes, size=_size)
             for number, objs in enumerate(chunks):
                 stems = [os.path.join(run.scratch, f"{number}-{i}") for i in range(len(objs))]
-                got = list(pool.map(lambda o, s: _download(s3, bucket, o, s), objs, stems))
+                got = list(pool.map(lambda o, s: _download(s3, bucket, o, s, guard), objs, stems))
                 kept = [(obj, local) for obj, local in zip(objs, got, strict=True) if local]
                 if kept:
                     yield _page(kept)
@@ -129,6 +140,7 @@ def _list(
     stop: str | None,
     delimiter: str | None,
     accept: Callable[[Sequence[str], int], bool],
+    guard: Deadline,
 ) -> Iterator[S3Object]:
     """The record objects of one partition in key order (a paginated listing)."""
     import botocore.exceptions
@@ -140,13 +152,13 @@ def _list(
     if after:
         kwargs["StartAfter"] = after
     try:
-        listed = iter(paginator.paginate(**kwargs))
+        listed = aws.guarded_pages(paginator.paginate(**kwargs), guard, _where(s3))
         first = next(listed, None)
     except botocore.exceptions.ClientError as exc:
         if not delimiter or exc.response.get("Error", {}).get("Code") != "InvalidArgument":
             raise
         del kwargs["Delimiter"]  # an S3-compatible store refusing a multi-character delimiter
-        listed = iter(paginator.paginate(**kwargs))
+        listed = aws.guarded_pages(paginator.paginate(**kwargs), guard, _where(s3))
         first = next(listed, None)
     if first is None:
         return
@@ -170,23 +182,31 @@ def _size(obj: S3Object) -> int:
     return obj.size
 
 
-def _download(s3: Any, bucket: str, obj: S3Object, stem: str) -> LocalFile | None:
-    """Copy one object to ``stem`` + its name's suffixes; None if it is gone since the listing."""
+def _download(s3: Any, bucket: str, obj: S3Object, stem: str, guard: Deadline) -> LocalFile | None:
+    """Copy one object to ``stem`` + its name's suffixes; None if it is gone since the listing.
+    The whole download ends at the run's request_timeout (a body that trickles included)."""
     import botocore.exceptions
 
     path = stem + "".join(PurePosixPath(obj.key).suffixes[-2:])
-    try:
-        response = s3.get_object(Bucket=bucket, Key=obj.key)
-    except botocore.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchKey":
-            return None  # expired by a lifecycle rule between listing and reading
-        raise
-    with open(path, "wb") as out:
-        for chunk in response["Body"].iter_chunks(1 << 20):
-            out.write(chunk)
+    with guard.request(_where(s3)) as watch:
+        try:
+            response = s3.get_object(Bucket=bucket, Key=obj.key)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchKey":
+                return None  # expired by a lifecycle rule between listing and reading
+            raise
+        raw = getattr(response["Body"], "_raw_stream", None)
+        watch.add_socket(getattr(getattr(raw, "connection", None), "sock", None))
+        with open(path, "wb") as out:
+            for chunk in response["Body"].iter_chunks(1 << 20):
+                out.write(chunk)
     etag = str(response.get("ETag", obj.etag)).strip('"')
     location = uri(bucket, obj.key)
     return LocalFile(path, location, key=location, fingerprint=etag, size=obj.size)
+
+
+def _where(s3: Any) -> str:
+    return f"S3 at {aws.endpoint_of(s3)}"
 
 
 def _page(kept: list[tuple[S3Object, LocalFile]]) -> Page:

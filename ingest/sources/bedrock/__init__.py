@@ -13,7 +13,16 @@ from typing import Any
 
 from ingest import aws
 from ingest.errors import ConfigError
-from ingest.source import EPOCH_MS, FILE_MTIME, OBJECT_KEY, Option, Page, Source, SourceRun
+from ingest.source import (
+    DEADLINES,
+    EPOCH_MS,
+    FILE_MTIME,
+    OBJECT_KEY,
+    Option,
+    Page,
+    Source,
+    SourceRun,
+)
 from ingest.sources.bedrock import format, layout
 from ingest.transports import cloudwatch, files, s3
 
@@ -32,7 +41,12 @@ def _profile(help: str) -> Option:
 
 
 def _s3_client(options: dict[str, Any]) -> Any:
-    return aws.client("s3", region=options.get("region"), profile=options.get("profile"))
+    return aws.client(
+        "s3",
+        region=options.get("region"),
+        profile=options.get("profile"),
+        read_timeout=options.get("request_timeout"),
+    )
 
 
 def _s3_pages(run: SourceRun) -> Iterator[Page]:
@@ -102,6 +116,7 @@ BEDROCK_S3 = Source(
             cli=False,
             help="Objects per batch (one parse, one transaction).",
         ),
+        *DEADLINES,
     ),
     client=_s3_client,
     transport=_s3_pages,
@@ -115,7 +130,12 @@ BEDROCK_S3 = Source(
 
 
 def _logs_client(options: dict[str, Any]) -> Any:
-    return aws.client("logs", region=options.get("region"), profile=options.get("profile"))
+    return aws.client(
+        "logs",
+        region=options.get("region"),
+        profile=options.get("profile"),
+        read_timeout=options.get("request_timeout"),
+    )
 
 
 def _cloudwatch_pages(run: SourceRun) -> Iterator[Page]:
@@ -167,6 +187,7 @@ BEDROCK_CLOUDWATCH = Source(
             cli=False,
             help="Events per batch (one parse, one transaction).",
         ),
+        *DEADLINES,
     ),
     client=_logs_client,
     transport=_cloudwatch_pages,

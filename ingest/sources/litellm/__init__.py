@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import ConfigError
-from ingest.source import TIMESTAMP, LocalFile, Option, Page, Source, SourceRun
+from ingest.source import DEADLINES, TIMESTAMP, LocalFile, Option, Page, Source, SourceRun
 from ingest.sources.litellm import api, dumps, format, queries
 from ingest.transports import postgres
 
@@ -87,17 +87,34 @@ def _database_pages(run: SourceRun) -> Iterator[Page]:
     target: postgres.Target = run.client
     proxy = format.proxy_name(run)
     start, until = _stamp(run, proxy, timedelta(minutes=int(run.options["overlap_minutes"])))
-    pg = postgres.connect(target, source=run.name, attempts=int(run.options["connect_attempts"]))
+    pg = postgres.connect(
+        target,
+        source=run.name,
+        attempts=int(run.options["connect_attempts"]),
+        request_timeout=run.options.get("request_timeout"),
+    )
+    guard = run.guard()
+
+    def bounded() -> Any:
+        return postgres.guarded(pg, guard, target)
+
     try:
-        with postgres.translated(target, source=run.name, grant=GRANT):
-            layout = queries.read_layout(pg)
+        with postgres.translated(
+            target,
+            source=run.name,
+            grant=GRANT,
+            request_timeout=run.options.get("request_timeout"),
+        ):
+            with bounded():
+                layout = queries.read_layout(pg)
             have = queries.require(layout, target)
             for kind in format.DIMENSIONS:
                 sql = queries.dimension_sql(layout, kind)
                 if sql is None:
                     continue
                 path = run.scratch / f"{kind}.csv"
-                rows = postgres.copy_to_file(pg, sql, [], path)
+                with bounded():
+                    rows = postgres.copy_to_file(pg, sql, [], path)
                 if rows == 0:
                     path.unlink(missing_ok=True)
                     continue
@@ -110,6 +127,7 @@ def _database_pages(run: SourceRun) -> Iterator[Page]:
                 page_rows=int(run.options["page_rows"]),
                 folder=run.scratch,
                 prefix="spend",
+                guard=bounded,
             ):
                 yield _csv_page(page.path, "spend", page.rows)
     finally:
@@ -160,6 +178,7 @@ LITELLM = Source(
             cli=False,
             help="Connection attempts before the database counts as down.",
         ),
+        *DEADLINES,
     ),
     transport=_database_pages,
     parse=format.postgres_page,
@@ -323,6 +342,7 @@ LITELLM_API = Source(
             cli=False,
             help="Tries per request before the proxy counts as down.",
         ),
+        *DEADLINES,
     ),
     transport=api.pages,
     parse=format.api_page,

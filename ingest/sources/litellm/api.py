@@ -245,6 +245,7 @@ def pages(run: SourceRun) -> Iterator[Page]:
     """The key, team and user snapshots, then the spend-log slices from the window's start,
     consecutive slices grouped into pages of up to BATCH_ROWS rows (one transaction each)."""
     proxy: Client = run.client
+    proxy.deadline = run.guard()
     options = run.options
     page_size = int(options["page_size"])
     slice_minutes = int(options["slice_minutes"])

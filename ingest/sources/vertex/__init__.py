@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ingest.errors import ConfigError
-from ingest.source import FILE_MTIME, TIMESTAMP_ID, Option, Page, Source, SourceRun
+from ingest.source import DEADLINES, FILE_MTIME, TIMESTAMP_ID, Option, Page, Source, SourceRun
 from ingest.sources.vertex import format
 from ingest.transports import cloud_logging, files
 
@@ -85,6 +85,7 @@ VERTEX = Source(
             cli=False,
             help="How long 429/5xx answers are retried before the run stops (default 120).",
         ),
+        *DEADLINES,
     ),
     transport=cloud_logging.entries(format.KINDS_FILTER),
     parse=format.page_format("api", entry_locations=True),
