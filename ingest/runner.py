@@ -217,7 +217,7 @@ def _commit(
             for f in page.files
             if f.key
         ]
-        return loader.write(
+        result = loader.write(
             PageWrite(
                 rows=dict(parsed.rows),
                 rejected=list(parsed.rejected),
@@ -225,6 +225,8 @@ def _commit(
                 processed=processed,
             )
         )
+        result.skipped = dict(parsed.skipped)
+        return result
     finally:
         parsed.drop(con)
 
