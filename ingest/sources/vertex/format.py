@@ -281,8 +281,8 @@ def _classified_sql(lines_table: str) -> str:
         f"{_shape_case(_usage_path(f))} as u_{name}" for name, f in USAGE_FIELDS.items()
     )
     checks = [
+        ("not starts_with(ltrim(line), '{') and json_valid(line)", "'not a JSON object'"),
         ("e is null", "'malformed JSON'"),
-        ("not starts_with(ltrim(line), '{')", "'not a JSON object'"),
         ("log_name is null", f"'{NOT_ENTRY}'"),
         ("insert_id is null or trim(insert_id) = ''", "'missing field insertId'"),
         ("ts_text is null", "'missing field timestamp'"),
