@@ -89,6 +89,9 @@ def _insights_csv(records: list[Any]) -> bytes:
     return out.getvalue().encode()
 
 
+_BR_FIRST = json.dumps(rec("br-1"), indent=2).count("\n") + 2  # the broken record's first line
+
+
 @dataclass
 class Case:
     name: str
@@ -204,17 +207,19 @@ CASES = [
         ],
     ),
     Case(
-        "a pretty-printed file that is not valid JSON",
+        "a pretty-printed file with one record that is not valid JSON",
         {
             "broken.json": _pretty([rec("br-1")])
-            + b'{\n  "requestId": "br-2",\n  "modelId": \n}\n',
+            + b'{\n  "requestId": "br-2",\n  "modelId": \n}\n'
+            + _pretty([rec("br-3")]),
             "fine.json": ndjson([rec("fi-1"), "{not json", {"x": 1}]),
         },
-        ["fi-1"],
+        ["br-1", "br-3", "fi-1"],
         [
+            # one reject for the bad record, by index and lines, with the parser's reason
             (
-                "broken.json",
-                "malformed JSON (unexpected character); the file was not read",
+                f"broken.json#2 (lines {_BR_FIRST}-{_BR_FIRST + 3})",
+                f"malformed JSON at line {_BR_FIRST + 3}",
             ),
             ("fine.json:2", "malformed JSON"),
             ("fine.json:3", "not a ModelInvocationLog record"),

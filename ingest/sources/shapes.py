@@ -177,6 +177,30 @@ def to_lines(
     return None
 
 
+def rewrite(
+    con: duckdb.DuckDBPyConnection, path: str, shape: Shape, out: str, *, empty: str
+) -> tuple[bool, list[tuple[str, str]]]:
+    """``to_lines``, and ``salvage`` when DuckDB refuses an array or pretty-printed file whole.
+
+    Returns whether ``out`` holds records to read, and the rejects as (location suffix,
+    reason): ``""`` names the file, ``#N (lines A-B)`` one record of it.
+    """
+    failure = to_lines(con, path, shape, out, empty=empty)
+    if failure is None:
+        return True, []
+    if failure == empty or shape.kind not in (ARRAY, DOCUMENT):
+        return False, [("", failure)]
+    try:
+        got = salvage(path, shape, out)
+    except (OSError, ValueError):
+        return False, [("", failure)]
+    rejects = [("", got.file_reason)] if got.file_reason else []
+    rejects += [(bad.where, bad.reason) for bad in got.bad]
+    if not got.records and not rejects:
+        rejects = [("", empty)]
+    return got.records > 0, rejects
+
+
 _DETAIL = re.compile(r"in record/value \d+: ([^.]*)")
 
 

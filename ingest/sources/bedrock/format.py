@@ -218,10 +218,11 @@ def parse_files(
     record's location is that plus ``:N``, its 1-based line (blank lines are not counted), or
     ``#N``, its 1-based position in a file of another shape (a JSON array, pretty-printed
     records, a CloudWatch export). A file of no known shape, or without one value holding a
-    Bedrock field, is rejected once by its location alone; so is a JSON document that does not
-    parse. A truncated or corrupt gzip file does not fail the batch: its complete lines are
-    recovered and the file itself is listed in ``rejected``. Records whose
-    requestId already appeared earlier in the batch are dropped and counted in ``duplicates``.
+    Bedrock field, is rejected once by its location alone. A record of an array or pretty-printed
+    file that does not parse is rejected alone (``#N (lines A-B)``) and the others load. A
+    truncated or corrupt gzip file does not fail the batch: its complete lines are recovered
+    and the file itself is listed in ``rejected``. Records whose requestId already appeared
+    earlier in the batch are dropped and counted in ``duplicates``.
     ``line_locations`` gives some files' locations line by line instead (a CloudWatch page:
     line N is event N's ``logs:<group>/<stream>/<eventId>``).
     """
@@ -244,9 +245,9 @@ def parse_files(
                     continue
                 if shape.kind != shapes.LINES:
                     own = os.path.join(scratch, f"shape-{i}.ndjson")
-                    failure = shapes.to_lines(con, path, shape, own)
-                    if failure is not None:
-                        batch.rejected.append((location_of(path), failure))
+                    readable, rejects = shapes.rewrite(con, path, shape, own)
+                    batch.rejected.extend((location_of(path) + w, r) for w, r in rejects)
+                    if not readable:
                         continue
                     by_record.add(own)
                     gz = None

@@ -17,6 +17,7 @@ from ingest.sources.shapes import (
     Shape,
     detect,
 )
+from ingest.sources.shapes import rewrite as _rewrite
 from ingest.sources.shapes import to_lines as _to_lines
 
 NO_RECORD = "not a Bedrock invocation log (no record found)"
@@ -33,6 +34,7 @@ __all__ = [
     "UNKNOWN",
     "Shape",
     "detect",
+    "rewrite",
     "to_lines",
 ]
 
@@ -40,3 +42,11 @@ __all__ = [
 def to_lines(con: duckdb.DuckDBPyConnection, path: str, shape: Shape, out: str) -> str | None:
     """The file's records as JSON lines in ``out``; None, or why the file can't be read."""
     return _to_lines(con, path, shape, out, empty=NO_RECORD)
+
+
+def rewrite(
+    con: duckdb.DuckDBPyConnection, path: str, shape: Shape, out: str
+) -> tuple[bool, list[tuple[str, str]]]:
+    """``to_lines``, salvaging the good records of an array or pretty-printed file DuckDB
+    refuses whole; (whether ``out`` holds records, rejects as (location suffix, reason))."""
+    return _rewrite(con, path, shape, out, empty=NO_RECORD)

@@ -517,23 +517,10 @@ def _plan(
             batch.rejected.append((location_of(path), UNREADABLE if binary else NO_ENTRY))
             continue
         out = os.path.join(scratch, f"shape-{i}.ndjson")
-        failure = shapes.to_lines(con, path, shape, out, empty=NO_ENTRY)
-        if failure == NO_ENTRY:
-            batch.rejected.append((location_of(path), NO_ENTRY))
+        readable, rejects = shapes.rewrite(con, path, shape, out, empty=NO_ENTRY)
+        batch.rejected.extend((location_of(path) + where, reason) for where, reason in rejects)
+        if not readable:
             continue
-        if failure is not None:
-            try:
-                got = shapes.salvage(path, shape, out)
-            except (OSError, ValueError):
-                batch.rejected.append((location_of(path), UNREADABLE))
-                continue
-            if got.file_reason is not None:
-                batch.rejected.append((location_of(path), got.file_reason))
-            batch.rejected.extend((location_of(path) + b.where, b.reason) for b in got.bad)
-            if not got.records:
-                if not got.bad and got.file_reason is None:
-                    batch.rejected.append((location_of(path), NO_ENTRY))
-                continue
         plan.append((out, path, "#"))
     return plan
 
