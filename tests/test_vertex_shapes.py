@@ -107,6 +107,19 @@ _FIRST_BROKEN = _GOOD_1.count("\n") + 1  # the broken record's first line
 _BROKEN_LAST = _FIRST_BROKEN + _BROKEN.count("\n") - 1
 
 
+# The same, the broken entry missing its closing brace (the next entry opens at column 0).
+_UNCLOSED = json.dumps(use(2), indent=2)[:-1]
+_UNCLOSED_LAST = _FIRST_BROKEN + _UNCLOSED.count("\n") - 1
+# A gcloud array whose second entry lost a value: the first and third load.
+_BROKEN_ARRAY = gcloud([use(1), use(2), use(3)]).replace(b'"insertId": "u-2"', b'"insertId": ')
+_ARRAY_LINES = _BROKEN_ARRAY.decode().split("\n")
+_ARRAY_BAD = (
+    next(i for i, t in enumerate(_ARRAY_LINES, 1) if t == "  },") + 1,  # after entry 1 closes
+    [i for i, t in enumerate(_ARRAY_LINES, 1) if t == "  },"][1],
+    next(i for i, t in enumerate(_ARRAY_LINES, 1) if t.strip() == '"insertId": ,'),
+)
+
+
 @dataclass
 class Case:
     name: str
@@ -222,6 +235,28 @@ CASES = [
                 f"malformed JSON at line {_BROKEN_LAST}",
             ),
             ("jq.json#3", NOT_ENTRY),  # valid JSON, just not an entry
+        ],
+    ),
+    Case(
+        "a pretty-printed entry whose closing brace is missing",
+        {"jq.json": (_GOOD_1 + _UNCLOSED + _GOOD_4).encode()},
+        _ids(1, 4),
+        [
+            (
+                f"jq.json#2 (lines {_FIRST_BROKEN}-{_UNCLOSED_LAST})",
+                f"malformed JSON at line {_UNCLOSED_LAST}: the record is not closed",
+            )
+        ],
+    ),
+    Case(
+        "a gcloud array with one entry that is not JSON",
+        {"entries.json": _BROKEN_ARRAY},
+        _ids(1, 3),
+        [
+            (
+                f"entries.json#2 (lines {_ARRAY_BAD[0]}-{_ARRAY_BAD[1]})",
+                f"malformed JSON at line {_ARRAY_BAD[2]}",
+            )
         ],
     ),
     Case(

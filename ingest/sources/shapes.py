@@ -289,14 +289,26 @@ def salvage(path: str, shape: Shape, out: str) -> Salvage:
     spans: list[tuple[int, int]] = []  # (start, end) of each top-level value
     depth, start = base, -1
     last_end = start_at
+    indent: int | None = None  # the column records open at, when each opens its own line
     for match in _TOKENS.finditer(text, start_at):
         token = match.group()
         if token in "{[":
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            column = (
+                match.start() - line_start if not text[line_start : match.start()].strip() else -1
+            )
             if depth == base:
                 junk = text[last_end : match.start()].strip().strip(",").strip()
                 if junk:
                     spans.append((last_end + text[last_end:].index(junk[0]), match.start()))
                 start = match.start()
+                if indent is None and column >= 0:
+                    indent = column
+            elif token == "{" and column == indent and start >= 0:
+                # A record opening where records open (pretty-printed, nested values are
+                # indented deeper): the one before never closed. Cut it here.
+                spans.append((start, match.start()))
+                start, depth = match.start(), base
             depth += 1
         elif token in "}]":
             depth -= 1
@@ -320,7 +332,12 @@ def salvage(path: str, shape: Shape, out: str) -> Salvage:
                 json.loads(record)
             except ValueError as exc:
                 at = first + getattr(exc, "lineno", 1) - 1
-                bad.append(BadRecord(index, first, last, f"malformed JSON at line {at}"))
+                reason = (
+                    f"malformed JSON at line {at}"
+                    if at <= last
+                    else f"malformed JSON at line {last}: the record is not closed"
+                )
+                bad.append(BadRecord(index, first, last, reason))
                 fh.write("\n")
                 continue
             fh.write(record.replace("\r", " ").replace("\n", " ") + "\n")
