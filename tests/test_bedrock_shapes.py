@@ -119,6 +119,11 @@ CASES = [
         ["ps-1", "ps-2"],
     ),
     Case(
+        "json array in UTF-16 (Windows PowerShell 5.1 `>` or Out-File)",
+        {"a.json": _array(_pair("u16"), crlf=True).decode().encode("utf-16")},
+        ["u16-1", "u16-2"],
+    ),
+    Case(
         "json array gzip",
         {"a.json.gz": gzip.compress(_array(_pair("ag")), mtime=0)},
         ["ag-1", "ag-2"],

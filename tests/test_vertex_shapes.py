@@ -140,6 +140,17 @@ CASES = [
         {"entries.json": gcloud([use(1), use(2)], bom=True, crlf=True)},
         _ids(1, 2),
     ),
+    Case(
+        "gcloud JSON array in UTF-16 (Windows PowerShell 5.1 `>`)",
+        {"entries.json": gcloud([use(1), use(2)], crlf=True).decode().encode("utf-16")},
+        _ids(1, 2),
+    ),
+    Case(
+        "JSON lines after a first line cut short",
+        {SINK_HOUR: b'{"insertId": "cut-of\n' + lines([use(1), use(2)])},
+        _ids(1, 2),
+        [(f"{SINK_HOUR}:1", "malformed JSON")],
+    ),
     Case("gcloud JSON array gzip", {"entries.json.gz": gz(gcloud([use(1), use(2)]))}, _ids(1, 2)),
     Case("pretty-printed entries", {"entries.json": pretty([use(1), use(2)])}, _ids(1, 2)),
     Case("sink JSON lines", {SINK_HOUR: lines([use(1), use(2)])}, _ids(1, 2)),

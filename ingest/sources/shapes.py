@@ -83,14 +83,52 @@ def detect(path: str) -> Shape:
     if text.startswith(b"{"):
         first, newline, _ = text.partition(b"\n")
         if newline and not first.rstrip().endswith(b"}"):
+            if any(_is_record_line(line) for line in text.split(b"\n")[1:-1]):
+                return Shape(LINES, gz)  # JSON lines whose first line was cut short
             return Shape(DOCUMENT, gz)  # pretty-printed: "{" alone on the first line
         return Shape(LINES, gz)
     if _EXPORT_LINE.match(text):
         return Shape(EXPORT, gz)
+    if any(_is_record_line(line) for line in text.split(b"\n")[1:-1]):
+        return Shape(LINES, gz)  # JSON lines after a first line that is not one (cut, or text)
     header = text.partition(b"\n")[0]
     if b"@message" in header and _INSIGHTS_HEADER.match(header):
         return Shape(INSIGHTS_CSV, gz)
     return Shape(UNKNOWN, gz)
+
+
+def _is_record_line(line: bytes) -> bool:
+    line = line.strip()
+    return line.startswith(b"{") and line.endswith(b"}")
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def as_utf8(path: str, scratch: str, name: str) -> str | None:
+    """A UTF-8 copy (plain) under ``scratch`` of a UTF-16 file (what Windows PowerShell 5.1's
+    ``>`` and ``Out-File`` write), gzip or not; None when the file is not UTF-16."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(HEAD_BYTES)
+        if raw[:2] == b"\x1f\x8b":
+            raw = zlib.decompressobj(wbits=31).decompress(raw, 4)
+    except (OSError, zlib.error):
+        return None
+    if raw[:2] not in UTF16_BOMS:
+        return None
+    import gzip
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error):
+        return None  # read as it is: the scan reports what is wrong
+    out = str(Path(scratch) / f"{name}.utf8")
+    Path(out).write_text(data.decode("utf-16", errors="replace"), encoding="utf-8")
+    return out
 
 
 def looks_like_text(path: str) -> bool:

@@ -238,14 +238,16 @@ def parse_files(
         for i, path in enumerate(paths):
             own, gz = path, None
             if path not in line_locations:
-                shape = shapes.detect(path)
-                gz = shape.gzip if shape.gzip or not path.lower().endswith(".gz") else None
+                # UTF-16 (Windows PowerShell 5.1's `>` and Out-File): read a UTF-8 copy
+                own = shapes.as_utf8(path, scratch, f"utf8-{i}") or path
+                shape = shapes.detect(own)
+                gz = shape.gzip if shape.gzip or not own.lower().endswith(".gz") else None
                 if shape.kind == shapes.UNKNOWN:
                     batch.rejected.append((location_of(path), shapes.NO_RECORD))
                     continue
                 if shape.kind != shapes.LINES:
-                    own = os.path.join(scratch, f"shape-{i}.ndjson")
-                    readable, rejects = shapes.rewrite(con, path, shape, own)
+                    text, own = own, os.path.join(scratch, f"shape-{i}.ndjson")
+                    readable, rejects = shapes.rewrite(con, text, shape, own)
                     batch.rejected.extend((location_of(path) + w, r) for w, r in rejects)
                     if not readable:
                         continue

@@ -15,6 +15,7 @@ from ingest.sources.shapes import (
     LINES,
     UNKNOWN,
     Shape,
+    as_utf8,
     detect,
 )
 from ingest.sources.shapes import rewrite as _rewrite
@@ -33,6 +34,7 @@ __all__ = [
     "NO_RECORD",
     "UNKNOWN",
     "Shape",
+    "as_utf8",
     "detect",
     "rewrite",
     "to_lines",

@@ -508,16 +508,17 @@ def _plan(
     files of no Cloud Logging shape are rejected here by their location."""
     plan: list[tuple[str, str, str]] = []
     for i, path in enumerate(paths):
-        shape = shapes.detect(path)
+        text = shapes.as_utf8(path, scratch, f"utf8-{i}") or path  # UTF-16 (PowerShell 5.1)
+        shape = shapes.detect(text)
         if shape.kind == shapes.LINES:
-            plan.append((_named_for_duckdb(path, shape.gzip, scratch, i), path, ":"))
+            plan.append((_named_for_duckdb(text, shape.gzip, scratch, i), path, ":"))
             continue
         if shape.kind not in (shapes.ARRAY, shapes.DOCUMENT):
-            binary = shape.kind == shapes.UNKNOWN and not shapes.looks_like_text(path)
+            binary = shape.kind == shapes.UNKNOWN and not shapes.looks_like_text(text)
             batch.rejected.append((location_of(path), UNREADABLE if binary else NO_ENTRY))
             continue
         out = os.path.join(scratch, f"shape-{i}.ndjson")
-        readable, rejects = shapes.rewrite(con, path, shape, out, empty=NO_ENTRY)
+        readable, rejects = shapes.rewrite(con, text, shape, out, empty=NO_ENTRY)
         batch.rejected.extend((location_of(path) + where, reason) for where, reason in rejects)
         if not readable:
             continue
