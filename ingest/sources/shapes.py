@@ -110,7 +110,7 @@ def as_utf8(path: str, scratch: str, name: str) -> str | None:
     ``>`` and ``Out-File`` write), gzip or not; None when the file is not UTF-16."""
     try:
         with open(path, "rb") as fh:
-            raw = fh.read(HEAD_BYTES)
+            raw = fh.read(512)  # a BOM is the first two bytes: no need to read more
         if raw[:2] == b"\x1f\x8b":
             raw = zlib.decompressobj(wbits=31).decompress(raw, 4)
     except (OSError, zlib.error):
