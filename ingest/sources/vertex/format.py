@@ -1,8 +1,10 @@
 """Cloud Logging entries about Claude on Vertex AI: the raw tables, the filter and the parser.
 
 Both Vertex sources (``vertex``: the Cloud Logging API; ``vertex-files``: a Cloud Storage sink's
-hourly JSON-lines exports) hand this module local newline-delimited ``LogEntry`` files, and it
-parses whole files in one DuckDB statement. Each line is read as text and decoded once with
+hourly JSON-lines exports, ``gcloud logging read --format=json`` arrays, pretty-printed entries)
+hand this module local files of ``LogEntry`` objects; the shapes that are not JSON lines are
+rewritten one entry a line (``ingest/sources/shapes.py``), then whole files are parsed in one
+DuckDB statement. Each line is read as text and decoded once with
 ``json_transform`` into a struct that declares only metadata and token counts, so prompt and
 response text (``content``, request bodies) is never materialised, let alone stored.
 
@@ -14,7 +16,9 @@ Two entry kinds become rows (reference/vertex.md §1):
 - token-bearing entries: an Anthropic Messages response (id ``msg_vrtx_…``) in ``jsonPayload``,
   in one of the shapes in ``TOKEN_SHAPES``. No caller, usually. -> ``raw_vertex_usage``.
 
-Anything else that matched the filter goes to ``rejected_records`` with a short fixed reason.
+Valid entries about something else (Gemini or another publisher's model, another service) are
+counted as skipped by kind (``Parsed.skipped``), not rejected. Anything else goes to
+``rejected_records`` with a short fixed reason, located by file and line or entry.
 Vendor field names appear here and in ``models/staging/stg_vertex.sql`` only. Both raw tables of a
 page are returned in one ``Parsed``, so they commit with the rejects and the cursor in one
 transaction.
@@ -452,16 +456,13 @@ def parse_files(
 
         reads = [read for read, _caller, _sep in plan]
         try:
-            if not reads:
-                raise duckdb.Error("no file to read")
-            con.execute(f"create temp table {lines} as {_lines_sql(reads)}")
+            con.execute(
+                f"create temp table {lines} as " + (_lines_sql(reads) if reads else _NO_LINES)
+            )
         except duckdb.Error:
             # One file is unreadable as a whole (truncated gzip, a line that is not UTF-8,
             # binary): go file by file and keep what can be read of the damaged ones.
-            con.execute(f"drop table if exists {lines}")
-            con.execute(
-                f"create temp table {lines} (filename varchar, line_no bigint, line varchar)"
-            )
+            con.execute(f"create temp table {lines} as {_NO_LINES}")
             for path in reads:
                 _read_one(con, lines, path, scratch, batch, where)
         con.execute(
@@ -495,6 +496,11 @@ def parse_files(
             con.execute(f"drop table if exists {table}")
         shutil.rmtree(scratch, ignore_errors=True)
     return batch
+
+
+_NO_LINES = (
+    "select null::varchar as filename, null::bigint as line_no, null::varchar as line limit 0"
+)
 
 
 def _plan(
@@ -572,8 +578,9 @@ def _read_one(
     scratch: str,
     batch: ParsedBatch,
     location_of: Callable[[str], str],
-) -> None:  # location_of: of the path read (a scratch copy names its original)
-    """Add one file's lines to ``lines``, or what can be read of it when it is damaged."""
+) -> None:
+    """Add one file's lines to ``lines``, or what can be read of it when it is damaged
+    (``location_of`` takes the path read: a scratch copy is named by its original)."""
     try:
         con.execute(f"insert into {lines} {_lines_sql([path])}")
         return
