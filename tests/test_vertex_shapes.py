@@ -10,7 +10,7 @@ import gzip
 import json
 import zlib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -442,3 +442,23 @@ def test_parse_files_names_what_it_skipped(tmp_path: Path) -> None:
     batch = vertex.parse_files(con, [str(path)], source_kind="files")
     assert (batch.usage_rows, batch.skipped, batch.rejected) == (1, {"gemini": 1}, [])
     batch.drop(con)
+
+
+def test_since_until_narrow_a_file_outside_date_folders_by_its_entries(tmp_path: Path) -> None:
+    """gcloud output has no dated folder: --since/--until keep the entries in the window (by
+    their own timestamps), skip the others, and leave the file to be read again later."""
+    early = use(1)
+    late = response("u-9", T0 + timedelta(days=3), "msg_vrtx_9", usage=dict(USAGE))
+    path = tmp_path / "logs" / "entries.json"
+    path.parent.mkdir()
+    path.write_bytes(gcloud([late, early]))
+    app, con = _app(tmp_path)
+    since = date(2026, 11, 5)
+    first = run_source(app, con, "vertex-files", {"path": str(path.parent)}, since=since)
+    assert (first.new_rows, first.rejected_rows) == (1, 0)
+    assert first.skipped == {"outside --since/--until": 1}
+    assert con.execute("select response_id from raw_vertex_usage").fetchall() == [("msg_vrtx_9",)]
+    assert con.execute("select count(*) from processed_objects").fetchall() == [(0,)]
+    rest = run_source(app, con, "vertex-files", {"path": str(path.parent)})
+    assert (rest.new_rows, rest.updated_rows, rest.skipped) == (1, 0, {})
+    assert con.execute("select count(*) from processed_objects").fetchall() == [(1,)]

@@ -8,7 +8,9 @@ Cloud Storage sink's exports or ``gcloud logging read --format=json`` output. Bo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
 from ingest.errors import ConfigError
 from ingest.source import FILE_MTIME, TIMESTAMP_ID, Option, Page, Source, SourceRun
@@ -95,8 +97,8 @@ VERTEX = Source(
 # A sink writes ``<log name>/YYYY/MM/DD/HH:00:00_HH:59:59_S<shard>.json`` (reference/vertex.md
 # §2.5), but people also hold `gcloud logging read --format=json` output and copies renamed by
 # hand: every file is read and recognised by content (ingest/sources/shapes.py), whatever its
-# name or folder. The dated folders only narrow --since/--until; a file outside them is read
-# whole (the cursor is the files' modification time, so it needs no dates in the path).
+# name or folder. The dated folders narrow --since/--until; a file outside them is read for the
+# entries in the window (the cursor is the files' modification time: no dates in the path needed).
 FILES_PER_PAGE = 200
 
 
@@ -106,13 +108,35 @@ def _sink_pages(run: SourceRun) -> Iterator[Page]:
         raise ConfigError(
             f"vertex-files: {root} not found; fix sources.vertex_files.path or the PATH argument"
         )
-    yield from files.pages(
+    found = files.pages(
         run,
         root,
         accept=lambda f: f.size > 0,  # an empty file holds nothing (a sink never writes one)
         location=lambda f: "/".join((root.name, *f.parts)) if root.is_dir() else str(f.path),
         max_files=FILES_PER_PAGE,
     )
+    if run.since is None and run.until is None:
+        yield from found
+        return
+    # --since/--until: a file outside dated folders (gcloud output) is read for the entries in
+    # the window only (by their own timestamps), and not remembered, so a later run reads the
+    # rest of it.
+    base = root.resolve()
+    for page in found:
+        undated = {
+            f.path
+            for f in page.files
+            if files.time_in_path(Path(f.path).relative_to(base).parts if base.is_dir() else ())
+            is None
+        }
+        yield dataclasses.replace(
+            page,
+            files=[
+                dataclasses.replace(f, key="", fingerprint="") if f.path in undated else f
+                for f in page.files
+            ],
+            meta={**page.meta, "windowed": sorted(undated)},
+        )
 
 
 VERTEX_FILES = Source(

@@ -32,6 +32,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -427,6 +428,8 @@ def parse_files(
     location_of: Callable[[str], str] = str,
     entry_locations: bool = False,
     scratch_dir: str | Path | None = None,
+    window: tuple[datetime | None, datetime | None] = (None, None),
+    windowed: Sequence[str] = (),
 ) -> ParsedBatch:
     """Parse local files of ``LogEntry`` objects, in any shape ``shapes.detect`` knows, in one scan.
 
@@ -441,7 +444,8 @@ def parse_files(
     of a pretty-printed file that is not valid JSON is rejected alone by its index and lines,
     and a file with nothing readable, or no log entry at all, is rejected by its location.
     What is recovered is written under ``scratch_dir`` (the run's private scratch folder) and
-    removed once read.
+    removed once read. Entries of the ``windowed`` files (no dated folder told what they hold)
+    outside ``window`` ([start, end), --since/--until) are skipped by their own timestamps.
     """
     n = next(_counter)
     batch = ParsedBatch(audit_table=f"_vertex_audit_{n}", usage_table=f"_vertex_usage_{n}")
@@ -490,12 +494,39 @@ def parse_files(
             """
         )
         _rejects(con, batch, classified)
+        if windowed and window != (None, None):
+            _skip_outside(con, classified, window, windowed)
         _split(con, batch, classified, source_kind)
     finally:
         for table in (lines, classified, locs):
             con.execute(f"drop table if exists {table}")
         shutil.rmtree(scratch, ignore_errors=True)
     return batch
+
+
+OUTSIDE_WINDOW = "outside --since/--until"
+
+
+def _skip_outside(
+    con: duckdb.DuckDBPyConnection,
+    classified: str,
+    window: tuple[datetime | None, datetime | None],
+    windowed: Sequence[str],
+) -> None:
+    start, end = window
+    outside = []
+    params: list[Any] = [list(windowed)]
+    if start is not None:
+        outside.append("occurred_at < ?")
+        params.append(start)
+    if end is not None:
+        outside.append("occurred_at >= ?")
+        params.append(end)
+    con.execute(
+        f"update {classified} set skipped = '{OUTSIDE_WINDOW}' where reject_reason is null "
+        f"and list_contains(?, caller) and ({' or '.join(outside)})",
+        params,
+    )
 
 
 _NO_LINES = (
@@ -616,7 +647,7 @@ def _split(con: duckdb.DuckDBPyConnection, batch: ParsedBatch, classified: str, 
                path_model_id as model_id, principal_email, principal_subject, delegation_chain,
                user_agent, status_code, status_message, labels,
                '{kind}' as source_kind, source_location
-        {good} and kind = 'audit'
+        {good} and kind = 'audit' and skipped is null
         """
     )
     con.execute(
@@ -632,7 +663,7 @@ def _split(con: duckdb.DuckDBPyConnection, batch: ParsedBatch, classified: str, 
                    as cache_creation_tokens,
                cache_write_5m_tokens, cache_write_1h_tokens, labels,
                '{kind}' as source_kind, source_location
-        {good} and kind = 'usage'
+        {good} and kind = 'usage' and skipped is null
         """
     )
     batch.audit_rows = _count(con, batch.audit_table)
@@ -663,6 +694,10 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _midnight(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day, time(), UTC)
+
+
 def page_format(source_kind: str, *, entry_locations: bool = False) -> Format:
     """The format of pages of ``LogEntry`` lines, for a transport recorded as ``source_kind``
     (``api``, ``files``) in the raw tables.
@@ -681,6 +716,8 @@ def page_format(source_kind: str, *, entry_locations: bool = False) -> Format:
             location_of=lambda path: locations.get(path, path),
             entry_locations=entry_locations,
             scratch_dir=run.scratch,
+            window=(_midnight(run.since), _midnight(run.until)),
+            windowed=page.meta.get("windowed", ()),
         )
         partition = page.meta.get("partition")
         return Parsed(
