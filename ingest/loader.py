@@ -26,13 +26,24 @@ class LoadResult:
     updated_rows: int = 0
     unchanged_rows: int = 0
     rejected_rows: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # out-of-scope records, by kind
 
     def __iadd__(self, other: LoadResult) -> LoadResult:
         self.new_rows += other.new_rows
         self.updated_rows += other.updated_rows
         self.unchanged_rows += other.unchanged_rows
         self.rejected_rows += other.rejected_rows
+        for kind, count in other.skipped.items():
+            self.skipped[kind] = self.skipped.get(kind, 0) + count
         return self
+
+    @property
+    def skipped_note(self) -> str | None:
+        """``12 skipped (out of scope: 10 gemini, 2 other model)``, or None when none were."""
+        if not self.skipped:
+            return None
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.skipped.items()))
+        return f"{sum(self.skipped.values())} skipped (out of scope: {kinds})"
 
 
 @dataclass

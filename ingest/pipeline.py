@@ -58,16 +58,18 @@ def ingest_one(
         return SourceOutcome(
             kind, name, LoadResult(), exc, (datetime.now(UTC) - started).total_seconds()
         )
-    record_run(con, source=name, started_at=started, status="ok", result=result)
+    skipped = result.skipped_note  # out-of-scope records: in the summary and the run log
+    record_run(con, source=name, started_at=started, status="ok", result=result, message=skipped)
     seconds = (datetime.now(UTC) - started).total_seconds()
     app.log(
         "source_done",
         f"{name}: {result.new_rows} new, {result.updated_rows} updated, "
-        f"{result.rejected_rows} rejected in {seconds:.1f}s",
+        f"{result.rejected_rows} rejected{f', {skipped}' if skipped else ''} in {seconds:.1f}s",
         source=name,
         new=result.new_rows,
         updated=result.updated_rows,
         rejected=result.rejected_rows,
+        skipped=dict(result.skipped),
         seconds=round(seconds, 3),
     )
     return SourceOutcome(kind, name, result, None, seconds)

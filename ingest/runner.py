@@ -229,7 +229,7 @@ def _commit(
             for f in page.files
             if f.key
         ]
-        return loader.write(
+        result = loader.write(
             PageWrite(
                 rows=dict(parsed.rows),
                 rejected=list(parsed.rejected),
@@ -237,6 +237,8 @@ def _commit(
                 processed=processed,
             )
         )
+        result.skipped = dict(parsed.skipped)
+        return result
     finally:
         parsed.drop(con)
 

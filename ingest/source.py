@@ -265,6 +265,9 @@ class Parsed:
     records_per_file: Mapping[str, int] = field(default_factory=dict)
     cursors: Mapping[str, str] = field(default_factory=dict)
     count: int = 0  # good records, for the log
+    # Valid records out of the source's scope (another vendor's model in the same stream), by
+    # kind: counted in the run's summary, neither loaded nor rejected.
+    skipped: Mapping[str, int] = field(default_factory=dict)
     cleanup: Callable[[duckdb.DuckDBPyConnection], None] | None = None  # drop temp tables
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:

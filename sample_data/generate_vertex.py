@@ -23,11 +23,13 @@ Two projects share the sink (an aggregated folder sink): acme-vertex-prod and ac
   region in resource.labels.location and no caller at all, so only the audit join attributes it.
 - Planted cases: RESOURCE_EXHAUSTED (429) and other failed calls, count-tokens calls, an
   ambiguous concurrent pair, a token entry with no audit entry, an audit entry whose tokens were
-  never logged, a duplicate entry in a second shard, a malformed line and unknown entry kinds.
+  never logged, a duplicate entry in a second shard, a malformed line, an unknown entry kind,
+  and entries out of scope (a Gemini call, a gateway's start-up line) that are skipped by kind.
 
 Every response and request body carries LLMLEDGER-BODY-SENTINEL; finding it in the database
 means a body was stored. The people are from people.csv (the same developers as Bedrock).
-Writes vertex/MANIFEST.md and vertex/manifest.json (outside the date folders, so not read).
+Writes vertex.MANIFEST.md and vertex.manifest.json beside the vertex/ folder (vertex-files reads
+every file under it, dated folder or not).
 """
 
 from __future__ import annotations
@@ -540,7 +542,7 @@ def odd_entries(rng: random.Random) -> list[tuple[str, int, dict | str, str]]:
                 "severity": "INFO",
                 "logName": f"projects/{PROD}/logs/{GATEWAY_LOG}",
             },
-            "unknown entry kind",
+            "skipped: not Vertex AI",
         ),
         (
             GATEWAY_LOG,
@@ -581,7 +583,7 @@ def odd_entries(rng: random.Random) -> list[tuple[str, int, dict | str, str]]:
                 "severity": "INFO",
                 "logName": f"projects/{PROD}/logs/cloudaudit.googleapis.com%2Fdata_access",
             },
-            "audit entry for another method or publisher",
+            "skipped: gemini",
         ),
     ]
 
@@ -681,8 +683,8 @@ def generate(out: Path) -> dict:
         rows = files[item["file"]]
         item["line"] = str(next(i for i, r in enumerate(rows, 1) if r[0] == item["timestamp"]))
     manifest = describe(calls, files, counts, tokens, bad, dup)
-    (target / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    (target / "MANIFEST.md").write_text(markdown(manifest))
+    (out / "vertex.manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    (out / "vertex.MANIFEST.md").write_text(markdown(manifest))
     return manifest
 
 
@@ -730,8 +732,19 @@ def describe(
         "count_tokens_calls": sum(1 for c in calls if c.count_tokens),
         "planted": dict(sorted(by_note.items())),
         "rejected": [
-            {"location": f"vertex/{b['file']}:{b['line']}", "reason": b["reason"]} for b in bad
+            {"location": f"vertex/{b['file']}:{b['line']}", "reason": b["reason"]}
+            for b in bad
+            if not b["reason"].startswith("skipped: ")
         ],
+        "skipped": dict(
+            sorted(
+                Counter(
+                    b["reason"].removeprefix("skipped: ")
+                    for b in bad
+                    if b["reason"].startswith("skipped: ")
+                ).items()
+            )
+        ),
         "sentinel": SENTINEL,
     }
 
@@ -774,6 +787,9 @@ Bad input that must end in `rejected_records`:
 | location | reason |
 |---|---|
 {rej}
+
+Valid entries out of scope, counted as skipped by kind (not rejected):
+{", ".join(f"{n} {kind}" for kind, n in m["skipped"].items())}.
 
 Every body contains `{m["sentinel"]}`.
 """

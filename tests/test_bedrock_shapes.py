@@ -23,6 +23,8 @@ from moto_server import (  # noqa: F401 - fixtures
     log_key,
     moto_endpoint,
     ndjson,
+    now_ms,
+    put_events,
     put_objects,
     record,
 )
@@ -87,6 +89,9 @@ def _insights_csv(records: list[Any]) -> bytes:
     return out.getvalue().encode()
 
 
+_BR_FIRST = json.dumps(rec("br-1"), indent=2).count("\n") + 2  # the broken record's first line
+
+
 @dataclass
 class Case:
     name: str
@@ -112,6 +117,11 @@ CASES = [
         "json array with BOM and CRLF (PowerShell ConvertTo-Json | Out-File)",
         {"a.json": _array(_pair("ps"), crlf=True, bom=True)},
         ["ps-1", "ps-2"],
+    ),
+    Case(
+        "json array in UTF-16 (Windows PowerShell 5.1 `>` or Out-File)",
+        {"a.json": _array(_pair("u16"), crlf=True).decode().encode("utf-16")},
+        ["u16-1", "u16-2"],
     ),
     Case(
         "json array gzip",
@@ -202,17 +212,19 @@ CASES = [
         ],
     ),
     Case(
-        "a pretty-printed file that is not valid JSON",
+        "a pretty-printed file with one record that is not valid JSON",
         {
             "broken.json": _pretty([rec("br-1")])
-            + b'{\n  "requestId": "br-2",\n  "modelId": \n}\n',
+            + b'{\n  "requestId": "br-2",\n  "modelId": \n}\n'
+            + _pretty([rec("br-3")]),
             "fine.json": ndjson([rec("fi-1"), "{not json", {"x": 1}]),
         },
-        ["fi-1"],
+        ["br-1", "br-3", "fi-1"],
         [
+            # one reject for the bad record, by index and lines, with the parser's reason
             (
-                "broken.json",
-                "malformed JSON (unexpected character); the file was not read",
+                f"broken.json#2 (lines {_BR_FIRST}-{_BR_FIRST + 3})",
+                f"malformed JSON at line {_BR_FIRST + 3}",
             ),
             ("fine.json:2", "malformed JSON"),
             ("fine.json:3", "not a ModelInvocationLog record"),
@@ -345,3 +357,83 @@ def test_export_to_s3_objects_through_s3(aws: Any, tmp_path: Path) -> None:
     ]
     pipeline.build(app, con)
     assert con.execute("select sum(cost_usd) from usage_events").fetchone() == (PER_REQUEST * 2,)
+
+
+@pytest.mark.service
+def test_a_cloudwatch_export_task_tree_through_s3(aws: Any, tmp_path: Path) -> None:
+    """CreateExportTask writes <prefix>/<task id>/<log stream>/000000.gz, not the AWSLogs/...
+    YYYY/MM/DD layout: `bedrock-s3 --prefix <destinationPrefix>` reads it (moto runs the real
+    export: the gzip lines are "<ISO time> <record>")."""
+    logs, s3 = aws.client("logs"), aws.client("s3")
+    s3.create_bucket(Bucket="exports")
+    logs.create_log_group(logGroupName="/aws/bedrock/modelinvocations")
+    now = now_ms()
+    records = [rec("cw-1"), rec("cw-2"), rec("cw-3")]
+    put_events(
+        logs,
+        "/aws/bedrock/modelinvocations",
+        "aws/bedrock/modelinvocations",
+        [(now - 60_000 + i, json.dumps(r)) for i, r in enumerate(records)],
+    )
+    logs.create_export_task(
+        logGroupName="/aws/bedrock/modelinvocations",
+        fromTime=now - 3_600_000,
+        to=now + 60_000,
+        destination="exports",
+        destinationPrefix="bedrock-export",
+    )
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="exports")["Contents"]]
+    (data_key,) = [k for k in keys if k.endswith("/000000.gz")]
+    assert data_key.startswith("bedrock-export/") and "AWSLogs" not in data_key
+    app = AppContext.create(str(tmp_path / "ledger.duckdb"), None, quiet=True)
+    con = app.connect()
+    options = {"bucket": "exports", "prefix": "bedrock-export"}
+    result = run_source(app, con, "bedrock-s3", options, client=s3)
+    assert (result.new_rows, result.rejected_rows) == (3, 0)
+    assert con.execute(
+        "select request_id, source_location from raw_bedrock order by 1"
+    ).fetchall() == [(f"cw-{i}", f"s3://exports/{data_key}#{i}") for i in (1, 2, 3)]
+    pipeline.build(app, con)
+    assert con.execute("select sum(cost_usd) from usage_events").fetchone() == (PER_REQUEST * 3,)
+    # The task's folder is its own partition; a second run reads nothing again.
+    task = data_key.split("/")[1]
+    assert con.execute("select partition from ingest_cursors").fetchall() == [(f"export/{task}",)]
+    again = run_source(app, con, "bedrock-s3", options, client=s3)
+    assert (again.new_rows, again.rejected_rows) == (0, 0)
+    # --prefix may also name the task itself.
+    fresh = AppContext.create(str(tmp_path / "task.duckdb"), None, quiet=True)
+    one = run_source(
+        fresh,
+        fresh.connect(),
+        "bedrock-s3",
+        {"bucket": "exports", "prefix": f"bedrock-export/{task}"},
+        client=s3,
+    )
+    assert one.new_rows == 3
+
+
+def test_amazon_models_beside_claude_load_as_unpriced_events(tmp_path: Path) -> None:
+    """Nova and Titan in the same log are events (flagged unpriced), not rejects nor skips."""
+    root = tmp_path / "logs"
+    root.mkdir()
+    (root / "mixed.json").write_bytes(
+        ndjson(
+            [
+                rec("claude-1"),
+                rec("nova-1", model_id="us.amazon.nova-pro-v1:0"),
+                rec("titan-1", model_id="amazon.titan-text-express-v1"),
+            ]
+        )
+    )
+    app = AppContext.create(str(tmp_path / "ledger.duckdb"), None, quiet=True)
+    con = app.connect()
+    result = run_source(app, con, "bedrock-files", {"path": str(root)})
+    assert (result.new_rows, result.rejected_rows, result.skipped) == (3, 0, {})
+    pipeline.build(app, con)
+    assert con.execute(
+        "select request_id, model, unpriced, cost_usd from usage_events order by 1"
+    ).fetchall() == [
+        ("claude-1", "claude-sonnet-4-5", False, PER_REQUEST),
+        ("nova-1", "amazon.nova-pro", True, None),
+        ("titan-1", "amazon.titan-text-express", True, None),
+    ]

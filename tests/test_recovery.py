@@ -49,7 +49,7 @@ def _truncated_gzip(complete: int) -> bytes:
 
 
 def _sink(tmp_path: Path) -> Path:
-    """A sink's hour folder (files outside dated folders are not read)."""
+    """A sink's day folder."""
     hour = tmp_path / "sink" / "claude-gateway" / "2026" / "11" / "02"
     hour.mkdir(parents=True)
     return hour

@@ -130,16 +130,16 @@ def pages(
     *,
     accept: Callable[[Found], bool],
     location: Callable[[Found], str] = lambda f: str(f.path),
-    dated_only: bool = False,
     max_files: int = 500,
     max_bytes: int = 128 << 20,
 ) -> Iterator[Page]:
     """Pages of the new or changed files under ``root`` that ``accept`` takes.
 
-    ``dated_only`` leaves out files outside dated folders (a sink's README or manifest). Each
-    page's commit moves the cursor (partition: the root) to the newest modification time read.
-    A path with no file that ``accept`` takes (read before or not) is an error (DataError, exit
-    1): the user named it to be read, so reading nothing is never a quiet success.
+    Files outside dated folders are read too (a user's export need not sit in a sink's
+    layout); the window narrows dated files only. Each page's commit moves the cursor
+    (partition: the root) to the newest modification time read. A path with no file that
+    ``accept`` takes (read before or not) is an error (DataError, exit 1): the user named it
+    to be read, so reading nothing is never a quiet success.
     """
     root = root.resolve()
     seen = run.processed(str(root))
@@ -151,8 +151,6 @@ def pages(
         for found in walk(root, warn=lambda text: run.log("files_warning", f"warning: {text}")):
             found_files += 1
             at = time_in_path(found.parts)
-            if dated_only and at is None:
-                continue
             if not accept(found):
                 continue
             readable += 1

@@ -37,6 +37,9 @@ DOWNLOAD_THREADS = 8
 class Partition:
     name: str  # the cursor's partition, e.g. "<account>/<region>"
     prefix: str  # the key prefix listed, ending in "/"
+    # Keys below the prefix start with YYYY/MM/DD/HH: listings start at the window's hour. An
+    # undated partition is listed whole each run (processed_objects skips what was read).
+    dated: bool = True
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ def _bounds(
     key_at: Callable[[Partition, datetime], str],
 ) -> tuple[str | None, str | None]:
     """(StartAfter, the first key not read) of one partition, from the runner's window."""
+    if not partition.dated:
+        return None, None
     window = run.window(partition.name, overlap=overlap)
     start = window.start
     if run.since is None and not (window.cursor or "").startswith(partition.prefix):

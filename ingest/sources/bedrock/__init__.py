@@ -55,11 +55,14 @@ def _s3_pages(run: SourceRun) -> Iterator[Page]:
 
     def partitions(client: Any) -> list[s3.Partition]:
         found = layout.partitions(client, bucket, prefix)
+        found += layout.export_partitions(client, bucket, prefix)
         if not found:
             run.log(
                 "no_partitions",
                 f"no Bedrock logs under s3://{bucket}/{layout.logs_root(prefix)}"
-                f"<account>/{layout.LOGS_FOLDER}/<region>/ (check --prefix)",
+                f"<account>/{layout.LOGS_FOLDER}/<region>/ nor CloudWatch Logs export tasks "
+                f"under s3://{bucket}/{prefix.strip('/') + '/' if prefix.strip('/') else ''}"
+                "<task id>/ (check --prefix)",
                 bucket=bucket,
                 prefix=prefix,
             )
@@ -82,7 +85,9 @@ BEDROCK_S3 = Source(
     summary="Ingest Bedrock invocation logs from S3 (every account and region under the prefix).",
     description=(
         "Lists only keys newer than each account/region's cursor (less the overlap) and skips "
-        "objects already read (key + ETag), data/ bodies and permission-check markers."
+        "objects already read (key + ETag), data/ bodies and permission-check markers. "
+        "CloudWatch Logs export tasks (CreateExportTask) under the prefix, "
+        "<prefix>/<task id>/<log stream>/000000.gz, are read too."
     ),
     example=(
         "llmledger --db ledger.duckdb ingest bedrock-s3 --bucket acme-bedrock-logs \\\n"
@@ -97,7 +102,8 @@ BEDROCK_S3 = Source(
             "prefix",
             default="",
             metavar="P",
-            help="Key prefix of the logging configuration (the part before AWSLogs/).",
+            help="Key prefix of the logging configuration (the part before AWSLogs/), or an "
+            "export task's destination prefix.",
         ),
         Option("region", metavar="R", help="Bucket region (else AWS_REGION / the profile's)."),
         _profile("AWS profile (else AWS_PROFILE / the default)."),

@@ -218,10 +218,11 @@ def parse_files(
     record's location is that plus ``:N``, its 1-based line (blank lines are not counted), or
     ``#N``, its 1-based position in a file of another shape (a JSON array, pretty-printed
     records, a CloudWatch export). A file of no known shape, or without one value holding a
-    Bedrock field, is rejected once by its location alone; so is a JSON document that does not
-    parse. A truncated or corrupt gzip file does not fail the batch: its complete lines are
-    recovered and the file itself is listed in ``rejected``. Records whose
-    requestId already appeared earlier in the batch are dropped and counted in ``duplicates``.
+    Bedrock field, is rejected once by its location alone. A record of an array or pretty-printed
+    file that does not parse is rejected alone (``#N (lines A-B)``) and the others load. A
+    truncated or corrupt gzip file does not fail the batch: its complete lines are recovered
+    and the file itself is listed in ``rejected``. Records whose requestId already appeared
+    earlier in the batch are dropped and counted in ``duplicates``.
     ``line_locations`` gives some files' locations line by line instead (a CloudWatch page:
     line N is event N's ``logs:<group>/<stream>/<eventId>``).
     """
@@ -237,16 +238,18 @@ def parse_files(
         for i, path in enumerate(paths):
             own, gz = path, None
             if path not in line_locations:
-                shape = shapes.detect(path)
-                gz = shape.gzip if shape.gzip or not path.lower().endswith(".gz") else None
+                # UTF-16 (Windows PowerShell 5.1's `>` and Out-File): read a UTF-8 copy
+                own = shapes.as_utf8(path, scratch, f"utf8-{i}") or path
+                shape = shapes.detect(own)
+                gz = shape.gzip if shape.gzip or not own.lower().endswith(".gz") else None
                 if shape.kind == shapes.UNKNOWN:
                     batch.rejected.append((location_of(path), shapes.NO_RECORD))
                     continue
                 if shape.kind != shapes.LINES:
-                    own = os.path.join(scratch, f"shape-{i}.ndjson")
-                    failure = shapes.to_lines(con, path, shape, own)
-                    if failure is not None:
-                        batch.rejected.append((location_of(path), failure))
+                    text, own = own, os.path.join(scratch, f"shape-{i}.ndjson")
+                    readable, rejects = shapes.rewrite(con, text, shape, own)
+                    batch.rejected.extend((location_of(path) + w, r) for w, r in rejects)
+                    if not readable:
                         continue
                     by_record.add(own)
                     gz = None

@@ -5,10 +5,19 @@
     .../amazon-bedrock-logs-permission-check                                     (zero-byte marker)
 
 One partition (and cursor) per account/region, found by Delimiter listings.
+
+CloudWatch Logs export tasks (``CreateExportTask``, for logs delivered to a log group and
+exported by hand) write another layout, one folder per task::
+
+    <prefix>/<task id>/<log stream>/000000.gz      lines "<ISO time> <record>"
+    <prefix>/aws-logs-write-test                   (permission marker)
+
+Each task folder is a partition too, listed whole (its keys carry no dates).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ingest.transports import s3
@@ -53,4 +62,23 @@ def partitions(client: Any, bucket: str, prefix: str) -> list[s3.Partition]:
             if region and region_name != region:
                 continue
             found.append(s3.Partition(f"{name}/{region_name}", region_prefix))
+    return found
+
+
+# Export task ids are UUIDs (CreateExportTask's taskId).
+_TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def export_partitions(client: Any, bucket: str, prefix: str) -> list[s3.Partition]:
+    """One undated partition per CloudWatch Logs export task under ``prefix`` (the task's
+    destinationPrefix), or the one task ``prefix`` ends in."""
+    parts = [p for p in prefix.strip("/").split("/") if p]
+    if parts and _TASK_ID.fullmatch(parts[-1]):
+        return [s3.Partition(f"export/{parts[-1]}", "".join(f"{p}/" for p in parts), False)]
+    root = "".join(f"{p}/" for p in parts)
+    found = []
+    for folder in s3.folders(client, bucket, root):
+        task = folder[len(root) :].rstrip("/")
+        if _TASK_ID.fullmatch(task):
+            found.append(s3.Partition(f"export/{task}", folder, dated=False))
     return found

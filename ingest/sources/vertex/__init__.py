@@ -1,14 +1,16 @@
 """Claude on Vertex AI: one format (``format.py``) over two transports.
 
 ``vertex`` reads Cloud Logging's ``entries.list`` (``transports/cloud_logging.py``) with the
-Vertex filter clause; ``vertex-files`` reads a Cloud Storage sink's exported files
-(``transports/files.py``). Both land in ``raw_vertex_audit`` (who called) and
-``raw_vertex_usage`` (the tokens), keyed by ``insertId``.
+Vertex filter clause; ``vertex-files`` reads files of entries (``transports/files.py``): a
+Cloud Storage sink's exports or ``gcloud logging read --format=json`` output. Both land in
+``raw_vertex_audit`` (who called) and ``raw_vertex_usage`` (the tokens), keyed by ``insertId``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
 from ingest.errors import ConfigError
 from ingest.source import DEADLINES, FILE_MTIME, TIMESTAMP_ID, Option, Page, Source, SourceRun
@@ -94,38 +96,68 @@ VERTEX = Source(
 )
 
 # A sink writes ``<log name>/YYYY/MM/DD/HH:00:00_HH:59:59_S<shard>.json`` (reference/vertex.md
-# §2.5; the official wording of the layout is unconfirmed, so any .json or .jsonl file, gzip
-# included, under a YYYY/MM/DD/ folder is read; other files, e.g. a README, are not).
-SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
+# §2.5), but people also hold `gcloud logging read --format=json` output and copies renamed by
+# hand: every file is read and recognised by content (ingest/sources/shapes.py), whatever its
+# name or folder. The dated folders narrow --since/--until; a file outside them is read for the
+# entries in the window (the cursor is the files' modification time: no dates in the path needed).
 FILES_PER_PAGE = 200
 
 
 def _sink_pages(run: SourceRun) -> Iterator[Page]:
     root = run.path("path")
-    if not root.is_dir():
+    if not root.exists():
         raise ConfigError(
-            f"vertex-files: folder {root} not found; fix sources.vertex_files.path or the DIR "
-            "argument"
+            f"vertex-files: {root} not found; fix sources.vertex_files.path or the PATH argument"
         )
-    yield from files.pages(
+    found = files.pages(
         run,
         root,
-        accept=lambda f: f.path.name.endswith(SUFFIXES),
-        location=lambda f: "/".join((root.name, *f.parts)),
-        dated_only=True,
+        accept=lambda f: f.size > 0,  # an empty file holds nothing (a sink never writes one)
+        location=lambda f: "/".join((root.name, *f.parts)) if root.is_dir() else str(f.path),
         max_files=FILES_PER_PAGE,
     )
+    if run.since is None and run.until is None:
+        yield from found
+        return
+    # --since/--until: a file outside dated folders (gcloud output) is read for the entries in
+    # the window only (by their own timestamps), and not remembered, so a later run reads the
+    # rest of it.
+    base = root.resolve()
+    for page in found:
+        undated = {
+            f.path
+            for f in page.files
+            if files.time_in_path(Path(f.path).relative_to(base).parts if base.is_dir() else ())
+            is None
+        }
+        yield dataclasses.replace(
+            page,
+            files=[
+                dataclasses.replace(f, key="", fingerprint="") if f.path in undated else f
+                for f in page.files
+            ],
+            meta={**page.meta, "windowed": sorted(undated)},
+        )
 
 
 VERTEX_FILES = Source(
     name="vertex-files",
     family="vertex",
-    summary="Read Cloud Logging exports in a Cloud Storage sink's layout (JSON lines per hour).",
+    summary="Read Cloud Logging entries from files: a Cloud Storage sink or gcloud output.",
     description=(
-        "DIR holds `<log name>/YYYY/MM/DD/HH:00:00_HH:59:59_S<n>.json` files, e.g. a `gsutil "
-        "rsync` of the sink's bucket. Files already read are skipped on the next run."
+        "PATH is a folder (or one file) of Cloud Logging entries: a Cloud Storage sink's JSON "
+        "lines (`gcloud storage rsync gs://BUCKET DIR`), `gcloud logging read --format=json` "
+        "output (a JSON array, with or without a byte-order mark), pretty-printed entries; "
+        "gzip or plain, recognised by content whatever the file's name or folder. Gemini and "
+        "other entries that are not Claude usage are counted as skipped, not rejected. Files "
+        "already read (same size and mtime) are skipped on the next run."
     ),
-    example="llmledger --db ledger.duckdb ingest vertex-files ./vertex-logs",
+    example=(
+        "gcloud logging read 'protoPayload.serviceName=\"aiplatform.googleapis.com\"' \\\n"
+        "    --project acme-ml --freshness 7d --format=json > entries.json\n"
+        "llmledger --db ledger.duckdb ingest vertex-files entries.json\n"
+        "llmledger --db ledger.duckdb ingest vertex-files ./vertex-logs"
+    ),
     tables=(format.RAW_AUDIT, format.RAW_USAGE),
     cursor=FILE_MTIME,
     options=(
@@ -134,8 +166,8 @@ VERTEX_FILES = Source(
             argument=True,
             required=True,
             path=True,
-            metavar="DIRECTORY",
-            help="A folder of Cloud Logging sink exports.",
+            metavar="PATH",
+            help="A folder (or one file) of Cloud Logging entries.",
         ),
     ),
     transport=_sink_pages,
