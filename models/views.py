@@ -244,8 +244,23 @@ def _sums(prefix: str = "", *, zero_cost: bool = True) -> str:
 
 # --------------------------------------------------------------------------- report (CLI)
 
-GROUPS = ("developer", "team", "model", "day", "provider", "source", "cost_center")
-REPORT_BY = ("developer", "team", "model", "day")
+GROUPS = (
+    "developer",
+    "team",
+    "model",
+    "day",
+    "provider",
+    "source",
+    "cost_center",
+    "week",
+    "month",
+)
+# Periods: the group's key as text (a week is named by its Monday), ordered by time.
+PERIOD_KEYS = {
+    "day": "cast(day as varchar)",
+    "week": "cast(cast(date_trunc('week', day) as date) as varchar)",
+    "month": "strftime(day, '%Y-%m')",
+}
 FILTERS = ("team", "developer", "model", "provider", "source", "cost_center")
 METRICS = (
     "requests",
@@ -295,7 +310,8 @@ def report(
 ) -> pa.Table:
     """Counted usage grouped by ``by`` over days ``[since, until)`` (UTC), from usage_daily.
 
-    One row per group, columns: ``by`` (``day`` as text ``YYYY-MM-DD``), ``requests``,
+    One row per group, columns: ``by`` (``day`` as text ``YYYY-MM-DD``, ``week`` as its Monday,
+    ``month`` as ``YYYY-MM``; ``developer`` is followed by ``team``), ``requests``,
     ``input_tokens``, ``output_tokens``, ``cache_read_tokens``, ``cache_write_5m_tokens``,
     ``cache_write_1h_tokens``, ``cost_usd`` (decimal with 12 places; NULL when every request of
     the group is unpriced). Filters: team, developer, model, provider, source, cost_center (a
@@ -304,13 +320,20 @@ def report(
     if by not in GROUPS:
         raise ValueError(f"cannot group by {by!r}; use one of {', '.join(GROUPS)}")
     where, params = _report_where(since, until, filters)
-    key = "cast(day as varchar)" if by == "day" else by
-    order = "1" if by == "day" else "cost_usd desc nulls last, 1"
+    key = PERIOD_KEYS.get(by, by)
+    order = "1" if by in PERIOD_KEYS else "cost_usd desc nulls last, 1"
+    # a developer's team(s) beside the name (a move between teams shows both; more: 'N teams')
+    team = (
+        "case when count(distinct team) > 2 then count(distinct team) || ' teams' "
+        "else string_agg(distinct team, '; ' order by team) end as team,\n               "
+        if by == "developer"
+        else ""
+    )
     return _arrow(
         con,
         f"""
         select {key} as {by},
-               cast(sum(requests) as bigint) as requests,
+               {team}cast(sum(requests) as bigint) as requests,
                cast(sum(input_tokens) as bigint) as input_tokens,
                cast(sum(output_tokens) as bigint) as output_tokens,
                cast(sum(cache_read_tokens) as bigint) as cache_read_tokens,

@@ -205,7 +205,9 @@ def test_report_since_until_and_filters(ledger: Path) -> None:
         "--format",
         "csv",
     )
-    assert result.stdout.splitlines()[1:] == ["alice@corp.example,1,1000,1000,0,0,0,0.019800000000"]
+    assert result.stdout.splitlines()[1:] == [
+        "alice@corp.example,payments,1,1000,1000,0,0,0,0.019800000000"
+    ]
     # an unknown team is an error that names the teams there are (exit 1), unless --allow-empty
     result = run("--db", str(ledger), "report", "--team", "nobody", "--format", "json")
     assert result.exit_code == 1
@@ -273,7 +275,7 @@ def test_report_usage_errors(tmp_path: Path, ledger: Path) -> None:
     result = run("--db", str(ledger), "report", "--since", "2026-11-03", "--until", "2026-11-03")
     assert result.exit_code == 2
     assert "--since must be before --until" in result.stderr
-    result = run("--db", str(ledger), "report", "--by", "week")
+    result = run("--db", str(ledger), "report", "--by", "fortnight")
     assert result.exit_code == 2
 
 
@@ -561,7 +563,7 @@ def test_report_shows_a_sub_cent_cost(tmp_path: Path, monkeypatch: pytest.Monkey
     con.close()
     table = run("--db", str(db), "report", "--by", "developer").stdout
     row = next(line for line in table.splitlines() if "alice@corp.example" in line)
-    assert row.split("│")[-2].strip() == "$0.0002662"
+    assert row.split("│")[3].strip() == "$0.0002662"  # developer, team, cost_usd
     assert "total: $0.0002662 over 1 requests" in table
     exact = json.loads(
         run("--db", str(db), "report", "--by", "developer", "--format", "json").stdout
@@ -614,3 +616,47 @@ def test_prices_check_lists_other_vendors_and_litellm_fills_them(
     assert "amazon.nova-pro,1,1000,0,0,0,0,0.000800000000" in result.stdout.splitlines()
     # claude-2-1 (Nov 2026 is after the 2023 price): 1,000 x $8
     assert "claude-2-1,1,1000,0,0,0,0,0.008000000000" in result.stdout.splitlines()
+
+
+def test_report_fits_80_columns_without_cutting_a_name_or_number(sample_ledger: Any) -> None:
+    base = ["--db", str(sample_ledger.db), "report", "--by", "developer"]
+    narrow = CliRunner().invoke(cli, base, env={"COLUMNS": "80"}, catch_exceptions=False)
+    assert narrow.exit_code == 0, narrow.stderr
+    lines = narrow.stdout.splitlines()
+    assert lines[0].rstrip() == "cost by developer, all data: 2026-10-22 to 2026-11-20 (UTC)"
+    table = [line for line in lines if line.startswith(("┃", "│"))]
+    assert all(len(line) <= 80 for line in table)
+    assert "…" not in narrow.stdout
+    header = [c.strip() for c in table[0].strip("┃").split("┃")]
+    assert header == ["developer", "team", "cost_usd", "share", "requests"]
+    first = [c.strip() for c in table[1].strip("│").split("│")]
+    assert first == ["yuki.tanaka@acme.example", "search", "$165.45", "4.6%", "1,881"]
+    assert "(token columns hidden to fit 80 columns; --wide shows them)" in lines
+    wide = CliRunner().invoke(cli, [*base, "--wide"], env={"COLUMNS": "80"})
+    assert "┃ cache_write_1h_tokens ┃" in wide.stdout and "…" not in wide.stdout
+    assert "--wide shows them" not in wide.stdout
+
+
+def test_report_by_periods_and_more_groups(sample_ledger: Any) -> None:
+    def rows(*args: str) -> list[dict[str, Any]]:
+        result = run("--db", str(sample_ledger.db), "report", *args, "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        return list(json.loads(result.stdout))
+
+    months = rows("--by", "month")
+    assert [(r["month"], r["cost_usd"]) for r in months] == [
+        ("2026-10", "1123.737864130000"),
+        ("2026-11", "2438.292955040000"),
+    ]
+    weeks = rows("--by", "week")
+    assert weeks[0]["week"] == "2026-10-19"  # a Monday
+    assert sum(Decimal(r["cost_usd"]) for r in weeks) == Decimal("3562.030819170000")
+    assert sum(r["requests"] for r in rows("--by", "provider")) == sum(
+        r["requests"] for r in months
+    )
+    assert {r["cost_center"] for r in rows("--by", "cost_center")} >= {"CC-1001", "CC-1005"}
+    developers = rows("--by", "developer")
+    assert (developers[0]["developer"], developers[0]["team"]) == (
+        "yuki.tanaka@acme.example",
+        "search",
+    )

@@ -16,9 +16,11 @@ from ingest.cli.common import (
     REPORT_COLUMNS,
     app_context,
     as_date,
+    console,
     date_option,
     emit_rows,
     explain_empty,
+    money_cents,
     open_for_read,
     print_summary,
     require_tables,
@@ -41,10 +43,12 @@ RECONCILE_COLUMNS = (
 @click.command()
 @click.option(
     "--by",
-    type=click.Choice(["developer", "team", "model", "day"]),
+    type=click.Choice(
+        ["developer", "team", "model", "provider", "source", "cost_center", "day", "week", "month"]
+    ),
     default="developer",
     show_default=True,
-    help="Group by.",
+    help="Group by (a week is named by its Monday).",
 )
 @date_option("--since", "First UTC day included (YYYY-MM-DD).")
 @date_option("--until", "UTC day the report stops before (YYYY-MM-DD, exclusive).")
@@ -61,6 +65,11 @@ RECONCILE_COLUMNS = (
     is_flag=True,
     help="LiteLLM vs provider logs (matched, only-in-LiteLLM, only-in-provider) and "
     "why LiteLLM's spend differs from our cost.",
+)
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="Show every token column in the table even when the terminal is too narrow.",
 )
 @click.option(
     "--allow-empty",
@@ -80,6 +89,7 @@ def report(
     provider: tuple[str, ...],
     source: tuple[str, ...],
     reconcile: bool = False,
+    wide: bool = False,
     allow_empty: bool = False,
 ) -> None:
     """Cost and tokens per developer, team, model or day (counted requests only).
@@ -113,23 +123,88 @@ def report(
         total = views.totals(con, as_date(since), as_date(until), **filters)
         if not rows and not allow_empty:
             raise DataError(explain_empty(con, filters, as_date(since), as_date(until)))
-    columns = (by, *REPORT_COLUMNS)
+        span = views.filter_options(con)
+    columns = (by, *(("team",) if by == "developer" else ()), *REPORT_COLUMNS)
     if fmt != "table":
         emit_rows(rows, columns, fmt)
         return
-    title = f"cost by {by}" + _range_text(since, until)
-    emit_rows(rows, columns, "table", title=title)
+    first, last = span["first_day"], span["last_day"]
+    title = f"cost by {by}, " + _period_text(since, until, first, last)
+    print_report_table(rows, by, total["cost_usd"], title=title, wide=wide)
     print_summary(total)
 
 
-def _range_text(since: datetime | None, until: datetime | None) -> str:
+def _period_text(since: datetime | None, until: datetime | None, first: Any, last: Any) -> str:
+    """The period always printed: what was asked, else the days the data covers."""
     if since and until:
-        return f", {since.date()} to {until.date()} (exclusive)"
+        return f"{since.date()} to {until.date()} (exclusive)"
     if since:
-        return f", from {since.date()}"
+        return f"{since.date()} to {last} (the latest data)"
     if until:
-        return f", before {until.date()}"
-    return ""
+        return f"{first} (the earliest data) to {until.date()} (exclusive)"
+    return f"all data: {first} to {last} (UTC)"
+
+
+TOKEN_COLUMNS = REPORT_COLUMNS[1:-1]  # input ... cache_write_1h: what a narrow terminal drops
+
+
+def print_report_table(
+    rows: list[dict[str, Any]], by: str, total: Any, *, title: str, wide: bool
+) -> None:
+    """The report as a table that fits the terminal: name, cost, share and requests first;
+    token columns only when they fit (or --wide). Names and numbers are never cut."""
+    from rich.table import Table
+
+    names = (by, "team") if by == "developer" else (by,)
+    head = (*names, "cost_usd", "share", "requests")
+    cells = [
+        [
+            *(_text(r.get(n)) for n in names),
+            money_cents(r.get("cost_usd")),
+            _share(r.get("cost_usd"), total),
+            f"{r['requests']:,}",
+        ]
+        for r in rows
+    ]
+    tokens = [[f"{(r.get(c) or 0):,}" for c in TOKEN_COLUMNS] for r in rows]
+    out = console()
+    needed = _width(head + TOKEN_COLUMNS, [a + b for a, b in zip(cells, tokens, strict=True)])
+    show_tokens = wide or needed <= out.width
+    if wide and needed > out.width:
+        out.width = needed  # the user asked for every column: wrap lines, never cut cells
+    table = Table(title=title, title_justify="left")
+    for i, name in enumerate(head + (TOKEN_COLUMNS if show_tokens else ())):
+        text = i < len(names)
+        table.add_column(
+            name,
+            justify="left" if text else "right",
+            no_wrap=not text,
+            overflow="fold",  # a name too long for the terminal wraps; it is never cut with …
+        )
+    for i, row in enumerate(cells):
+        table.add_row(*row, *(tokens[i] if show_tokens else ()))
+    out.print(table)
+    if not show_tokens:
+        click.echo(f"(token columns hidden to fit {out.width} columns; --wide shows them)")
+
+
+def _text(value: Any) -> str:
+    return "—" if value is None or value == "" else str(value)
+
+
+def _share(cost: Any, total: Any) -> str:
+    if cost is None or not total:
+        return "—"
+    return f"{cost / total * 100:.1f}%"
+
+
+def _width(head: tuple[str, ...], rows: list[list[str]]) -> int:
+    """Characters a rich table of these cells needs (borders and padding included)."""
+    widths = [len(h) for h in head]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    return sum(widths) + 3 * len(widths) + 1
 
 
 def print_reconcile(ctx: click.Context, since: Any, until: Any, fmt: str) -> None:
