@@ -61,13 +61,23 @@ SHARED_DDL = [
 ]
 
 
-def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the main database (creating its folder) with the shared tables in place."""
+def connect(
+    path: str | Path,
+    *,
+    read_only: bool = False,
+    memory_limit: str | None = None,
+    temp_directory: Path | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the main database (creating its folder) with the shared tables in place, its memory
+    bounded (``models.limits``: a build that does not fit spills to ``temp_directory``)."""
+    from models import limits
+
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     con.execute("set timezone = 'UTC'")
+    limits.apply(con, memory_limit=memory_limit, temp_directory=temp_directory)
     if not read_only:
         ensure_tables(con, SHARED_DDL)
     return con

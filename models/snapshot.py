@@ -81,9 +81,15 @@ def identity(con: duckdb.DuckDBPyConnection) -> str:
     return str(row.get("snapshot_id") or row.get("published_at") or "")
 
 
-def open_snapshot(snapshot_path: Path) -> duckdb.DuckDBPyConnection:
+def open_snapshot(
+    snapshot_path: Path, *, memory_limit: str | None = None, temp_directory: Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open a snapshot (or the main database) read-only, its memory bounded (models.limits)."""
+    from models import limits
+
     con = duckdb.connect(str(snapshot_path), read_only=True)
     con.execute("set timezone = 'UTC'")
+    limits.apply(con, memory_limit=memory_limit, temp_directory=temp_directory)
     return con
 
 
