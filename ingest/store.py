@@ -10,6 +10,8 @@ from pathlib import Path
 
 import duckdb
 
+from models import incremental
+
 SHARED_DDL = [
     # One cursor per source and partition (S3 account/region prefix, log group, project, ...).
     """
@@ -59,6 +61,10 @@ SHARED_DDL = [
     )
     """,
 ]
+
+
+# What the next build must rebuild (models.incremental): the loader marks days here.
+SHARED_DDL += incremental.STATE_DDL
 
 
 def connect(
