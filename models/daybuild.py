@@ -181,7 +181,7 @@ def _context(con: duckdb.DuckDBPyConnection, days: set[date]) -> set[date]:
     row = con.execute(
         "select coalesce(try_cast(identity_setting('vertex_match_window_seconds', '2') "
         "as double), 2)"
-    ).fetchone()
+    ).fetchall()[0]
     window = abs(float(row[0])) if row and row[0] is not None else 2.0
     # a candidate pair spans one window; whether it is the only one, a second
     reach = max(1, math.ceil(3 * window / 86400))
@@ -268,7 +268,7 @@ def _day_table(con: duckdb.DuckDBPyConnection, name: str, days: set[date]) -> No
 def _has_temp(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     row = con.execute(
         "select count(*) from duckdb_tables() where temporary and table_name = ?", [name]
-    ).fetchone()
+    ).fetchall()[0]
     return bool(row and row[0])
 
 
@@ -288,6 +288,6 @@ def _drop_temp(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.execute(f"drop table temp.{name}")
     row = con.execute(
         "select count(*) from duckdb_views() where temporary and view_name = ?", [name]
-    ).fetchone()
+    ).fetchall()[0]
     if row and row[0]:
         con.execute(f"drop view temp.{name}")

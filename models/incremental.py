@@ -147,10 +147,10 @@ def fingerprint(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str, 
         digest = con.execute(
             "select md5(coalesce(string_agg(r, '\n' order by r), '')) from "
             f"(select cast(t as varchar) as r from {table} as t)"
-        ).fetchone()
+        ).fetchall()[0]
         prints[f"print:{REFERENCE_LABELS.get(table, table)}"] = str(digest[0] if digest else "")
     for table in raw:
-        row = con.execute(f"select count(*) from {table}").fetchone()
+        row = con.execute(f"select count(*) from {table}").fetchall()[0]
         prints[f"rows:{table}"] = str(row[0] if row else 0)
     return prints
 

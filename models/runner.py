@@ -169,7 +169,7 @@ def build(
     except BaseException:
         con.execute("rollback")
         raise
-    row = con.execute("select count(*) from usage_events").fetchone()
+    row = con.execute("select count(*) from usage_events").fetchall()[0]
     result.events = int(row[0]) if row else 0
     return result
 
