@@ -23,10 +23,12 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, timedelta
+from types import ModuleType
+from typing import Any
 
 import duckdb
 
-from models import incremental, runner
+from models import incremental
 
 # Marts whose rows each belong to one UTC day (the expression), computed only from the rows of
 # that day of the models they read (int_events and the marts above) and lookups (identity_map,
@@ -43,84 +45,83 @@ FULL_MARTS = {"quota_limits", "vertex_attribution"}  # small or whole-history: r
 EVENTS_DAY = incremental.day_of("occurred_at")
 
 
-def build_days(con: duckdb.DuckDBPyConnection, result: runner.BuildResult, days: set[date]) -> None:
-    drop_scratch(con)
+def build_days(
+    con: duckdb.DuckDBPyConnection, result: Any, days: set[date], rn: ModuleType
+) -> None:
+    """``rn`` is models.runner (passed in: it imports this module)."""
+    drop_scratch(con, rn)
     try:
-        _build_days(con, result, days)
+        _build_days(con, result, days, rn)
     finally:
-        drop_scratch(con)
+        drop_scratch(con, rn)
 
 
-def drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
+def drop_scratch(con: duckdb.DuckDBPyConnection, rn: ModuleType) -> None:
     """Drop the temp tables and views of an incremental build (and int_events) on ``con``."""
-    for name in _temps(con, "_inc_%") + [runner.EVENTS]:
+    for name in _temps(con, "_inc_%") + [rn.EVENTS]:
         _drop_temp(con, name)
 
 
 def _build_days(
-    con: duckdb.DuckDBPyConnection, result: runner.BuildResult, days: set[date]
+    con: duckdb.DuckDBPyConnection, result: Any, days: set[date], rn: ModuleType
 ) -> None:
-    staging, intermediate = _models(con, result)
+    staging, intermediate = _models(con, result, rn)
     if days:
-        _stage_days(con, staging, intermediate, days)
-    _drop_temp(con, runner.EVENTS)
-    con.execute(f"create temp view {runner.EVENTS} as select * from stg_events")
+        _stage_days(con, staging, intermediate, days, rn)
+    _drop_temp(con, rn.EVENTS)
+    con.execute(f"create temp view {rn.EVENTS} as select * from stg_events")
     rebuild = set(days)
-    built = set(result.staging) | set(result.intermediate) | {runner.EVENTS}
-    listed = set(runner.MART_ORDER)
-    extra = sorted(p.stem for p in runner.MARTS_DIR.glob("*.sql") if p.stem not in listed)
-    for name in runner.MART_ORDER + extra:
-        path = runner.MARTS_DIR / f"{name}.sql"
+    built = set(result.staging) | set(result.intermediate) | {rn.EVENTS}
+    listed = set(rn.MART_ORDER)
+    extra = sorted(p.stem for p in rn.MARTS_DIR.glob("*.sql") if p.stem not in listed)
+    for name in rn.MART_ORDER + extra:
+        path = rn.MARTS_DIR / f"{name}.sql"
         sql = path.read_text(encoding="utf-8") if path.is_file() else ""
-        missing = runner._missing(sql, runner._tables(con), built)
-        if missing and name not in runner.OPTIONAL_MARTS and name not in listed:
+        missing = rn._missing(sql, rn._tables(con), built)
+        if missing and name not in rn.OPTIONAL_MARTS and name not in listed:
             result.warnings.append(f"mart {name} skipped: missing {', '.join(missing)}")
             continue
         result.marts.append(name)
         if not (path.is_file() and not missing):
             # an optional mart without a file: created empty by the full build, stays empty
-            con.execute(f"create table if not exists {name} ({runner.OPTIONAL_MARTS[name]})")
+            con.execute(f"create table if not exists {name} ({rn.OPTIONAL_MARTS[name]})")
             continue
         if name in KEYED_MARTS:
             if days:
-                _merge_keys(con, name, sql, KEYED_MARTS[name])
+                _merge_keys(con, name, sql, KEYED_MARTS[name], rn.EVENTS)
         elif name in MATCH_MARTS:
             if days:
                 rebuild |= _rematch(con, name, sql)
         elif name in DAY_MARTS:
             if rebuild:
-                _replace_days(con, name, sql, rebuild)
+                _replace_days(con, name, sql, rebuild, rn.EVENTS)
         elif name not in FULL_MARTS or days:
             con.execute(f"create or replace table {name} as {sql}")
     result.days = sorted(rebuild)
 
 
 def _models(
-    con: duckdb.DuckDBPyConnection, result: runner.BuildResult
+    con: duckdb.DuckDBPyConnection, result: Any, rn: ModuleType
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """The staging and intermediate models a full build would build now (their SQL), named in
     ``result`` as a full build names them."""
-    tables = runner._tables(con)
+    tables = rn._tables(con)
     staging: list[tuple[str, str]] = []
-    for path in sorted(runner.STAGING_DIR.glob("stg_*.sql")):
+    for path in sorted(rn.STAGING_DIR.glob("stg_*.sql")):
         sql = path.read_text(encoding="utf-8")
-        missing = runner._missing(sql, tables, set())
+        missing = rn._missing(sql, tables, set())
         if missing:
             result.skipped_staging[path.stem] = f"missing {', '.join(missing)}"
             continue
         staging.append((path.stem, sql))
     result.staging = [n for n, _ in staging]
-    listed = [
-        n for n in runner.INTERMEDIATE_ORDER if (runner.INTERMEDIATE_DIR / f"{n}.sql").is_file()
-    ]
-    extra = sorted(
-        p.stem for p in runner.INTERMEDIATE_DIR.glob("int_*.sql") if p.stem not in listed
-    )
+    listed = [n for n in rn.INTERMEDIATE_ORDER if (rn.INTERMEDIATE_DIR / f"{n}.sql").is_file()]
+    extra = sorted(p.stem for p in rn.INTERMEDIATE_DIR.glob("int_*.sql") if p.stem not in listed)
     intermediate: list[tuple[str, str]] = []
     done = set(result.staging)
     for name in listed + extra:
-        sql = (runner.INTERMEDIATE_DIR / f"{name}.sql").read_text(encoding="utf-8")
-        if runner._missing(sql, tables, done):
+        sql = (rn.INTERMEDIATE_DIR / f"{name}.sql").read_text(encoding="utf-8")
+        if rn._missing(sql, tables, done):
             continue
         intermediate.append((name, sql))
         done.add(name)
@@ -133,15 +134,16 @@ def _stage_days(
     staging: list[tuple[str, str]],
     intermediate: list[tuple[str, str]],
     days: set[date],
+    rn: ModuleType,
 ) -> None:
     """Replace the rows of ``days`` in stg_events with the models run over their context."""
-    context = _context(con, days)
+    context = _context(con, days, rn)
     _day_table(con, "_inc_days", days)
     _day_table(con, "_inc_context", context)
     low = min(context).isoformat()
     high = (max(context) + timedelta(days=1)).isoformat()
     names: dict[str, str] = {}
-    for table in sorted(set(incremental.DAY_COLUMNS) & runner._tables(con)):
+    for table in sorted(set(incremental.DAY_COLUMNS) & rn._tables(con)):
         column = incremental.DAY_COLUMNS[table]
         names[table] = f"_inc_{table}"
         con.execute(
@@ -158,7 +160,7 @@ def _stage_days(
     for name, _ in staging:
         events = "int_" + name.removeprefix("stg_") + "_events"
         members.append(names[events] if events in built else names[name])
-    columns = ", ".join(runner._typed(c) for c in runner.STAGED_COLUMNS)
+    columns = ", ".join(rn._typed(c) for c in rn.STAGED_COLUMNS)
     union = "\nunion all\n".join(f"select {columns} from {m}" for m in members)
     if not union:
         union = "select * from stg_events where false"
@@ -175,7 +177,7 @@ def _stage_days(
     con.execute("insert into stg_events select * from _inc_events")
 
 
-def _context(con: duckdb.DuckDBPyConnection, days: set[date]) -> set[date]:
+def _context(con: duckdb.DuckDBPyConnection, days: set[date], rn: ModuleType) -> set[date]:
     """The days whose raw rows rebuilding ``days`` reads: the neighbours within the Vertex
     audit join's reach, and every day holding a copy of a group those days hold."""
     row = con.execute(
@@ -186,7 +188,7 @@ def _context(con: duckdb.DuckDBPyConnection, days: set[date]) -> set[date]:
     # a candidate pair spans one window; whether it is the only one, a second
     reach = max(1, math.ceil(3 * window / 86400))
     context = {d + timedelta(days=k) for d in days for k in range(-reach, reach + 1)}
-    tables = runner._tables(con)
+    tables = rn._tables(con)
     for table, key in incremental.GROUP_KEYS.items():
         if table not in tables:
             continue
@@ -200,11 +202,12 @@ def _context(con: duckdb.DuckDBPyConnection, days: set[date]) -> set[date]:
     return context
 
 
-def _merge_keys(con: duckdb.DuckDBPyConnection, name: str, sql: str, keys: tuple[str, ...]) -> None:
+def _merge_keys(
+    con: duckdb.DuckDBPyConnection, name: str, sql: str, keys: tuple[str, ...], events: str
+) -> None:
     """Resolve the rebuilt days' keys again and merge them in; drop keys no event has now."""
     con.execute(
-        f"create or replace temp table _inc_{name} as "
-        f"{_rename(sql, {runner.EVENTS: '_inc_events'})}"
+        f"create or replace temp table _inc_{name} as {_rename(sql, {events: '_inc_events'})}"
     )
     same = " and ".join(f"n.{k} is not distinct from m.{k}" for k in keys)
     con.execute(f"delete from {name} m where exists (select 1 from _inc_{name} n where {same})")
@@ -235,7 +238,9 @@ def _rematch(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> set[date]:
     return {r[0] for r in rows if r[0] is not None}
 
 
-def _replace_days(con: duckdb.DuckDBPyConnection, name: str, sql: str, days: set[date]) -> None:
+def _replace_days(
+    con: duckdb.DuckDBPyConnection, name: str, sql: str, days: set[date], events: str
+) -> None:
     """Run a day-partitioned mart over its inputs' rows of ``days``; replace those days."""
     _day_table(con, "_inc_rebuild", days)
     if not _has_temp(con, "_inc_day_events"):
@@ -243,7 +248,7 @@ def _replace_days(con: duckdb.DuckDBPyConnection, name: str, sql: str, days: set
             "create temp table _inc_day_events as select * from stg_events "
             f"where {EVENTS_DAY} in (select day from _inc_rebuild)"
         )
-    names = {runner.EVENTS: "_inc_day_events"}
+    names = {events: "_inc_day_events"}
     names.update({m: f"_inc_{m}" for m in DAY_MARTS if _has_temp(con, f"_inc_{m}")})
     con.execute(f"create or replace temp table _inc_{name} as {_rename(sql, names)}")
     day = DAY_MARTS[name]

@@ -31,6 +31,7 @@ Order:
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -155,7 +156,9 @@ def build(
         plan = state.plan(con, model_files(), force=force)
         result.reason = plan.reason
         if plan.full:
-            daybuild.drop_scratch(con)  # int_events may be an incremental build's view
+            daybuild.drop_scratch(
+                con, sys.modules[__name__]
+            )  # int_events may be an incremental build's view
             built = _build_staging(con, result)
             built |= _build_intermediate(con, result, built)
             _build_events(con, result)
@@ -163,7 +166,7 @@ def build(
             con.execute(f"create or replace table stg_events as select * from {EVENTS}")
         else:
             result.mode = "incremental"
-            daybuild.build_days(con, result, plan.days)
+            daybuild.build_days(con, result, plan.days, sys.modules[__name__])
         state.save(con, plan.fingerprint)
         con.execute("commit")
     except BaseException:
