@@ -55,6 +55,8 @@ STATE_DDL = [
     # day NULL: a change that touches every day (a table not partitioned by day)
     "create table if not exists build_dirty_days (raw_table varchar not null, day date)",
     "create table if not exists build_state (key varchar primary key, value varchar not null)",
+    # days rebuilt since the last publish; NULL: everything (models.snapshot.publish)
+    "create table if not exists publish_pending (day date)",
 ]
 
 
@@ -124,12 +126,26 @@ def plan(
     return Plan(False, days={d for _, d in marks}, fingerprint=prints)
 
 
-def save(con: duckdb.DuckDBPyConnection, prints: dict[str, str]) -> None:
+def save(
+    con: duckdb.DuckDBPyConnection, prints: dict[str, str], rebuilt: Iterable[date] | None
+) -> None:
     """After a build (inside its transaction): the marks it consumed are gone, the fingerprints
-    and raw row counts are the ones it built from."""
+    and raw row counts are the ones it built from, and the days it rebuilt (None: all) wait for
+    the next publish."""
     con.execute("delete from build_dirty_days")
+    if rebuilt is None:
+        con.execute("insert into publish_pending values (null)")
+    elif rebuilt:
+        con.executemany("insert into publish_pending values (?)", [[d] for d in set(rebuilt)])
+    published = con.execute(
+        "select value from build_state where key = 'published_snapshot_id'"
+    ).fetchall()
     con.execute("delete from build_state")
     con.executemany("insert into build_state values (?, ?)", sorted(prints.items()))
+    if published:
+        con.execute(
+            "insert into build_state values ('published_snapshot_id', ?)", [published[0][0]]
+        )
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str, str]:
@@ -169,3 +185,42 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return name in _tables(con)
+
+
+def pending_days(con: duckdb.DuckDBPyConnection, snapshot: Path) -> set[date] | None:
+    """The days to publish into a copy of the current snapshot, or None for a whole new one:
+    when anything was rebuilt in full since the last publish, or the snapshot file is not the
+    one this database last published (missing, replaced, never published)."""
+    tables = _tables(con)
+    if not {"publish_pending", "build_state"} <= tables or not snapshot.is_file():
+        return None
+    rows = con.execute("select day from publish_pending").fetchall()
+    if any(r[0] is None for r in rows):
+        return None
+    stored = con.execute(
+        "select value from build_state where key = 'published_snapshot_id'"
+    ).fetchall()
+    if not stored:
+        return None
+    path = str(snapshot).replace("'", "''")
+    con.execute(f"attach '{path}' as llmledger_published (read_only)")
+    try:
+        found = con.execute("select snapshot_id from llmledger_published.snapshot_info").fetchall()
+    except duckdb.Error:
+        found = []
+    finally:
+        con.execute("detach llmledger_published")
+    if not found or str(found[0][0]) != str(stored[0][0]):
+        return None
+    return {r[0] for r in rows}
+
+
+def published(con: duckdb.DuckDBPyConnection, snapshot_id: str) -> None:
+    """After the snapshot file was replaced: nothing is pending, and which snapshot it was."""
+    ensure_tables(con)
+    con.execute("begin transaction")
+    con.execute("delete from publish_pending")
+    con.execute(
+        "insert or replace into build_state values ('published_snapshot_id', ?)", [snapshot_id]
+    )
+    con.execute("commit")

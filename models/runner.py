@@ -167,7 +167,7 @@ def build(
         else:
             result.mode = "incremental"
             daybuild.build_days(con, result, plan.days, sys.modules[__name__])
-        state.save(con, plan.fingerprint)
+        state.save(con, plan.fingerprint, None if plan.full else result.days)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

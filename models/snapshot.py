@@ -8,6 +8,8 @@ its view and the next open sees the new one. Readers open it read-only, briefly,
 from __future__ import annotations
 
 import os
+import shutil
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -42,28 +44,72 @@ def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 def publish(
     con: duckdb.DuckDBPyConnection, snapshot_path: Path, extra: list[str] | None = None
 ) -> Path:
-    """Write every published table into a new file, then atomically replace the snapshot."""
+    """Write every published table into a new file, then atomically replace the snapshot.
+
+    Incremental where it can be (``models.incremental.pending_days``): the new file starts as a
+    copy of the current snapshot, and only the days rebuilt since the last publish are replaced
+    in the day-partitioned marts (``models.daybuild.DAY_MARTS``); the other tables are copied
+    whole. Readers keep the old file until the rename, so they never see a half-published one.
+    """
+    from models import daybuild, incremental
+
     snapshot_path = Path(snapshot_path)
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = snapshot_path.with_name(f".{snapshot_path.name}.{os.getpid()}.tmp")
     if tmp.exists():
         tmp.unlink()
     have = existing_tables(con)
+    days = incremental.pending_days(con, snapshot_path)
+    if days is not None:
+        shutil.copyfile(snapshot_path, tmp)
     con.execute(f"attach '{_quote(str(tmp))}' as llmledger_snapshot")
     try:
-        for table in PUBLISHED + list(extra or []):
-            if table in have:
+        kept = _snapshot_tables(con) if days is not None else set()
+        wanted = [t for t in PUBLISHED + list(extra or []) if t in have]
+        for table in wanted:
+            day = daybuild.DAY_MARTS.get(table)
+            if days is not None and day is not None and table in kept:
+                _replace_days(con, table, day, days)
+            else:
                 con.execute(
-                    f"create table llmledger_snapshot.{table} as select * from main.{table}"
+                    f"create or replace table llmledger_snapshot.{table} as "
+                    f"select * from main.{table}"
                 )
+        for table in kept - set(wanted) - {"snapshot_info"}:
+            con.execute(f"drop table llmledger_snapshot.{table}")
         con.execute(
-            "create table llmledger_snapshot.snapshot_info as "
+            "create or replace table llmledger_snapshot.snapshot_info as "
             "select current_timestamp as published_at, uuid()::varchar as snapshot_id"
+        )
+        snapshot_id = str(
+            con.execute("select snapshot_id from llmledger_snapshot.snapshot_info").fetchall()[0][0]
         )
     finally:
         con.execute("detach llmledger_snapshot")
     os.replace(tmp, snapshot_path)
+    incremental.published(con, snapshot_id)
     return snapshot_path
+
+
+def _snapshot_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "select table_name from duckdb_tables() where database_name = 'llmledger_snapshot'"
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _replace_days(con: duckdb.DuckDBPyConnection, table: str, day: str, days: set[date]) -> None:
+    if not days:
+        return
+    con.execute("create or replace temp table _publish_days (day date)")
+    con.executemany("insert into _publish_days values (?)", [[d] for d in sorted(days)])
+    target = f"llmledger_snapshot.{table}"
+    con.execute(f"delete from {target} where {day} in (select day from _publish_days)")
+    con.execute(
+        f"insert into {target} select * from main.{table} "
+        f"where {day} in (select day from _publish_days)"
+    )
+    con.execute("drop table _publish_days")
 
 
 def identity(con: duckdb.DuckDBPyConnection) -> str:

@@ -358,3 +358,54 @@ def test_a_table_not_partitioned_by_day_rebuilds_everything(ledger) -> None:  # 
     ]
     ingest(con_rows, "raw_litellm_teams")
     assert build()[0] == "full rebuild: raw_litellm_teams changed (not partitioned by day)"
+
+
+def assert_snapshot_is_the_database(db: Path) -> None:
+    from models.snapshot import PUBLISHED
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con.execute(f"attach '{db.with_name('ledger.snapshot.duckdb')}' as snap (read_only)")
+        tables = {
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'snap'"
+            ).fetchall()
+        }
+        for table in PUBLISHED:
+            if table in ("ingest_runs", "ingest_cursors"):
+                continue  # the run log gains the publish's own line after it
+            assert table in tables
+            for a, b in (("main", "snap"), ("snap", "main")):
+                extra = con.execute(
+                    f"select * from {a}.{table} except all select * from {b}.{table}"
+                ).fetchall()
+                assert extra == [], f"{table}: rows only in {a}: {extra[:3]}"
+    finally:
+        con.close()
+
+
+def snapshot_id(db: Path) -> str:
+    con = duckdb.connect(str(db.with_name("ledger.snapshot.duckdb")), read_only=True)
+    try:
+        return str(con.execute("select snapshot_id from snapshot_info").fetchall()[0][0])
+    finally:
+        con.close()
+
+
+def test_publish_replaces_only_the_rebuilt_days_and_equals_the_database(ledger) -> None:  # type: ignore[no-untyped-def]
+    build, ingest, people, db = ledger
+    build()
+    first = snapshot_id(db)
+    assert_snapshot_is_the_database(db)
+    ingest([bedrock_row("new", at(1, 700)), bedrock_row("b0", at(4, 10), tokens=7)])
+    assert build()[0] == "incremental build: 3 days rebuilt (2026-10-01, 2026-10-02, 2026-10-05)"
+    second = snapshot_id(db)
+    assert second != first
+    assert_snapshot_is_the_database(db)
+    assert build()[0] == "incremental build: 0 days rebuilt"
+    assert snapshot_id(db) != second  # a fresh id on every publish
+    assert_snapshot_is_the_database(db)
+    people.write_text(PEOPLE[1], encoding="utf-8")
+    build()
+    assert_snapshot_is_the_database(db)
