@@ -34,15 +34,31 @@ from models import incremental
 # that day of the models they read (int_events and the marts above) and lookups (identity_map,
 # price_book, gateway_matches).
 DAY_MARTS = {
-    "usage_events": incremental.day_of("occurred_at"),
-    "usage_minute": incremental.day_of("minute_at"),
-    "usage_daily": "day",
-    "usage_minute_quota": incremental.day_of("minute_at"),
+    "usage_events": "occurred_at",
+    "usage_minute": "minute_at",
+    "usage_daily": "day",  # a date; the others are timestamptz
+    "usage_minute_quota": "minute_at",
 }
 KEYED_MARTS = {"identity_map": ("source", "principal", "person_hint", "team_hint")}
 MATCH_MARTS = {"gateway_matches"}  # rebuilt whole; days of the events whose match changed
 FULL_MARTS = {"quota_limits", "vertex_attribution"}  # small or whole-history: rebuilt in full
 EVENTS_DAY = incremental.day_of("occurred_at")
+
+
+def in_days(column: str, table: str, days: set[date]) -> str:
+    """A filter for the rows of ``column`` (a UTC timestamptz, or the date ``day``) on the days
+    listed in the temp table ``table``; the range lets DuckDB skip row groups outside it."""
+    low, high = min(days), max(days) + timedelta(days=1)
+    if column == "day":
+        return (
+            f"day >= date '{low.isoformat()}' and day < date '{high.isoformat()}' "
+            f"and day in (select day from {table})"
+        )
+    return (
+        f"{column} >= timestamptz '{low.isoformat()} 00:00:00+00' "
+        f"and {column} < timestamptz '{high.isoformat()} 00:00:00+00' "
+        f"and {incremental.day_of(column)} in (select day from {table})"
+    )
 
 
 def build_days(
@@ -140,17 +156,13 @@ def _stage_days(
     context = _context(con, days, rn)
     _day_table(con, "_inc_days", days)
     _day_table(con, "_inc_context", context)
-    low = min(context).isoformat()
-    high = (max(context) + timedelta(days=1)).isoformat()
     names: dict[str, str] = {}
     for table in sorted(set(incremental.DAY_COLUMNS) & rn._tables(con)):
         column = incremental.DAY_COLUMNS[table]
         names[table] = f"_inc_{table}"
         con.execute(
             f"create or replace temp view _inc_{table} as select * from {table} "
-            f"where {column} >= timestamptz '{low} 00:00:00+00' "
-            f"and {column} < timestamptz '{high} 00:00:00+00' "
-            f"and {incremental.day_of(column)} in (select day from _inc_context)"
+            f"where {in_days(column, '_inc_context', context)}"
         )
     for name, sql in staging + intermediate:
         names[name] = f"_inc_{name}"
@@ -166,14 +178,14 @@ def _stage_days(
         union = "select * from stg_events where false"
     con.execute(
         f"create or replace temp table _inc_events as select * from ({union}) as u "
-        f"where {EVENTS_DAY} in (select day from _inc_days)"
+        f"where {in_days('occurred_at', '_inc_days', days)}"
     )
     keys = ", ".join(KEYED_MARTS["identity_map"])
     con.execute(
         f"create or replace temp table _inc_old_keys as select distinct {keys} from stg_events "
-        f"where {EVENTS_DAY} in (select day from _inc_days)"
+        f"where {in_days('occurred_at', '_inc_days', days)}"
     )
-    con.execute(f"delete from stg_events where {EVENTS_DAY} in (select day from _inc_days)")
+    con.execute(f"delete from stg_events where {in_days('occurred_at', '_inc_days', days)}")
     con.execute("insert into stg_events select * from _inc_events")
 
 
@@ -246,13 +258,12 @@ def _replace_days(
     if not _has_temp(con, "_inc_day_events"):
         con.execute(
             "create temp table _inc_day_events as select * from stg_events "
-            f"where {EVENTS_DAY} in (select day from _inc_rebuild)"
+            f"where {in_days('occurred_at', '_inc_rebuild', days)}"
         )
     names = {events: "_inc_day_events"}
     names.update({m: f"_inc_{m}" for m in DAY_MARTS if _has_temp(con, f"_inc_{m}")})
     con.execute(f"create or replace temp table _inc_{name} as {_rename(sql, names)}")
-    day = DAY_MARTS[name]
-    con.execute(f"delete from {name} where {day} in (select day from _inc_rebuild)")
+    con.execute(f"delete from {name} where {in_days(DAY_MARTS[name], '_inc_rebuild', days)}")
     con.execute(f"insert into {name} select * from _inc_{name}")
 
 

@@ -67,9 +67,11 @@ def publish(
         kept = _snapshot_tables(con) if days is not None else set()
         wanted = [t for t in PUBLISHED + list(extra or []) if t in have]
         for table in wanted:
-            day = daybuild.DAY_MARTS.get(table)
-            if days is not None and day is not None and table in kept:
-                _replace_days(con, table, day, days)
+            column = daybuild.DAY_MARTS.get(table)
+            if days is not None and column is not None and table in kept:
+                if days:  # else the copy already holds every row
+                    rows = daybuild.in_days(column, "_publish_days", days)
+                    _replace_days(con, table, rows, days)
             else:
                 con.execute(
                     f"create or replace table llmledger_snapshot.{table} as "
@@ -98,17 +100,15 @@ def _snapshot_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def _replace_days(con: duckdb.DuckDBPyConnection, table: str, day: str, days: set[date]) -> None:
+def _replace_days(con: duckdb.DuckDBPyConnection, table: str, rows: str, days: set[date]) -> None:
+    """Replace the rows of ``table`` that ``rows`` (a filter on _publish_days) selects."""
     if not days:
         return
     con.execute("create or replace temp table _publish_days (day date)")
     con.executemany("insert into _publish_days values (?)", [[d] for d in sorted(days)])
     target = f"llmledger_snapshot.{table}"
-    con.execute(f"delete from {target} where {day} in (select day from _publish_days)")
-    con.execute(
-        f"insert into {target} select * from main.{table} "
-        f"where {day} in (select day from _publish_days)"
-    )
+    con.execute(f"delete from {target} where {rows}")
+    con.execute(f"insert into {target} select * from main.{table} where {rows}")
     con.execute("drop table _publish_days")
 
 
