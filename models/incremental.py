@@ -203,7 +203,10 @@ def pending_days(con: duckdb.DuckDBPyConnection, snapshot: Path) -> set[date] | 
     if not stored:
         return None
     path = str(snapshot).replace("'", "''")
-    con.execute(f"attach '{path}' as llmledger_published (read_only)")
+    try:
+        con.execute(f"attach '{path}' as llmledger_published (read_only)")
+    except duckdb.Error:
+        return None  # not a database we can read: publish a whole new one
     try:
         found = con.execute("select snapshot_id from llmledger_published.snapshot_info").fetchall()
     except duckdb.Error:

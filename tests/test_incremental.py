@@ -409,3 +409,12 @@ def test_publish_replaces_only_the_rebuilt_days_and_equals_the_database(ledger) 
     people.write_text(PEOPLE[1], encoding="utf-8")
     build()
     assert_snapshot_is_the_database(db)
+    # a snapshot that is not the one last published (gone, or another file): a whole new one
+    ingest([bedrock_row("late", at(0, 5))])
+    db.with_name("ledger.snapshot.duckdb").write_bytes(b"not a database")
+    assert build()[0] == "incremental build: 1 day rebuilt (2026-10-01)"
+    assert_snapshot_is_the_database(db)
+    ingest([bedrock_row("later", at(2, 5))])
+    db.with_name("ledger.snapshot.duckdb").unlink()
+    build()
+    assert_snapshot_is_the_database(db)
