@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -93,20 +94,48 @@ def serve(app: AppContext, *, port: int = 8501, address: str | None = None) -> N
             "streamlit is not installed; install it with `pip install 'llmledger[dashboard]'`"
         )
     script = app_script()
+    section = app.config.section("dashboard")
     env = dashboard_env(
-        snapshot,
-        app.config.section("dashboard"),
-        memory_limit=app.memory_limit,
-        temp_directory=app.temp_directory,
+        snapshot, section, memory_limit=app.memory_limit, temp_directory=app.temp_directory
     )
-    shown = address or "localhost"
+    address = bind_address(address, signed_in=bool(section.get("auth")))
+    check_port(address, port)  # before the URL is printed: a busy port is one line, exit 2
+    shown = "localhost" if address == LOOPBACK else address
     app.log(
         "dashboard",
-        f"dashboard on http://{shown}:{port} (snapshot {snapshot})",
+        f"dashboard on http://{shown}:{port} (snapshot {snapshot}; Ctrl-C stops it)",
         port=port,
+        address=address,
         snapshot=str(snapshot),
     )
     sys.exit(run_streamlit(streamlit_command(script, port, address), env))
+
+
+LOOPBACK = "127.0.0.1"
+
+
+def bind_address(address: str | None, *, signed_in: bool) -> str:
+    """Where the dashboard listens: ``--address`` if given; else every interface when sign-in
+    is on, and only this machine when it is off (no sign-in means anyone who can reach the
+    port sees every team's spend)."""
+    if address:
+        return address
+    return "0.0.0.0" if signed_in else LOOPBACK  # noqa: S104 - only with sign-in on
+
+
+def check_port(address: str, port: int) -> None:
+    """Fail now, in one line, if ``address:port`` cannot be bound."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ConfigError(
+                f"cannot serve the dashboard on {address}:{port}: {reason.lower()}; "
+                "pick another port with --port (or stop what is using it)"
+            ) from None
 
 
 def run_streamlit(command: list[str], env: dict[str, str]) -> int:

@@ -205,6 +205,8 @@ def _contracted(cost: str, pct: str) -> str:
 
 SIMPLE_COLUMNS = (
     "billing_month",
+    "period_start",
+    "period_end",
     "cost_center",
     "team",
     "developer",
@@ -218,6 +220,8 @@ SIMPLE_COLUMNS = (
     "cache_write_1h_tokens",
     "list_cost_usd",
     "contracted_cost_usd",
+    "charge_usd",
+    "rounding_usd",
     "unpriced_requests",
     "currency",
     "price_versions",
@@ -257,9 +261,36 @@ grouped as (
     from priced
     group by cost_center, team, developer, provider, model
 ),
+-- Cents to book: each row's contracted cost rounded down to the cent, and the cents the
+-- rounding left over handed out one each to the rows with the largest remainders (ties in
+-- row order), so the booked cents add up to the month's total rounded to the cent.
+cents as (
+    select *,
+        floor(contracted_cost_usd * 100) * cast(0.01 as decimal(3, 2)) as floor_usd,
+        contracted_cost_usd - floor(contracted_cost_usd * 100) * cast(0.01 as decimal(3, 2))
+            as remainder_usd
+    from grouped
+),
+ranked as (
+    select *,
+        row_number() over (
+            order by remainder_usd desc nulls last, cost_center, team, developer, provider, model
+        ) as remainder_rank,
+        (round(sum(contracted_cost_usd) over (), 2) - sum(floor_usd) over ()) * 100
+            as spare_cents
+    from cents
+),
+charged as (
+    select *,
+        floor_usd + case when remainder_rank <= spare_cents then cast(0.01 as decimal(3, 2))
+                         else cast(0 as decimal(3, 2)) end as charge_usd
+    from ranked
+),
 final as (
     select
         ? as billing_month,
+        ? as period_start,
+        ? as period_end,
         {safe("cost_center")} as cost_center,
         {safe("team")} as team,
         {safe("developer")} as developer,
@@ -273,12 +304,14 @@ final as (
         cast(cache_write_1h_tokens as varchar) as cache_write_1h_tokens,
         {num("list_cost_usd")} as list_cost_usd,
         {num("contracted_cost_usd")} as contracted_cost_usd,
+        cast(charge_usd as varchar) as charge_usd,
+        {num("charge_usd - contracted_cost_usd")} as rounding_usd,
         cast(unpriced_requests as varchar) as unpriced_requests,
         '{CURRENCY}' as currency,
         {safe("price_versions")} as price_versions,
-        grouped.cost_center as sort_1, grouped.team as sort_2, grouped.developer as sort_3,
-        grouped.provider as sort_4, grouped.model as sort_5
-    from grouped
+        charged.cost_center as sort_1, charged.team as sort_2, charged.developer as sort_3,
+        charged.provider as sort_4, charged.model as sort_5
+    from charged
 )"""
     return sql, params
 
@@ -292,7 +325,15 @@ def billing_simple(
     start, end = month_bounds(month)
     ctes, params = billing_simple_sql(discounts)
     summary = _summary(con, start, end, discounts)
-    summary.rows = write_csv(con, ctes, SIMPLE_COLUMNS, 5, params + [start, end, month], out)
+    last_day = (end - timedelta(days=1)).date().isoformat()
+    summary.rows = write_csv(
+        con,
+        ctes,
+        SIMPLE_COLUMNS,
+        5,
+        params + [start, end, month, start.date().isoformat(), last_day],
+        out,
+    )
     return summary
 
 
@@ -363,7 +404,9 @@ def _typed_union() -> str:
             f"g.{token_type}_tokens as tokens, g.{token_type}_requests as type_requests, "
             f"p.{token_type}_usd_per_mtok as unit_price "
             f"from grouped g left join prices p on p.price_version = g.price_version "
-            f"where g.{token_type}_tokens > 0"
+            f"where g.{token_type}_tokens > 0" + (" or g.first_order is null" if i == 0 else "")
+            # a group whose requests used no tokens at all still gets its (zero) input row,
+            # so that its requests are counted in x_Requests
         )
     return "\n        union all ".join(parts)
 
@@ -400,6 +443,11 @@ def billing_focus_sql(
         for t in TOKEN_TYPES
     )
     labels = " ".join(f"when '{t}' then '{label}'" for t, label in TOKEN_LABELS.items())
+    first_order = (
+        "case "
+        + " ".join(f"when sum({t}_tokens) > 0 then {i}" for i, t in enumerate(TOKEN_TYPES))
+        + " end"
+    )
     grain = (
         "day, provider, source, developer, team, cost_center, project, identity_status, model, "
         "region, pricing_scope, pricing_tier, price_version, unpriced"
@@ -433,7 +481,11 @@ prices as (
 ),
 grouped as (
     select {grain},
-        {token_sums}
+        {token_sums},
+        count(*) as requests,
+        -- the group's first token-type row carries its request count, the others 0, so the
+        -- column sums to the number of requests
+        {first_order} as first_order
     from events
     group by {grain}
 ),
@@ -450,7 +502,7 @@ costed as (
 final as (
     select
         coalesce(a.id, c.provider) as BillingAccountId,
-        a.name as BillingAccountName,
+        coalesce(a.name, c.provider) as BillingAccountName,
         '{CURRENCY}' as BillingCurrency,
         {_iso("date_trunc('month', c.day)")} as BillingPeriodStart,
         {_iso("date_trunc('month', c.day) + interval 1 month")} as BillingPeriodEnd,
@@ -511,7 +563,10 @@ final as (
         c.token_type as x_TokenType,
         {safe("c.pricing_scope")} as x_PricingScope,
         {safe("c.pricing_tier")} as x_PricingTier,
-        cast(c.type_requests as varchar) as x_Requests,
+        cast(case when c.token_order = coalesce(c.first_order, 0) then c.requests else 0 end
+            as varchar)
+            as x_Requests,
+        cast(c.type_requests as varchar) as x_TokenTypeRequests,
         case when c.unpriced or c.unit_price is null then 'unpriced' else 'estimated' end
             as x_CostSource,
         {safe("c.price_version")} as x_PriceBookVersion,

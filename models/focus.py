@@ -257,6 +257,7 @@ CUSTOM_EXPORT_COLUMNS: tuple[str, ...] = (
     "x_PricingScope",
     "x_PricingTier",
     "x_Requests",
+    "x_TokenTypeRequests",
     "x_CostSource",
     "x_PriceBookVersion",
     "x_DiscountPct",

@@ -618,6 +618,36 @@ def test_totals_equal_usage_events_to_the_cent(synthetic: dict[str, Path]) -> No
     assert contracted == sum(dec(r["contracted_cost_usd"]) for r in usage if r["counted"] == "true")
 
 
+def test_cents_to_book_add_up_to_the_rounded_total(synthetic: dict[str, Path]) -> None:
+    """Finance books cents: each row's charge is its exact cost rounded so that the rows add up
+    to the month's exact total rounded to the cent, and the remainder is shown beside it."""
+    _, simple = parse(export_file(synthetic, "s.csv", "billing", "--month", "2025-10"))
+    priced = [r for r in simple if r["contracted_cost_usd"]]
+    exact = sum(dec(r["contracted_cost_usd"]) for r in priced)
+    assert exact == Decimal("1.27886325")  # list 1.427355 after the configured discounts
+    assert sum(dec(r["charge_usd"]) for r in priced) == Decimal("1.28")
+    assert all(len(r["charge_usd"].split(".")[1]) == 2 for r in priced)
+    for r in priced:
+        assert dec(r["charge_usd"]) - dec(r["contracted_cost_usd"]) == dec(r["rounding_usd"])
+        assert abs(dec(r["rounding_usd"])) < Decimal("0.01")
+    unpriced = [r for r in simple if not r["contracted_cost_usd"]]
+    assert unpriced and all(r["charge_usd"] == r["rounding_usd"] == "" for r in unpriced)
+    assert {(r["period_start"], r["period_end"]) for r in simple} == {("2025-10-01", "2025-10-31")}
+
+
+def test_focus_request_counts_sum_to_the_requests(synthetic: dict[str, Path]) -> None:
+    """x_Requests sits on one row per request group (0 on its other token-type rows), so it
+    sums to the requests; x_TokenTypeRequests keeps how many requests had each token type."""
+    _, simple = parse(export_file(synthetic, "s.csv", "billing", "--month", "2025-10"))
+    _, rows = parse(
+        export_file(synthetic, "f.csv", "billing", "--month", "2025-10", "--format", "focus")
+    )
+    # FOCUS leaves unpriced requests out; b5, which used no tokens, is on a zero input row
+    priced_requests = sum(int(r["requests"]) - int(r["unpriced_requests"]) for r in simple)
+    assert sum(int(r["x_Requests"]) for r in rows) == priced_requests
+    assert sum(int(r["x_TokenTypeRequests"]) for r in rows) > priced_requests
+
+
 def test_discounts_per_provider_and_model_from_a_date(synthetic: dict[str, Path]) -> None:
     usage = {r["event_id"]: r for r in parse(export_file(synthetic, "u.csv", "usage"))[1]}
     # b1 (Oct 1): only the provider-wide 10% applies; b4 (Oct 16): the model's 12.5% wins.
@@ -720,7 +750,8 @@ def test_focus_export_conforms_to_focus_1_2(synthetic: dict[str, Path]) -> None:
         "2025-10-02T00:00:00Z",
     )
     vertex = next(r for r in rows if r["x_Source"] == "vertex")
-    assert (vertex["BillingAccountId"], vertex["BillingAccountName"]) == ("vertex", None)
+    # no [[export.billing_accounts]] entry for Vertex: the provider names the account
+    assert (vertex["BillingAccountId"], vertex["BillingAccountName"]) == ("vertex", "vertex")
     assert vertex["ServiceName"] == "Vertex AI"
     assert len(data) > 0
 
@@ -870,6 +901,9 @@ def test_sample_billing_simple_golden_and_totals(sample: dict[str, Path]) -> Non
     assert expected.quantize(Decimal("0.01")) == sum(
         dec(r["list_cost_usd"]) for r in rows
     ).quantize(Decimal("0.01"))
+    contracted = sum(dec(r["contracted_cost_usd"]) for r in rows if r["contracted_cost_usd"])
+    booked = sum(dec(r["charge_usd"]) for r in rows if r["charge_usd"])
+    assert booked == contracted.quantize(Decimal("0.01"))
 
 
 def test_sample_focus_conforms_and_adds_up(sample: dict[str, Path]) -> None:
@@ -882,6 +916,14 @@ def test_sample_focus_conforms_and_adds_up(sample: dict[str, Path]) -> None:
     expected = counted_cost(con, "2026-10-01 00:00:00+00", "2026-11-01 00:00:00+00")
     con.close()
     assert sum(dec(r["ListCost"]) for r in rows) == expected
+    con = duckdb.connect(str(sample["snapshot"]), read_only=True)
+    ((requests,),) = con.execute(
+        "select count(*) from usage_events where counted and billable and cost_usd is not null "
+        "and occurred_at >= timestamptz '2026-10-01 00:00:00+00' "
+        "and occurred_at < timestamptz '2026-11-01 00:00:00+00'"
+    ).fetchall()
+    con.close()
+    assert sum(int(r["x_Requests"]) for r in rows) == requests
     # byte for byte, as a digest: the file is several MB
     check_golden(
         "billing_focus_sample_2026-10.sha256", (hashlib.sha256(data).hexdigest() + "\n").encode()

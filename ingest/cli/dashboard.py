@@ -17,7 +17,11 @@ from ingest.dashboard_server import serve
     envvar="LLMLEDGER_PORT",
     help="Port to serve on (env LLMLEDGER_PORT).",
 )
-@click.option("--address", metavar="A", help="Address to bind, e.g. 0.0.0.0 (default: all).")
+@click.option(
+    "--address",
+    metavar="A",
+    help="Address to bind, e.g. 0.0.0.0 [default: 127.0.0.1; all interfaces with sign-in on].",
+)
 @click.pass_context
 def dashboard(ctx: click.Context, port: int, address: str | None) -> None:
     """Serve the managers' dashboard (Streamlit) on the published snapshot.

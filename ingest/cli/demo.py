@@ -31,6 +31,11 @@ DEFAULT_DEMO_DB = "llmledger-demo.duckdb"
 )
 @click.option("--port", type=int, default=8501, show_default=True, help="Dashboard port.")
 @click.option(
+    "--address",
+    metavar="A",
+    help="Address the dashboard binds, e.g. 0.0.0.0 [default: 127.0.0.1].",
+)
+@click.option(
     "--sample-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=SAMPLE_DIR,
@@ -38,11 +43,14 @@ DEFAULT_DEMO_DB = "llmledger-demo.duckdb"
     help="Where the sample data lives (default: the repository's sample_data/).",
 )
 @click.pass_context
-def demo(ctx: click.Context, no_dashboard: bool, port: int, sample_dir: Path) -> None:
+def demo(
+    ctx: click.Context, no_dashboard: bool, port: int, address: str | None, sample_dir: Path
+) -> None:
     """Load the sample data through the real ingest paths, print a report, start the dashboard.
 
     The database is --db (or LLMLEDGER_DB), else ./llmledger-demo.duckdb; the demo configuration
-    is sample_data/llmledger.toml unless --config is given.
+    is sample_data/llmledger.toml unless --config is given. The dashboard runs in the
+    foreground on http://localhost:8501 (this machine only); Ctrl-C stops it.
 
     \b
     Example:
@@ -75,7 +83,7 @@ def demo(ctx: click.Context, no_dashboard: bool, port: int, sample_dir: Path) ->
         return
     from ingest.dashboard_server import serve
 
-    serve(app, port=port)
+    serve(app, port=port, address=address)
 
 
 def print_demo_report(app: AppContext) -> None:
