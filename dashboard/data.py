@@ -28,6 +28,8 @@ import streamlit as st
 from models import snapshot, views
 
 SNAPSHOT_ENV = "LLMLEDGER_SNAPSHOT"
+MEMORY_LIMIT_ENV = "LLMLEDGER_MEMORY_LIMIT"  # [database] memory_limit, set by `llmledger dashboard`
+TEMP_DIRECTORY_ENV = "LLMLEDGER_TEMP_DIRECTORY"  # [database] temp_directory
 SCOPE_KEY = "llmledger_scope"
 PIN_KEY = "llmledger_snapshot"  # the snapshot this script run reads (see pin)
 
@@ -65,6 +67,16 @@ def _to_frame(result: Any) -> Any:
     return result
 
 
+def _open(path: Path) -> Any:
+    """The snapshot, read-only, with the memory limit and spill folder the config gives."""
+    temp = os.environ.get(TEMP_DIRECTORY_ENV)
+    return snapshot.open_snapshot(
+        path,
+        memory_limit=os.environ.get(MEMORY_LIMIT_ENV) or None,
+        temp_directory=Path(temp) if temp else None,
+    )
+
+
 def run_view(
     path: str,
     name: str,
@@ -77,7 +89,7 @@ def run_view(
     cache). Pages use :func:`query`, which always passes the viewer's scope. With ``expect``
     (a snapshot identity), raises SnapshotMoved if the file is no longer that snapshot."""
     with _OPEN_LOCK:
-        con = snapshot.open_snapshot(Path(path))
+        con = _open(Path(path))
         try:
             if expect is not None and snapshot.identity(con) != expect:
                 raise SnapshotMoved(path)
@@ -93,7 +105,7 @@ def pin() -> str:
     range of the old one with the totals of the new one."""
     path = snapshot_path()
     with _OPEN_LOCK:
-        con = snapshot.open_snapshot(path)
+        con = _open(path)
         try:
             pinned = snapshot.identity(con)
         finally:

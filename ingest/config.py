@@ -57,7 +57,13 @@ _DISCOUNT = {
 }
 _BILLING_ACCOUNT = {"provider": _STR, "id": _STR, "name?": _STR}
 SPEC: dict[str, Any] = {
-    "database?": {"path?": _STR, "snapshot?": _STR, "scratch?": _STR},
+    "database?": {
+        "path?": _STR,
+        "snapshot?": _STR,
+        "scratch?": _STR,
+        "memory_limit?": _STR,  # DuckDB's memory_limit: '4GB', '512MiB' or '50%' (default)
+        "temp_directory?": _STR,  # where a build spills (default: beside the database)
+    },
     "people?": {"directory": _STR},
     "identity?": {
         "request_metadata_developer_key?": _STR,
@@ -236,6 +242,14 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:?\d{
 
 def _check_values(raw: dict[str, Any], path: Path) -> None:
     """Checks beyond types: price overrides, regexes, dates and decimal strings."""
+    from models import limits
+
+    memory_limit = raw.get("database", {}).get("memory_limit")
+    if memory_limit is not None and not limits.valid_memory_limit(memory_limit):
+        raise ConfigError(
+            f"{path}: database.memory_limit = {memory_limit!r} is not a size; use e.g. "
+            "'4GB', '512MiB' or '50%' (a share of the machine's memory)"
+        )
     for i, o in enumerate(raw.get("prices", {}).get("overrides", [])):
         where = f"prices.overrides[{i}]"
         if ("usd_per_mtok" in o) == ("discount_pct" in o):

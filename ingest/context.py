@@ -60,8 +60,28 @@ class AppContext:
             return self.config.resolve(configured)
         return self.db_path.parent / f".{self.db_path.name}.scratch"
 
+    @property
+    def memory_limit(self) -> str:
+        """``[database] memory_limit`` (DuckDB's size, or a share of memory), default 50%."""
+        from models import limits
+
+        return str(
+            self.config.section("database").get("memory_limit") or limits.DEFAULT_MEMORY_LIMIT
+        )
+
+    @property
+    def temp_directory(self) -> Path:
+        """Where DuckDB spills what does not fit in memory_limit: ``[database] temp_directory``,
+        else a private folder in the scratch directory."""
+        configured = self.config.section("database").get("temp_directory")
+        if configured:
+            return self.config.resolve(configured)
+        return self.scratch_dir / "duckdb"
+
     def connect(self) -> duckdb.DuckDBPyConnection:
-        con = store.connect(self.db_path)
+        con = store.connect(
+            self.db_path, memory_limit=self.memory_limit, temp_directory=self.temp_directory
+        )
         store.ensure_tables(con, raw_table_ddl())
         return con
 

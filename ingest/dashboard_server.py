@@ -21,6 +21,8 @@ SNAPSHOT_ENV = "LLMLEDGER_SNAPSHOT"
 AUTH_ENV = "LLMLEDGER_AUTH"
 ADMINS_ENV = "LLMLEDGER_ADMINS"
 TITLE_ENV = "LLMLEDGER_TITLE"
+MEMORY_LIMIT_ENV = "LLMLEDGER_MEMORY_LIMIT"  # [database] memory_limit, for the snapshot opens
+TEMP_DIRECTORY_ENV = "LLMLEDGER_TEMP_DIRECTORY"  # [database] temp_directory
 
 
 def app_script() -> Path:
@@ -57,9 +59,19 @@ def streamlit_command(script: Path, port: int, address: str | None) -> list[str]
     return command
 
 
-def dashboard_env(snapshot: Path, section: dict[str, Any]) -> dict[str, str]:
+def dashboard_env(
+    snapshot: Path,
+    section: dict[str, Any],
+    *,
+    memory_limit: str | None = None,
+    temp_directory: Path | None = None,
+) -> dict[str, str]:
     env = dict(os.environ)
     env[SNAPSHOT_ENV] = str(snapshot.resolve())
+    if memory_limit:
+        env[MEMORY_LIMIT_ENV] = memory_limit
+    if temp_directory is not None:
+        env[TEMP_DIRECTORY_ENV] = str(temp_directory.resolve())
     env[AUTH_ENV] = "1" if section.get("auth") else "0"
     env[ADMINS_ENV] = ",".join(str(a) for a in section.get("admins", []))
     if section.get("title"):
@@ -83,7 +95,9 @@ def serve(app: AppContext, *, port: int = 8501, address: str | None = None) -> N
         )
     script = app_script()
     section = app.config.section("dashboard")
-    env = dashboard_env(snapshot, section)
+    env = dashboard_env(
+        snapshot, section, memory_limit=app.memory_limit, temp_directory=app.temp_directory
+    )
     address = bind_address(address, signed_in=bool(section.get("auth")))
     check_port(address, port)  # before the URL is printed: a busy port is one line, exit 2
     shown = "localhost" if address == LOOPBACK else address

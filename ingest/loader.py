@@ -17,6 +17,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from models import incremental
+
 _counter = itertools.count()
 
 
@@ -165,6 +167,7 @@ class Loader:
         result = LoadResult()
         page_view = f"_llmledger_page_{suffix}"
         dedup = f"_llmledger_dedup_{suffix}"
+        fresh = f"_llmledger_changed_{suffix}"
         columns = self.columns[table]
         try:
             self._stage(rows, page_view)
@@ -190,15 +193,23 @@ class Loader:
             changed = total  # every row is new when none of their keys exists yet
             if existing:
                 table_cols = ", ".join(f"t.{c}" for c in columns)
-                changed = _scalar(
-                    con,
-                    f"select count(*) from (select {cols} from {source_rows} except "
-                    f"select {table_cols} from {table} t semi join {source_rows} p on {join})",
+                con.execute(
+                    f"create or replace temp table {fresh} as select {cols} from {source_rows} "
+                    f"except select {table_cols} from {table} t semi join {source_rows} p on {join}"
                 )
+                changed = _scalar(con, f"select count(*) from {fresh}")
+                # the days of the new versions and of the old ones they replace need a rebuild
+                incremental.mark_dirty(con, table, fresh)
+                incremental.mark_dirty(
+                    con, table, f"(select t.* from {table} t semi join {fresh} p on {join})"
+                )
+            elif total:
+                incremental.mark_dirty(con, table, source_rows)
             # a plain insert (about twice as fast) when no key of the page exists yet
             verb = "insert or replace" if existing else "insert"
             con.execute(f"{verb} into {table} ({cols}) select {cols} from {source_rows}")
             con.execute(f"drop table if exists {dedup}")
+            con.execute(f"drop table if exists {fresh}")
             result.new_rows = total - existing
             result.updated_rows = changed - result.new_rows
             result.unchanged_rows = existing - result.updated_rows

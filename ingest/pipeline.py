@@ -86,8 +86,10 @@ def configured_sources(app: AppContext) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def build(app: AppContext, con: duckdb.DuckDBPyConnection) -> Any:
-    """Load the reference data the config names, then rebuild staging views and marts.
+def build(app: AppContext, con: duckdb.DuckDBPyConnection, *, full: bool = False) -> Any:
+    """Load the reference data the config names, then rebuild staging views and marts: only
+    the days ingested since the last build, unless ``full`` or something every day depends on
+    changed (models.incremental), which the log announces.
 
     Returns models.runner.BuildResult. Unusable reference data (people CSV, a rule's regex, an
     override, the LiteLLM price file) is a ConfigError (exit 2).
@@ -112,7 +114,18 @@ def build(app: AppContext, con: duckdb.DuckDBPyConnection) -> Any:
             pricing.import_litellm(con, cfg.resolve(litellm_file))
     except (reference.ReferenceDataError, pricing.PriceDataError) as exc:
         raise ConfigError(str(exc)) from None
-    result = runner.build(con)
+    result = runner.build(con, incremental=not full, full_reason="--full" if full else "")
+    if result.mode == "full":
+        app.log("build_full", f"full rebuild: {result.reason}", reason=result.reason)
+    else:
+        days = [d.isoformat() for d in result.days]
+        shown = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
+        app.log(
+            "build_incremental",
+            f"incremental build: {len(days)} day{'' if len(days) == 1 else 's'} rebuilt"
+            + (f" ({shown})" if days else ""),
+            days=days,
+        )
     for warning in result.warnings:
         app.log("build_warning", f"warning: {warning}")
     return result

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import duckdb
 
+from models import incremental
+
 SHARED_DDL = [
     # One cursor per source and partition (S3 account/region prefix, log group, project, ...).
     """
@@ -61,13 +63,27 @@ SHARED_DDL = [
 ]
 
 
-def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the main database (creating its folder) with the shared tables in place."""
+# What the next build must rebuild (models.incremental): the loader marks days here.
+SHARED_DDL += incremental.STATE_DDL
+
+
+def connect(
+    path: str | Path,
+    *,
+    read_only: bool = False,
+    memory_limit: str | None = None,
+    temp_directory: Path | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the main database (creating its folder) with the shared tables in place, its memory
+    bounded (``models.limits``: a build that does not fit spills to ``temp_directory``)."""
+    from models import limits
+
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     con.execute("set timezone = 'UTC'")
+    limits.apply(con, memory_limit=memory_limit, temp_directory=temp_directory)
     if not read_only:
         ensure_tables(con, SHARED_DDL)
     return con

@@ -43,6 +43,7 @@ from typing import IO, Any
 import duckdb
 import pyarrow as pa
 
+from models import limits
 from models.focus import EXPORT_COLUMNS
 
 CURRENCY = "USD"
@@ -918,6 +919,7 @@ def write_rows(
         }
     )
     con = duckdb.connect()
+    limits.apply(con)
     try:
         con.register("cells", table)
         selected = ", ".join(f"{safe(n)} as {n}" for n in names)

@@ -36,7 +36,7 @@ from typing import Any
 
 import duckdb
 
-from models import macros, reference
+from models import limits, macros, reference
 
 PRICES_DIR = Path(__file__).parent / "prices"
 TOKEN_TYPES = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
@@ -546,6 +546,7 @@ def effective_price_book(
     """
     mem = duckdb.connect()
     mem.execute("set timezone = 'UTC'")
+    limits.apply(mem)
     try:
         reference.load_all(mem, price_overrides=overrides)
     except reference.ReferenceDataError as exc:

@@ -31,7 +31,9 @@ Order:
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +116,9 @@ class BuildResult:
     marts: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     events: int = 0
+    mode: str = "full"  # or "incremental"
+    reason: str = ""  # why a full rebuild
+    days: list[date] = field(default_factory=list)  # the days an incremental build rebuilt
 
 
 @dataclass
@@ -127,27 +132,57 @@ class CheckResult:
         return self.rows == 0
 
 
-def build(con: duckdb.DuckDBPyConnection) -> BuildResult:
+def build(
+    con: duckdb.DuckDBPyConnection, *, incremental: bool = False, full_reason: str = ""
+) -> BuildResult:
     """Rebuild the price book, the staging and intermediate views and the marts in one
-    transaction."""
+    transaction.
+
+    With ``incremental``, only the days the loader marked since the last build are rebuilt
+    (``models.incremental``, ``models.daybuild``), unless something every day depends on
+    changed; ``result.mode``/``result.reason``/``result.days`` say what was done. Otherwise
+    (``full_reason``, else "full build requested") everything is rebuilt.
+    """
+    from models import daybuild
+    from models import incremental as state
+
     result = BuildResult()
     con.execute("set timezone = 'UTC'")
     con.execute("begin transaction")
     try:
         create_macros(con)
         result.warnings += pricing.build_price_book(con)
-        built = _build_staging(con, result)
-        built |= _build_intermediate(con, result, built)
-        _build_events(con, result)
-        _build_marts(con, result, built | {EVENTS})
+        force = None if incremental else (full_reason or "full build requested")
+        plan = state.plan(con, model_files(), force=force)
+        result.reason = plan.reason
+        if plan.full:
+            daybuild.drop_scratch(
+                con, sys.modules[__name__]
+            )  # int_events may be an incremental build's view
+            built = _build_staging(con, result)
+            built |= _build_intermediate(con, result, built)
+            _build_events(con, result)
+            _build_marts(con, result, built | {EVENTS})
+            con.execute(f"create or replace table stg_events as select * from {EVENTS}")
+        else:
+            result.mode = "incremental"
+            daybuild.build_days(con, result, plan.days, sys.modules[__name__])
         build_quarantine(con)
+        state.save(con, plan.fingerprint, None if plan.full else result.days)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    row = con.execute("select count(*) from usage_events").fetchone()
+    row = con.execute("select count(*) from usage_events").fetchall()[0]
     result.events = int(row[0]) if row else 0
     return result
+
+
+def model_files() -> list[Path]:
+    """Every SQL file a build reads: a change to any of them rebuilds everything."""
+    return [MODELS_DIR / "macros.sql"] + [
+        p for d in (STAGING_DIR, INTERMEDIATE_DIR, MARTS_DIR) for p in sorted(d.glob("*.sql"))
+    ]
 
 
 def _inputs(sql: str) -> tuple[set[str], set[str]]:

@@ -11,15 +11,23 @@ from ingest.errors import ExitCode
 
 
 @click.command()
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Rebuild every day, not only the days ingested since the last build.",
+)
 @click.pass_context
-def build(ctx: click.Context) -> None:
+def build(ctx: click.Context, full: bool) -> None:
     """Re-run the models (reference data, price book, staging, marts), run the data checks,
-    publish the snapshot. Exit 1 when a data check finds bad rows, or when a run is busy
-    (it holds the run lock, as `ingest` and `run` do; the build takes it too).
+    publish the snapshot. Incremental: only the days ingested since the last build are rebuilt,
+    unless --full or a change that touches every day (people directory, identity rules, prices,
+    the model files), which the log names. Exit 1 when a data check finds bad rows, or when a
+    run is busy (it holds the run lock, as `ingest` and `run` do; the build takes it too).
 
     \b
     Example:
       llmledger --config llmledger.toml build
+      llmledger --config llmledger.toml build --full
     """
     import duckdb
 
@@ -37,7 +45,7 @@ def build(ctx: click.Context) -> None:
         with run_lock(app):
             con = app.connect()
             try:
-                result = pipeline.build(app, con)
+                result = pipeline.build(app, con, full=full)
                 checks = runner.run_checks(con)
                 pipeline.publish(app, con)
             finally:

@@ -89,7 +89,9 @@ def open_for_read(
         if not path.is_file():
             continue
         try:
-            con = snapshot.open_snapshot(path)
+            con = snapshot.open_snapshot(
+                path, memory_limit=app.memory_limit, temp_directory=app.temp_directory
+            )
             where = f"{kind} {path}"
             break
         except duckdb.IOException as exc:  # the writer holds the lock; try the other file

@@ -98,7 +98,9 @@ def _snapshot(ctx: click.Context):  # type: ignore[no-untyped-def]
             f"no published snapshot at {path}; run `llmledger ingest` (or `llmledger run --once`)"
             " first, or pass the --db the ingest used"
         )
-    return app, snapshot.open_snapshot(path)
+    return app, snapshot.open_snapshot(
+        path, memory_limit=app.memory_limit, temp_directory=app.temp_directory
+    )
 
 
 def _discounts(app):  # type: ignore[no-untyped-def]

@@ -1,0 +1,181 @@
+"""Benchmark: what one scheduled run costs on a database with history, against an empty one.
+
+    python bench/incremental_run.py                    # 1,000,000 events of history
+    python bench/incremental_run.py --quick            # 100,000
+    python bench/incremental_run.py --before main      # the same, with the code of git ref main
+
+Times the whole command a schedule runs, ``llmledger ingest bedrock-files DIR`` (parse, load,
+build, publish), each in its own child process (peak memory is that process's ru_maxrss):
+
+- ``1,000 new``: a directory of 1,000 new records (one day after the history);
+- ``nothing new``: the same command again.
+
+on a database holding N events of history (raw_bedrock rows over 30 days, built once), and on
+an empty database; the ratio history / empty is what the history costs a run (target: a run
+costs what it ingests, not what came before). ``--before REF`` runs the code of a git ref
+(extracted with ``git archive``), for a before/after comparison. Each measurement is repeated
+(``--repeat``) from a copy of the same database, and the fastest is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+# Runs `llmledger ARGS` from CODE in this process; prints its peak memory as the last line.
+WRAPPER = """
+import json, resource, sys, time
+code, args = sys.argv[1], sys.argv[2:]
+sys.path.insert(0, code)
+from ingest.cli import main
+sys.argv = ["llmledger", *args]
+started = time.perf_counter()
+status = 0
+try:
+    main()
+except SystemExit as exc:
+    status = exc.code or 0
+seconds = time.perf_counter() - started
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+print(json.dumps({"status": status, "seconds": seconds, "peak_gb": rss}), file=sys.stderr)
+"""
+
+HISTORY_SQL = """
+insert into raw_bedrock
+select
+    'hist-' || i,
+    timestamptz '2026-01-31 00:00:00+00' + to_microseconds(cast(i * {step} as bigint)),
+    '111122223333', 'us-east-1', null, 'InvokeModelWithResponseStream',
+    ['us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'global.anthropic.claude-opus-4-6-v1',
+     'anthropic.claude-3-5-haiku-20241022-v1:0'][1 + i % 3],
+    'arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ClaudeCodeUsers_0123456789abcdef/'
+        || 'dev' || lpad(cast(i % 200 as varchar), 3, '0') || '@example.com',
+    null,
+    (i * 7919) % 5000, i % 800, (i * 31) % 20000, (i * 17) % 3000, null,
+    null, case when i % 97 = 0 then 'ThrottlingException' end,
+    'files', 'bench-history'
+from range({n}) as t(i)
+"""
+
+
+def run(code: Path, args: list[str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", WRAPPER, str(code), *args],
+        capture_output=True,
+        text=True,
+        env={"TZ": "UTC", "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
+        cwd=code,
+    )
+    lines = out.stderr.strip().splitlines()
+    result: dict[str, Any] = json.loads(lines[-1])
+    if result["status"] not in (0, None):
+        raise SystemExit(f"llmledger {' '.join(args)} failed:\n{out.stderr}")
+    result["log"] = lines[:-1]
+    return result
+
+
+def history(code: Path, db: Path, n: int) -> dict[str, Any]:
+    """A database with ``n`` raw events over 30 days, built once (the build's measurement)."""
+    setup = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from ingest.context import AppContext;"
+        "app = AppContext.create(sys.argv[2], None); con = app.connect();"
+        "con.execute(sys.argv[3]); con.close()"
+    )
+    step = 30 * 86400 * 1_000_000 / max(n, 1)
+    subprocess.run(
+        [sys.executable, "-c", setup, str(code), str(db), HISTORY_SQL.format(n=n, step=step)],
+        check=True,
+        cwd=code,
+        env={"TZ": "UTC", "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    return run(code, ["--db", str(db), "build"])
+
+
+def measure(code: Path, base: Path | None, work: Path, new: Path, repeat: int) -> dict[str, Any]:
+    """The fastest of ``repeat`` runs of 1,000 new records, then nothing new, from ``base``."""
+    best: dict[str, Any] = {}
+    for _ in range(repeat):
+        db = work / "run.duckdb"
+        for leftover in work.glob("run*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
+        if base is not None:
+            shutil.copy(base, db)
+        for kind in ("1,000 new", "nothing new"):
+            result = run(code, ["--db", str(db), "ingest", "bedrock-files", str(new)])
+            if kind not in best or result["seconds"] < best[kind]["seconds"]:
+                best[kind] = result
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="100,000 events of history")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--before", help="a git ref whose code to measure instead")
+    opts = parser.parse_args()
+    n = 100_000 if opts.quick else opts.events
+    import bedrock_corpus
+
+    with tempfile.TemporaryDirectory(prefix="llmledger-bench-") as tmp:
+        work = Path(tmp)
+        code = REPO
+        if opts.before:
+            code = work / "code"
+            code.mkdir()
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", opts.before], check=True, capture_output=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
+        new = work / "new"
+        from datetime import UTC, datetime
+
+        bedrock_corpus.generate(
+            new, 1000, records_per_file=1000, start=datetime(2026, 3, 2, 6, tzinfo=UTC)
+        )
+        base = work / "history.duckdb"
+        started = time.perf_counter()
+        built = history(code, base, n)
+        print(
+            f"history: {n:,} events, made and built in {time.perf_counter() - started:.1f}s "
+            f"(the full build {built['seconds']:.1f}s)",
+            file=sys.stderr,
+        )
+        with_history = measure(code, base, work, new, opts.repeat)
+        empty = measure(code, None, work, new, opts.repeat)
+    label = f"code of {opts.before}" if opts.before else "this checkout"
+    print(f"llmledger ingest bedrock-files (whole command), {label}, best of {opts.repeat}:")
+    print(f"{'run':<14}{'history ' + format(n, ','):>18}{'empty':>10}{'ratio':>8}{'peak GB':>9}")
+    for kind in ("1,000 new", "nothing new"):
+        h, e = with_history[kind], empty[kind]
+        ratio = h["seconds"] / e["seconds"]
+        print(
+            f"{kind:<14}{h['seconds']:>17.2f}s{e['seconds']:>9.2f}s{ratio:>7.1f}x"
+            f"{h['peak_gb']:>9.2f}"
+        )
+    print(
+        f"full build of the history (`llmledger build`, with its checks): "
+        f"{built['seconds']:.2f}s, peak {built['peak_gb']:.2f} GB"
+    )
+    build_lines = [line for line in with_history["1,000 new"]["log"] if "rebuil" in line]
+    if build_lines:
+        print(f"the 1,000-record run's build: {build_lines[0]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,420 @@
+"""Incremental builds (models.incremental, models.daybuild) equal a from-scratch build, row for
+row, whatever the order of ingests and reference changes; a run rebuilds only the days it
+touched; a change every day depends on rebuilds everything and says why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import hypothesis.strategies as st
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+
+from ingest import store
+from ingest.cli import cli
+from ingest.context import raw_table_ddl
+from ingest.loader import Loader, PageWrite
+from models import reference, runner
+
+MARTS = [
+    "stg_events",
+    "identity_map",
+    "gateway_matches",
+    "usage_events",
+    "usage_minute",
+    "usage_daily",
+    "usage_minute_quota",
+    "quota_limits",
+    "vertex_attribution",
+]
+SSO = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Users_0123/"
+PROXY = "arn:aws:sts::111122223333:assumed-role/litellm-proxy/botocore-session-1"
+PRINCIPALS = [SSO + "alice@corp.example", SSO + "bob@corp.example", PROXY, None]
+MODELS = [
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "anthropic.claude-3-haiku-20240307-v1:0",
+    "anthropic.claude-unknown-9-v1:0",  # unpriced
+]
+PEOPLE = [
+    "email,name,team,cost_center,manager,aliases\n"
+    "alice@corp.example,Alice,payments,CC-PAY,,\nbob@corp.example,Bob,platform,CC-PLAT,,\n",
+    "email,name,team,cost_center,manager,aliases\nalice@corp.example,Alice,search,CC-SEARCH,,\n",
+]
+OVERRIDE = {
+    "provider": "bedrock",
+    "model": "claude-sonnet-4-5",
+    "scope": "geo",
+    "token_type": "input",
+    "usd_per_mtok": "1.5",
+    "valid_from": "2026-10-03",
+}
+GATEWAY = {"identities": ["assumed-role/litellm-proxy/"]}
+KEYS = {
+    "raw_bedrock": ["request_id"],
+    "raw_litellm_spend": ["request_id"],
+    "raw_litellm_teams": ["team_id"],
+}
+DAY0 = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def new_db(path: Path) -> duckdb.DuckDBPyConnection:
+    con = store.connect(path)
+    store.ensure_tables(con, raw_table_ddl())
+    return con
+
+
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_name = ? "
+        "order by ordinal_position",
+        [table],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def page(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> pa.Table:
+    names = columns(con, table)
+    return pa.Table.from_pylist([{n: r.get(n) for n in names} for r in rows])
+
+
+def write(con: duckdb.DuckDBPyConnection, source: str, table: str, rows: list[dict]) -> None:  # type: ignore[type-arg]
+    if rows:
+        key = KEYS.get(table, ["insert_id"])
+        Loader(con, source=source, table=table, key=key).write(
+            PageWrite(rows=page(con, table, rows))
+        )
+
+
+def at(day: int, second: int) -> datetime:
+    return DAY0 + timedelta(days=day, seconds=second)
+
+
+# Seconds of the day: most near midnight, where cross-day joins and moves happen.
+SECONDS = st.sampled_from([0, 1, 3, 600, 43_200, 86_398, 86_399])
+
+
+@st.composite
+def bedrock(draw: Any) -> dict[str, Any]:
+    tokens = draw(st.sampled_from([0, 10, 1000]))
+    return {
+        "request_id": f"b{draw(st.integers(0, 7))}",
+        "occurred_at": at(draw(st.integers(0, 4)), draw(SECONDS)),
+        "account_id": "111122223333",
+        "region": "us-east-1",
+        "operation": "InvokeModel",
+        "model_id": draw(st.sampled_from(MODELS)),
+        "principal_arn": draw(st.sampled_from(PRINCIPALS)),
+        "input_tokens": tokens,
+        "output_tokens": draw(st.sampled_from([0, 5, 50])),
+        "cache_read_tokens": 0,
+        "cache_write_tokens": draw(st.sampled_from([0, 100])),
+        "error_code": draw(st.sampled_from([None, None, "ThrottlingException"])),
+        "source_kind": "files",
+        "source_location": "test",
+    }
+
+
+@st.composite
+def litellm(draw: Any) -> dict[str, Any]:
+    """A LiteLLM spend row for a Bedrock call: the gateway's copy of a proxy-role request."""
+    return {
+        "request_id": f"l{draw(st.integers(0, 5))}",
+        "start_time": at(draw(st.integers(0, 4)), draw(SECONDS)),
+        "prompt_tokens": draw(st.sampled_from([10, 1000, 1100])),
+        "completion_tokens": draw(st.sampled_from([5, 50])),
+        "cache_read_tokens": 0,
+        "cache_creation_tokens": draw(st.sampled_from([0, 100])),
+        "model": "bedrock/" + draw(st.sampled_from(MODELS[:2])),
+        "custom_llm_provider": "bedrock",
+        "key_alias": draw(st.sampled_from(["alice@corp.example", "bob-key"])),
+        "provider_request_id": draw(st.sampled_from([None, "b1", "b2"])),
+        "spend": "0.001",
+        "status": "success",
+        "proxy": "default",
+        "source_kind": "files",
+        "source_location": "test",
+    }
+
+
+@st.composite
+def vertex(draw: Any) -> tuple[str, dict[str, Any]]:
+    common = {
+        "insert_id": f"v{draw(st.integers(0, 7))}",
+        "occurred_at": at(draw(st.integers(0, 4)), draw(SECONDS)),
+        "project_id": "proj",
+        "region": "us-east5",
+        "model_id": "claude-sonnet-4-5@20250929",
+        "source_kind": "files",
+        "source_location": "test",
+    }
+    if draw(st.booleans()):
+        return "raw_vertex_audit", {
+            **common,
+            "principal_email": draw(
+                st.sampled_from(["alice@corp.example", "ci@x.iam.gserviceaccount.com"])
+            ),
+            "status_code": draw(st.sampled_from([0, 0, 8])),
+        }
+    return "raw_vertex_usage", {
+        **common,
+        "shape": "messages",
+        "response_id": f"r{draw(st.integers(0, 3))}",  # copies of one response
+        "input_tokens": draw(st.sampled_from([10, 100])),
+        "output_tokens": 5,
+        "cache_read_tokens": 0,
+        "cache_creation_tokens": 0,
+        "labels": draw(st.sampled_from([None, '{"developer": "bob@corp.example"}'])),
+    }
+
+
+STEP = st.one_of(
+    st.tuples(
+        st.just("ingest"),
+        st.lists(bedrock(), max_size=6),
+        st.lists(litellm(), max_size=3),
+        st.lists(vertex(), max_size=4),
+    ),
+    st.tuples(st.just("people"), st.integers(0, 1)),
+    st.tuples(st.just("override"), st.booleans()),
+)
+
+
+def load_refs(con: duckdb.DuckDBPyConnection, tmp: Path, people: int, override: bool) -> None:
+    csv = tmp / f"people{people}.csv"
+    csv.write_text(PEOPLE[people], encoding="utf-8")
+    reference.load_all(
+        con, people_csv=csv, price_overrides=[OVERRIDE] if override else [], gateway=GATEWAY
+    )
+
+
+RAW = ["raw_bedrock", "raw_litellm_spend", "raw_vertex_usage", "raw_vertex_audit"]
+
+
+def build_from_scratch(con: duckdb.DuckDBPyConnection, scratch: duckdb.DuckDBPyConnection) -> None:
+    """``scratch`` gets ``con``'s raw rows and a full build."""
+    for table in RAW:
+        rows = con.sql(f"select * from {table}").to_arrow_table()
+        scratch.execute(f"delete from {table}")
+        scratch.register("copied", rows)
+        scratch.execute(f"insert into {table} select * from copied")
+        scratch.unregister("copied")
+    runner.build(scratch)
+
+
+def assert_same_marts(con: duckdb.DuckDBPyConnection, scratch: duckdb.DuckDBPyConnection) -> None:
+    for table in MARTS:
+        scratch.register("built", con.sql(f"select * from {table}").to_arrow_table())
+        try:
+            for a, b in (("built", table), (table, "built")):
+                extra = scratch.execute(
+                    f"select * from {a} except all select * from {b}"
+                ).fetchall()
+                assert extra == [], f"{table}: rows only in {a}: {extra[:3]}"
+        finally:
+            scratch.unregister("built")
+
+
+@pytest.fixture(scope="module")
+def scratch() -> Any:
+    con = new_db(":memory:")
+    yield con
+    con.close()
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=st.lists(STEP, min_size=1, max_size=4))
+def test_incremental_equals_a_full_build(  # type: ignore[no-untyped-def]
+    tmp_path_factory: pytest.TempPathFactory, scratch, steps
+) -> None:
+    """Random ingests (new days, late rows for old days, re-delivered and updated records,
+    duplicates in a page, rows moving across midnight, Vertex response copies and audit entries,
+    LiteLLM copies of proxy-role Bedrock calls) and reference changes (people directory, a price
+    override), each followed by an incremental build: every mart equals a full build of the
+    same raw rows."""
+    tmp = tmp_path_factory.mktemp("incremental")
+    con = new_db(":memory:")
+    people, override = 0, False
+    try:
+        for step in steps:
+            if step[0] == "ingest":
+                _, bedrock_rows, litellm_rows, vertex_rows = step
+                write(con, "bedrock", "raw_bedrock", bedrock_rows)
+                write(con, "litellm", "raw_litellm_spend", litellm_rows)
+                for table in ("raw_vertex_usage", "raw_vertex_audit"):
+                    write(con, "vertex", table, [r for t, r in vertex_rows if t == table])
+            elif step[0] == "people":
+                people = step[1]
+            else:
+                override = step[1]
+            load_refs(con, tmp, people, override)
+            runner.build(con, incremental=True)
+            load_refs(scratch, tmp, people, override)
+            build_from_scratch(con, scratch)
+            assert_same_marts(con, scratch)
+    finally:
+        con.close()
+
+
+def bedrock_row(request_id: str, when: datetime, tokens: int = 10) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "occurred_at": when,
+        "account_id": "111122223333",
+        "region": "us-east-1",
+        "operation": "InvokeModel",
+        "model_id": MODELS[0],
+        "principal_arn": PRINCIPALS[0],
+        "input_tokens": tokens,
+        "output_tokens": 5,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "source_kind": "files",
+        "source_location": "test",
+    }
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Any:
+    """A database with three days of Bedrock rows, and a CLI `build` on it with a config naming
+    a people directory; ``build(*args)`` returns the build's stderr lines."""
+    db = tmp_path / "ledger.duckdb"
+    people = tmp_path / "people.csv"
+    people.write_text(PEOPLE[0], encoding="utf-8")
+    config = tmp_path / "llmledger.toml"
+    config.write_text('[people]\ndirectory = "people.csv"\n', encoding="utf-8")
+    con = new_db(db)
+    write(con, "bedrock", "raw_bedrock", [bedrock_row(f"b{d}", at(d, 600)) for d in range(3)])
+    con.close()
+
+    def build(*args: str) -> list[str]:
+        result = CliRunner().invoke(cli, ["--db", str(db), "--config", str(config), "build", *args])
+        assert result.exit_code == 0, result.output
+        return result.stderr.splitlines()
+
+    def ingest(rows: list[dict[str, Any]], table: str = "raw_bedrock") -> None:
+        con = store.connect(db)
+        try:
+            write(con, "bedrock", table, rows)
+        finally:
+            con.close()
+
+    return build, ingest, people, db
+
+
+def test_first_build_is_full_then_only_the_touched_day(ledger) -> None:  # type: ignore[no-untyped-def]
+    build, ingest, _, _ = ledger
+    assert build()[0] == "full rebuild: first build"
+    assert build()[0] == "incremental build: 0 days rebuilt"
+    ingest([bedrock_row("new", at(1, 700))])
+    assert build()[0] == "incremental build: 1 day rebuilt (2026-10-02)"
+    # an updated record moving to another day: the old day and the new one
+    ingest([bedrock_row("new", at(2, 700), tokens=99)])
+    assert build()[0] == "incremental build: 2 days rebuilt (2026-10-02, 2026-10-03)"
+    # a re-delivered record that did not change: nothing
+    ingest([bedrock_row("new", at(2, 700), tokens=99)])
+    assert build()[0] == "incremental build: 0 days rebuilt"
+
+
+def test_reference_changes_rebuild_everything_and_say_why(ledger) -> None:  # type: ignore[no-untyped-def]
+    build, _, people, _ = ledger
+    build()
+    people.write_text(PEOPLE[1], encoding="utf-8")
+    assert build()[0] == "full rebuild: people directory changed"
+    assert build()[0] == "incremental build: 0 days rebuilt"
+    assert build("--full")[0] == "full rebuild: --full"
+
+
+def test_rows_written_outside_the_loader_rebuild_everything(ledger) -> None:  # type: ignore[no-untyped-def]
+    build, _, _, db = ledger
+    build()
+    con = store.connect(db)
+    con.execute(
+        "insert into raw_bedrock select * replace ('hand' as request_id) from raw_bedrock limit 1"
+    )
+    con.close()
+    assert build()[0] == "full rebuild: raw_bedrock changed outside ingest"
+
+
+def test_a_table_not_partitioned_by_day_rebuilds_everything(ledger) -> None:  # type: ignore[no-untyped-def]
+    build, ingest, _, _ = ledger
+    build()
+    con_rows = [
+        {
+            "team_id": "t1",
+            "team_alias": "payments",
+            "deleted": False,
+            "proxy": "default",
+            "source_kind": "files",
+        }
+    ]
+    ingest(con_rows, "raw_litellm_teams")
+    assert build()[0] == "full rebuild: raw_litellm_teams changed (not partitioned by day)"
+
+
+def assert_snapshot_is_the_database(db: Path) -> None:
+    from models.snapshot import PUBLISHED
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con.execute(f"attach '{db.with_name('ledger.snapshot.duckdb')}' as snap (read_only)")
+        tables = {
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'snap'"
+            ).fetchall()
+        }
+        for table in PUBLISHED:
+            if table in ("ingest_runs", "ingest_cursors"):
+                continue  # the run log gains the publish's own line after it
+            assert table in tables
+            for a, b in (("main", "snap"), ("snap", "main")):
+                extra = con.execute(
+                    f"select * from {a}.{table} except all select * from {b}.{table}"
+                ).fetchall()
+                assert extra == [], f"{table}: rows only in {a}: {extra[:3]}"
+    finally:
+        con.close()
+
+
+def snapshot_id(db: Path) -> str:
+    con = duckdb.connect(str(db.with_name("ledger.snapshot.duckdb")), read_only=True)
+    try:
+        return str(con.execute("select snapshot_id from snapshot_info").fetchall()[0][0])
+    finally:
+        con.close()
+
+
+def test_publish_replaces_only_the_rebuilt_days_and_equals_the_database(ledger) -> None:  # type: ignore[no-untyped-def]
+    build, ingest, people, db = ledger
+    build()
+    first = snapshot_id(db)
+    assert_snapshot_is_the_database(db)
+    ingest([bedrock_row("new", at(1, 700)), bedrock_row("b0", at(4, 10), tokens=7)])
+    assert build()[0] == "incremental build: 3 days rebuilt (2026-10-01, 2026-10-02, 2026-10-05)"
+    second = snapshot_id(db)
+    assert second != first
+    assert_snapshot_is_the_database(db)
+    assert build()[0] == "incremental build: 0 days rebuilt"
+    assert snapshot_id(db) != second  # a fresh id on every publish
+    assert_snapshot_is_the_database(db)
+    people.write_text(PEOPLE[1], encoding="utf-8")
+    build()
+    assert_snapshot_is_the_database(db)
+    # a snapshot that is not the one last published (gone, or another file): a whole new one
+    ingest([bedrock_row("late", at(0, 5))])
+    db.with_name("ledger.snapshot.duckdb").write_bytes(b"not a database")
+    assert build()[0] == "incremental build: 1 day rebuilt (2026-10-01)"
+    assert_snapshot_is_the_database(db)
+    ingest([bedrock_row("later", at(2, 5))])
+    db.with_name("ledger.snapshot.duckdb").unlink()
+    build()
+    assert_snapshot_is_the_database(db)
