@@ -102,8 +102,21 @@ INTERMEDIATE_ORDER = [
     "int_litellm_limits",
 ]
 EVENTS = "int_events"
-MART_ORDER = ["identity_map", "gateway_matches", "usage_events", "usage_minute", "usage_daily"]
-OPTIONAL_MARTS = {"gateway_matches": "event_id varchar"}
+MART_ORDER = [
+    "identity_map",
+    "gateway_matches",
+    "claude_code_attribution",
+    "usage_events",
+    "usage_minute",
+    "usage_daily",
+]
+OPTIONAL_MARTS = {
+    "gateway_matches": "event_id varchar",
+    # Claude Code telemetry matched to provider records (empty without the otel source)
+    "claude_code_attribution": "telemetry_event_id varchar, provider_event_id varchar, "
+    "match_method varchar, candidates bigint, developer varchar, team varchar, "
+    "cost_center varchar, reported_cost_usd decimal(38, 12)",
+}
 
 
 @dataclass
