@@ -141,10 +141,10 @@ def decode(signal: str, body: bytes, content_type: str) -> Any:
             raise BadRequest("body is not valid JSON") from exc
         if not isinstance(payload, dict):
             raise BadRequest("body is not a JSON object")
-        _hex_ids_to_base64(payload)
         try:
+            _hex_ids_to_base64(payload)
             json_format.ParseDict(payload, message, ignore_unknown_fields=True)
-        except (json_format.ParseError, ValueError, TypeError) as exc:
+        except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
             raise BadRequest(f"body is not an OTLP {signal} request: {str(exc)[:200]}") from exc
         return message
     if kind in ("application/x-protobuf", "application/protobuf"):
@@ -406,7 +406,7 @@ class CollectorServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
 
 def serve(address: str, port: int, settings: CollectorSettings) -> CollectorServer:
@@ -414,9 +414,10 @@ def serve(address: str, port: int, settings: CollectorSettings) -> CollectorServ
     cannot be bound."""
     try:
         return CollectorServer((address, port), settings)
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
         raise ConfigError(
-            f"collect: cannot listen on {address}:{port}: {exc.strerror or exc}; "
+            f"collect: cannot listen on {address}:{port}: "
+            f"{getattr(exc, 'strerror', None) or exc}; "
             "choose another --port or --address"
         ) from exc
 

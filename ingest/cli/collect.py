@@ -17,7 +17,13 @@ from ingest.errors import ConfigError
 
 
 @click.command()
-@click.option("--port", type=int, default=4318, show_default=True, help="Port to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=4318,
+    show_default=True,
+    help="Port to listen on.",
+)
 @click.option(
     "--out",
     required=True,

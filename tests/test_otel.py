@@ -1,0 +1,597 @@
+"""Claude Code telemetry: `llmledger collect` through the OpenTelemetry SDK's own OTLP/HTTP
+exporters, bad requests, `ingest otel-files` over Collector file-exporter output, and the
+attribution join that names the developer behind a shared Bedrock role."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from fixtures_models import PEOPLE_CSV, add_bedrock, build, new_ledger
+from otel_records import api_request, event, logs_line, metrics_line
+
+from ingest import store
+from ingest.cli import cli
+from ingest.collector import CollectorServer, CollectorSettings, serve
+from ingest.sources.bedrock import format as bedrock
+
+pytest.importorskip("opentelemetry.proto")
+
+TOKEN = "t0ken-for-tests"
+SHARED_ROLE = "arn:aws:sts::111122223333:assumed-role/BedrockShared/botocore-session-1700000000"
+PEOPLE = PEOPLE_CSV + "dana@corp.example,Dana D,search,CC-SEARCH,boss@corp.example,dd-laptop\n"
+ALICE_ID = "a" * 64
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[CollectorServer]:
+    server = serve(
+        "127.0.0.1",
+        0,
+        CollectorSettings(out=tmp_path / "otel", token=TOKEN, max_request_bytes=64 * 1024),
+    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def _files(server: CollectorServer) -> list[Path]:
+    return sorted(server.settings.out.iterdir())
+
+
+def _lines(server: CollectorServer) -> list[dict[str, Any]]:
+    return [json.loads(line) for p in _files(server) for line in p.read_text().splitlines()]
+
+
+def _post(
+    server: CollectorServer,
+    path: str,
+    body: bytes,
+    *,
+    content_type: str = "application/json",
+    token: str | None = TOKEN,
+    encoding: str | None = None,
+) -> int:
+    headers = {"Content-Type": content_type}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    request = urllib.request.Request(server.url + path, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _ingest(db: Path, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["--db", str(db), *args])
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    return result.output + (result.stderr or "")
+
+
+def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The collector, through the real OpenTelemetry SDK exporters
+
+
+def _sdk_logs(server: CollectorServer, protocol: str) -> None:
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+
+    assert protocol == "http/protobuf"  # the Python SDK exporter speaks protobuf only
+    provider = LoggerProvider(
+        resource=Resource.create(
+            {"service.name": "claude-code", "team.id": "platform", "cost_center": "eng-123"}
+        )
+    )
+    exporter = OTLPLogExporter(
+        endpoint=server.url + "/v1/logs",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        compression=Compression.Gzip,
+    )
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    logger = provider.get_logger("com.anthropic.claude_code.events")
+    logger.emit(
+        timestamp=1_793_613_603_000_000_000,  # 2026-11-02T10:00:03Z
+        body="claude_code.api_request",
+        attributes={
+            "event.name": "api_request",
+            "session.id": "s-1",
+            "event.sequence": 4,
+            "user.email": "alice@corp.example",
+            "user.id": ALICE_ID,
+            "model": "claude-sonnet-4-5-20250929",
+            "input_tokens": 1200,
+            "output_tokens": 340,
+            "cache_read_tokens": 5000,
+            "cache_creation_tokens": 700,
+            "cost_usd": 0.012345,
+            "duration_ms": 2100,
+            "request_id": "req_011CSDKexample",
+        },
+    )
+    logger.emit(
+        timestamp=1_793_613_601_000_000_000,
+        body="the whole prompt: fix the PRIVATE bug",
+        attributes={
+            "event.name": "user_prompt",
+            "prompt": "fix the PRIVATE bug",
+            "prompt_length": 19,
+            "prompt.id": "p-1",
+        },
+    )
+    logger.emit(
+        timestamp=1_793_613_602_000_000_000,
+        body="claude_code.tool_result",
+        attributes={
+            "event.name": "tool_result",
+            "tool_name": "Bash",
+            "tool_parameters": '{"command": "cat PRIVATE"}',
+            "success": True,
+        },
+    )
+    provider.force_flush()
+    provider.shutdown()
+
+
+def test_collect_writes_sdk_logs_as_otlp_json_lines_without_prompts(
+    collector: CollectorServer, tmp_path: Path
+) -> None:
+    _sdk_logs(collector, "http/protobuf")
+
+    assert collector.counts == {200: 3}
+    text = "".join(p.read_text() for p in _files(collector))
+    assert "PRIVATE" not in text
+    assert [p.name.split("-")[0] for p in _files(collector)] == ["logs"]
+    lines = _lines(collector)
+    records = [
+        r
+        for line in lines
+        for rl in line["resourceLogs"]
+        for sl in rl["scopeLogs"]
+        for r in sl["logRecords"]
+    ]
+    keys = [sorted(a["key"] for a in r["attributes"]) for r in records]
+    assert keys[1] == ["event.name", "prompt.id", "prompt_length"]  # prompt text gone
+    assert keys[2] == ["event.name", "success", "tool_name"]  # tool parameters gone
+    assert "body" not in records[1]  # a body that is not an event name is dropped
+    assert records[0]["body"] == {"stringValue": "claude_code.api_request"}
+
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "ingest", "otel-files", str(collector.settings.out))
+    assert _rows(
+        db,
+        "select event_name, session_id, event_sequence, user_email, user_id, model, "
+        "input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, "
+        "duration_ms, request_id, team_id, cost_center, occurred_at::varchar "
+        "from raw_claude_code",
+    ) == [
+        (
+            "api_request",
+            "s-1",
+            4,
+            "alice@corp.example",
+            ALICE_ID,
+            "claude-sonnet-4-5-20250929",
+            1200,
+            340,
+            5000,
+            700,
+            Decimal("0.012345000000"),
+            2100,
+            "req_011CSDKexample",
+            "platform",
+            "eng-123",
+            "2026-11-02 10:00:03+00",
+        )
+    ]
+
+
+def test_collect_writes_sdk_metrics_with_their_temporality(
+    collector: CollectorServer, tmp_path: Path
+) -> None:
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import Counter, MeterProvider
+    from opentelemetry.sdk.metrics.export import (
+        AggregationTemporality,
+        PeriodicExportingMetricReader,
+    )
+    from opentelemetry.sdk.resources import Resource
+
+    for temporality in (AggregationTemporality.DELTA, AggregationTemporality.CUMULATIVE):
+        reader = PeriodicExportingMetricReader(
+            OTLPMetricExporter(
+                endpoint=collector.url + "/v1/metrics",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                preferred_temporality={Counter: temporality},
+            ),
+            export_interval_millis=3_600_000,
+        )
+        meters = MeterProvider(
+            resource=Resource.create({"service.name": "claude-code", "user.id": ALICE_ID}),
+            metric_readers=[reader],
+        )
+        counter = meters.get_meter("com.anthropic.claude_code").create_counter(
+            "claude_code.token.usage"
+        )
+        counter.add(1200, {"type": "input", "model": "claude-sonnet-4-5-20250929"})
+        counter.add(340, {"type": "output", "model": "claude-sonnet-4-5-20250929"})
+        meters.shutdown()  # exports once
+
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "ingest", "otel-files", str(collector.settings.out))
+    assert _rows(
+        db,
+        "select metric_name, temporality, token_type, value, user_id "
+        "from raw_claude_code_metrics order by temporality, token_type",
+    ) == [
+        ("claude_code.token.usage", "cumulative", "input", Decimal("1200"), ALICE_ID),
+        ("claude_code.token.usage", "cumulative", "output", Decimal("340"), ALICE_ID),
+        ("claude_code.token.usage", "delta", "input", Decimal("1200"), ALICE_ID),
+        ("claude_code.token.usage", "delta", "output", Decimal("340"), ALICE_ID),
+    ]
+
+
+def test_collect_accepts_gzip_json(collector: CollectorServer) -> None:
+    line = logs_line([api_request(email="dana@corp.example")])
+    assert _post(collector, "/v1/logs", gzip.compress(line.encode()), encoding="gzip") == 200
+    assert _post(collector, "/v1/metrics", metrics_line([]).encode()) == 200  # nothing to write
+    assert [p.name.split("-")[0] for p in _files(collector)] == ["logs"]
+    assert (
+        _lines(collector)[0]["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["timeUnixNano"]
+        == api_request()["timeUnixNano"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "kwargs", "status"),
+    [
+        ("/v1/logs", b"\x0a\xff\xff", {"content_type": "application/x-protobuf"}, 400),
+        ("/v1/logs", b"{broken", {}, 400),
+        ("/v1/logs", b'{"resourceLogs": "x"}', {}, 400),
+        ("/v1/metrics", b"[1, 2]", {}, 400),
+        ("/v1/logs", b"not gzip", {"encoding": "gzip"}, 400),
+        ("/v1/logs", b"{}", {"content_type": "text/plain"}, 400),
+        ("/v1/logs", b"{}", {"token": "wrong"}, 401),
+        ("/v1/logs", b"{}", {"token": None}, 401),
+        ("/v1/traces", b"{}", {}, 404),
+        ("/v1/logs", b" " * (64 * 1024 + 1), {}, 413),
+        ("/v1/logs", gzip.compress(b" " * (1 << 20)), {"encoding": "gzip"}, 413),
+    ],
+    ids=[
+        "bad-protobuf",
+        "bad-json",
+        "json-wrong-shape",
+        "json-not-object",
+        "bad-gzip",
+        "content-type",
+        "wrong-token",
+        "missing-token",
+        "unknown-path",
+        "oversized",
+        "gzip-bomb",
+    ],
+)
+def test_collect_refuses_bad_requests_and_writes_nothing(
+    collector: CollectorServer, path: str, body: bytes, kwargs: dict[str, Any], status: int
+) -> None:
+    assert _post(collector, path, body, **kwargs) == status
+    assert _files(collector) == []
+    # and the server still answers a good request afterwards
+    assert _post(collector, "/v1/logs", logs_line([api_request()]).encode()) == 200
+
+
+def test_collect_command_help_and_bad_port() -> None:
+    text = CliRunner().invoke(cli, ["collect", "--help"]).output
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" in text and "--max-request-bytes" in text
+    result = CliRunner().invoke(cli, ["collect", "--out", "x", "--port", "99999"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--port'" in result.output + result.stderr
+
+
+def test_collect_port_in_use_is_one_line(collector: CollectorServer, tmp_path: Path) -> None:
+    port = str(collector.server_address[1])
+    result = CliRunner().invoke(cli, ["collect", "--out", str(tmp_path / "o"), "--port", port])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: collect: cannot listen on 127.0.0.1:{port}: ")
+
+
+# ---------------------------------------------------------------------------------------------
+# otel-files over Collector file-exporter output
+
+
+def test_otel_files_reads_collector_file_exporter_output(tmp_path: Path) -> None:
+    folder = tmp_path / "collector"
+    folder.mkdir()
+    logs = [
+        logs_line(
+            [
+                event("user_prompt", prompt_length=12),
+                api_request(email="alice@corp.example", request_id="req_1", sequence=2),
+                event("api_error", model="claude-sonnet-4-5", status_code="429", error="rate"),
+            ],
+            {"team.id": "payments", "cost_center": "CC-PAY"},
+        ),
+        "{broken",
+        '{"something": 1}',
+        logs_line([api_request(input_tokens=-1, sequence=3)]),
+        logs_line([api_request(sequence=4, extra={"model": None})]),
+    ]
+    (folder / "logs.json").write_text("\n".join(logs) + "\n")
+    metrics = metrics_line(
+        [
+            (
+                "claude_code.cost.usage",
+                {"model": "m"},
+                0.5,
+                "2026-11-02T10:00:00Z",
+                "2026-11-02T10:01:00Z",
+            ),
+            (
+                "claude_code.token.usage",
+                {"type": "cacheRead"},
+                900,
+                "2026-11-02T10:00:00Z",
+                "2026-11-02T10:01:00Z",
+            ),
+            ("other.metric", {}, 1, "2026-11-02T10:00:00Z", "2026-11-02T10:01:00Z"),
+        ],
+        temporality=2,
+    )
+    (folder / "metrics.jsonl.gz").write_bytes(gzip.compress((metrics + "\n").encode()))
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "ingest", "otel-files", str(folder))
+
+    assert _rows(
+        db, "select event_name, request_id, status_code, team_id from raw_claude_code order by 1"
+    ) == [("api_error", None, "429", "payments"), ("api_request", "req_1", None, "payments")]
+    assert _rows(
+        db,
+        "select metric_name, temporality, token_type, value from raw_claude_code_metrics "
+        "order by 1",
+    ) == [
+        ("claude_code.cost.usage", "cumulative", None, Decimal("0.5")),
+        ("claude_code.token.usage", "cumulative", "cacheRead", Decimal("900")),
+    ]
+    assert _rows(db, "select location, reason from rejected_records order by 1") == [
+        ("collector/logs.json:2", "malformed JSON"),
+        (
+            "collector/logs.json:3",
+            "not an OTLP export request (no resourceLogs or resourceMetrics)",
+        ),
+        ("collector/logs.json:4#1", "negative input_tokens"),
+        ("collector/logs.json:5#1", "missing attribute model"),
+    ]
+    # the api_error is an error, not spend; the api_request has no provider record here, so
+    # it is counted, priced from the price book: 100 * $3.30 + 50 * $16.50 per million tokens
+    assert _rows(
+        db,
+        "select status, error_code, billable, counted, cost_usd from usage_events "
+        "where source = 'claude_code' order by status",
+    ) == [
+        ("ok", None, True, True, Decimal("0.001155000000")),
+        ("throttled", "429", False, True, Decimal("0E-12")),
+    ]
+
+    # reading again adds nothing
+    _ingest(db, "ingest", "otel-files", str(folder))
+    assert _rows(db, "select count(*) from raw_claude_code") == [(2,)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The attribution join
+
+
+def _ledger(tmp_path: Path, lines: list[str]) -> duckdb.DuckDBPyConnection:
+    folder = tmp_path / "otel"
+    folder.mkdir(exist_ok=True)
+    (folder / "logs.jsonl").write_text("\n".join(lines) + "\n")
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "ingest", "otel-files", str(folder))
+    con = duckdb.connect(str(db))
+    con.execute("set timezone = 'UTC'")
+    store.ensure_tables(con, bedrock.RAW_TABLE_DDL)
+    return con
+
+
+def _by_developer(con: duckdb.DuckDBPyConnection) -> dict[str, Decimal]:
+    return {
+        str(d): Decimal(c)
+        for d, c in con.execute(
+            "select developer, sum(cost_usd) from usage_events where counted group by 1"
+        ).fetchall()
+    }
+
+
+def _shared_role_traffic(con: duckdb.DuckDBPyConnection) -> None:
+    # Sonnet 4.5 on a us. profile: $3.30 / $16.50 / $0.33 cache read / $4.125 cache write per
+    # million tokens (the geo premium).
+    add_bedrock(con, "br-1", principal=SHARED_ROLE, input_tokens=1000, output_tokens=100)
+    add_bedrock(
+        con,
+        "br-2",
+        principal=SHARED_ROLE,
+        input_tokens=2000,
+        output_tokens=200,
+        cache_read=10_000,
+        at="2026-11-02T10:05:00Z",
+    )
+    add_bedrock(
+        con,
+        "br-3",
+        principal=SHARED_ROLE,
+        input_tokens=500,
+        output_tokens=50,
+        at="2026-11-02T11:00:00Z",
+    )
+
+
+def test_shared_role_traffic_gets_exact_per_developer_costs(tmp_path: Path) -> None:
+    lines = [
+        logs_line(
+            [
+                api_request(
+                    email="alice@corp.example",
+                    input_tokens=1000,
+                    output_tokens=100,
+                    at="2026-11-02T10:00:04Z",
+                    cost=0.0049,
+                ),
+            ]
+        ),
+        # no user.email: user.id is an alias of Dana's in the people directory
+        logs_line(
+            [
+                api_request(
+                    user_id="dd-laptop",
+                    input_tokens=2000,
+                    output_tokens=200,
+                    cache_read=10_000,
+                    at="2026-11-02T10:05:02Z",
+                    cost=0.001,
+                    sequence=2,
+                )
+            ],
+            {"cost_center": "ignored-directory-wins"},
+        ),
+    ]
+    con = _ledger(tmp_path, lines)
+    _shared_role_traffic(con)
+
+    # before: the same provider records with no telemetry are all unattributed
+    before = new_ledger()
+    _shared_role_traffic(before)
+    build(before, tmp_path, people=PEOPLE)
+    assert _by_developer(before) == {"unattributed": Decimal("0.020625000000")}
+
+    build(con, tmp_path, people=PEOPLE)
+    # br-1: 1000 * 3.30 + 100 * 16.50 = $0.00495; br-2: 2000 * 3.30 + 200 * 16.50 + 10000 * 0.33
+    # = $0.0132; br-3 has no telemetry and stays unattributed: 500 * 3.30 + 50 * 16.50
+    assert _by_developer(con) == {
+        "alice@corp.example": Decimal("0.004950000000"),
+        "dana@corp.example": Decimal("0.013200000000"),
+        "unattributed": Decimal("0.002475000000"),
+    }
+    assert sum(_by_developer(con).values()) == Decimal("0.020625000000")
+    rows = con.execute(
+        "select request_id, developer, team, cost_center, identity_status, principal "
+        "from usage_events where source = 'bedrock' order by request_id"
+    ).fetchall()
+    assert rows == [
+        ("br-1", "alice@corp.example", "payments", "CC-PAY", "telemetry", SHARED_ROLE),
+        ("br-2", "dana@corp.example", "search", "CC-SEARCH", "telemetry", SHARED_ROLE),
+        ("br-3", "unattributed", "unattributed", "unattributed", "unattributed", SHARED_ROLE),
+    ]
+    # the telemetry rows are there, not counted, with the client's own cost
+    assert con.execute(
+        "select developer, counted, reported_cost_usd from usage_events "
+        "where source = 'claude_code' order by developer"
+    ).fetchall() == [
+        ("alice@corp.example", False, Decimal("0.004900000000")),
+        ("dana@corp.example", False, Decimal("0.001000000000")),
+    ]
+    assert con.execute(
+        "select match_method, candidates from claude_code_attribution order by developer"
+    ).fetchall() == [("model_tokens_time", 1), ("model_tokens_time", 1)]
+
+
+def test_ambiguous_match_is_left_alone_and_never_adds_spend(tmp_path: Path) -> None:
+    # two shared-role calls with the same model and tokens 10 s apart, and two developers'
+    # telemetry that fits both: no guess
+    lines = [
+        logs_line([api_request(email="alice@corp.example", at="2026-11-02T10:00:03Z")]),
+        logs_line([api_request(email="bob@corp.example", at="2026-11-02T10:00:12Z", sequence=2)]),
+    ]
+    con = _ledger(tmp_path, lines)
+    add_bedrock(con, "amb-1", principal=SHARED_ROLE, input_tokens=100, output_tokens=50)
+    add_bedrock(
+        con,
+        "amb-2",
+        principal=SHARED_ROLE,
+        input_tokens=100,
+        output_tokens=50,
+        at="2026-11-02T10:00:10Z",
+    )
+    build(con, tmp_path, people=PEOPLE)
+
+    assert _by_developer(con) == {"unattributed": Decimal("0.002310000000")}
+    assert con.execute(
+        "select match_method, candidates, provider_event_id from claude_code_attribution"
+    ).fetchall() == [("ambiguous", 2, None), ("ambiguous", 2, None)]
+    assert con.execute(
+        "select count(*) from usage_events where source = 'claude_code' and counted"
+    ).fetchone() == (0,)
+
+
+def test_request_id_match_wins_and_named_identities_keep_theirs(tmp_path: Path) -> None:
+    sso = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Dev_0123/bob@corp.example"
+    lines = [
+        # matched by request id although its tokens differ (the client counted differently)
+        logs_line([api_request(email="alice@corp.example", request_id="rid-1", input_tokens=7)]),
+        # a personal SSO identity is never overwritten by telemetry
+        logs_line(
+            [
+                api_request(
+                    email="alice@corp.example", input_tokens=300, output_tokens=30, sequence=2
+                )
+            ]
+        ),
+        # no provider record at all: the telemetry is the only record, counted
+        logs_line(
+            [
+                api_request(
+                    email="alice@corp.example",
+                    model="claude-sonnet-4-5-20250929",
+                    input_tokens=9,
+                    output_tokens=9,
+                    at="2026-11-02T12:00:00Z",
+                    sequence=3,
+                )
+            ]
+        ),
+    ]
+    con = _ledger(tmp_path, lines)
+    add_bedrock(con, "rid-1", principal=SHARED_ROLE, input_tokens=100, output_tokens=50)
+    add_bedrock(con, "sso-1", principal=sso, input_tokens=300, output_tokens=30)
+    build(con, tmp_path, people=PEOPLE)
+
+    assert con.execute(
+        "select request_id, developer, identity_status from usage_events "
+        "where source = 'bedrock' order by 1"
+    ).fetchall() == [
+        ("rid-1", "alice@corp.example", "telemetry"),
+        ("sso-1", "bob@corp.example", "directory"),
+    ]
+    assert con.execute(
+        "select match_method, counted from claude_code_attribution a join usage_events u "
+        "on u.event_id = a.telemetry_event_id order by a.occurred_at, match_method"
+    ).fetchall() == [
+        ("model_tokens_time", False),
+        ("request_id", False),
+        ("no_provider_record", True),
+    ]
