@@ -325,6 +325,45 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.settings.log(f"collect: {status} {self.path}: {message}")
         self._answer(status, {"code": status, "message": message})
 
+    def _read_body(self, limit: int) -> bytes:
+        """The request body, by Content-Length or chunked (Node's exporters send chunks);
+        TooLarge past ``limit`` bytes, before reading them."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts: list[bytes] = []
+            total = 0
+            while True:
+                size_line = self.rfile.readline(1024)
+                try:
+                    size = int(size_line.split(b";", 1)[0].strip() or b"x", 16)
+                except ValueError as exc:
+                    raise BadRequest("invalid chunked encoding") from exc
+                if size == 0:
+                    while self.rfile.readline(1024).strip():  # trailers
+                        pass
+                    return b"".join(parts)
+                total += size
+                if total > limit:
+                    raise TooLarge()
+                chunk = self.rfile.read(size)
+                if len(chunk) != size or self.rfile.read(2) != b"\r\n":
+                    raise BadRequest("request body shorter than its chunks")
+                parts.append(chunk)
+        length_header = self.headers.get("Content-Length")
+        if length_header is None:
+            raise BadRequest("Content-Length required")
+        try:
+            length = int(length_header)
+        except ValueError as exc:
+            raise BadRequest("invalid Content-Length") from exc
+        if length < 0:
+            raise BadRequest("invalid Content-Length")
+        if length > limit:
+            raise TooLarge()
+        body = self.rfile.read(length)
+        if len(body) != length:
+            raise BadRequest("request body shorter than its Content-Length")
+        return body
+
     def do_GET(self) -> None:  # noqa: N802 - stdlib's name
         if self.path in ("/", "/health", "/healthz"):
             self._answer(200, {"status": "ok"})
@@ -343,24 +382,13 @@ class _Handler(BaseHTTPRequestHandler):
             if not hmac.compare_digest(given.encode(), expected.encode()):
                 self._error(401, "missing or wrong bearer token")
                 return
-        length_header = self.headers.get("Content-Length")
-        if length_header is None:
-            self._error(411, "Content-Length required")
-            return
         try:
-            length = int(length_header)
-        except ValueError:
-            self._error(400, "invalid Content-Length")
-            return
-        if length < 0:
-            self._error(400, "invalid Content-Length")
-            return
-        if length > settings.max_request_bytes:
+            body = self._read_body(settings.max_request_bytes)
+        except TooLarge:
             self._error(413, f"request body over {settings.max_request_bytes} bytes")
             return
-        body = self.rfile.read(length)
-        if len(body) != length:
-            self._error(400, "request body shorter than its Content-Length")
+        except BadRequest as exc:
+            self._error(400 if "Content-Length required" not in str(exc) else 411, str(exc))
             return
         try:
             data = decompress(
