@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from models import budgets, reconcile, tables, vertex_health
+from models import budgets, claude_code_health, reconcile, tables, vertex_health
 from models.redact import redact_sql
 from models.tables import rows as rows  # re-exported: the CLI's shape of a table
 
@@ -1161,6 +1161,17 @@ def vertex_attribution(con: duckdb.DuckDBPyConnection) -> pa.Table:
     cursor = con.cursor()
     try:
         table = vertex_health.attribution_summary(cursor)
+    finally:
+        cursor.close()
+    return table if table.num_rows else pa.table({})
+
+
+@_read("admin")
+def claude_code_attribution(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """How Claude Code telemetry matched provider records (``models.claude_code_health``)."""
+    cursor = con.cursor()
+    try:
+        table = claude_code_health.attribution_summary(cursor)
     finally:
         cursor.close()
     return table if table.num_rows else pa.table({})

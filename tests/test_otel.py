@@ -24,6 +24,9 @@ from ingest import store
 from ingest.cli import cli
 from ingest.collector import CollectorServer, CollectorSettings, serve
 from ingest.sources.bedrock import format as bedrock
+from models import views
+from models.doctor import data_findings
+from models.views import Scope
 
 pytest.importorskip("opentelemetry.proto")
 
@@ -546,6 +549,25 @@ def test_ambiguous_match_is_left_alone_and_never_adds_spend(tmp_path: Path) -> N
     assert con.execute(
         "select count(*) from usage_events where source = 'claude_code' and counted"
     ).fetchone() == (0,)
+    # doctor and the data-health view say how many were left alone
+    findings = [(f.level, f.message) for f in data_findings(con, "test") if f.area == "telemetry"]
+    assert findings == [
+        (
+            "ok",
+            "claude code telemetry: 0 events matched to their provider record "
+            "(request id, or model + tokens + time)",
+        ),
+        (
+            "warn",
+            "claude code telemetry: 2 events left unattributed because more than one provider "
+            "record fits (same model and tokens close in time); their records keep their own "
+            "identity",
+        ),
+    ]
+    health = views.read(Scope(admin=True), con, "claude_code_attribution").to_pylist()
+    assert health == [
+        {"match_method": "ambiguous", "events": 2, "reported_cost_usd": Decimal("0.002100000000")}
+    ]
 
 
 def test_request_id_match_wins_and_named_identities_keep_theirs(tmp_path: Path) -> None:
