@@ -617,3 +617,70 @@ def test_request_id_match_wins_and_named_identities_keep_theirs(tmp_path: Path) 
         ("request_id", False),
         ("no_provider_record", True),
     ]
+
+
+def test_developer_from_a_configured_resource_attribute(tmp_path: Path) -> None:
+    # no user.email; the company sets OTEL_RESOURCE_ATTRIBUTES=developer=... centrally
+    lines = [
+        logs_line(
+            [api_request(input_tokens=10, output_tokens=5)],
+            {"developer": "truc.le@corp.example", "team.id": "ignored-directory-wins"},
+        ),
+        # an unknown user.id and nothing else: the telemetry names no one, attributes nothing
+        logs_line([api_request(user_id="f" * 64, input_tokens=20, output_tokens=5, sequence=2)]),
+    ]
+    con = _ledger(tmp_path, lines)
+    add_bedrock(con, "cfg-1", principal=SHARED_ROLE, input_tokens=10, output_tokens=5)
+    add_bedrock(con, "cfg-2", principal=SHARED_ROLE, input_tokens=20, output_tokens=5)
+    build(con, tmp_path, people=PEOPLE, identity={"otel_developer_attribute": "developer"})
+
+    assert con.execute(
+        "select request_id, developer, team, identity_status from usage_events "
+        "where source = 'bedrock' order by 1"
+    ).fetchall() == [
+        ("cfg-1", "truc.le@corp.example", "data", "telemetry"),
+        ("cfg-2", "unattributed", "unattributed", "unattributed"),
+    ]
+
+
+def test_config_accepts_otel_developer_attribute(tmp_path: Path) -> None:
+    config = tmp_path / "llmledger.toml"
+    config.write_text('[identity]\notel_developer_attribute = "developer"\n')
+    result = CliRunner().invoke(
+        cli, ["--db", str(tmp_path / "x.duckdb"), "--config", str(config), "build"]
+    )
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+
+
+def _raw_post(server: CollectorServer, head: str, body: bytes) -> bytes:
+    import socket
+
+    host, port = server.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=10) as sock:
+        sock.sendall(head.encode() + b"\r\n" + body)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def _chunked(data: bytes, size: int = 1000) -> bytes:
+    parts = [data[i : i + size] for i in range(0, len(data), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+
+
+def test_collect_reads_chunked_bodies_and_limits_them(collector: CollectorServer) -> None:
+    head = (
+        "POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nTransfer-Encoding: chunked\r\n"
+    )
+    good = logs_line([api_request(email="alice@corp.example")]).encode()
+    assert _raw_post(collector, head, _chunked(good)).startswith(b"HTTP/1.1 200 ")
+    assert len(_lines(collector)) == 1
+    too_big = b" " * (64 * 1024 + 1)
+    assert _raw_post(collector, head, _chunked(too_big, 8192)).startswith(b"HTTP/1.1 413 ")
+    assert _raw_post(collector, head, b"zz\r\nnope").startswith(b"HTTP/1.1 400 ")
+    no_length = head.replace("Transfer-Encoding: chunked\r\n", "")
+    assert _raw_post(collector, no_length, b"").startswith(b"HTTP/1.1 411 ")
+    assert len(_lines(collector)) == 1  # nothing else written
