@@ -684,3 +684,127 @@ def test_collect_reads_chunked_bodies_and_limits_them(collector: CollectorServer
     no_length = head.replace("Transfer-Encoding: chunked\r\n", "")
     assert _raw_post(collector, no_length, b"").startswith(b"HTTP/1.1 411 ")
     assert len(_lines(collector)) == 1  # nothing else written
+
+
+def test_sessions_count_requests_cost_and_active_time_from_either_temporality(
+    tmp_path: Path,
+) -> None:
+    s1, s2 = "s1-alice", "s2-dana"
+    lines = [
+        logs_line(
+            [
+                api_request(
+                    email="alice@corp.example",
+                    session=s1,
+                    input_tokens=1000,
+                    output_tokens=100,
+                    at="2026-11-02T10:00:04Z",
+                    cost=0.004,
+                ),
+                api_request(
+                    email="alice@corp.example",
+                    session=s1,
+                    input_tokens=7,
+                    output_tokens=7,
+                    at="2026-11-02T12:00:00Z",
+                    sequence=2,
+                    cost=0.0001,
+                ),
+                event(
+                    "api_error",
+                    "2026-11-02T12:01:00Z",
+                    **{"session.id": s1, "status_code": "529", "model": "claude-sonnet-4-5"},
+                ),
+            ]
+        ),
+        logs_line(
+            [
+                api_request(
+                    user_id="dd-laptop",
+                    session=s2,
+                    input_tokens=5,
+                    output_tokens=5,
+                    at="2026-11-03T09:00:00Z",
+                    sequence=1,
+                    cost=0.0002,
+                )
+            ]
+        ),
+        # cumulative: running totals 10 s then 25 s of one series; delta: 5 s + 7 s
+        metrics_line(
+            [
+                (
+                    "claude_code.active_time.total",
+                    {"session.id": s1},
+                    10.0,
+                    "2026-11-02T10:00:00Z",
+                    "2026-11-02T10:01:00Z",
+                )
+            ],
+            temporality=2,
+        ),
+        metrics_line(
+            [
+                (
+                    "claude_code.active_time.total",
+                    {"session.id": s1},
+                    25.0,
+                    "2026-11-02T10:00:00Z",
+                    "2026-11-02T10:02:00Z",
+                )
+            ],
+            temporality=2,
+        ),
+        metrics_line(
+            [
+                (
+                    "claude_code.active_time.total",
+                    {"session.id": s2},
+                    5.0,
+                    "2026-11-03T09:00:00Z",
+                    "2026-11-03T09:01:00Z",
+                ),
+                (
+                    "claude_code.active_time.total",
+                    {"session.id": s2},
+                    7.0,
+                    "2026-11-03T09:01:00Z",
+                    "2026-11-03T09:02:00Z",
+                ),
+            ],
+            temporality=1,
+        ),
+    ]
+    con = _ledger(tmp_path, lines)
+    add_bedrock(con, "ses-1", principal=SHARED_ROLE, input_tokens=1000, output_tokens=100)
+    build(con, tmp_path, people=PEOPLE)
+
+    # s1: ses-1's list cost ($0.00495) + the unmatched 7/7 request priced from the book
+    # (7 * $3.30 + 7 * $16.50 per million = $0.0001386); s2: 5 * 3.30 + 5 * 16.50 = $0.000099
+    assert con.execute(
+        "select session_id, day::varchar, developer, requests, errors, input_tokens, "
+        "cost_usd, reported_cost_usd, active_seconds from claude_code_sessions order by 1"
+    ).fetchall() == [
+        (
+            "s1-alice",
+            "2026-11-02",
+            "alice@corp.example",
+            2,
+            1,
+            1007,
+            Decimal("0.005088600000"),
+            Decimal("0.004100000000"),
+            Decimal("25.000"),
+        ),
+        (
+            "s2-dana",
+            "2026-11-03",
+            "dana@corp.example",
+            1,
+            0,
+            5,
+            Decimal("0.000099000000"),
+            Decimal("0.000200000000"),
+            Decimal("12.000"),
+        ),
+    ]
