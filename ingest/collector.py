@@ -24,6 +24,7 @@ import json
 import os
 import re
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ from ingest.errors import ConfigError
 
 DEFAULT_MAX_REQUEST_BYTES = 16 << 20  # 16 MiB, decompressed and on the wire
 DEFAULT_ROTATE_BYTES = 64 << 20
+DEFAULT_ROTATE_SECONDS = 60.0  # a file is finished (readable by ingest) at most this late
+DEFAULT_MAX_CONCURRENT = 8  # requests decoded at once; memory ~ this x max_request_bytes x 4
+BUSY_WAIT_SECONDS = 10.0  # a request waits this long for a slot, then gets 503 (clients retry)
 TOKEN_ENV = "LLMLEDGER_COLLECT_TOKEN"
 
 # An attribute whose key (or its last dotted/underscored part) names a body is dropped: prompt
@@ -250,39 +254,94 @@ def record_count(signal: str, message: Any) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
+PART = ".part"  # a file still being written; ``ingest otel-files`` reads only finished ones
+
+
+@dataclass
+class _Open:
+    path: Path  # ends in .jsonl.part
+    hour: str
+    opened: float  # monotonic
+    size: int = 0
+
+
 @dataclass
 class RotatingWriter:
-    """Appends lines to ``<dir>/<signal>-<UTC stamp>.jsonl``; a new file once one passes
-    ``rotate_bytes`` or the UTC hour changes (a finished file is never written again, so a
-    reader can take it whole). One lock per writer: lines never interleave."""
+    """Appends lines to ``<dir>/<signal>-<UTC stamp>-<pid>-<n>.jsonl.part`` and renames the file
+    to ``.jsonl`` once it is finished: past ``rotate_bytes``, ``rotate_seconds`` old (0: one
+    file per request), a new UTC hour, or the server stopping. A ``.jsonl`` file is never written
+    again, so a reader (``ingest otel-files``, which skips ``.part`` files) takes it whole and
+    never sees a half-written line. One lock per writer: lines never interleave. ``.part`` files
+    a collector that died left behind are finished when a writer starts on the folder."""
 
     folder: Path
     rotate_bytes: int = DEFAULT_ROTATE_BYTES
+    rotate_seconds: float = DEFAULT_ROTATE_SECONDS
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    monotonic: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _current: dict[str, tuple[Path, str]] = field(default_factory=dict)
+    _current: dict[str, _Open] = field(default_factory=dict)
     _serial: int = 0
+
+    def __post_init__(self) -> None:
+        for left in self.folder.glob(f"*.jsonl{PART}"):
+            pid = left.name.split("-")[2] if left.name.count("-") >= 3 else ""
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                left.rename(left.with_name(left.name.removesuffix(PART)))
 
     def append(self, signal: str, line: str) -> Path:
         data = (line + "\n").encode("utf-8")
         with self._lock:
             now = self.clock()
             hour = now.strftime("%Y%m%dT%H")
-            path, opened_hour = self._current.get(signal, (None, ""))  # type: ignore[arg-type]
-            if (
-                path is None
-                or opened_hour != hour
-                or (path.exists() and path.stat().st_size + len(data) > self.rotate_bytes)
+            current = self._current.get(signal)
+            if current is not None and (
+                current.hour != hour or current.size + len(data) > self.rotate_bytes
             ):
+                self._finish(signal)
+                current = None
+            if current is None:
                 self._serial += 1
                 stamp = now.strftime("%Y%m%dT%H%M%S")
-                path = self.folder / f"{signal}-{stamp}-{os.getpid()}-{self._serial:04d}.jsonl"
-                self._current[signal] = (path, hour)
-            with open(path, "ab") as out:
+                name = f"{signal}-{stamp}-{os.getpid()}-{self._serial:04d}.jsonl{PART}"
+                current = _Open(self.folder / name, hour, self.monotonic())
+                self._current[signal] = current
+            with open(current.path, "ab") as out:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
-            return path
+            current.size += len(data)
+            if self.rotate_seconds <= 0:
+                return self._finish(signal)
+            return current.path
+
+    def finish_idle(self) -> None:
+        """Finish every file older than ``rotate_seconds`` (the server calls this often)."""
+        with self._lock:
+            for signal, current in list(self._current.items()):
+                if self.monotonic() - current.opened >= self.rotate_seconds:
+                    self._finish(signal)
+
+    def close(self) -> None:
+        with self._lock:
+            for signal in list(self._current):
+                self._finish(signal)
+
+    def _finish(self, signal: str) -> Path:
+        current = self._current.pop(signal)
+        done = current.path.with_name(current.path.name.removesuffix(PART))
+        current.path.rename(done)
+        return done
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # ----------------------------------------------------------------------------------------------
@@ -298,6 +357,8 @@ class CollectorSettings:
     token: str | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     rotate_bytes: int = DEFAULT_ROTATE_BYTES
+    rotate_seconds: float = DEFAULT_ROTATE_SECONDS
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT
     log: Callable[[str], None] = lambda line: None
 
 
@@ -382,6 +443,17 @@ class _Handler(BaseHTTPRequestHandler):
             if not hmac.compare_digest(given.encode(), expected.encode()):
                 self._error(401, "missing or wrong bearer token")
                 return
+        if not self.server.slots.acquire(timeout=BUSY_WAIT_SECONDS):
+            self._error(503, "busy: too many requests at once; retry")
+            return
+        try:
+            self._receive(signal)
+        finally:
+            self.server.slots.release()
+
+    def _receive(self, signal: str) -> None:
+        """Read, decode, scrub and write one request (holding one of the server's slots)."""
+        settings = self.server.settings
         try:
             body = self._read_body(settings.max_request_bytes)
         except TooLarge:
@@ -427,9 +499,22 @@ class CollectorServer(ThreadingHTTPServer):
         check_installed()
         settings.out.mkdir(parents=True, exist_ok=True)
         self.settings = settings
-        self.writer = RotatingWriter(settings.out, rotate_bytes=settings.rotate_bytes)
+        self.writer = RotatingWriter(
+            settings.out,
+            rotate_bytes=settings.rotate_bytes,
+            rotate_seconds=settings.rotate_seconds,
+        )
+        self.slots = threading.BoundedSemaphore(max(1, settings.max_concurrent))
         self.counts: dict[int, int] = {}
         super().__init__(address, _Handler)
+
+    def service_actions(self) -> None:
+        """Called by ``serve_forever`` every poll: finish files that are old enough."""
+        self.writer.finish_idle()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.writer.close()
 
     @property
     def url(self) -> str:

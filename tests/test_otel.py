@@ -22,7 +22,7 @@ from otel_records import api_request, event, logs_line, metrics_line
 
 from ingest import store
 from ingest.cli import cli
-from ingest.collector import CollectorServer, CollectorSettings, serve
+from ingest.collector import CollectorServer, CollectorSettings, RotatingWriter, serve
 from ingest.sources.bedrock import format as bedrock
 from models import views
 from models.doctor import data_findings
@@ -41,7 +41,9 @@ def collector(tmp_path: Path) -> Iterator[CollectorServer]:
     server = serve(
         "127.0.0.1",
         0,
-        CollectorSettings(out=tmp_path / "otel", token=TOKEN, max_request_bytes=64 * 1024),
+        CollectorSettings(
+            out=tmp_path / "otel", token=TOKEN, max_request_bytes=64 * 1024, rotate_seconds=0
+        ),
     )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
@@ -170,7 +172,7 @@ def test_collect_writes_sdk_logs_as_otlp_json_lines_without_prompts(
     assert collector.counts == {200: 3}
     text = "".join(p.read_text() for p in _files(collector))
     assert "PRIVATE" not in text
-    assert [p.name.split("-")[0] for p in _files(collector)] == ["logs"]
+    assert {p.name.split("-")[0] for p in _files(collector)} == {"logs"}
     lines = _lines(collector)
     records = [
         r
@@ -808,3 +810,34 @@ def test_sessions_count_requests_cost_and_active_time_from_either_temporality(
             Decimal("12.000"),
         ),
     ]
+
+
+def test_files_are_finished_before_ingest_reads_them(tmp_path: Path) -> None:
+    folder = tmp_path / "otel"
+    folder.mkdir()
+    # a .part file a collector that died (pid 999999 is not running) left behind is finished
+    (folder / "logs-20261102T100000-999999-0001.jsonl.part").write_text(
+        logs_line([api_request(email="alice@corp.example")]) + "\n"
+    )
+    ticks = [0.0]
+    writer = RotatingWriter(folder, rotate_seconds=30, monotonic=lambda: ticks[0])
+    assert [p.name for p in folder.iterdir()] == ["logs-20261102T100000-999999-0001.jsonl"]
+
+    open_file = writer.append("logs", logs_line([api_request(email="bob@corp.example")]))
+    assert open_file.name.endswith(".jsonl.part")
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "ingest", "otel-files", str(folder))  # the open file is not read yet
+    assert _rows(db, "select user_email from raw_claude_code") == [("alice@corp.example",)]
+
+    ticks[0] = 29.0
+    writer.finish_idle()
+    assert open_file.exists()
+    ticks[0] = 30.0
+    writer.finish_idle()
+    assert not open_file.exists()
+    _ingest(db, "ingest", "otel-files", str(folder))
+    assert _rows(db, "select user_email from raw_claude_code order by 1") == [
+        ("alice@corp.example",),
+        ("bob@corp.example",),
+    ]
+    assert sorted(p.suffix for p in folder.iterdir()) == [".jsonl", ".jsonl"]

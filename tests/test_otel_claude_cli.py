@@ -58,7 +58,9 @@ def claude() -> str:
 
 @pytest.fixture
 def collector(tmp_path: Path) -> Iterator[CollectorServer]:
-    server = serve("127.0.0.1", 0, CollectorSettings(out=tmp_path / "otel", token=TOKEN))
+    server = serve(
+        "127.0.0.1", 0, CollectorSettings(out=tmp_path / "otel", token=TOKEN, rotate_seconds=0)
+    )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     yield server

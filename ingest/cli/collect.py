@@ -9,6 +9,7 @@ import click
 from ingest.collector import (
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_ROTATE_BYTES,
+    DEFAULT_ROTATE_SECONDS,
     TOKEN_ENV,
     CollectorSettings,
     serve,
@@ -59,7 +60,15 @@ from ingest.errors import ConfigError
     default=DEFAULT_ROTATE_BYTES,
     show_default=True,
     metavar="N",
-    help="Start a new file once one reaches this size (a new file every UTC hour too).",
+    help="Finish a file once it reaches this size (and at every new UTC hour).",
+)
+@click.option(
+    "--rotate-seconds",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_ROTATE_SECONDS,
+    show_default=True,
+    metavar="S",
+    help="Finish a file (rename .jsonl.part to .jsonl, readable by ingest) once it is this old.",
 )
 def collect(
     port: int,
@@ -68,13 +77,15 @@ def collect(
     token: str | None,
     max_request_bytes: int,
     rotate_bytes: int,
+    rotate_seconds: float,
 ) -> None:
     """Receive Claude Code telemetry over OTLP/HTTP and write it to files for `ingest otel-files`.
 
     Accepts POST /v1/logs and /v1/metrics, http/protobuf or http/json, gzip or not, and
     appends each request as one OTLP JSON line (the OpenTelemetry Collector file exporter's
-    shape). Prompt text, tool parameters and bodies are removed before writing. With a token
-    set, requests without `Authorization: Bearer <token>` get 401. Point Claude Code at it with
+    shape) to a .jsonl.part file, renamed .jsonl when finished (--rotate-seconds). Prompt
+    text, tool parameters and bodies are removed before writing. With a token set, requests
+    without `Authorization: Bearer <token>` get 401. Point Claude Code at it with
     CLAUDE_CODE_ENABLE_TELEMETRY=1 OTEL_LOGS_EXPORTER=otlp OTEL_METRICS_EXPORTER=otlp
     OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:4318.
 
@@ -94,6 +105,7 @@ def collect(
             token=token,
             max_request_bytes=max_request_bytes,
             rotate_bytes=rotate_bytes,
+            rotate_seconds=rotate_seconds,
             log=lambda line: click.echo(line, err=True),
         ),
     )

@@ -358,7 +358,8 @@ def parse(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) -> Parsed:
         create temp table {events} as
         select
             md5(concat_ws('|', event_name, coalesce(time_ns, cast(occurred_at as varchar)),
-                session_id, event_sequence, prompt_id, request_id, user_id, model, t_input,
+                session_id, event_sequence, prompt_id, request_id, user_id, user_email,
+                user_account_uuid, organization_id, model, t_input,
                 t_output, t_cache_read, t_cache_creation, t_cost)) as event_key,
             occurred_at, event_name, session_id, prompt_id, event_sequence, request_id, model,
             cast(t_input as bigint) as input_tokens,
