@@ -10,6 +10,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -401,6 +402,26 @@ def test_otel_files_reads_collector_file_exporter_output(tmp_path: Path) -> None
     ) == [
         ("ok", None, True, True, Decimal("0.001155000000")),
         ("throttled", "429", False, True, Decimal("0E-12")),
+    ]
+
+    # report --by session (the api_error carries no session.id here)
+    out = _ingest(db, "report", "--by", "session", "--format", "json")
+    assert json.loads(out[: out.rindex("]") + 1]) == [
+        {
+            "session_id": "11111111-1111-4111-8111-111111111111",
+            "day": "2026-11-02",
+            "developer": "alice@corp.example",
+            "team": "payments",
+            "requests": 1,
+            "errors": 0,
+            "input_tokens": 100,
+            "output_tokens": 50,
+            "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
+            "cost_usd": "0.001155000000",
+            "reported_cost_usd": "0.001050000000",
+            "active_seconds": "0.000",
+        }
     ]
 
     # reading again adds nothing
@@ -809,6 +830,15 @@ def test_sessions_count_requests_cost_and_active_time_from_either_temporality(
             Decimal("0.000200000000"),
             Decimal("12.000"),
         ),
+    ]
+    dana = views.read(
+        Scope(admin=False, teams=("search",)),
+        con,
+        "claude_code_sessions",
+        views.Filters(since=date(2026, 11, 3), until=date(2026, 11, 3)),
+    ).to_pylist()
+    assert [(r["session_id"], r["developer"], r["active_seconds"]) for r in dana] == [
+        ("s2-dana", "dana@corp.example", Decimal("12.000"))
     ]
 
 

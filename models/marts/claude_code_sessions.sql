@@ -67,10 +67,10 @@ per_session as (
         coalesce(any_value(team) filter (where team <> 'unattributed'), 'unattributed') as team,
         count(*) filter (where event_name = 'api_request') as requests,
         count(*) filter (where event_name = 'api_error') as errors,
-        sum(input_tokens) filter (where event_name = 'api_request') as input_tokens,
-        sum(output_tokens) filter (where event_name = 'api_request') as output_tokens,
-        sum(cache_read_tokens) filter (where event_name = 'api_request') as cache_read_tokens,
-        sum(cache_write_tokens) filter (where event_name = 'api_request') as cache_write_tokens,
+        cast(sum(input_tokens) filter (where event_name = 'api_request') as bigint) as input_tokens,
+        cast(sum(output_tokens) filter (where event_name = 'api_request') as bigint) as output_tokens,
+        cast(sum(cache_read_tokens) filter (where event_name = 'api_request') as bigint) as cache_read_tokens,
+        cast(sum(cache_write_tokens) filter (where event_name = 'api_request') as bigint) as cache_write_tokens,
         cast(sum(cost_usd) as decimal(38, 12)) as cost_usd,
         cast(sum(reported_cost_usd) as decimal(38, 12)) as reported_cost_usd
     from requests
