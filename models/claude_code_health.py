@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from models.tables import fetch_table
 
-ORDER = ("request_id", "model_tokens_time", "ambiguous", "no_provider_record")
+ORDER = ("request_id", "model_tokens_time", "ambiguous", "unmatched", "no_provider_record")
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection) -> bool:
@@ -65,6 +65,16 @@ def doctor_findings(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
                 f"claude code telemetry: {r['events']:,} events left unattributed because more "
                 "than one provider record fits (same model and tokens close in time); their "
                 "records keep their own identity",
+            )
+        )
+    if "unmatched" in summary:
+        r = summary["unmatched"]
+        out.append(
+            (
+                "warn",
+                f"claude code telemetry: {r['events']:,} events match no provider record although "
+                "that model has provider records that day (a lost log line, or a clock far off); "
+                "not counted, their developer not carried",
             )
         )
     if "no_provider_record" in summary:

@@ -114,8 +114,8 @@ OPTIONAL_MARTS = {
     "gateway_matches": "event_id varchar",
     # Claude Code telemetry matched to provider records (empty without the otel source)
     "claude_code_attribution": "telemetry_event_id varchar, provider_event_id varchar, "
-    "match_method varchar, candidates bigint, developer varchar, team varchar, "
-    "cost_center varchar, reported_cost_usd decimal(38, 12)",
+    "match_method varchar, candidates bigint, counts_spend boolean, developer varchar, "
+    "team varchar, cost_center varchar, reported_cost_usd decimal(38, 12)",
 }
 
 

@@ -606,12 +606,12 @@ def test_request_id_match_wins_and_named_identities_keep_theirs(tmp_path: Path) 
                 )
             ]
         ),
-        # no provider record at all: the telemetry is the only record, counted
+        # no provider record of its model that day (the Anthropic API): the only record, counted
         logs_line(
             [
                 api_request(
                     email="alice@corp.example",
-                    model="claude-sonnet-4-5-20250929",
+                    model="claude-opus-4-1-20250805",
                     input_tokens=9,
                     output_tokens=9,
                     at="2026-11-02T12:00:00Z",
@@ -802,8 +802,9 @@ def test_sessions_count_requests_cost_and_active_time_from_either_temporality(
     add_bedrock(con, "ses-1", principal=SHARED_ROLE, input_tokens=1000, output_tokens=100)
     build(con, tmp_path, people=PEOPLE)
 
-    # s1: ses-1's list cost ($0.00495) + the unmatched 7/7 request priced from the book
-    # (7 * $3.30 + 7 * $16.50 per million = $0.0001386); s2: 5 * 3.30 + 5 * 16.50 = $0.000099
+    # s1: ses-1's list cost ($0.00495); its 7/7 request matches no record although Bedrock has
+    # that model that day, so it adds nothing; s2 (no Bedrock record on 11-03): priced from the
+    # book, 5 * $3.30 + 5 * $16.50 per million = $0.000099
     assert con.execute(
         "select session_id, day::varchar, developer, requests, errors, input_tokens, "
         "cost_usd, reported_cost_usd, active_seconds from claude_code_sessions order by 1"
@@ -815,7 +816,7 @@ def test_sessions_count_requests_cost_and_active_time_from_either_temporality(
             2,
             1,
             1007,
-            Decimal("0.005088600000"),
+            Decimal("0.004950000000"),
             Decimal("0.004100000000"),
             Decimal("25.000"),
         ),
@@ -871,3 +872,54 @@ def test_files_are_finished_before_ingest_reads_them(tmp_path: Path) -> None:
         ("bob@corp.example",),
     ]
     assert sorted(p.suffix for p in folder.iterdir()) == [".jsonl", ".jsonl"]
+
+
+def test_a_long_request_matches_from_its_start(tmp_path: Path) -> None:
+    # the event is emitted when a 5-minute response ends; Bedrock logged the request at start
+    lines = [
+        logs_line(
+            [
+                api_request(
+                    email="alice@corp.example",
+                    at="2026-11-02T10:05:03Z",
+                    extra={"duration_ms": 300_000},
+                )
+            ]
+        ),
+        # without duration_ms the same gap is too wide: no match
+        logs_line(
+            [
+                api_request(
+                    email="bob@corp.example",
+                    at="2026-11-02T11:05:03Z",
+                    input_tokens=300,
+                    sequence=2,
+                    extra={"duration_ms": None},
+                )
+            ]
+        ),
+    ]
+    con = _ledger(tmp_path, lines)
+    add_bedrock(con, "long-1", principal=SHARED_ROLE, input_tokens=100, output_tokens=50)
+    add_bedrock(
+        con,
+        "long-2",
+        principal=SHARED_ROLE,
+        input_tokens=300,
+        output_tokens=50,
+        at="2026-11-02T11:00:00Z",
+    )
+    build(con, tmp_path, people=PEOPLE)
+    assert con.execute(
+        "select request_id, developer from usage_events where source = 'bedrock' order by 1"
+    ).fetchall() == [("long-1", "alice@corp.example"), ("long-2", "unattributed")]
+    # bob's event matches nothing although Bedrock logged that model that day: not counted
+    assert con.execute(
+        "select developer, match_method, counts_spend from claude_code_attribution order by 1"
+    ).fetchall() == [
+        ("alice@corp.example", "model_tokens_time", False),
+        ("bob@corp.example", "unmatched", False),
+    ]
+    assert con.execute(
+        "select count(*) from usage_events where source = 'claude_code' and counted"
+    ).fetchone() == (0,)

@@ -3,14 +3,18 @@
 -- The telemetry says who sent a request; the provider (or gateway) log says what it cost.
 -- Matching (each provider record at most once): first the request id, where the provider or
 -- gateway logged the one the client saw (request_id or provider_request_id); else the same
--- canonical model and exact token counts (input, output, cache read, cache write) within
--- [gateway] match_window_seconds (default 120) of each other. A match must be unique both
--- ways: one candidate record for the event and one candidate event for the record; anything
--- else is 'ambiguous' and attributes nothing. Provider records considered are the counted
+-- canonical model and exact token counts (input, output, cache read, cache write), the provider
+-- record's time between the request's start (the event's time less duration_ms: the event is
+-- emitted when the response ends) and its end, give or take [gateway] match_window_seconds
+-- (default 120). A match must be unique both ways: one candidate record for the event and one
+-- candidate event for the record; anything else is 'ambiguous' and attributes nothing. Provider records considered are the counted
 -- ones (not a provider's copy of a gateway's record). usage_events gives a matched provider
 -- record the developer, team and cost centre resolved for the telemetry event when its own
--- identity is 'unattributed' or 'service' (a shared role, a service account), and counts
--- every telemetry event that has a candidate as counted = false: telemetry never adds spend.
+-- identity is 'unattributed' or 'service' (a shared role, a service account). Telemetry never
+-- adds spend beside a provider log: an event is counted (counts_spend) only when no provider
+-- or gateway record of its model exists on its UTC day ('no_provider_record': e.g. the
+-- Anthropic API, whose usage no log here holds); one that matches nothing although such
+-- records exist is 'unmatched' and not counted.
 with events as (
 
     select * from int_events
@@ -25,7 +29,7 @@ identities as (
 
 telemetry_extra as (
 
-    select event_id, session_id, user_email, user_id, cost_center_attribute
+    select event_id, session_id, user_email, user_id, cost_center_attribute, duration_ms
     from stg_claude_code
 
 ),
@@ -45,10 +49,13 @@ provider_copies as (
 
 telemetry as (
 
+    -- the event is emitted when the response ends: the request started duration_ms earlier
     select
         e.*,
-        e.cache_write_5m_tokens + e.cache_write_1h_tokens as cache_write_tokens
+        e.cache_write_5m_tokens + e.cache_write_1h_tokens as cache_write_tokens,
+        e.occurred_at - to_milliseconds(coalesce(x.duration_ms, 0)) as started_at
     from events as e
+    left join telemetry_extra as x on x.event_id = e.event_id
     where e.source = 'claude_code' and e.billable
 
 ),
@@ -91,7 +98,7 @@ token_candidates as (
         and p.output_tokens = t.output_tokens
         and p.cache_read_tokens = t.cache_read_tokens
         and p.cache_write_tokens = t.cache_write_tokens
-        and p.occurred_at between t.occurred_at - to_seconds(s.window_seconds)
+        and p.occurred_at between t.started_at - to_seconds(s.window_seconds)
                               and t.occurred_at + to_seconds(s.window_seconds)
     where t.event_id not in (select telemetry_event_id from id_candidates)
       and p.event_id not in (select provider_event_id from id_candidates)
@@ -131,16 +138,27 @@ per_event as (
 
 ),
 
+covered_days as (
+
+    -- a model and UTC day for which provider or gateway records exist: a telemetry event there
+    -- that matches none is a matching failure (or a lost log line), not spend of its own
+    select distinct model, cast(occurred_at as date) as day from provider_side
+
+),
+
 final as (
 
     select
         t.event_id as telemetry_event_id,
         case when m.unique_match then m.provider_event_id end as provider_event_id,
         case
-            when m.telemetry_event_id is null then 'no_provider_record'
             when m.unique_match then m.match_method
-            else 'ambiguous'
+            when m.telemetry_event_id is not null then 'ambiguous'
+            when c.model is not null then 'unmatched'
+            else 'no_provider_record'
         end as match_method,
+        -- only an event no provider or gateway log could hold is spend of its own
+        m.telemetry_event_id is null and c.model is null as counts_spend,
         coalesce(m.candidates, 0) as candidates,
         cast(m.seconds_apart as decimal(18, 3)) as seconds_apart,
         t.occurred_at,
@@ -164,6 +182,8 @@ final as (
         t.reported_cost_usd
     from telemetry as t
     left join per_event as m on m.telemetry_event_id = t.event_id
+    left join covered_days as c
+        on c.model = t.model and c.day = cast(t.occurred_at as date)
     left join telemetry_extra as x on x.event_id = t.event_id
     left join identities as i
         on i.source = t.source

@@ -156,8 +156,8 @@ final as (
         case when c.billable then c.price_version else 'non_billable' end as price_version,
         c.status,
         c.error_code,
-        -- a telemetry event with a provider record (matched or ambiguous) never adds spend
-        g.event_id is null and coalesce(t.candidates, 0) = 0 as counted,
+        -- a telemetry event never adds spend beside a provider log (claude_code_attribution)
+        g.event_id is null and coalesce(t.counts_spend, true) as counted,
         c.billable and c.cost_usd is null as unpriced,
         case when c.is_long_context then 'long_context' else 'standard' end as pricing_tier,
         c.project,
