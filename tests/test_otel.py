@@ -923,3 +923,83 @@ def test_a_long_request_matches_from_its_start(tmp_path: Path) -> None:
     assert con.execute(
         "select count(*) from usage_events where source = 'claude_code' and counted"
     ).fetchone() == (0,)
+
+
+def test_end_to_end_shared_role_named_after_ingesting_telemetry(
+    collector: CollectorServer, tmp_path: Path
+) -> None:
+    """bedrock-files, then telemetry through `collect` (the real SDK exporter) and
+    `ingest otel-files`, with a config and a people directory: `report --by developer`."""
+    from moto_server import gz, log_key, record
+
+    tree = tmp_path / "bedrock"
+    batch = tree / log_key("logs", "111122223333", "us-east-1", "2026/11/02/10", "a.json.gz")
+    batch.parent.mkdir(parents=True)
+    batch.write_bytes(
+        gz(
+            [
+                record(
+                    "e2e-1",
+                    timestamp="2026-11-02T10:00:00Z",
+                    arn=SHARED_ROLE,
+                    input_tokens=1000,
+                    output_tokens=100,
+                ),
+                record(
+                    "e2e-2",
+                    timestamp="2026-11-02T10:05:00Z",
+                    arn=SHARED_ROLE,
+                    input_tokens=2000,
+                    output_tokens=200,
+                    cache_read=10_000,
+                ),
+            ]
+        )
+    )
+    (tmp_path / "people.csv").write_text(PEOPLE)
+    config = tmp_path / "llmledger.toml"
+    config.write_text(
+        f'[database]\npath = "{tmp_path / "ledger.duckdb"}"\n[people]\ndirectory = "people.csv"\n'
+    )
+    base = ["--config", str(config)]
+
+    def by_developer() -> dict[str, str]:
+        out = _ingest(
+            tmp_path / "ledger.duckdb", *base, "report", "--by", "developer", "--format", "json"
+        )
+        return {r["developer"]: r["cost_usd"] for r in json.loads(out[: out.rindex("]") + 1])}
+
+    _ingest(tmp_path / "ledger.duckdb", *base, "ingest", "bedrock-files", str(tree))
+    assert by_developer() == {"unattributed": "0.018150000000"}
+
+    body = logs_line(
+        [
+            api_request(
+                email="alice@corp.example",
+                input_tokens=1000,
+                output_tokens=100,
+                at="2026-11-02T10:00:03Z",
+            ),
+            api_request(
+                user_id="dd-laptop",
+                input_tokens=2000,
+                output_tokens=200,
+                cache_read=10_000,
+                at="2026-11-02T10:05:02Z",
+                sequence=2,
+            ),
+        ]
+    )
+    assert _post(collector, "/v1/logs", gzip.compress(body.encode()), encoding="gzip") == 200
+    _ingest(tmp_path / "ledger.duckdb", *base, "ingest", "otel-files", str(collector.settings.out))
+    # e2e-1: 1000 * $3.30 + 100 * $16.50 per million; e2e-2: 2000 * 3.30 + 200 * 16.50
+    # + 10000 * 0.33; the total is unchanged
+    assert by_developer() == {
+        "dana@corp.example": "0.013200000000",
+        "alice@corp.example": "0.004950000000",
+    }
+    doctor = _ingest(tmp_path / "ledger.duckdb", *base, "doctor")
+    assert (
+        "claude code telemetry: 2 events matched to their provider record "
+        "(request id, or model + tokens + time)"
+    ) in doctor
