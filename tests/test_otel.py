@@ -25,7 +25,7 @@ from ingest import store
 from ingest.cli import cli
 from ingest.collector import CollectorServer, CollectorSettings, RotatingWriter, serve
 from ingest.sources.bedrock import format as bedrock
-from models import views
+from models import runner, views
 from models.doctor import data_findings
 from models.views import Scope
 
@@ -524,6 +524,7 @@ def test_shared_role_traffic_gets_exact_per_developer_costs(tmp_path: Path) -> N
         "unattributed": Decimal("0.002475000000"),
     }
     assert sum(_by_developer(con).values()) == Decimal("0.020625000000")
+    assert [c.name for c in runner.run_checks(con) if not c.ok] == []
     rows = con.execute(
         "select request_id, developer, team, cost_center, identity_status, principal "
         "from usage_events where source = 'bedrock' order by request_id"
