@@ -73,14 +73,23 @@ provider_side as (
 
 id_candidates as (
 
-    select
-        t.event_id as telemetry_event_id,
-        p.event_id as provider_event_id,
-        abs(epoch(p.occurred_at) - epoch(t.occurred_at)) as seconds_apart
-    from telemetry as t
-    inner join provider_side as p
-        on t.request_id is not null
-        and (p.request_id = t.request_id or p.provider_request_id = t.request_id)
+    -- two equi-joins (an OR in one join condition would compare every pair)
+    select distinct telemetry_event_id, provider_event_id, seconds_apart
+    from (
+        select
+            t.event_id as telemetry_event_id,
+            p.event_id as provider_event_id,
+            abs(epoch(p.occurred_at) - epoch(t.occurred_at)) as seconds_apart
+        from telemetry as t
+        inner join provider_side as p on p.request_id = t.request_id
+        union all
+        select
+            t.event_id,
+            p.event_id,
+            abs(epoch(p.occurred_at) - epoch(t.occurred_at))
+        from telemetry as t
+        inner join provider_side as p on p.provider_request_id = t.request_id
+    ) as pairs
 
 ),
 
