@@ -2,7 +2,7 @@
 
 Each line is one ``ExportLogsServiceRequest`` or ``ExportMetricsServiceRequest`` in OTLP JSON
 (``llmledger collect`` writes them; so does the OpenTelemetry Collector's ``file`` exporter).
-A page's files are read as text lines and flattened in SQL (``json_extract`` + ``unnest``):
+A page's files are read as text lines and flattened in SQL (``json_transform`` + ``unnest``):
 ``resourceLogs[] -> scopeLogs[] -> logRecords[]`` and ``resourceMetrics[] -> scopeMetrics[] ->
 metrics[] -> sum|gauge.dataPoints[]``. Attributes become a list of (key, value) text pairs,
 record attributes before resource attributes, read by name (``_attr``).
@@ -101,7 +101,12 @@ BODY_KEY_RE = (
 )
 MAX_ATTRIBUTE_CHARS = 256
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
-TEMPORALITY = {"1": "delta", "2": "cumulative"}
+TEMPORALITY = {
+    "1": "delta",
+    "2": "cumulative",
+    "AGGREGATION_TEMPORALITY_DELTA": "delta",
+    "AGGREGATION_TEMPORALITY_CUMULATIVE": "cumulative",
+}
 
 _counter = itertools.count()
 
@@ -117,14 +122,34 @@ def _lines_sql(paths: Sequence[str]) -> str:
     )
 
 
-def _attrs(json_expr: str) -> str:
-    """A JSON ``attributes`` array as a list of {k, v} text structs (scalar values only)."""
+# One json_transform per line into exactly these fields (each line is parsed once more, not
+# once per attribute); attribute values of any scalar type come out as text.
+_ATTRS = (
+    '[{"key":"VARCHAR","value":{"stringValue":"VARCHAR","intValue":"VARCHAR",'
+    '"doubleValue":"VARCHAR","boolValue":"VARCHAR"}}]'
+)
+LOGS_STRUCTURE = (
+    '{"resourceLogs":[{"resource":{"attributes":' + _ATTRS + '},"scopeLogs":[{"logRecords":['
+    '{"timeUnixNano":"VARCHAR","observedTimeUnixNano":"VARCHAR","eventName":"VARCHAR",'
+    '"body":{"stringValue":"VARCHAR"},"attributes":' + _ATTRS + "}]}]}]}"
+)
+_POINT = (
+    '{"startTimeUnixNano":"VARCHAR","timeUnixNano":"VARCHAR","asInt":"VARCHAR",'
+    '"asDouble":"VARCHAR","attributes":' + _ATTRS + "}"
+)
+METRICS_STRUCTURE = (
+    '{"resourceMetrics":[{"resource":{"attributes":' + _ATTRS + '},"scopeMetrics":[{"metrics":['
+    '{"name":"VARCHAR","sum":{"aggregationTemporality":"VARCHAR","dataPoints":[' + _POINT + "]},"
+    '"gauge":{"dataPoints":[' + _POINT + "]}}]}]}]}"
+)
+
+
+def _attrs(list_expr: str) -> str:
+    """A transformed ``attributes`` list as {k, v} text structs (scalar values only)."""
     return (
-        f"list_transform(coalesce(cast(json_extract({json_expr}, '$.attributes[*]') as json[]), "
-        "[]), lambda a: struct_pack(k := json_extract_string(a, '$.key'), v := coalesce("
-        "json_extract_string(a, '$.value.stringValue'), json_extract_string(a, '$.value.intValue'),"
-        " json_extract_string(a, '$.value.doubleValue'), "
-        "json_extract_string(a, '$.value.boolValue'))))"
+        f"list_transform(coalesce({list_expr}, []), lambda a: struct_pack(k := a.key, "
+        "v := coalesce(a.value.stringValue, a.value.intValue, a.value.doubleValue, "
+        "a.value.boolValue)))"
     )
 
 
@@ -186,41 +211,40 @@ def _events_sql(lines: str) -> str:
     checks.append(("try_cast(t_cost as decimal(38, 12)) < 0", "'negative cost_usd'"))
     reason = "case " + " ".join(f"when {c} then {r}" for c, r in checks) + " else null end"
     return f"""
-    with resources as (
-        select filename, line_no, unnest(cast(json_extract(j, '$.resourceLogs[*]') as json[]))
-            as r, generate_subscripts(cast(json_extract(j, '$.resourceLogs[*]') as json[]), 1)
-            as r_no
-        from {lines}_decoded where j is not null
+    with transformed as (
+        select filename, line_no, try(json_transform(j, '{LOGS_STRUCTURE}')) as t
+        from {lines}_decoded where j is not null and json_exists(j, '$.resourceLogs')
+    ),
+    resources as (
+        select filename, line_no, unnest(t.resourceLogs) as r from transformed
     ),
     scopes as (
-        select filename, line_no, r_no, {_attrs("json_extract(r, '$.resource')")} as r_attrs,
-               unnest(cast(json_extract(r, '$.scopeLogs[*]') as json[])) as s
+        select filename, line_no, {_attrs("r.resource.attributes")} as r_attrs,
+               unnest(r.scopeLogs) as s
         from resources
     ),
     records as (
-        select filename, line_no, r_no, r_attrs,
-               unnest(cast(json_extract(s, '$.logRecords[*]') as json[])) as rec
-        from scopes
+        select filename, line_no, r_attrs, unnest(s.logRecords) as rec from scopes
     ),
     attributed as (
         select *, row_number() over (partition by filename, line_no) as rec_no,
-               list_concat({_attrs("rec")}, r_attrs) as attrs
+               list_concat({_attrs("rec.attributes")}, r_attrs) as attrs
         from records
     ),
     named as (
         select *,
-            regexp_replace(coalesce(json_extract_string(rec, '$.eventName'), {_attr("event.name")},
-                json_extract_string(rec, '$.body.stringValue')), '^claude_code\\.', '')
+            regexp_replace(coalesce(rec.eventName, {_attr("event.name")}, rec.body.stringValue),
+                '^claude_code\\.', '')
                 as event_name
         from attributed
     ),
     fields as (
         select filename, line_no, rec_no, event_name, attrs,
-            coalesce({_time("json_extract_string(rec, '$.timeUnixNano')")},
+            coalesce({_time("rec.timeUnixNano")},
                      try_cast({_attr("event.timestamp")} as timestamptz),
-                     {_time("json_extract_string(rec, '$.observedTimeUnixNano')")})
+                     {_time("rec.observedTimeUnixNano")})
                 as occurred_at,
-            json_extract_string(rec, '$.timeUnixNano') as time_ns,
+            rec.timeUnixNano as time_ns,
             {_attr("session.id")} as session_id,
             {_attr("prompt.id")} as prompt_id,
             try_cast({_attr("event.sequence")} as bigint) as event_sequence,
@@ -253,39 +277,36 @@ def _events_sql(lines: str) -> str:
 
 def _metrics_sql(lines: str) -> str:
     value = (
-        "coalesce(try_cast(json_extract_string(p, '$.asInt') as decimal(38, 12)), "
-        "try_cast(json_extract_string(p, '$.asDouble') as decimal(38, 12)))"
+        "coalesce(try_cast(p.asInt as decimal(38, 12)), try_cast(p.asDouble as decimal(38, 12)))"
     )
     return f"""
-    with resources as (
-        select filename, line_no,
-               unnest(cast(json_extract(j, '$.resourceMetrics[*]') as json[])) as r
-        from {lines}_decoded where j is not null
+    with transformed as (
+        select filename, line_no, try(json_transform(j, '{METRICS_STRUCTURE}')) as t
+        from {lines}_decoded where j is not null and json_exists(j, '$.resourceMetrics')
+    ),
+    resources as (
+        select filename, line_no, unnest(t.resourceMetrics) as r from transformed
     ),
     scopes as (
-        select filename, line_no, {_attrs("json_extract(r, '$.resource')")} as r_attrs,
-               unnest(cast(json_extract(r, '$.scopeMetrics[*]') as json[])) as s
+        select filename, line_no, {_attrs("r.resource.attributes")} as r_attrs,
+               unnest(r.scopeMetrics) as s
         from resources
     ),
     metrics as (
-        select filename, line_no, r_attrs,
-               unnest(cast(json_extract(s, '$.metrics[*]') as json[])) as m
-        from scopes
+        select filename, line_no, r_attrs, unnest(s.metrics) as m from scopes
     ),
     points as (
-        select filename, line_no, r_attrs, json_extract_string(m, '$.name') as metric_name,
-            coalesce(json_extract_string(m, '$.sum.aggregationTemporality'), '0')
-                as temporality_code,
-            unnest(coalesce(cast(json_extract(m, '$.sum.dataPoints[*]') as json[]),
-                            cast(json_extract(m, '$.gauge.dataPoints[*]') as json[]))) as p
+        select filename, line_no, r_attrs, m.name as metric_name,
+            coalesce(m.sum.aggregationTemporality, '0') as temporality_code,
+            unnest(coalesce(m.sum.dataPoints, m.gauge.dataPoints)) as p
         from metrics
-        where json_extract_string(m, '$.name') like 'claude\\_code.%' escape '\\'
+        where m.name like 'claude\\_code.%' escape '\\'
     ),
     fields as (
         select filename, line_no, metric_name, temporality_code,
-            list_concat({_attrs("p")}, r_attrs) as attrs,
-            {_time("json_extract_string(p, '$.startTimeUnixNano')")} as start_at,
-            {_time("json_extract_string(p, '$.timeUnixNano')")} as occurred_at,
+            list_concat({_attrs("p.attributes")}, r_attrs) as attrs,
+            {_time("p.startTimeUnixNano")} as start_at,
+            {_time("p.timeUnixNano")} as occurred_at,
             {value} as value,
             p
         from points
