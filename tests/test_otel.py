@@ -19,6 +19,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 from fixtures_models import PEOPLE_CSV, add_bedrock, build, new_ledger
+from moto_server import aws, moto_endpoint  # noqa: F401 - fixtures
 from otel_records import api_request, event, logs_line, metrics_line
 
 from ingest import store
@@ -1004,3 +1005,38 @@ def test_end_to_end_shared_role_named_after_ingesting_telemetry(
         "claude code telemetry: 2 events matched to their provider record "
         "(request id, or model + tokens + time)"
     ) in doctor
+
+
+@pytest.mark.service
+def test_otel_s3_reads_the_awss3_exporter_layout_incrementally(
+    aws: Any,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    client = aws.client("s3")
+    client.create_bucket(Bucket="telemetry")
+
+    def put(key: str, lines: list[str]) -> None:
+        body = gzip.compress(("\n".join(lines) + "\n").encode())
+        client.put_object(Bucket="telemetry", Key=f"cc/{key}", Body=body)
+
+    put(
+        "2026/11/02/10/00/logs_a.json.gz",
+        [logs_line([api_request(email="alice@corp.example", request_id="s3-1")])],
+    )
+    put("2026/11/02/10/05/logs_b.json.gz", ["{broken"])
+    db = tmp_path / "ledger.duckdb"
+    args = ["ingest", "otel-s3", "--bucket", "telemetry", "--prefix", "cc"]
+    _ingest(db, *args)
+    put(
+        "2026/11/02/11/00/logs_c.json.gz",
+        [logs_line([api_request(email="bob@corp.example", request_id="s3-2", sequence=2)])],
+    )
+    out = _ingest(db, *args)
+    assert "otel-s3: 1 new" in out  # the second run read only the new object
+    assert _rows(db, "select request_id, user_email from raw_claude_code order by 1") == [
+        ("s3-1", "alice@corp.example"),
+        ("s3-2", "bob@corp.example"),
+    ]
+    assert _rows(db, "select location, reason from rejected_records") == [
+        ("s3://telemetry/cc/2026/11/02/10/05/logs_b.json.gz:1", "malformed JSON")
+    ]
