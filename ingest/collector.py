@@ -508,6 +508,13 @@ class CollectorServer(ThreadingHTTPServer):
         self.counts: dict[int, int] = {}
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line, not a traceback, for a client that hung up or stalled (timeout)."""
+        import sys
+
+        error = sys.exc_info()[1]
+        self.settings.log(f"collect: request from {client_address[0]} failed: {error!r}")
+
     def service_actions(self) -> None:
         """Called by ``serve_forever`` every poll: finish files that are old enough."""
         self.writer.finish_idle()
