@@ -100,6 +100,7 @@ INTERMEDIATE_ORDER = [
     "int_vertex_events",
     "int_litellm_events",
     "int_litellm_limits",
+    "int_claude_code_metric_deltas",
 ]
 EVENTS = "int_events"
 MART_ORDER = [
