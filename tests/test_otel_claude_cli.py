@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from anthropic_server import FakeAnthropic
+from bedrock_runtime_server import FakeBedrock
 from click.testing import CliRunner
 
 from ingest.cli import cli
@@ -70,7 +71,12 @@ def collector(tmp_path: Path) -> Iterator[CollectorServer]:
 
 
 def _run_claude(
-    claude: str, fake: FakeAnthropic, collector: CollectorServer, home: Path, protocol: str
+    claude: str,
+    fake: FakeAnthropic | FakeBedrock,
+    collector: CollectorServer,
+    home: Path,
+    protocol: str,
+    model: str = MODEL,
 ) -> dict[str, object]:
     home.mkdir()
     # a fixed user.id, and no first-run screens
@@ -80,8 +86,16 @@ def _run_claude(
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
-        "ANTHROPIC_BASE_URL": fake.url,
-        "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
+        **(
+            {
+                "CLAUDE_CODE_USE_BEDROCK": "1",
+                "AWS_REGION": "us-east-1",
+                "ANTHROPIC_BEDROCK_BASE_URL": fake.url,
+                "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1",
+            }
+            if isinstance(fake, FakeBedrock)
+            else {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key"}
+        ),
         "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
         "OTEL_LOGS_EXPORTER": "otlp",
         "OTEL_METRICS_EXPORTER": "otlp",
@@ -96,7 +110,7 @@ def _run_claude(
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     }
     done = subprocess.run(
-        [claude, "-p", "hi SECRET-PROMPT-TEXT", "--model", MODEL, "--output-format", "json"]
+        [claude, "-p", "hi SECRET-PROMPT-TEXT", "--model", model, "--output-format", "json"]
         + ["--session-id", SESSION],
         env=env,
         cwd=home,
@@ -152,3 +166,66 @@ def test_claude_cli_telemetry_lands_with_the_fakes_exact_tokens(
     ]
     assert staged == [("claude_code", "anthropic", "claude-sonnet-4-5", True, True)] * len(rows)
     assert Decimal(str(result["total_cost_usd"])) > 0
+
+
+SHARED_ROLE = "arn:aws:sts::111122223333:assumed-role/BedrockShared/botocore-session-1"
+PROFILE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def test_claude_cli_on_bedrock_names_the_developer_behind_a_shared_role(
+    claude: str, collector: CollectorServer, tmp_path: Path
+) -> None:
+    """Claude Code in Bedrock mode against a fake Bedrock runtime; the invocation log Bedrock
+    would write for that call (under a shared role) is unattributed until the telemetry is
+    ingested, then it is the developer's (user.id is her alias), at the provider's price."""
+    from moto_server import gz, log_key, record
+
+    with FakeBedrock() as fake:
+        _run_claude(claude, fake, collector, tmp_path / "home", "http/protobuf", model=PROFILE)
+    calls = [c for c in fake.calls if c["path"].endswith("/invoke-with-response-stream")]
+    assert [c["path"] for c in calls] == [f"/model/{PROFILE}/invoke-with-response-stream"]
+
+    u = fake.usage
+    tree = tmp_path / "bedrock"
+    day = calls[0]["at"][:10].replace("-", "/")
+    batch = tree / log_key("logs", "111122223333", "us-east-1", f"{day}/00", "a.json.gz")
+    batch.parent.mkdir(parents=True)
+    batch.write_bytes(
+        gz(
+            [
+                record(
+                    c["request_id"],
+                    timestamp=c["at"],
+                    arn=SHARED_ROLE,
+                    model_id=PROFILE,
+                    input_tokens=u.input_tokens,
+                    output_tokens=u.output_tokens,
+                    cache_read=u.cache_read_input_tokens,
+                    cache_write=u.cache_creation_input_tokens,
+                )
+                for c in calls
+            ]
+        )
+    )
+    (tmp_path / "people.csv").write_text(
+        "email,name,team,cost_center,manager,aliases\n"
+        f"alice@corp.example,Alice,payments,CC-PAY,,{USER_ID}\n"
+    )
+    config = tmp_path / "llmledger.toml"
+    config.write_text('[people]\ndirectory = "people.csv"\n')
+    base = ["--db", str(tmp_path / "ledger.duckdb"), "--config", str(config)]
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, [*base, *args])
+        assert result.exit_code == 0, result.output + (result.stderr or "")
+        return result.output
+
+    def by_developer() -> dict[str, str]:
+        out = run("report", "--by", "developer", "--format", "json")
+        return {r["developer"]: r["cost_usd"] for r in json.loads(out)}
+
+    run("ingest", "bedrock-files", str(tree))
+    # 1234 * $3.30 + 56 * $16.50 + 789 * $0.33 + 321 * $4.125 per million (us. profile)
+    assert by_developer() == {"unattributed": "0.006580695000"}
+    run("ingest", "otel-files", str(collector.settings.out))
+    assert by_developer() == {"alice@corp.example": "0.006580695000"}
