@@ -74,6 +74,8 @@ SPEC: dict[str, Any] = {
         "vertex_label_project_key?": _STR,
         "vertex_match_window_seconds?": _NUM,  # audit <-> response join window (default 2)
         "match_local_part?": _BOOL,
+        "otel_developer_attribute?": _STR,  # Claude Code telemetry: a resource attribute naming
+        # the developer (set centrally through OTEL_RESOURCE_ATTRIBUTES) when user.email is absent
         "rules?": (list, _RULE),
     },
     "bedrock?": {"application_profiles?": ("map", _STR)},

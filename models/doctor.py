@@ -14,7 +14,7 @@ from typing import Any, Literal, cast
 
 import duckdb
 
-from models import runner, vertex_health, views
+from models import claude_code_health, runner, vertex_health, views
 
 Level = Literal["ok", "warn", "fail", "info"]
 MAX_UNMAPPED_SHOWN = 20
@@ -47,6 +47,10 @@ def data_findings(
     found += [
         Finding(cast(Level, level), "vertex", text)
         for level, text in vertex_health.doctor_findings(con)
+    ]
+    found += [
+        Finding(cast(Level, level), "telemetry", text)
+        for level, text in claude_code_health.doctor_findings(con)
     ]
     found += _unpriced_findings(con)
     found += _identity_findings(con)

@@ -102,10 +102,24 @@ INTERMEDIATE_ORDER = [
     "int_vertex_events",
     "int_litellm_events",
     "int_litellm_limits",
+    "int_claude_code_metric_deltas",
 ]
 EVENTS = "int_events"
-MART_ORDER = ["identity_map", "gateway_matches", "usage_events", "usage_minute", "usage_daily"]
-OPTIONAL_MARTS = {"gateway_matches": "event_id varchar"}
+MART_ORDER = [
+    "identity_map",
+    "gateway_matches",
+    "claude_code_attribution",
+    "usage_events",
+    "usage_minute",
+    "usage_daily",
+]
+OPTIONAL_MARTS = {
+    "gateway_matches": "event_id varchar",
+    # Claude Code telemetry matched to provider records (empty without the otel source)
+    "claude_code_attribution": "telemetry_event_id varchar, provider_event_id varchar, "
+    "match_method varchar, candidates bigint, counts_spend boolean, developer varchar, "
+    "team varchar, cost_center varchar, reported_cost_usd decimal(38, 12)",
+}
 
 
 @dataclass

@@ -33,6 +33,8 @@ PUBLISHED = [
     "usage_minute_quota",  # usage_minute without the people: the rate-limit view's rollup
     "vertex_attribution",  # how Vertex responses were attributed (data-health view)
     "quarantined_rows",  # raw rows no total includes (data-health view)
+    "claude_code_attribution",  # telemetry matched to provider records (data-health view)
+    "claude_code_sessions",  # requests, cost and active time per Claude Code session
 ]
 
 

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from models import budgets, reconcile, tables, vertex_health
+from models import budgets, claude_code_health, reconcile, tables, vertex_health
 from models.redact import redact_sql
 from models.tables import rows as rows  # re-exported: the CLI's shape of a table
 
@@ -1199,6 +1199,51 @@ def vertex_attribution(con: duckdb.DuckDBPyConnection) -> pa.Table:
     cursor = con.cursor()
     try:
         table = vertex_health.attribution_summary(cursor)
+    finally:
+        cursor.close()
+    return table if table.num_rows else pa.table({})
+
+
+SESSION_COLUMNS = (
+    "session_id",
+    "day",
+    "developer",
+    "team",
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_usd",
+    "reported_cost_usd",
+    "active_seconds",
+)
+
+
+@_read("filters")
+def claude_code_sessions(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    """Claude Code sessions (marts/claude_code_sessions.sql) that started in the date range, for
+    the team and developer filters: requests, errors, tokens, cost (the provider's, where the
+    telemetry matched a record), the client's estimate and active time. Newest first. Empty
+    (no columns) without telemetry."""
+    if not _has_table(con, "claude_code_sessions"):
+        return pa.table({})
+    w = _where(replace(f, models=(), providers=(), sources=()), counted=False)
+    return _arrow(
+        con,
+        f"select {', '.join(SESSION_COLUMNS)} from claude_code_sessions where {w.sql} "
+        "order by day desc, cost_usd desc nulls last, session_id",
+        w.params,
+    )
+
+
+@_read("admin")
+def claude_code_attribution(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """How Claude Code telemetry matched provider records (``models.claude_code_health``)."""
+    cursor = con.cursor()
+    try:
+        table = claude_code_health.attribution_summary(cursor)
     finally:
         cursor.close()
     return table if table.num_rows else pa.table({})

@@ -57,6 +57,18 @@ if not vertex.empty:
         "ambiguous joins are never guessed.",
     )
 
+telemetry = data.frame("claude_code_attribution")
+if not telemetry.empty:
+    st.subheader("Claude Code telemetry")
+    ui.table(
+        telemetry,
+        "claude-code-attribution",
+        caption="Claude Code's own telemetry names the developer behind a shared role or "
+        "service account: each event is matched to its provider record by request id, else by "
+        "model, exact tokens and time. Ambiguous matches attribute nothing; telemetry never "
+        "adds spend where a provider record exists.",
+    )
+
 st.subheader("Unmapped identities")
 ui.table(
     data.frame("identity_gaps"),

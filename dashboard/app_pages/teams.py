@@ -70,3 +70,13 @@ if developer:
             )
     ui.table(mix, f"developer-models-{developer}")
     ui.table(daily, f"developer-daily-{developer}")
+
+sessions = data.frame("claude_code_sessions", scope)
+if not sessions.empty:
+    st.subheader("Claude Code sessions")
+    ui.table(
+        sessions,
+        "claude-code-sessions",
+        caption="From Claude Code's own telemetry: requests, cost (the provider's record where "
+        "one matched) and active time per session, newest first.",
+    )

@@ -12,7 +12,7 @@ import click
 import duckdb
 
 # One module per command; they import ingest.cli.common, never this package, so no cycle.
-from ingest.cli import build, dashboard, demo, doctor, export, ingest, prices, report, run
+from ingest.cli import build, collect, dashboard, demo, doctor, export, ingest, prices, report, run
 from ingest.cli.common import LazyContext, app_context
 from ingest.errors import ExitCode, LedgerError, disk_full
 
@@ -77,6 +77,7 @@ def cli(
 # Register every command (each module imports ingest.cli.common, never this package).
 for _command in (
     build.build,
+    collect.collect,
     dashboard.dashboard,
     demo.demo,
     doctor.doctor,

@@ -44,11 +44,23 @@ RECONCILE_COLUMNS = (
 @click.option(
     "--by",
     type=click.Choice(
-        ["developer", "team", "model", "provider", "source", "cost_center", "day", "week", "month"]
+        [
+            "developer",
+            "team",
+            "model",
+            "provider",
+            "source",
+            "cost_center",
+            "day",
+            "week",
+            "month",
+            "session",
+        ]
     ),
     default="developer",
     show_default=True,
-    help="Group by (a week is named by its Monday).",
+    help="Group by (a week is named by its Monday; session: Claude Code sessions from its "
+    "telemetry, `ingest otel-files`).",
 )
 @date_option("--since", "First UTC day included (YYYY-MM-DD).")
 @date_option("--until", "UTC day the report stops before (YYYY-MM-DD, exclusive).")
@@ -109,6 +121,8 @@ def report(
         raise click.BadParameter("--since must be before --until", param_hint="--since")
     if reconcile:
         return print_reconcile(ctx, since, until, fmt)
+    if by == "session":
+        return print_sessions(ctx, since, until, fmt, team, developer)
     app = app_context(ctx)
     filters = {
         "team": list(team),
@@ -205,6 +219,36 @@ def _width(head: tuple[str, ...], rows: list[list[str]]) -> int:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
     return sum(widths) + 3 * len(widths) + 1
+
+
+def print_sessions(
+    ctx: click.Context,
+    since: datetime | None,
+    until: datetime | None,
+    fmt: str,
+    team: tuple[str, ...],
+    developer: tuple[str, ...],
+) -> None:
+    """`llmledger report --by session`: one row per Claude Code session started in the range
+    (its requests, errors, tokens, cost, the client's own estimate and active time)."""
+    from datetime import timedelta
+
+    from models import views
+
+    end = as_date(until)
+    last_day = end - timedelta(days=1) if end is not None else None
+    filters = views.Filters(
+        since=as_date(since), until=last_day, teams=tuple(team), developers=tuple(developer)
+    )
+    with open_for_read(app_context(ctx)) as (con, where):
+        require_tables(con, where, "usage_daily")
+        rows = views.rows(views.claude_code_sessions(con, filters))
+    emit_rows(
+        rows,
+        views.SESSION_COLUMNS,
+        fmt,
+        title="Claude Code sessions, " + _period_text(since, until, "the start", "now"),
+    )
 
 
 def print_reconcile(ctx: click.Context, since: Any, until: Any, fmt: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ingest.source import Source
 from ingest.sources.bedrock import BEDROCK_CLOUDWATCH, BEDROCK_FILES, BEDROCK_S3
 from ingest.sources.litellm import LITELLM, LITELLM_API, LITELLM_FILES
+from ingest.sources.otel import OTEL_FILES, OTEL_S3
 from ingest.sources.vertex import VERTEX, VERTEX_FILES
 
 SOURCES: dict[str, Source] = {
@@ -22,6 +23,8 @@ SOURCES: dict[str, Source] = {
         LITELLM_FILES,
         VERTEX,
         VERTEX_FILES,
+        OTEL_FILES,
+        OTEL_S3,
     )
 }
 

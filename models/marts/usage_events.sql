@@ -26,6 +26,14 @@ gateway_matches as (
 
 ),
 
+telemetry_matches as (
+
+    -- Claude Code telemetry (marts/claude_code_attribution.sql): a provider record matched to
+    -- exactly one telemetry event takes its developer when its own identity names no one
+    select * from claude_code_attribution
+
+),
+
 sized as (
 
     select
@@ -100,6 +108,26 @@ costed as (
 
 ),
 
+attributed as (
+
+    -- whether a provider record takes its developer from the telemetry event matched to it:
+    -- only when its own identity names no one (a shared role, a service account)
+    select
+        c.*,
+        a.provider_event_id is not null
+            and a.developer <> 'unattributed'
+            and coalesce(i.identity_status, 'unattributed') in ('unattributed', 'service')
+            as by_telemetry
+    from costed as c
+    left join identities as i
+        on i.source = c.source
+        and i.principal is not distinct from c.principal
+        and i.person_hint is not distinct from c.person_hint
+        and i.team_hint is not distinct from c.team_hint
+    left join telemetry_matches as a on a.provider_event_id = c.event_id
+
+),
+
 final as (
 
     select
@@ -108,9 +136,11 @@ final as (
         c.provider,
         c.request_id,
         c.occurred_at,
-        coalesce(i.developer, 'unattributed') as developer,
-        coalesce(i.team, 'unattributed') as team,
-        coalesce(i.cost_center, 'unattributed') as cost_center,
+        case when c.by_telemetry then a.developer
+             else coalesce(i.developer, 'unattributed') end as developer,
+        case when c.by_telemetry then a.team else coalesce(i.team, 'unattributed') end as team,
+        case when c.by_telemetry then a.cost_center
+             else coalesce(i.cost_center, 'unattributed') end as cost_center,
         c.principal,
         c.model,
         c.model_id,
@@ -126,24 +156,28 @@ final as (
         case when c.billable then c.price_version else 'non_billable' end as price_version,
         c.status,
         c.error_code,
-        g.event_id is null as counted,
+        -- a telemetry event never adds spend beside a provider log (claude_code_attribution)
+        g.event_id is null and coalesce(t.counts_spend, true) as counted,
         c.billable and c.cost_usd is null as unpriced,
         case when c.is_long_context then 'long_context' else 'standard' end as pricing_tier,
         c.project,
-        coalesce(i.identity_status, 'unattributed') as identity_status,
+        case when c.by_telemetry then 'telemetry'
+             else coalesce(i.identity_status, 'unattributed') end as identity_status,
         c.billable,
         c.is_batch,
         c.gateway_role,
         c.person_hint,
         c.team_hint,
         cast(c.uncached_cost_usd as decimal(38, 12)) as uncached_cost_usd
-    from costed as c
+    from attributed as c
     left join identities as i
         on i.source = c.source
         and i.principal is not distinct from c.principal
         and i.person_hint is not distinct from c.person_hint
         and i.team_hint is not distinct from c.team_hint
     left join gateway_matches as g on g.event_id = c.event_id
+    left join telemetry_matches as a on a.provider_event_id = c.event_id
+    left join telemetry_matches as t on t.telemetry_event_id = c.event_id
 
 )
 
