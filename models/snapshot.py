@@ -29,6 +29,8 @@ PUBLISHED = [
     "quota_limits",  # ref_quotas plus LiteLLM key/team limits
     "usage_minute_quota",  # usage_minute without the people: the rate-limit view's rollup
     "vertex_attribution",  # how Vertex responses were attributed (data-health view)
+    "bill_lines",  # the providers' bills' LLM lines (AWS CUR 2.0, GCP billing export)
+    "bill_check",  # the estimate against the bill (report --bill, doctor)
 ]
 
 

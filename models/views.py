@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from models import budgets, reconcile, tables, vertex_health
+from models import bills, budgets, reconcile, tables, vertex_health
 from models.redact import redact_sql
 from models.tables import rows as rows  # re-exported: the CLI's shape of a table
 
@@ -1281,3 +1281,17 @@ def source_runs(con: duckdb.DuckDBPyConnection) -> pa.Table:
         order by r.source
         """,
     )
+
+
+@_read("admin")
+def bill_check(con: duckdb.DuckDBPyConnection, month: str, by: str = "day") -> pa.Table:
+    """The estimate against the bill for ``month`` (YYYY-MM) per day, model, account or
+    principal (``models/bills.py``): company-wide, bills have no team."""
+    return bills.check(con, month, by)
+
+
+@_read("admin")
+def bill_months(con: duckdb.DuckDBPyConnection, tolerance_pct: Decimal = Decimal(2)) -> pa.Table:
+    """Per bill month and provider: our cost, billed cost, the difference and whether it
+    passes ``tolerance_pct``."""
+    return bills.failed_months(con, tolerance_pct)
