@@ -12,8 +12,8 @@ import gzip
 import io
 import json
 import os
-from collections.abc import Sequence
 import zlib
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ S3_PREFIX = "cur"
 PERIOD = "2026-11"
 MARKETPLACE_CODE = "bgwx8xq4m1k3sn2t6u0f1hq2s"
 DEV_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/Dev/dev@example.com"
+OTHER_ARN = f"arn:aws:sts::{OTHER_ACCOUNT}:assumed-role/Dev/dev@example.com"
 PROJECT = "acme-ml"
 
 CUR_COLUMNS = (
@@ -168,6 +169,7 @@ def scenario_lines() -> list[dict[str, Any]]:
             1000,
             "2.7",
             account=OTHER_ACCOUNT,
+            principal=OTHER_ARN,
         ),
         cur_line(
             "2026-11-08",
@@ -175,9 +177,15 @@ def scenario_lines() -> list[dict[str, Any]]:
             100,
             "1.35",
             account=OTHER_ACCOUNT,
+            principal=OTHER_ARN,
         ),
         cur_line(
-            "2026-11-08", f"USE1-Claude4.5Haiku-input-tokens{g}", 500, "0.45", account=OTHER_ACCOUNT
+            "2026-11-08",
+            f"USE1-Claude4.5Haiku-input-tokens{g}",
+            500,
+            "0.45",
+            account=OTHER_ACCOUNT,
+            principal=OTHER_ARN,
         ),
         # other services' lines: skipped, not rejected
         cur_line(
@@ -195,7 +203,7 @@ def scenario_lines() -> list[dict[str, Any]]:
 def scenario_logs() -> list[dict[str, Any]]:
     """The Bedrock invocation logs behind the bill (bodies carry the privacy sentinel)."""
     sonnet = "global.anthropic.claude-sonnet-4-6"
-    b_arn = f"arn:aws:sts::{OTHER_ACCOUNT}:assumed-role/Dev/dev@example.com"
+    b_arn = OTHER_ARN
     return [
         *(
             record(
