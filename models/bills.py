@@ -56,6 +56,31 @@ def _reason_agg(column: str = "reason") -> str:
     )
 
 
+def _has_bills(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_name = 'bill_check'"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def differences(con: duckdb.DuckDBPyConnection, month: str, limit: int = 20) -> pa.Table:
+    """The month's ``bill_check`` rows with the largest differences (unknown estimates first)."""
+    start, end = month_bounds(month)
+    return tables.fetch_table(
+        con,
+        """
+        select day, provider, account, model, token_kind, our_tokens, billed_tokens,
+            our_cost_usd, billed_cost_usd, difference_usd, difference_pct, reason
+        from bill_check
+        where day >= ? and day < ? and reason is not null
+        order by difference_usd is not null, abs(difference_usd) desc, day, provider, account,
+            model, token_kind
+        limit ?
+        """,
+        [start, end, limit],
+    )
+
+
 def check(con: duckdb.DuckDBPyConnection, month: str, by: str) -> pa.Table:
     """One row per group of ``by`` for ``month``: the key, token pairs, our and billed cost,
     the difference in dollars and percent, credits, the reason(s) and any suggested
@@ -189,12 +214,18 @@ def failed_months(con: duckdb.DuckDBPyConnection, tolerance_pct: Decimal) -> pa.
                 case when bool_or(our_cost_usd is null) then null
                      else sum(our_cost_usd) end::decimal(38, 12) as our_cost_usd,
                 sum(billed_cost_usd)::decimal(38, 12) as billed_cost_usd,
+                -- what our logs explain: billed spend where we logged tokens too
+                sum(billed_cost_usd) filter (where our_tokens > 0)::decimal(38, 12)
+                    as explained_usd,
                 {_reason_agg()} as reasons
             from bill_check group by all
         )
         select month, provider, our_cost_usd, billed_cost_usd,
             (billed_cost_usd - our_cost_usd)::decimal(38, 12) as difference_usd,
             {_pct("billed_cost_usd - our_cost_usd", "our_cost_usd")} as difference_pct,
+            case when billed_cost_usd > 0 then cast(round(cast(coalesce(explained_usd, 0)
+                as double) / cast(billed_cost_usd as double) * 100, 2) as decimal(9, 2))
+            end as coverage_pct,
             reasons,
             our_cost_usd is null
                 or abs(coalesce({_pct("billed_cost_usd - our_cost_usd", "our_cost_usd")},

@@ -1294,4 +1294,12 @@ def bill_check(con: duckdb.DuckDBPyConnection, month: str, by: str = "day") -> p
 def bill_months(con: duckdb.DuckDBPyConnection, tolerance_pct: Decimal = Decimal(2)) -> pa.Table:
     """Per bill month and provider: our cost, billed cost, the difference and whether it
     passes ``tolerance_pct``."""
+    if not _has_table(con, "bill_check"):
+        return pa.table({"month": pa.array([], pa.string())})
     return bills.failed_months(con, tolerance_pct)
+
+
+@_read("admin")
+def bill_differences(con: duckdb.DuckDBPyConnection, month: str, limit: int = 20) -> pa.Table:
+    """The month's largest differences between our estimate and the bill, with reasons."""
+    return bills.differences(con, month, limit)

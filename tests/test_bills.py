@@ -518,3 +518,40 @@ def test_bill_marts_are_published_and_empty_without_a_bill(tmp_path: Path) -> No
     result = _cli(db, "report", "--bill", "--month", "2026-11")
     assert "no bill loaded for 2026-11" in result.stderr
     assert os.path.exists(db)
+
+
+# ----------------------------------------------------------------------------------------------
+# The dashboard's Bill check page
+
+
+def test_dashboard_bill_check_page(ledger: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("LLMLEDGER_SNAPSHOT", str(ledger.with_name("ledger.snapshot.duckdb")))
+    monkeypatch.delenv("LLMLEDGER_AUTH", raising=False)
+    monkeypatch.delenv("LLMLEDGER_ADMINS", raising=False)
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=60)
+    at.run()
+    at.switch_page("app_pages/bill_check.py").run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric} == {
+        "Estimated (bedrock)": "—",  # an unpriced model makes the month's estimate unknown
+        "Billed": "$8.39",
+        "Difference": "—",
+        "Coverage": "96.4%",
+    }
+    assert [t.value for t in at.code] == [
+        '[[prices.overrides]]\nprovider = "bedrock"\nmodel = "claude-haiku-4-5"\n'
+        'discount_pct = 10\nvalid_from = "2026-11-01"\n\n'
+        '[[prices.overrides]]\nprovider = "bedrock"\nmodel = "claude-sonnet-4-6"\n'
+        'discount_pct = 10\nvalid_from = "2026-11-01"'
+    ]
+    differences = at.dataframe[0].value
+    assert list(differences["reason"]) == [
+        "unpriced_model",  # an unknown estimate first, then by the size of the difference
+        "logs_missing",
+        "contracted_discount",
+        "contracted_discount",
+        "contracted_discount",
+    ]
