@@ -102,8 +102,8 @@ def check(con: duckdb.DuckDBPyConnection, month: str, by: str) -> pa.Table:
         f"""
         with grouped as (
             select {keys}, {pairs},
-                case when bool_or(our_cost_usd is null) then null
-                     else sum(our_cost_usd) end::decimal(38, 12) as our_cost_usd,
+                -- the priced part; NULL only when nothing in the group is priced (never $0)
+                sum(our_cost_usd)::decimal(38, 12) as our_cost_usd,
                 sum(billed_cost_usd)::decimal(38, 12) as billed_cost_usd,
                 sum(credits_usd)::decimal(38, 12) as credits_usd,
                 {_reason_agg()} as reason,
@@ -152,10 +152,10 @@ def _by_principal(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pa.
         ),
         ours as (
             select provider, principal, any_value(developer) as developer, {ours},
-                case when bool_or(cost_usd is null) then null
-                     else sum(cost_usd) end::decimal(38, 12) as our_cost_usd
+                sum(cost_usd)::decimal(38, 12) as our_cost_usd,
+                bool_or(cost_usd is null) as has_unpriced
             from usage_events
-            where counted and billable and occurred_at >= ? and occurred_at < ?
+            where source = provider and billable and occurred_at >= ? and occurred_at < ?
                 and provider in (select distinct provider from bill)
             group by all
         ),
@@ -163,6 +163,7 @@ def _by_principal(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pa.
             select coalesce(o.provider, b.provider) as provider,
                 coalesce(o.principal, b.principal) as principal,
                 coalesce(o.developer, 'unattributed') as developer,
+                coalesce(o.has_unpriced, false) as has_unpriced,
                 case when o.provider is null then 0::decimal(38, 12)
                      else o.our_cost_usd end as our_cost_usd,
                 coalesce(b.billed_cost_usd, 0)::decimal(38, 12) as billed_cost_usd,
@@ -175,12 +176,12 @@ def _by_principal(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pa.
             (billed_cost_usd - our_cost_usd)::decimal(38, 12) as difference_usd,
             {_pct("billed_cost_usd - our_cost_usd", "our_cost_usd")} as difference_pct,
             credits_usd, * exclude (provider, principal, developer, our_cost_usd,
-                billed_cost_usd, credits_usd),
+                billed_cost_usd, credits_usd, has_unpriced),
             case
                 when billed_cost_usd > 0 and our_cost_usd = 0 then 'logs_missing'
                 when billed_cost_usd > 0 and developer = 'unattributed'
                     then 'shared_role_unattributed'
-                when our_cost_usd is null then 'unpriced_model'
+                when has_unpriced then 'unpriced_model'
                 when our_cost_usd > 0 and billed_cost_usd = 0
                     and principal <> '(no principal in the bill)' then 'not_billed'
             end as reason,
@@ -204,21 +205,30 @@ def failed(row: dict[str, Any], tolerance_pct: Decimal) -> bool:
 
 
 def failed_months(con: duckdb.DuckDBPyConnection, tolerance_pct: Decimal) -> pa.Table:
-    """Per bill month: our and billed cost, the difference, and whether it passes the
-    tolerance (doctor lists the failed ones)."""
+    """Per bill month and provider: our and billed cost, the difference, coverage, and whether
+    the check failed: a day x account x model x token kind whose difference passes the
+    tolerance (and a cent), or billed tokens we cannot price (doctor lists the failed ones).
+    Month totals alone would let differences cancel out."""
     return tables.fetch_table(
         con,
         f"""
-        with months as (
+        with rows as (
+            select *,
+                (our_cost_usd is null and billed_cost_usd > 0)
+                or (abs(difference_usd) > 0.01
+                    and (difference_pct is null or abs(difference_pct) > ?)) as row_failed
+            from bill_check
+        ),
+        months as (
             select strftime(day, '%Y-%m') as month, provider,
-                case when bool_or(our_cost_usd is null) then null
-                     else sum(our_cost_usd) end::decimal(38, 12) as our_cost_usd,
+                sum(our_cost_usd)::decimal(38, 12) as our_cost_usd,
                 sum(billed_cost_usd)::decimal(38, 12) as billed_cost_usd,
                 -- what our logs explain: billed spend where we logged tokens too
                 sum(billed_cost_usd) filter (where our_tokens > 0)::decimal(38, 12)
                     as explained_usd,
-                {_reason_agg()} as reasons
-            from bill_check group by all
+                {_reason_agg()} as reasons,
+                coalesce(bool_or(row_failed), false) as failed
+            from rows group by all
         )
         select month, provider, our_cost_usd, billed_cost_usd,
             (billed_cost_usd - our_cost_usd)::decimal(38, 12) as difference_usd,
@@ -226,11 +236,7 @@ def failed_months(con: duckdb.DuckDBPyConnection, tolerance_pct: Decimal) -> pa.
             case when billed_cost_usd > 0 then cast(round(cast(coalesce(explained_usd, 0)
                 as double) / cast(billed_cost_usd as double) * 100, 2) as decimal(9, 2))
             end as coverage_pct,
-            reasons,
-            our_cost_usd is null
-                or abs(coalesce({_pct("billed_cost_usd - our_cost_usd", "our_cost_usd")},
-                    case when billed_cost_usd <> our_cost_usd then 1e9 else 0 end)) > ?
-                as failed
+            reasons, failed
         from months order by month, provider
         """,
         [tolerance_pct],

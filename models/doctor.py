@@ -172,14 +172,14 @@ def _when(value: Any) -> str:
 
 
 def _bill_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
-    """A bill month whose estimate is off by more than 2% (``report --bill`` explains it)."""
+    """A bill month with a difference past 2% (``report --bill`` explains it)."""
     from models import bills
 
     found = []
     for m in tables.rows(bills.failed_months(con, Decimal(2))):
         if not m["failed"]:
             continue
-        ours = "unknown (unpriced)" if m["our_cost_usd"] is None else f"${m['our_cost_usd']:.2f}"
+        ours = "nothing priced" if m["our_cost_usd"] is None else f"${m['our_cost_usd']:.2f}"
         pct = "" if m["difference_pct"] is None else f" ({m['difference_pct']:+}%)"
         found.append(
             Finding(

@@ -1,6 +1,7 @@
 -- grain: one row per usage day x provider x account/project x model x token kind of every
 -- month a bill is loaded for: our tokens and list-price cost (counted events) beside the billed
--- tokens and cost, the difference, and the reason where one is clear.
+-- tokens and cost, the difference, and the reason where one is clear. Our side is the provider's
+-- own logs (bedrock, vertex), counted or not: the bill charges every request the provider served.
 with bill as (
 
     select
@@ -72,7 +73,9 @@ events as (
         on m.provider = e.provider and m.month = date_trunc('month', cast(e.occurred_at as date))
     left join prices as b on b.price_version = e.price_version
     left join projects as p on p.event_id = e.event_id
-    where e.counted and e.billable
+    -- the provider's own logs: every request it logged and billed, whichever copy of a request
+    -- a gateway's log makes the counted one
+    where e.source = e.provider and e.billable
 
 ),
 
