@@ -100,6 +100,7 @@ INTERMEDIATE_ORDER = [
     "int_vertex_events",
     "int_litellm_events",
     "int_litellm_limits",
+    "int_bill_lines",
 ]
 EVENTS = "int_events"
 # Staging views of the providers' bills (stg_bill_*): not requests, never in the events union.

@@ -558,3 +558,29 @@ def test_dashboard_bill_check_page(ledger: Path, monkeypatch: pytest.MonkeyPatch
         "contracted_discount",
         "contracted_discount",
     ]
+
+
+# ----------------------------------------------------------------------------------------------
+# The demo's bill (sample_data/cur, generate_bills.py)
+
+
+def test_demo_bill_matches_its_logs_except_the_planted_gap(sample_ledger: Any) -> None:
+    con = duckdb.connect(str(sample_ledger.snapshot), read_only=True)
+    try:
+        gap = con.execute(
+            "select account, min(day)::varchar, max(day)::varchar, sum(billed_cost_usd), "
+            "sum(our_tokens), string_agg(distinct reason, ', ') from bill_check "
+            "where reason = 'logs_missing' group by account"
+        ).fetchall()
+        others = con.execute(
+            "select distinct reason from bill_check "
+            "where account <> '555566667777' and reason is not null"
+        ).fetchall()
+        unpriced = con.execute(
+            "select distinct model from bill_check where reason = 'unpriced_model'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert gap == [("555566667777", "2026-11-12", "2026-11-14", D("32.67"), 0, "logs_missing")]
+    assert others == [("unpriced_model",)]
+    assert unpriced == [("claude-fable-5",)]
