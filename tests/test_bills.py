@@ -357,6 +357,7 @@ def test_bad_cur_input(tmp_path: Path) -> None:
     )  # fmt: skip
     _cli(db, "ingest", "aws-cur-files", str(root))
     data = root / DATA / "exec-4"
+    manifest = root / EXPORT / "metadata" / f"BILLING_PERIOD={PERIOD}" / f"{EXPORT}-Manifest.json"
     assert _query(db, "select location, reason from rejected_records order by location") == [
         (
             f"{data}/acme-cur-00001.snappy.parquet#row=2",
@@ -377,10 +378,13 @@ def test_bad_cur_input(tmp_path: Path) -> None:
             "line_item_usage_account_id, line_item_usage_amount, line_item_unblended_cost, "
             "pricing_unit",
         ),
+        (
+            str(manifest),
+            "delivery exec-4 for 2026-11 not counted: 2 of its 3 data file(s) rejected",
+        ),
     ]
-    assert _query(db, "select billed_tokens, billed_cost_usd from bill_lines") == [
-        (100000, D("0.3"))
-    ]
+    # rejected files make the delivery incomplete: none of it counts
+    assert _query(db, "select count(*) from bill_lines") == [(0,)]
 
 
 def test_cur_path_without_a_manifest(tmp_path: Path) -> None:
@@ -584,3 +588,15 @@ def test_demo_bill_matches_its_logs_except_the_planted_gap(sample_ledger: Any) -
     assert gap == [("555566667777", "2026-11-12", "2026-11-14", D("32.67"), 0, "logs_missing")]
     assert others == [("unpriced_model",)]
     assert unpriced == [("claude-fable-5",)]
+
+
+def test_redelivery_without_llm_lines_still_replaces(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.duckdb"
+    root = tmp_path / "cur"
+    _scenario(root, "exec-1", mtime=time.time() - 3600)
+    _cli(db, "ingest", "aws-cur-files", str(root))
+    assert _query(db, "select count(*) from bill_lines") == [(15,)]
+    ec2_only = [line for line in scenario_lines() if line["line_item_product_code"] == "AmazonEC2"]
+    deliver(root, "exec-2", [("acme-cur-00001.snappy.parquet", parquet_bytes(ec2_only))])
+    _cli(db, "ingest", "aws-cur-files", str(root))
+    assert _query(db, "select count(*) from bill_lines") == [(0,)]

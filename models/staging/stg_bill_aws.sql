@@ -2,9 +2,10 @@
 -- Bills are not requests: this view feeds int_bill_lines, never the events union.
 with deliveries as (
 
-    -- a re-delivered month replaces the earlier delivery: only the latest one is staged
+    -- a re-delivered month replaces the earlier delivery: only the latest one is staged (a
+    -- delivery is recorded even when it has no LLM line, so it still replaces the earlier one)
     select billing_period, delivery_id
-    from (select distinct billing_period, delivery_id, delivered_at, loaded_at from raw_aws_cur)
+    from raw_aws_cur_deliveries
     qualify row_number() over (
         partition by billing_period order by delivered_at desc, loaded_at desc, delivery_id desc
     ) = 1

@@ -41,7 +41,7 @@ AWS_CUR_FILES = Source(
         "aws s3 sync s3://acme-billing/cur/llm-cur ./llm-cur\n"
         "llmledger --db ledger.duckdb ingest aws-cur-files ./llm-cur"
     ),
-    tables=(cur.RAW,),
+    tables=(cur.RAW, cur.DELIVERIES),
     cursor=TIMESTAMP,
     options=(
         Option(
@@ -72,7 +72,7 @@ AWS_CUR_S3 = Source(
         "    --prefix cur/llm-cur/"
     ),
     credentials=AWS_CREDENTIALS,
-    tables=(cur.RAW,),
+    tables=(cur.RAW, cur.DELIVERIES),
     cursor=TIMESTAMP,
     options=(
         Option("bucket", required=True, metavar="NAME", help="Bucket the export is delivered to."),

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from ingest.source import Page, Parsed, RawTable, SourceRun
 from ingest.sources.bills import tabular
@@ -54,6 +55,24 @@ DDL = f"""
     )
 """
 RAW = RawTable(RAW_TABLE, DDL, ("billing_period", "delivery_id", "file_key", "row_number"))
+
+# One row per delivery read whole, even one with no LLM line: staging counts each period's
+# latest delivery only, so a refresh that drops every LLM line still replaces the earlier one.
+DELIVERIES_TABLE = "raw_aws_cur_deliveries"
+DELIVERIES_DDL = f"""
+    create table if not exists {DELIVERIES_TABLE} (
+        billing_period varchar not null,
+        delivery_id varchar not null,
+        delivered_at timestamptz not null,
+        loaded_at timestamptz not null,
+        data_files bigint not null,
+        llm_lines bigint not null,
+        skipped_lines bigint not null,
+        manifest_location varchar not null,
+        primary key (billing_period, delivery_id)
+    )
+"""
+DELIVERIES = RawTable(DELIVERIES_TABLE, DELIVERIES_DDL, ("billing_period", "delivery_id"))
 
 BEDROCK_PRODUCT_CODES = ("AmazonBedrock", "AmazonBedrockService", "AmazonBedrockFoundationModels")
 REQUIRED = (
@@ -200,8 +219,32 @@ def parse(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) -> Parsed:
                 scan, cols, page=page, file_key=keys[f.path], location=f.location, now=run.now
             )
         )
+    meta = page.meta
+    delivery = pa.table(
+        {
+            "billing_period": [str(meta["period"])],
+            "delivery_id": [str(meta["delivery_id"])],
+            "delivered_at": pa.array([meta["delivered_at"]], pa.timestamp("us", tz="UTC")),
+            "loaded_at": pa.array([run.now], pa.timestamp("us", tz="UTC")),
+            "data_files": [len(keys)],
+            "llm_lines": [0],
+            "skipped_lines": [0],
+            "manifest_location": [str(meta.get("manifest_location", ""))],
+        }
+    )
+    if rejected:
+        # a delivery with a file that cannot be read is not complete: none of it is counted
+        # (its readable lines are kept in raw_aws_cur, unstaged), the earlier delivery stays
+        rejected.append(
+            (
+                str(meta.get("manifest_location", "")),
+                f"delivery {meta['delivery_id']} for {meta['period']} not counted: "
+                f"{len(rejected)} of its {len(keys)} data file(s) rejected",
+            )
+        )
+        delivery = delivery.slice(0, 0)
     if not selects:
-        return Parsed(rows={}, rejected=rejected)
+        return Parsed(rows={DELIVERIES_TABLE: delivery}, rejected=rejected)
     name = f"_bill_cur_{id(page)}"
     con.execute(
         f"create or replace temp table {name} as select *, ({_LLM}) as _llm, {_REASON} as _reason "
@@ -243,8 +286,11 @@ def parse(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) -> Parsed:
         c.execute(f"drop view if exists {view}")
         c.execute(f"drop table if exists {name}")
 
+    if delivery.num_rows:
+        delivery = delivery.set_column(5, "llm_lines", pa.array([good], pa.int64()))
+        delivery = delivery.set_column(6, "skipped_lines", pa.array([skipped], pa.int64()))
     return Parsed(
-        rows={RAW_TABLE: view},
+        rows={RAW_TABLE: view, DELIVERIES_TABLE: delivery},
         rejected=rejected,
         records_per_file={f.path: per_file.get(f.location, 0) for f in page.files},
         count=good,

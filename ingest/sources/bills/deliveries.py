@@ -110,6 +110,7 @@ def _delivery_page(delivery: Delivery, data: list[LocalFile], manifest: LocalFil
             "delivered_at": delivery.delivered_at,
             "keys": keys,
             "manifest": manifest.path,
+            "manifest_location": manifest.location,
         },
         units=len(data),
     )
