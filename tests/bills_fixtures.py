@@ -333,6 +333,7 @@ def deliver(
     execution: str,
     files: Sequence[tuple[str, bytes]],
     *,
+    export_name: str = EXPORT,
     period: str = PERIOD,
     missing: Sequence[str] = (),
     mtime: float | None = None,
@@ -340,26 +341,26 @@ def deliver(
     """Write one delivery as Data Exports does: the data files under
     ``<export>/data/BILLING_PERIOD=…/<execution>/``, then the period's manifest naming them
     (``missing``: names the manifest lists that are not written: a half-written delivery)."""
-    export = root / EXPORT
+    export = root / export_name
     data = export / "data" / f"BILLING_PERIOD={period}" / execution
     data.mkdir(parents=True, exist_ok=True)
     uris = []
     for name, content in files:
         (data / name).write_bytes(content)
         uris.append(
-            f"s3://{BUCKET}/{S3_PREFIX}/{EXPORT}/data/BILLING_PERIOD={period}/{execution}/{name}"
+            f"s3://{BUCKET}/{S3_PREFIX}/{export_name}/data/BILLING_PERIOD={period}/{execution}/{name}"
         )
     for name in missing:
         uris.append(
-            f"s3://{BUCKET}/{S3_PREFIX}/{EXPORT}/data/BILLING_PERIOD={period}/{execution}/{name}"
+            f"s3://{BUCKET}/{S3_PREFIX}/{export_name}/data/BILLING_PERIOD={period}/{execution}/{name}"
         )
-    manifest = export / "metadata" / f"BILLING_PERIOD={period}" / f"{EXPORT}-Manifest.json"
+    manifest = export / "metadata" / f"BILLING_PERIOD={period}" / f"{export_name}-Manifest.json"
     manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text(
         json.dumps(
             {
                 "executionId": execution,
-                "exportArn": f"arn:aws:bcm-data-exports:us-east-1:{ACCOUNT}:export/{EXPORT}-x1",
+                "exportArn": f"arn:aws:bcm-data-exports:us-east-1:{ACCOUNT}:export/{export_name}",
                 "columns": [{"name": c, "type": "string"} for c in CUR_COLUMNS],
                 "dataFiles": uris,
             }
@@ -378,6 +379,73 @@ def upload(client: Any, root: Path) -> None:
     for path in paths:
         key = f"{S3_PREFIX}/{path.relative_to(root).as_posix()}"
         client.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
+
+
+# ----------------------------------------------------------------------------------------------
+# FOCUS 1.2 with AWS columns (the Data Exports table FOCUS_1_2_AWS)
+
+
+def focus_line(
+    day: str,
+    sku_meter: str,
+    quantity: float,
+    cost: str,
+    *,
+    unit: str = "1K tokens",
+    account: str = ACCOUNT,
+    category: str = "Usage",
+    service_code: str = "AmazonBedrockService",
+    service_name: str = "Amazon Bedrock Service",
+    publisher: str = "Amazon Web Services, Inc.",
+) -> dict[str, Any]:
+    start = datetime.fromisoformat(day)
+    return {
+        "BilledCost": float(cost),
+        "EffectiveCost": float(cost),
+        "ListCost": float(cost),
+        "BillingAccountId": ACCOUNT,
+        "BillingCurrency": "USD",
+        "ChargeCategory": category,
+        "ChargeDescription": f"{service_name} {sku_meter}",
+        "ChargePeriodStart": start,
+        "ChargePeriodEnd": start.replace(hour=23),
+        "ConsumedQuantity": float(quantity),
+        "ConsumedUnit": unit,
+        "PricingQuantity": float(quantity),
+        "PricingUnit": unit,
+        "ListUnitPrice": 0.0,
+        "ProviderName": "AWS",
+        "PublisherName": publisher,
+        "InvoiceIssuerName": "Amazon Web Services, Inc.",
+        "RegionId": "us-east-1",
+        "ResourceId": None,
+        "ServiceName": service_name,
+        "SkuMeter": sku_meter,
+        "SkuPriceDetails": None,
+        "SubAccountId": account,
+        "Tags": [("user:team", "platform")],
+        "x_Discounts": [],
+        "x_Operation": "InvokeModelInference",
+        "x_ServiceCode": service_code,
+    }
+
+
+def focus_parquet_bytes(lines: Sequence[dict[str, Any]]) -> bytes:
+    text = pa.string()
+    fields = []
+    for name, value in lines[0].items():
+        if name in ("Tags", "x_Discounts"):
+            fields.append(pa.field(name, pa.map_(text, text)))
+        elif isinstance(value, float):
+            fields.append(pa.field(name, pa.float64()))
+        elif isinstance(value, datetime):
+            fields.append(pa.field(name, pa.timestamp("ms")))
+        else:
+            fields.append(pa.field(name, text))
+    table = pa.Table.from_pylist(list(lines), schema=pa.schema(fields))
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ from bills_fixtures import (
     csv_gz_bytes,
     cur_line,
     deliver,
+    focus_line,
+    focus_parquet_bytes,
     gcp_csv_gz_bytes,
     gcp_jsonl_bytes,
     gcp_parquet_bytes,
@@ -441,6 +443,48 @@ def test_cur_s3_half_written_and_missing_bucket(aws: Any, tmp_path: Path) -> Non
     ]
     missing = _cli(db, "ingest", "aws-cur-s3", "--bucket", "no-such-bucket", code=2)
     assert "bucket 'no-such-bucket' does not exist; check --bucket (and --region)" in missing.stderr
+
+
+def test_focus_1_2_with_aws_columns(tmp_path: Path) -> None:
+    g = "-cross-region-global"
+    lines = [
+        focus_line("2026-11-03", f"USE1-Claude4.6Sonnet-input-tokens{g}", 300, "0.9"),
+        focus_line("2026-11-03", f"USE1-Claude4.6Sonnet-cache-write-1h-input-token-count{g}", 4, "0.024"),
+        focus_line("2026-11-03", f"USE1-Claude4.6Sonnet-input-tokens{g}", 0, "-0.5", category="Credit"),
+        focus_line(
+            "2026-11-06", "USE1-MP:USE1_InputTokenCount_Global-Units", 0.4, "0.1", unit="Units",
+            service_code="bgwx8xq4m1k3sn2t6u0f1hq2s",
+            service_name="Claude 3 Haiku (Amazon Bedrock Edition)", publisher="Anthropic",
+        ),
+        focus_line(
+            "2026-11-03", "USE1-BoxUsage:m7g.large", 24, "1.9584", unit="Hrs",
+            service_code="AmazonEC2", service_name="Amazon Elastic Compute Cloud",
+        ),
+    ]  # fmt: skip
+    root = tmp_path / "focus"
+    deliver(
+        root, "exec-f1", [("acme-focus-00001.snappy.parquet", focus_parquet_bytes(lines))],
+        export_name="acme-focus",
+    )  # fmt: skip
+    db = tmp_path / "ledger.duckdb"
+    result = _cli(db, "ingest", "aws-cur-files", str(root))
+    assert "1 line(s) of other services skipped" in result.stderr
+    assert _query(db, BILL_LINES) == [
+        ("2026-11-03", ACCOUNT, "claude-sonnet-4-6", "cache_write_1h", "global", "standard", "usage", 4000, D("0.024"), D(0)),
+        ("2026-11-03", ACCOUNT, "claude-sonnet-4-6", "input", "global", "standard", "credit", 0, D(0), D("-0.5")),
+        ("2026-11-03", ACCOUNT, "claude-sonnet-4-6", "input", "global", "standard", "usage", 300000, D("0.9"), D(0)),
+        ("2026-11-06", ACCOUNT, "claude-haiku-3", "input", "global", "standard", "usage", 400000, D("0.1"), D(0)),
+    ]  # fmt: skip
+    # a FOCUS file without its usage-type column names what it lacks
+    bad = [{k: v for k, v in line.items() if k != "SkuMeter"} for line in lines[:1]]
+    deliver(
+        root, "exec-f2", [("acme-focus-00001.snappy.parquet", focus_parquet_bytes(bad))],
+        export_name="acme-focus",
+    )  # fmt: skip
+    _cli(db, "ingest", "aws-cur-files", str(root))
+    assert _query(db, "select reason from rejected_records where location like '%exec-f2%'") == [
+        ("not a FOCUS 1.2 with AWS columns file: missing column(s) SkuMeter",)
+    ]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -87,6 +87,73 @@ REQUIRED = (
 )
 USAGE_LINE_TYPES = ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage")
 
+# The FOCUS 1.2 with AWS columns table (FOCUS_1_2_AWS), read as the CUR columns it carries.
+# SkuMeter is CUR's usage type (FOCUS 1.0's x_UsageType); FOCUS has no IAM principal.
+FOCUS_TO_CUR = {
+    "x_ServiceCode": "line_item_product_code",
+    "x_Operation": "line_item_operation",
+    "ChargeCategory": "line_item_line_item_type",
+    "ChargeDescription": "line_item_line_item_description",
+    "ChargePeriodStart": "line_item_usage_start_date",
+    "ChargePeriodEnd": "line_item_usage_end_date",
+    "SubAccountId": "line_item_usage_account_id",
+    "ResourceId": "line_item_resource_id",
+    "PricingQuantity": "line_item_usage_amount",
+    "BilledCost": "line_item_unblended_cost",
+    "PricingUnit": "pricing_unit",
+    "ListUnitPrice": "pricing_public_on_demand_rate",
+    "RegionId": "product_region_code",
+    "ServiceName": "product_product_name",
+    "Tags": "tags",
+}
+FOCUS_REQUIRED = (
+    "BilledCost",
+    "ChargeCategory",
+    "ChargePeriodStart",
+    "SubAccountId",
+    "x_ServiceCode",
+    "SkuMeter",
+    "PricingQuantity",
+    "PricingUnit",
+)
+
+
+def is_focus(cols: dict[str, str]) -> bool:
+    return "BilledCost" in cols and "ChargePeriodStart" in cols
+
+
+def focus_scan(scan: str, cols: dict[str, str]) -> tuple[str, list[str]]:
+    """A FOCUS file as a scan with CUR's column names, and the FOCUS columns it lacks."""
+    have = dict(cols)
+    if "SkuMeter" not in have and "x_UsageType" in have:  # FOCUS 1.0 with AWS columns
+        have["SkuMeter"] = have["x_UsageType"]
+        usage = tabular.col("x_UsageType")
+    else:
+        usage = tabular.col("SkuMeter")
+    missing = [c for c in FOCUS_REQUIRED if c not in have]
+    if missing:
+        return scan, missing
+    renamed = [f"{tabular.col(f)} as {c}" for f, c in FOCUS_TO_CUR.items() if f in cols]
+    publisher = (
+        " || ' ' || ".join(
+            f"coalesce({tabular.text(tabular.col(c))}, '')"
+            for c in ("PublisherName", "InvoiceIssuerName")
+            if c in cols
+        )
+        or "''"
+    )
+    service = tabular.text(tabular.col("ServiceName")) if "ServiceName" in cols else "''"
+    entity = (
+        f"case when ({publisher}) ilike '%marketplace%' or ({service} ilike '%claude%' and "
+        f"not starts_with({tabular.text(tabular.col('x_ServiceCode'))}, 'AmazonBedrock')) "
+        "then 'AWS Marketplace' else 'AWS' end"
+    )
+    return (
+        f"(select {', '.join(renamed)}, {usage} as line_item_usage_type, "
+        f"{entity} as bill_billing_entity, _row from {scan})",
+        [],
+    )
+
 
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
@@ -205,6 +272,18 @@ def parse(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) -> Parsed:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             rejected.append((f.location, f"unreadable: not Parquet or CSV ({first[:160]})"))
             continue
+        if is_focus(cols):
+            scan, missing = focus_scan(scan, cols)
+            if missing:
+                rejected.append(
+                    (
+                        f.location,
+                        "not a FOCUS 1.2 with AWS columns file: missing column(s) "
+                        + ", ".join(missing),
+                    )
+                )
+                continue
+            cols = tabular.columns(con, scan)
         missing = [name for name in REQUIRED if name not in cols]
         if missing:
             rejected.append(
