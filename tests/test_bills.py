@@ -644,3 +644,41 @@ def test_redelivery_without_llm_lines_still_replaces(tmp_path: Path) -> None:
     deliver(root, "exec-2", [("acme-cur-00001.snappy.parquet", parquet_bytes(ec2_only))])
     _cli(db, "ingest", "aws-cur-files", str(root))
     assert _query(db, "select count(*) from bill_lines") == [(0,)]
+
+
+# ----------------------------------------------------------------------------------------------
+# GCP billing export table through the real google-cloud-bigquery client (local jobs.query)
+
+TABLE = "acme-billing.billing.gcp_billing_export_v1_0A1B2C_3D4E5F_6A7B8C"
+
+
+def test_gcp_billing_from_bigquery(tmp_path: Path) -> None:
+    pytest.importorskip("google.cloud.bigquery")
+    from bigquery_server import FakeBigQuery
+
+    with FakeBigQuery() as server:
+        server.rows = [*gcp_rows(), gcp_row(
+            "2026-10-30", "Claude Sonnet 4.6",
+            "Claude Sonnet 4.6 — Input Tokens — global — Context Window Size from 0 to 200000 Tokens",
+            5, "0.000015",
+        )]  # fmt: skip
+        db = tmp_path / "ledger.duckdb"
+        args = ["ingest", "gcp-billing", "--table", TABLE, "--api-endpoint", server.url]
+        window = ["--anonymous", "--since", "2026-11-01", "--until", "2026-12-01"]
+        _cli(db, *args, *window)
+        assert _query(db, GCP_LINES) == EXPECTED_GCP_LINES  # October's row is outside the bound
+        sent = server.requests[0]["body"]
+        assert f"from `{TABLE}` where usage_start_time >= @start" in sent["query"]
+        assert {p["name"]: p["parameterValue"]["value"][:10] for p in sent["queryParameters"]} == {
+            "start": "2026-11-01",
+            "end": "2026-12-01",
+        }
+        again = _cli(db, *args, *window)
+        assert "0 new" in again.stderr
+        assert _query(db, "select count(*) from bill_lines") == [(8,)]
+        server.fail_with = 404
+        missing = _cli(db, *args, *window, code=2)
+        assert "gcp-billing: BigQuery at " in missing.stderr
+        assert "check --table" in missing.stderr
+    bad = _cli(db, "ingest", "gcp-billing", "--table", "nodots", "--anonymous", code=2)
+    assert "gcp-billing: --table must be PROJECT.DATASET.TABLE, got 'nodots'" in bad.stderr

@@ -10,6 +10,8 @@ requests and never reach the usage export.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +73,37 @@ def privacy_feed_gcp_billing_files(tmp_path: Path) -> Feed:
     folder.mkdir()
     (folder / "bill-000.json").write_bytes(gcp_jsonl_bytes([row]))
     return Feed(args=[str(folder)], landed="privacy-proj-7", landed_table="bill_lines")
+
+
+@pytest.fixture
+def privacy_bigquery_server() -> Iterator[Any]:
+    from bigquery_server import FakeBigQuery
+
+    with FakeBigQuery() as server:
+        yield server
+
+
+@pytest.fixture
+def privacy_feed_gcp_billing(privacy_bigquery_server: Any) -> Feed:
+    day = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()  # inside the first run
+    row = gcp_row(
+        day,
+        "Claude Sonnet 4.6",
+        "Claude Sonnet 4.6 — Input Tokens — global — Context Window Size from 0 to 200000 Tokens",
+        1000,
+        "0.003",
+    )
+    row["project"]["id"] = "privacy-proj-bq"
+    row["system_labels"] = [{"key": "prompt", "value": SENTINEL}]
+    privacy_bigquery_server.rows = [row]
+    return Feed(
+        args=[
+            "--table",
+            "acme-billing.billing.gcp_billing_export_v1_X",
+            "--api-endpoint",
+            privacy_bigquery_server.url,
+            "--anonymous",
+        ],
+        landed="privacy-proj-bq",
+        landed_table="bill_lines",
+    )

@@ -7,19 +7,23 @@ Bills are not requests: their rows land in ``raw_aws_cur`` / ``raw_gcp_billing``
 - ``aws-cur-files PATH``: a local copy of an export (``aws s3 sync``), read by manifest
   (``deliveries.py``);
 - ``aws-cur-s3 --bucket B --prefix P``: the same from S3;
-- ``gcp-billing-files PATH``: Cloud Billing export rows exported as CSV, JSON lines or Parquet.
+- ``gcp-billing-files PATH``: Cloud Billing export rows exported as CSV, JSON lines or Parquet;
+- ``gcp-billing --table P.D.T``: the export table itself, through google-cloud-bigquery (an
+  optional extra), one query per run with explicit usage-time bounds.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from ingest import aws
 from ingest.errors import ConfigError
 from ingest.source import FILE_MTIME, TIMESTAMP, Option, Page, Source, SourceRun
 from ingest.sources.bills import cur, deliveries, gcp
-from ingest.transports import files
+from ingest.transports import bigquery, files
 
 AWS_CREDENTIALS = (
     "AWS credentials come from boto3's standard chain (AWS_PROFILE or --profile, SSO, "
@@ -127,4 +131,96 @@ GCP_BILLING_FILES = Source(
     ),
     transport=_gcp_pages,
     parse=gcp.parse,
+)
+
+
+_TABLE = re.compile(r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+$")
+
+
+def _validate_table(options: dict[str, Any]) -> None:
+    if not _TABLE.match(str(options["table"])):
+        raise ConfigError(
+            f"gcp-billing: --table must be PROJECT.DATASET.TABLE, got {options['table']!r}"
+        )
+
+
+def _bq_client(options: dict[str, Any]) -> Any:
+    table = str(options["table"])
+    return bigquery.make_client(
+        options.get("project") or table.rsplit(".", 2)[0],
+        api_endpoint=options.get("api_endpoint"),
+        anonymous=bool(options.get("anonymous")),
+        name="gcp-billing",
+    )
+
+
+def _bq_pages(run: SourceRun) -> Iterator[Page]:
+    table = str(run.options["table"])
+    overlap = timedelta(days=int(run.options["overlap_days"]))
+    window = run.window(table, overlap=overlap, first_run=timedelta(days=35))
+    start = window.start or (run.now - timedelta(days=35))
+    end = window.end or run.now
+    # Explicit bounds on usage time (the export is partitioned by day): never a full scan.
+    sql = (
+        f"select * from `{table}` where usage_start_time >= @start and usage_start_time < @end "
+        "and starts_with(service.description, 'Claude')"
+    )
+    yield from bigquery.query_page(
+        run,
+        sql=sql,
+        parameters=[("start", "TIMESTAMP", start), ("end", "TIMESTAMP", end)],
+        location=f"bq://{table}",
+        cursors={table: min(end, run.now).isoformat()},
+        endpoint=run.options.get("api_endpoint"),
+    )
+
+
+GCP_BILLING = Source(
+    name="gcp-billing",
+    family="gcp-billing",
+    summary="Ingest the GCP Cloud Billing export table from BigQuery (Claude services).",
+    description=(
+        "One query per run over usage_start_time in [the cursor less --overlap-days, now) "
+        "(first run: the last 35 days; --since/--until override), Claude services only, "
+        "through google-cloud-bigquery (pip install 'llmledger[bigquery]'). Rows already "
+        "read are updated, never added twice."
+    ),
+    example=(
+        "llmledger --db ledger.duckdb ingest gcp-billing \\\n"
+        "    --table acme-billing.billing.gcp_billing_export_v1_0A1B2C_3D4E5F_6A7B8C"
+    ),
+    credentials=(
+        "Google credentials come from Application Default Credentials "
+        "(GOOGLE_APPLICATION_CREDENTIALS, gcloud auth application-default login, workload "
+        "identity)."
+    ),
+    tables=(gcp.RAW,),
+    cursor=TIMESTAMP,
+    options=(
+        Option("table", required=True, metavar="P.D.T", help="The billing export table."),
+        Option("project", metavar="P", help="Project that runs the query (default: the table's)."),
+        Option(
+            "api_endpoint",
+            metavar="URL",
+            help="BigQuery endpoint (default https://bigquery.googleapis.com): a private "
+            "endpoint or a local test server.",
+        ),
+        Option(
+            "anonymous",
+            type=bool,
+            help="Send no credentials (for a local endpoint); otherwise google-auth's chain.",
+        ),
+        Option(
+            "overlap_days",
+            type=int,
+            default=3,
+            minimum=0,
+            help="Days re-read before the cursor: billing rows arrive and change late.",
+        ),
+    ),
+    client=_bq_client,
+    validate=_validate_table,
+    transport=_bq_pages,
+    parse=gcp.parse,
+    unit="rows",
 )
