@@ -1284,10 +1284,23 @@ def source_runs(con: duckdb.DuckDBPyConnection) -> pa.Table:
 
 
 @_read("admin")
-def bill_check(con: duckdb.DuckDBPyConnection, month: str, by: str = "day") -> pa.Table:
-    """The estimate against the bill for ``month`` (YYYY-MM) per day, model, account or
-    principal (``models/bills.py``): company-wide, bills have no team."""
+def bill_check(
+    con: duckdb.DuckDBPyConnection, month: str | None = None, by: str = "day"
+) -> pa.Table:
+    """The estimate against the bill for ``month`` (YYYY-MM; default the latest bill month) per
+    day, model, account or principal (``models/bills.py``): company-wide, bills have no team.
+    Empty where no bill is loaded."""
+    month = month or _latest_bill_month(con)
+    if month is None:
+        return pa.table({by: pa.array([], pa.string())})
     return bills.check(con, month, by)
+
+
+def _latest_bill_month(con: duckdb.DuckDBPyConnection) -> str | None:
+    if not _has_table(con, "bill_check"):
+        return None
+    row = con.execute("select strftime(max(day), '%Y-%m') from bill_check").fetchone()
+    return str(row[0]) if row and row[0] else None
 
 
 @_read("admin")
@@ -1300,6 +1313,12 @@ def bill_months(con: duckdb.DuckDBPyConnection, tolerance_pct: Decimal = Decimal
 
 
 @_read("admin")
-def bill_differences(con: duckdb.DuckDBPyConnection, month: str, limit: int = 20) -> pa.Table:
-    """The month's largest differences between our estimate and the bill, with reasons."""
+def bill_differences(
+    con: duckdb.DuckDBPyConnection, month: str | None = None, limit: int = 20
+) -> pa.Table:
+    """The month's largest differences between our estimate and the bill, with reasons
+    (default the latest bill month; empty where no bill is loaded)."""
+    month = month or _latest_bill_month(con)
+    if month is None:
+        return pa.table({"day": pa.array([], pa.date32())})
     return bills.differences(con, month, limit)
