@@ -682,3 +682,35 @@ def test_gcp_billing_from_bigquery(tmp_path: Path) -> None:
         assert "check --table" in missing.stderr
     bad = _cli(db, "ingest", "gcp-billing", "--table", "nodots", "--anonymous", code=2)
     assert "gcp-billing: --table must be PROJECT.DATASET.TABLE, got 'nodots'" in bad.stderr
+
+
+def test_report_bill_by_principal_names_a_shared_role_left_unattributed(tmp_path: Path) -> None:
+    role = f"arn:aws:sts::{ACCOUNT}:assumed-role/ci-runner/build-42"
+    logs = [
+        record(
+            "req-ci",
+            timestamp="2026-11-03T10:00:00Z",
+            model_id="global.anthropic.claude-sonnet-4-6",
+            arn=role,
+            input_tokens=100000,
+            output_tokens=0,
+        )
+    ]
+    db = tmp_path / "ledger.duckdb"
+    _cli(db, "ingest", "bedrock-files", str(write_logs(tmp_path / "logs", logs)))
+    line = cur_line(
+        "2026-11-03", "USE1-Claude4.6Sonnet-input-tokens-cross-region-global", 100, "0.3",
+        principal=role,
+    )  # fmt: skip
+    deliver(tmp_path / "cur", "exec-1", [("acme-cur-00001.snappy.parquet", parquet_bytes([line]))])
+    _cli(db, "ingest", "aws-cur-files", str(tmp_path / "cur"))
+    result = _cli(
+        db, "report", "--bill", "--month", "2026-11", "--by", "principal", "--format", "json"
+    )
+    [row] = json.loads(result.stdout)
+    assert (row["principal"], row["developer"], row["reason"]) == (
+        role,
+        "unattributed",
+        "shared_role_unattributed",
+    )
+    assert (row["our_cost_usd"], row["billed_cost_usd"]) == ("0.300000000000", "0.300000000000")
