@@ -67,6 +67,14 @@ try:
                 url_path="data-health",
             )
         )
+        pages.append(
+            st.Page(
+                HERE / "app_pages" / "bill_check.py",
+                title="Bill check",
+                icon=":material/receipt_long:",
+                url_path="bill-check",
+            )
+        )
     page = st.navigation(pages)
     st.set_page_config(page_title=f"{page.title} · {TITLE}")
     page.run()

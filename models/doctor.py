@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Literal, cast
 
 import duckdb
 
-from models import claude_code_health, runner, vertex_health, views
+from models import claude_code_health, runner, tables, vertex_health, views
 
 Level = Literal["ok", "warn", "fail", "info"]
 MAX_UNMAPPED_SHOWN = 20
@@ -56,6 +57,8 @@ def data_findings(
     found += _identity_findings(con)
     if "rejected_records" in have:
         found += _rejected_findings(con)
+    if "bill_check" in have:
+        found += _bill_findings(con)
     if {"usage_daily", "identity_map", "price_book"} <= have:
         for check in runner.run_checks(con):
             if check.ok:
@@ -193,3 +196,25 @@ def _when(value: Any) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     return str(value)
+
+
+def _bill_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    """A bill month with a difference past 2% (``report --bill`` explains it)."""
+    from models import bills
+
+    found = []
+    for m in tables.rows(bills.failed_months(con, Decimal(2))):
+        if not m["failed"]:
+            continue
+        ours = "nothing priced" if m["our_cost_usd"] is None else f"${m['our_cost_usd']:.2f}"
+        pct = "" if m["difference_pct"] is None else f" ({m['difference_pct']:+}%)"
+        found.append(
+            Finding(
+                "warn",
+                "bill",
+                f"bill check failed for {m['month']} {m['provider']}: estimated {ours}, billed "
+                f"${m['billed_cost_usd']:.2f}{pct}; reasons: {m['reasons'] or 'none clear'}; "
+                f"see `llmledger report --bill --month {m['month']}`",
+            )
+        )
+    return found

@@ -103,8 +103,11 @@ INTERMEDIATE_ORDER = [
     "int_litellm_events",
     "int_litellm_limits",
     "int_claude_code_metric_deltas",
+    "int_bill_lines",
 ]
 EVENTS = "int_events"
+# Staging views of the providers' bills (stg_bill_*): not requests, never in the events union.
+BILL_STAGING_PREFIX = "stg_bill_"
 MART_ORDER = [
     "identity_map",
     "gateway_matches",
@@ -224,7 +227,8 @@ def _build_staging(con: duckdb.DuckDBPyConnection, result: BuildResult) -> set[s
             result.skipped_staging[name] = f"missing {', '.join(missing)}"
             continue
         con.execute(f"create or replace view {name} as {sql}")
-        _check_staged_columns(con, name, f"models/staging/{path.name}")
+        if not name.startswith(BILL_STAGING_PREFIX):
+            _check_staged_columns(con, name, f"models/staging/{path.name}")
         result.staging.append(name)
     return set(result.staging)
 
@@ -263,6 +267,8 @@ def _build_events(con: duckdb.DuckDBPyConnection, result: BuildResult) -> None:
     view."""
     members = []
     for name in result.staging:
+        if name.startswith(BILL_STAGING_PREFIX):
+            continue
         events = "int_" + name.removeprefix("stg_") + "_events"
         members.append(events if events in result.intermediate else name)
     parts = [

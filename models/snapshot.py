@@ -35,6 +35,8 @@ PUBLISHED = [
     "quarantined_rows",  # raw rows no total includes (data-health view)
     "claude_code_attribution",  # telemetry matched to provider records (data-health view)
     "claude_code_sessions",  # requests, cost and active time per Claude Code session
+    "bill_lines",  # the providers' bills' LLM lines (AWS CUR 2.0, GCP billing export)
+    "bill_check",  # the estimate against the bill (report --bill, doctor)
 ]
 
 

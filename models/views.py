@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from models import budgets, claude_code_health, reconcile, tables, vertex_health
+from models import bills, budgets, claude_code_health, reconcile, tables, vertex_health
 from models.redact import redact_sql
 from models.tables import rows as rows  # re-exported: the CLI's shape of a table
 
@@ -1364,3 +1364,44 @@ def source_runs(con: duckdb.DuckDBPyConnection) -> pa.Table:
         order by r.source
         """,
     )
+
+
+@_read("admin")
+def bill_check(
+    con: duckdb.DuckDBPyConnection, month: str | None = None, by: str = "day"
+) -> pa.Table:
+    """The estimate against the bill for ``month`` (YYYY-MM; default the latest bill month) per
+    day, model, account or principal (``models/bills.py``): company-wide, bills have no team.
+    Empty where no bill is loaded."""
+    month = month or _latest_bill_month(con)
+    if month is None:
+        return pa.table({by: pa.array([], pa.string())})
+    return bills.check(con, month, by)
+
+
+def _latest_bill_month(con: duckdb.DuckDBPyConnection) -> str | None:
+    if not _has_table(con, "bill_check"):
+        return None
+    row = con.execute("select strftime(max(day), '%Y-%m') from bill_check").fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+@_read("admin")
+def bill_months(con: duckdb.DuckDBPyConnection, tolerance_pct: Decimal = Decimal(2)) -> pa.Table:
+    """Per bill month and provider: our cost, billed cost, the difference and whether it
+    passes ``tolerance_pct``."""
+    if not _has_table(con, "bill_check"):
+        return pa.table({"month": pa.array([], pa.string())})
+    return bills.failed_months(con, tolerance_pct)
+
+
+@_read("admin")
+def bill_differences(
+    con: duckdb.DuckDBPyConnection, month: str | None = None, limit: int = 20
+) -> pa.Table:
+    """The month's largest differences between our estimate and the bill, with reasons
+    (default the latest bill month; empty where no bill is loaded)."""
+    month = month or _latest_bill_month(con)
+    if month is None:
+        return pa.table({"day": pa.array([], pa.date32())})
+    return bills.differences(con, month, limit)

@@ -1440,6 +1440,9 @@ path = "vertex"          # Cloud Logging sink export (generate_vertex.py)
 path = "litellm"         # the proxy's tables as COPY ... CSV dumps (litellm/generate.py);
                          # `ingest litellm` reads the same rows from PostgreSQL (litellm/load.py)
 
+[[sources.aws-cur-files]]
+path = "cur"             # the AWS bill for 2026-11: a CUR 2.0 delivery (generate_bills.py)
+
 [gateway]                # the LiteLLM proxy's own identity at Bedrock: its records there are
                          # the same requests as the proxy's spend logs, counted once
 identities = ['^arn:aws:sts::\\d+:assumed-role/litellm-proxy/']
@@ -1654,6 +1657,12 @@ def write_manifest(out: Path, m: dict, config: str) -> None:
                 f"{len(cw['malformed_lines'])} of them bad (below)",
             ],
             ["`llmledger.toml`", "the demo config"],
+            [
+                "`cur/llm-cur/{data,metadata}/BILLING_PERIOD=2026-11/…`",
+                "the AWS bill for 2026-11, a CUR 2.0 delivery made from these logs by "
+                "`generate_bills.py` (run it after this script): planted gap, account "
+                "555566667777 billed in eu-west-1 on 2026-11-12..14 with nothing logged",
+            ],
             [
                 "`manifest.json`",
                 "this manifest, machine-readable (counts, ids, bad input, budgets)",

@@ -76,9 +76,12 @@ def test_no_body_text_in_any_file_the_tool_writes(
     report = _invoke([*base, "report", "--by", "developer", "--format", "json"])
     (out / "report.json").write_text(report.output)
 
-    assert feed.landed in (out / "usage.csv").read_text()  # the control: the source landed
     snapshot = db.with_name("ledger.snapshot.duckdb")
     assert snapshot.is_file()
+    if feed.landed_table:  # bills are not requests: they land in their own mart
+        assert feed.landed in _table_text(snapshot, feed.landed_table)
+    else:
+        assert feed.landed in (out / "usage.csv").read_text()  # the control: the source landed
     written = [p for p in tmp_path.rglob("*") if p.is_file() and "input" not in p.parts]
     assert {db, snapshot, out / "usage.csv"} <= set(written)
     assert [str(p) for p in written if SENTINEL.encode() in p.read_bytes()] == []
@@ -89,6 +92,14 @@ def test_no_body_text_in_any_file_the_tool_writes(
             assert _cells_containing(con, SENTINEL) == []
         finally:
             con.close()
+
+
+def _table_text(path: Path, table: str) -> str:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return str(con.execute(f'select * from "{table}"').fetchall())
+    finally:
+        con.close()
 
 
 def _cells_containing(con: Any, text: str) -> list[str]:

@@ -6,6 +6,7 @@ ingest writer), else the main database read-only. Only counted events are report
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -55,12 +56,14 @@ RECONCILE_COLUMNS = (
             "week",
             "month",
             "session",
+            "account",
+            "principal",
         ]
     ),
-    default="developer",
-    show_default=True,
-    help="Group by (a week is named by its Monday; session: Claude Code sessions from its "
-    "telemetry, `ingest otel-files`).",
+    default=None,
+    help="Group by [default: developer; with --bill: day]. A week is named by its Monday; "
+    "session: Claude Code sessions from its telemetry (`ingest otel-files`); account and "
+    "principal go with --bill.",
 )
 @date_option("--since", "First UTC day included (YYYY-MM-DD).")
 @date_option("--until", "UTC day the report stops before (YYYY-MM-DD, exclusive).")
@@ -88,10 +91,23 @@ RECONCILE_COLUMNS = (
     is_flag=True,
     help="An empty result is not an error (by default it says what data exists, exit 1).",
 )
+@click.option(
+    "--bill",
+    is_flag=True,
+    help="The estimate against the provider's bill for --month (exit 1 past --tolerance-pct).",
+)
+@click.option("--month", metavar="YYYY-MM", help="The bill month (with --bill).")
+@click.option(
+    "--tolerance-pct",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="With --bill: a group whose difference passes this percentage fails (exit 1).",
+)
 @click.pass_context
 def report(
     ctx: click.Context,
-    by: str,
+    by: str | None,
     since: datetime | None,
     until: datetime | None,
     fmt: str,
@@ -103,6 +119,9 @@ def report(
     reconcile: bool = False,
     wide: bool = False,
     allow_empty: bool = False,
+    bill: bool = False,
+    month: str | None = None,
+    tolerance_pct: float = 2.0,
 ) -> None:
     """Cost and tokens per developer, team, model or day (counted requests only).
 
@@ -114,6 +133,7 @@ def report(
       llmledger report --by team --since 2026-11-01 --until 2026-12-01
       llmledger report --by developer --team payments --format csv > payments.csv
       llmledger report --reconcile --since 2026-11-01
+      llmledger report --bill --month 2026-11 --by model --format json
     """
     from models import views
 
@@ -121,6 +141,13 @@ def report(
         raise click.BadParameter("--since must be before --until", param_hint="--since")
     if reconcile:
         return print_reconcile(ctx, since, until, fmt)
+    if bill:
+        return print_bill(ctx, month, by or "day", fmt, tolerance_pct)
+    if month is not None:
+        raise click.BadParameter("--month goes with --bill", param_hint="--month")
+    by = by or "developer"
+    if by in ("account", "principal"):
+        raise click.BadParameter(f"--by {by} goes with --bill", param_hint="--by")
     if by == "session":
         return print_sessions(ctx, since, until, fmt, team, developer)
     app = app_context(ctx)
@@ -286,3 +313,55 @@ def print_reconcile(ctx: click.Context, since: Any, until: Any, fmt: str) -> Non
         "table",
         title="why LiteLLM's spend differs from our cost (successful LiteLLM requests)",
     )
+
+
+def print_bill(ctx: click.Context, month: str | None, by: str, fmt: str, tolerance: float) -> None:
+    """`llmledger report --bill`: our estimate beside the bill per day, model, account or
+    principal; exit 1 when a group's difference passes the tolerance."""
+    import sys
+    from decimal import Decimal
+
+    from models import bills, views
+
+    if not month or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise click.BadParameter("--bill needs --month YYYY-MM", param_hint="--month")
+    if by not in bills.BY:
+        raise click.BadParameter(
+            f"--bill groups by {', '.join(bills.BY)}, not {by}", param_hint="--by"
+        )
+    app = app_context(ctx)
+    with open_for_read(app) as (con, where):
+        require_tables(con, where, "bill_check", "bill_lines")
+        rows = views.rows(views.bill_check(con, month, by))
+    keys = {"day": ("day",), "model": ("provider", "model"), "account": ("provider", "account")}
+    key = keys.get(by, ("provider", "principal", "developer"))
+    columns = (
+        *key,
+        "our_cost_usd",
+        "billed_cost_usd",
+        "difference_usd",
+        "difference_pct",
+        *bills.TOKEN_PAIRS,
+        "credits_usd",
+        "reason",
+        "suggested_override",
+    )
+    limit = Decimal(str(tolerance))
+    failing = [r for r in rows if bills.failed(r, limit)]
+    if fmt != "table":
+        emit_rows(rows, columns, fmt)
+    else:
+        if not rows:
+            click.echo(f"no bill loaded for {month}", err=True)
+        short = (*key, "our_cost_usd", "billed_cost_usd", "difference_usd", "difference_pct")
+        emit_rows(rows, (*short, "reason"), "table", title=f"estimate vs bill, {month}, by {by}")
+        for text in sorted(
+            {str(r["suggested_override"]) for r in rows if r.get("suggested_override")}
+        ):
+            click.echo("to make estimates match the contracted rate, add to the config:\n" + text)
+    if failing:
+        click.echo(
+            f"{len(failing)} group(s) differ from the bill by more than {tolerance:g}%",
+            err=True,
+        )
+        sys.exit(1)

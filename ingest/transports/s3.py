@@ -229,3 +229,47 @@ def _page(kept: list[tuple[S3Object, LocalFile]]) -> Page:
                 pass
 
     return Page(files=files, cursors=cursors, release=release)
+
+
+# ----------------------------------------------------------------------------------------------
+# A whole listing and single downloads, for sources that pick their objects themselves (a
+# manifest naming the files of one delivery).
+
+
+@dataclass(frozen=True)
+class Listed:
+    key: str
+    etag: str
+    size: int
+    last_modified: datetime
+
+
+def errors(run: SourceRun, client: Any, bucket: str) -> Any:
+    """``aws.translate_errors`` for S3 under this run (a missing bucket is a usage error)."""
+    missing = {"NoSuchBucket": f"bucket '{bucket}' does not exist; check --bucket (and --region)"}
+    return aws.translate_errors(run.name, client, what="S3", missing=missing)
+
+
+def list_objects(
+    client: Any, bucket: str, prefix: str, guard: Deadline | None = None
+) -> Iterator[Listed]:
+    """Every object under ``prefix`` (a paginated listing, no delimiter), each page within
+    the run's request deadline."""
+    paginator = client.get_paginator("list_objects_v2")
+    pages = paginator.paginate(Bucket=bucket, Prefix=prefix)
+    for page in aws.guarded_pages(pages, guard or Deadline("s3"), _where(client)):
+        for item in page.get("Contents", []):
+            yield Listed(
+                key=str(item["Key"]),
+                etag=str(item.get("ETag", "")).strip('"'),
+                size=int(item.get("Size", 0)),
+                last_modified=item["LastModified"],
+            )
+
+
+def download(
+    client: Any, bucket: str, obj: Listed, stem: str, guard: Deadline | None = None
+) -> LocalFile | None:
+    """One object copied to ``stem`` + its suffixes; None if it is gone since the listing."""
+    found = S3Object(obj.key, obj.etag, obj.size, Partition("", ""))
+    return _download(client, bucket, found, stem, guard or Deadline("s3"))

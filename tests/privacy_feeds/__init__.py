@@ -16,11 +16,13 @@ SENTINEL = "LLMLEDGER-BODY-SENTINEL"
 @dataclass(frozen=True)
 class Feed:
     """``llmledger ingest <source> *args`` (with ``env``) reads the planted records; ``landed``
-    is a request id that must then appear in the usage export (the control)."""
+    is a request id that must then appear in the usage export (the control), or, for a source
+    whose rows are not requests (a bill), in ``landed_table`` of the snapshot."""
 
     args: list[str]
     landed: str
     env: dict[str, str] = field(default_factory=dict)
+    landed_table: str = ""
 
 
 def inputs(tmp_path: Path) -> Path:
