@@ -24,8 +24,8 @@ def make_client(
 ) -> Any:
     """The google-cloud-bigquery client, credentials from google-auth's chain."""
     try:
-        from google.auth.credentials import AnonymousCredentials
         import google.cloud.bigquery as bigquery
+        from google.auth.credentials import AnonymousCredentials
     except ImportError:
         raise ConfigError(
             f"{name}: google-cloud-bigquery is not installed; pip install 'llmledger[bigquery]'"
@@ -48,8 +48,8 @@ def query_page(
     endpoint: str | None = None,
 ) -> Iterator[Page]:
     """One page: the query's rows as a local Parquet file (``parameters``: name, type, value)."""
-    import pyarrow.parquet as pq
     import google.cloud.bigquery as bigquery
+    import pyarrow.parquet as pq
 
     config = bigquery.QueryJobConfig(
         query_parameters=[bigquery.ScalarQueryParameter(n, t, v) for n, t, v in parameters]
