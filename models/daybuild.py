@@ -167,11 +167,9 @@ def _stage_days(
     for name, sql in staging + intermediate:
         names[name] = f"_inc_{name}"
         con.execute(f"create or replace temp view _inc_{name} as {_rename(sql, names)}")
-    members = []
-    built = {n for n, _ in intermediate}
-    for name, _ in staging:
-        events = "int_" + name.removeprefix("stg_") + "_events"
-        members.append(names[events] if events in built else names[name])
+    members = [
+        names[m] for m in rn.event_members([n for n, _ in staging], [n for n, _ in intermediate])
+    ]
     columns = ", ".join(rn._typed(c) for c in rn.STAGED_COLUMNS)
     union = "\nunion all\n".join(f"select {columns} from {m}" for m in members)
     if not union:

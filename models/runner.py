@@ -261,16 +261,24 @@ def _build_intermediate(
     return done
 
 
+def event_members(staging: list[str], intermediate: list[str]) -> list[str]:
+    """The models whose rows make ``int_events``: per staged source (bills are not requests),
+    its ``int_<source>_events`` where that was built, else its staging view. The full and the
+    incremental build both take the union of these."""
+    members = []
+    for name in staging:
+        if name.startswith(BILL_STAGING_PREFIX):
+            continue
+        events = "int_" + name.removeprefix("stg_") + "_events"
+        members.append(events if events in intermediate else name)
+    return members
+
+
 def _build_events(con: duckdb.DuckDBPyConnection, result: BuildResult) -> None:
     """``int_events``: each staged source's events, from ``int_<source>_events`` where that
     intermediate model was built (it adds what the source's own log lacks), else its staging
     view."""
-    members = []
-    for name in result.staging:
-        if name.startswith(BILL_STAGING_PREFIX):
-            continue
-        events = "int_" + name.removeprefix("stg_") + "_events"
-        members.append(events if events in result.intermediate else name)
+    members = event_members(result.staging, result.intermediate)
     parts = [
         "select " + ", ".join(_typed(c) for c in STAGED_COLUMNS) + f" from {name}"
         for name in members

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -225,10 +224,7 @@ def money_cents(value: Decimal | None) -> str:
 def console() -> Any:
     from rich.console import Console
 
-    # a terminal's own width; through a pipe, $COLUMNS if set (as `COLUMNS=80 llmledger ...`
-    # asks), else wide enough for a log file
-    columns = os.environ.get("COLUMNS", "")
-    width = None if sys.stdout.isatty() else int(columns) if columns.isdigit() else 200
+    width = None if sys.stdout.isatty() else 200
     return Console(file=sys.stdout, width=width, highlight=False, soft_wrap=False)
 
 

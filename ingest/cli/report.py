@@ -6,7 +6,9 @@ ingest writer), else the main database read-only. Only counted events are report
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -209,6 +211,9 @@ def print_report_table(
     ]
     tokens = [[f"{(r.get(c) or 0):,}" for c in TOKEN_COLUMNS] for r in rows]
     out = console()
+    columns = os.environ.get("COLUMNS", "")
+    if not sys.stdout.isatty() and columns.isdigit():
+        out.width = int(columns)  # through a pipe: the width `COLUMNS=80 llmledger ...` asks for
     needed = _width(head + TOKEN_COLUMNS, [a + b for a, b in zip(cells, tokens, strict=True)])
     show_tokens = wide or needed <= out.width
     if wide and needed > out.width:

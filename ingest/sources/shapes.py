@@ -49,6 +49,10 @@ _EXPORT_LINE = re.compile(rb"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\
 _INSIGHTS_ARRAY = re.compile(rb'\[\s*\{\s*"@')
 _INSIGHTS_HEADER = re.compile(rb'^"?@[a-zA-Z]+"?(,"?@?[a-zA-Z.]+"?)*\r?$')
 
+# The longest line (one record) read as text; also read_csv's buffer, which otherwise is 16x
+# this and, for gzip, allocated up front (a 16 GiB block for a 1 GiB limit).
+MAX_LINE = 256 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Shape:
@@ -183,7 +187,8 @@ def _records_sql(path: str, shape: Shape) -> str:
     if shape.kind == INSIGHTS_CSV:
         return (
             f'select {_ONE_LINE} from (select "@message" as m from read_csv({src}, header=true, '
-            f"all_varchar=true, compression={compression}, max_line_size=1073741824)) "
+            f"all_varchar=true, compression={compression}, "
+            f"max_line_size={MAX_LINE}, buffer_size={MAX_LINE})) "
             "where m is not null"
         )
     if shape.kind == EXPORT:
@@ -192,7 +197,8 @@ def _records_sql(path: str, shape: Shape) -> str:
         return (
             f"select substr(line, strpos(line, ' ') + 1) from read_csv({src}, "
             "columns={'line': 'VARCHAR'}, delim=chr(1), quote='', escape='', header=false, "
-            f"auto_detect=false, compression={compression}, max_line_size=1073741824) "
+            f"auto_detect=false, compression={compression}, "
+            f"max_line_size={MAX_LINE}, buffer_size={MAX_LINE}) "
             "where line is not null and trim(line) <> ''"
         )
     raise ValueError(shape.kind)

@@ -30,6 +30,7 @@ from ingest import bounds
 from ingest.source import Format, Page, Parsed, RawTable, SourceRun
 from ingest.sources.bedrock import shapes
 from ingest.sources.recovery import recover
+from ingest.sources.shapes import MAX_LINE
 
 SOURCE_FAMILY = "bedrock"
 RAW_TABLE = "raw_bedrock"
@@ -517,7 +518,8 @@ def _relabel_valid_json(con: duckdb.DuckDBPyConnection, scan: str, scanned: list
                 + path.replace("'", "''")
                 + "', columns={'line': 'VARCHAR'}, delim=chr(1), "
                 f"quote='', escape='', header=false, auto_detect=false, "
-                f"compression='{'gzip' if gz else 'none'}', max_line_size=1073741824) "
+                f"compression='{'gzip' if gz else 'none'}', "
+                f"max_line_size={MAX_LINE}, buffer_size={MAX_LINE}) "
                 "where line is not null and trim(line) <> ''"
             )
             con.execute(

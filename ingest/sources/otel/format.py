@@ -118,7 +118,7 @@ def _lines_sql(paths: Sequence[str]) -> str:
         "select filename, ordinality - min(ordinality) over (partition by filename) + 1 "
         f"as line_no, line from read_csv({files}, columns={{'line': 'VARCHAR'}}, "
         "delim=chr(0), quote='', escape='', header=false, filename=true, auto_detect=false, "
-        "strict_mode=false, max_line_size=67108864) with ordinality"
+        "strict_mode=false, max_line_size=67108864, buffer_size=67108864) with ordinality"
     )
 
 
