@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ingest.source import Source
 from ingest.sources.bedrock import BEDROCK_CLOUDWATCH, BEDROCK_FILES, BEDROCK_S3
+from ingest.sources.gateway import GATEWAY_CLOUDWATCH, GATEWAY_FILES, GATEWAY_S3
 from ingest.sources.litellm import LITELLM, LITELLM_API, LITELLM_FILES
 from ingest.sources.vertex import VERTEX, VERTEX_FILES
 
@@ -22,6 +23,9 @@ SOURCES: dict[str, Source] = {
         LITELLM_FILES,
         VERTEX,
         VERTEX_FILES,
+        GATEWAY_FILES,
+        GATEWAY_S3,
+        GATEWAY_CLOUDWATCH,
     )
 }
 

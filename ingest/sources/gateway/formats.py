@@ -1,0 +1,413 @@
+"""The gateway log formats: each a SELECT over a page's records, in the standard columns.
+
+A format is SQL over a relation ``(file_index, n, j)`` (``j``: one record as JSON, NULL when
+the line is not a JSON object) that selects exactly these columns (text as logged; the shared
+checks in ``format.py`` cast, validate and name what is wrong):
+
+    file_index, n, not_json, problem (a reason to reject the record, or NULL),
+    request_id, ts_text, occurred_at (timestamptz), provider, model_id, request_mode,
+    consumer, consumer_id, user_hint, team_hint, route, service, status_code, error_type,
+    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+    cache_write_5m_tokens, cache_write_1h_tokens, token_detail ('exact' / 'partial'),
+    truncated, provider_request_id, reported_cost, total_ms, upstream_ms, gateway_ms
+
+``input_tokens`` is uncached input only, as in the data contract. A body (Kong's
+``ai.proxy.payload``, a logged Anthropic response or SSE stream) may be read inside a format's
+statement to take numbers out of it; no body column is ever selected. Vendor field names
+appear here and in ``models/staging/stg_gateway.sql`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.errors import ConfigError
+
+TOKEN_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+)
+
+OUTPUT_COLUMNS = (
+    "request_id",
+    "ts_text",
+    "occurred_at",
+    "provider",
+    "model_id",
+    "request_mode",
+    "consumer",
+    "consumer_id",
+    "user_hint",
+    "team_hint",
+    "route",
+    "service",
+    "status_code",
+    "error_type",
+    *TOKEN_COLUMNS,
+    "token_detail",
+    "truncated",
+    "provider_request_id",
+    "reported_cost",
+    "total_ms",
+    "upstream_ms",
+    "gateway_ms",
+)
+
+
+@dataclass(frozen=True)
+class GatewayFormat:
+    """One log format: its SQL, the field names its reasons use, and the required counts."""
+
+    name: str
+    select: Callable[[str, Mapping[str, Any]], str]  # (records relation, options) -> SQL
+    labels: Mapping[str, str] = field(default_factory=dict)  # column -> field as logged
+    required_tokens: tuple[str, ...] = ("input_tokens", "output_tokens")
+    default_user_field: str = "x-user-email"
+    default_team_field: str = "x-team"
+
+
+def _path(*keys: str) -> str:
+    """A JSON path literal: every key quoted, so dashes and dots in header names are safe."""
+    inner = "".join('."' + k.replace('"', "") + '"' for k in keys)
+    return "'$" + inner.replace("'", "''") + "'"
+
+
+def text(doc: str, *keys: str) -> str:
+    """The value at ``keys`` in ``doc`` as text (NULL when absent or JSON null)."""
+    return f"json_extract_string({doc}, {_path(*keys)})"
+
+
+def node(doc: str, *keys: str) -> str:
+    return f"json_extract({doc}, {_path(*keys)})"
+
+
+def timestamp(value: str) -> str:
+    """An ISO timestamp, or epoch seconds / milliseconds / microseconds, as timestamptz."""
+    number = f"try_cast({value} as double)"
+    return (
+        f"case when regexp_matches({value}, '^\\s*\\d+(\\.\\d+)?\\s*$') then "
+        f"case when {number} >= 1e14 then try(to_timestamp({number} / 1e6)) "
+        f"when {number} >= 1e11 then try(to_timestamp({number} / 1e3)) "
+        f"else try(to_timestamp({number})) end "
+        f"else try_cast({value} as timestamptz) end"
+    )
+
+
+def _integer_text(value: str) -> str:
+    """A JSON number's text without a trailing ``.0`` some loggers write (``12.0``)."""
+    return f"regexp_replace({value}, '^(-?\\d+)\\.0+$', '\\1')"
+
+
+def _select(columns: Mapping[str, str], source: str) -> str:
+    """The final SELECT of a format: exactly the standard columns (NULL where not given)."""
+    out = [
+        "file_index",
+        "n",
+        "j is null as not_json",
+        f"{columns.get('problem', 'null')} as problem",
+    ]
+    for name in OUTPUT_COLUMNS:
+        expr = columns.get(name)
+        if expr is None:
+            expr = "null::timestamptz" if name == "occurred_at" else "null"
+            if name == "truncated":
+                expr = "false"
+        elif name in TOKEN_COLUMNS:
+            expr = _integer_text(expr)
+        out.append(f"{expr} as {name}")
+    return "select " + ", ".join(out) + f" from {source}"
+
+
+def _option(options: Mapping[str, Any], key: str, default: str) -> str:
+    value = options.get(key)
+    return str(value) if value else default
+
+
+# ----------------------------------------------------------------------------------------------
+# kong: any Kong logging plugin's record with the AI Proxy statistics block
+
+
+def _kong(recs: str, options: Mapping[str, Any]) -> str:
+    user = _option(options, "user_field", KONG.default_user_field).lower()
+    team = _option(options, "team_field", KONG.default_team_field).lower()
+    # ai.proxy (3.8+) or, in older versions, ai.<plugin name>: the first key holding usage/meta
+    plugin = (
+        "case when json_exists(ai, '$.proxy.usage') or json_exists(ai, '$.proxy.meta') "
+        "then 'proxy' else list_filter(json_keys(ai), lambda k: "
+        "json_exists(ai, '$.\"' || k || '\".usage'))[1] end"
+    )
+    usage = "json_extract(ai, '$.\"' || plugin || '\".usage')"
+    meta = "json_extract(ai, '$.\"' || plugin || '\".meta')"
+    started = text("j", "started_at")
+    columns = {
+        "problem": (
+            "case when plugin is null then "
+            "'no AI Proxy statistics (ai.proxy.usage): enable logging.log_statistics' end"
+        ),
+        "request_id": (
+            f"coalesce({text('j', 'request', 'id')}, "
+            f"{text('j', 'request', 'headers', 'x-kong-request-id')}, "
+            f"{text('j', 'response', 'headers', 'x-kong-request-id')})"
+        ),
+        "ts_text": started,
+        "occurred_at": timestamp(started),
+        "provider": text("m", "provider_name"),
+        "model_id": f"coalesce({text('m', 'response_model')}, {text('m', 'request_model')})",
+        "request_mode": text("m", "request_mode"),
+        "consumer": (
+            f"coalesce({text('j', 'consumer', 'username')}, {text('j', 'consumer', 'custom_id')}, "
+            f"{text('j', 'authenticated_entity', 'id')})"
+        ),
+        "consumer_id": (
+            f"coalesce({text('j', 'consumer', 'id')}, "
+            f"{text('j', 'authenticated_entity', 'consumer_id')})"
+        ),
+        "user_hint": (
+            f"coalesce({text('j', 'request', 'headers', user)}, "
+            f"case when {text('j', 'consumer', 'custom_id')} like '%@%' "
+            f"then {text('j', 'consumer', 'custom_id')} end)"
+        ),
+        "team_hint": text("j", "request", "headers", team),
+        "route": f"coalesce({text('j', 'route', 'name')}, {text('j', 'route', 'id')})",
+        "service": f"coalesce({text('j', 'service', 'name')}, {text('j', 'service', 'id')})",
+        "status_code": text("j", "response", "status"),
+        "error_type": text("j", "response", "headers", "x-amzn-errortype"),
+        # prompt_tokens is uncached input for Claude (cache reads, where logged, are in
+        # prompt_tokens_details.cached_tokens); Kong logs no cache writes: partial.
+        "input_tokens": text("u", "prompt_tokens"),
+        "output_tokens": text("u", "completion_tokens"),
+        "cache_read_tokens": text("u", "prompt_tokens_details", "cached_tokens"),
+        "token_detail": "'partial'",
+        "provider_request_id": (
+            f"coalesce({text('j', 'response', 'headers', 'x-amzn-requestid')}, "
+            f"{text('j', 'response', 'headers', 'request-id')})"
+        ),
+        "reported_cost": f"nullif({text('u', 'cost')}, '0')",
+        "total_ms": text("j", "latencies", "request"),
+        "upstream_ms": f"coalesce({text('j', 'latencies', 'proxy')}, {text('m', 'llm_latency')})",
+        "gateway_ms": text("j", "latencies", "kong"),
+    }
+    source = f"""(
+        select *, {usage} as u, {meta} as m
+        from (select *, {plugin} as plugin
+              from (select *, {node("j", "ai")} as ai from ({recs})))
+    )"""
+    return _select(columns, source)
+
+
+KONG = GatewayFormat(
+    "kong",
+    _kong,
+    labels={
+        "request_id": "request.id",
+        "occurred_at": "started_at",
+        "model": "ai.proxy.meta.response_model",
+        "input_tokens": "ai.proxy.usage.prompt_tokens",
+        "output_tokens": "ai.proxy.usage.completion_tokens",
+        "cache_read_tokens": "ai.proxy.usage.prompt_tokens_details.cached_tokens",
+    },
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# anthropic-body: request metadata beside the Anthropic Messages response (JSON or SSE text)
+
+_BODY_PATHS = (("response_body",), ("response", "body"), ("body",))
+
+
+def _events_sql() -> str:
+    """The SSE stream's ``data:`` events as JSON (a body logged as text), or the elements of a
+    body logged as a JSON array of events."""
+    lines = "string_split(replace(body_text, chr(13), ''), chr(10))"
+    data = (
+        f"list_transform(list_filter({lines}, lambda x: starts_with(ltrim(x), 'data:') "
+        "and json_valid(trim(substr(ltrim(x), 6)))), lambda x: trim(substr(ltrim(x), 6))::json)"
+    )
+    return (
+        "case when json_type(body) = 'ARRAY' then cast(json_extract(body, '$[*]') as json[]) "
+        f"when msg is null and body_text is not null then {data} end"
+    )
+
+
+def _of_type(kind: str) -> str:
+    return f"list_filter(events, lambda e: json_extract_string(e, '$.type') = '{kind}')"
+
+
+def _anthropic_body(recs: str, options: Mapping[str, Any]) -> str:
+    user = _option(options, "user_field", ANTHROPIC_BODY.default_user_field).lower()
+    team = _option(options, "team_field", ANTHROPIC_BODY.default_team_field).lower()
+    body = "coalesce(" + ", ".join(node("j", *p) for p in _BODY_PATHS) + ")"
+    body_text = (
+        "case when json_type(body) = 'VARCHAR' then json_extract_string(body, '$') "
+        "when json_type(body) in ('OBJECT', 'ARRAY') then body::varchar end"
+    )
+    msg = (
+        "case when json_type(body) = 'OBJECT' then body "
+        "when json_type(body) = 'VARCHAR' and starts_with(ltrim(body_text), '{') "
+        "and json_valid(body_text) then body_text::json end"
+    )
+    started = f"{_of_type('message_start')}[1]"
+    last_delta = f"{_of_type('message_delta')}[-1]"
+    error_event = f"{_of_type('error')}[1]"
+    stopped = f"len({_of_type('message_stop')}) > 0"
+    header = lambda where, key: text("j", where, key)  # noqa: E731
+    ts = (
+        f"coalesce({text('j', 'timestamp')}, {text('j', 'time')}, {text('j', 'start_time')}, "
+        f"{text('j', '@timestamp')})"
+    )
+    status = (
+        f"coalesce({text('j', 'status')}, {text('j', 'status_code')}, "
+        f"{text('j', 'response', 'status')})"
+    )
+    upstream = (
+        f"lower(coalesce({text('j', 'upstream')}, {text('j', 'upstream_host')}, "
+        f"{text('j', 'upstream_addr')}, {text('j', 'upstream_url')}, ''))"
+    )
+    message_id = f"coalesce({text('msg', 'id')}, {text('started', 'message', 'id')})"
+
+    def count(key: str) -> str:
+        # the last message_delta's usage is cumulative: it wins over message_start's, never
+        # added to it
+        return f"coalesce({text('last_delta', 'usage', key)}, {text('start_usage', key)})"
+
+    is_error = (
+        f"(coalesce({text('msg', 'type')}, '') = 'error' or error_event is not null "
+        f"or try_cast({status} as integer) >= 400)"
+    )
+    tokens = {
+        "input_tokens": count("input_tokens"),
+        "output_tokens": count("output_tokens"),
+        "cache_read_tokens": count("cache_read_input_tokens"),
+        "cache_write_tokens": count("cache_creation_input_tokens"),
+        "cache_write_5m_tokens": text("start_usage", "cache_creation", "ephemeral_5m_input_tokens"),
+        "cache_write_1h_tokens": text("start_usage", "cache_creation", "ephemeral_1h_input_tokens"),
+    }
+    # an error response carries no usage: nothing was billed
+    for key in ("input_tokens", "output_tokens"):
+        tokens[key] = (
+            f"case when {is_error} and start_usage is null then '0' else {tokens[key]} end"
+        )
+    columns = {
+        "problem": (
+            "case when body is null then 'missing field response_body' "
+            f"when not {is_error} and msg is null and events is null then "
+            "'response body is neither an Anthropic message nor an SSE stream' "
+            f"when not {is_error} and msg is null and started is null then "
+            "'stream without message_start' end"
+        ),
+        "request_id": (
+            f"coalesce({text('j', 'request_id')}, {text('j', 'id')}, "
+            f"{text('j', 'request', 'id')}, {message_id})"
+        ),
+        "ts_text": ts,
+        "occurred_at": timestamp(ts),
+        "provider": (
+            f"coalesce({text('j', 'provider')}, case "
+            f"when {upstream} like '%bedrock%' or {message_id} like 'msg_bdrk_%' then 'bedrock' "
+            f"when {upstream} like '%aiplatform.googleapis.com%' "
+            f"or {message_id} like 'msg_vrtx_%' then 'vertex' "
+            "else 'anthropic' end)"
+        ),
+        "model_id": (
+            f"coalesce({text('msg', 'model')}, {text('started', 'message', 'model')}, "
+            f"{text('j', 'model')})"
+        ),
+        "request_mode": "case when msg is not null then 'oneshot' else 'stream' end",
+        "consumer": (
+            f"coalesce({text('j', 'user')}, {text('j', 'consumer')}, "
+            f"{header('request_headers', user)}, {header('headers', user)})"
+        ),
+        "user_hint": (
+            f"coalesce({header('request_headers', user)}, {header('headers', user)}, "
+            f"case when {text('j', 'user')} like '%@%' then {text('j', 'user')} end)"
+        ),
+        "team_hint": (
+            f"coalesce({text('j', 'team')}, {header('request_headers', team)}, "
+            f"{header('headers', team)})"
+        ),
+        "route": f"coalesce({text('j', 'route')}, {text('j', 'path')}, {text('j', 'uri')})",
+        "service": text("j", "service"),
+        "status_code": status,
+        "error_type": (
+            f"coalesce({text('msg', 'error', 'type')}, {text('error_event', 'error', 'type')})"
+        ),
+        **tokens,
+        "token_detail": "case when truncated then 'partial' else 'exact' end",
+        "truncated": "truncated",
+        "provider_request_id": (
+            f"coalesce({header('response_headers', 'x-amzn-requestid')}, "
+            f"{header('response_headers', 'request-id')}, {message_id})"
+        ),
+        "total_ms": (
+            f"coalesce({text('j', 'duration_ms')}, "
+            f"(try_cast({text('j', 'request_time')} as double) * 1000)::varchar)"
+        ),
+        "upstream_ms": (
+            f"coalesce({text('j', 'upstream_ms')}, "
+            f"(try_cast({text('j', 'upstream_response_time')} as double) * 1000)::varchar)"
+        ),
+        "gateway_ms": (
+            f"coalesce(try_cast({text('j', 'duration_ms')} as double), "
+            f"try_cast({text('j', 'request_time')} as double) * 1000) - coalesce("
+            f"try_cast({text('j', 'upstream_ms')} as double), "
+            f"try_cast({text('j', 'upstream_response_time')} as double) * 1000)"
+        ),
+    }
+    source = f"""(
+        select *,
+            coalesce({node("msg", "usage")},
+                     {node("started", "message", "usage")}) as start_usage,
+            -- a stream that never reached message_stop was cut off (the gateway's log buffer,
+            -- a client that went away): what it shows is a lower bound
+            events is not null and not {stopped} and msg is null as truncated
+        from (
+            select *, {started} as started, {last_delta} as last_delta,
+                {error_event} as error_event
+            from (
+                select *, {_events_sql()} as events
+                from (select *, {msg} as msg
+                      from (select *, {body_text} as body_text
+                            from (select *, {body} as body from ({recs}))))
+            )
+        )
+    )"""
+    return _select(columns, source)
+
+
+ANTHROPIC_BODY = GatewayFormat(
+    "anthropic-body",
+    _anthropic_body,
+    labels={
+        "occurred_at": "timestamp",
+        "model": "model",
+        "input_tokens": "usage.input_tokens",
+        "output_tokens": "usage.output_tokens",
+        "cache_read_tokens": "usage.cache_read_input_tokens",
+        "cache_write_tokens": "usage.cache_creation_input_tokens",
+        "cache_write_5m_tokens": "usage.cache_creation.ephemeral_5m_input_tokens",
+        "cache_write_1h_tokens": "usage.cache_creation.ephemeral_1h_input_tokens",
+    },
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# The registry of formats
+
+FORMATS: dict[str, GatewayFormat] = {f.name: f for f in (KONG, ANTHROPIC_BODY)}
+
+
+def names() -> list[str]:
+    return sorted(FORMATS)
+
+
+def get(name: str, options: Mapping[str, Any] | None = None) -> GatewayFormat:
+    found = FORMATS.get(name)
+    if found is None:
+        raise ConfigError(f"unknown gateway format '{name}'; use one of: {', '.join(names())}")
+    return found
