@@ -242,7 +242,15 @@ def _of_type(kind: str) -> str:
 def _anthropic_body(recs: str, options: Mapping[str, Any]) -> str:
     user = _option(options, "user_field", ANTHROPIC_BODY.default_user_field).lower()
     team = _option(options, "team_field", ANTHROPIC_BODY.default_team_field).lower()
-    body = "coalesce(" + ", ".join(node("j", *p) for p in _BODY_PATHS) + ")"
+    # a body logged as JSON null is no body
+    body = (
+        "coalesce("
+        + ", ".join(
+            f"case when json_type({node('j', *p)}) <> 'NULL' then {node('j', *p)} end"
+            for p in _BODY_PATHS
+        )
+        + ")"
+    )
     body_text = (
         "case when json_type(body) = 'VARCHAR' then json_extract_string(body, '$') "
         "when json_type(body) in ('OBJECT', 'ARRAY') then body::varchar end"
@@ -296,7 +304,7 @@ def _anthropic_body(recs: str, options: Mapping[str, Any]) -> str:
     columns = {
         "problem": (
             "case when body is null then 'missing field response_body' "
-            f"when not {is_error} and msg is null and events is null then "
+            f"when not {is_error} and msg is null and coalesce(len(events), 0) = 0 then "
             "'response body is neither an Anthropic message nor an SSE stream' "
             f"when not {is_error} and msg is null and started is null then "
             "'stream without message_start' end"

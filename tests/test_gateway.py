@@ -1,0 +1,426 @@
+"""Custom API gateways: each format's real record shape through files, S3 and CloudWatch (moto),
+exact requests, tokens and cost, the gateway in front of Bedrock counted once, bad input."""
+
+# ruff: noqa: F811 - pytest fixtures imported from moto_server are redefined as arguments
+
+from __future__ import annotations
+
+import gzip
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from gateway_records import EPOCH_2026_11_20_10, body_log, kong, message, sse
+from moto_server import (  # noqa: F401 - fixtures
+    aws,
+    moto_endpoint,
+    now_ms,
+    put_events,
+    put_objects,
+    record,
+)
+
+from ingest.cli import cli
+
+
+def _lines(records: list[Any]) -> str:
+    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
+
+
+def _ingest(db: Path, *args: str, config: Path | None = None, code: int = 0) -> str:
+    base = ["--db", str(db)] + (["--config", str(config)] if config else [])
+    result = CliRunner().invoke(cli, [*base, "ingest", *args])
+    assert result.exit_code == code, result.output + (result.stderr or "")
+    return result.output + (result.stderr or "")
+
+
+def _rows(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+EVENT_COLUMNS = (
+    "request_id, provider, developer, model, pricing_scope, input_tokens, output_tokens, "
+    "cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_usd, status, "
+    "counted, token_detail"
+)
+
+
+def _events(db: Path, where: str = "true") -> list[tuple[Any, ...]]:
+    return _rows(db, f"select {EVENT_COLUMNS} from usage_events where {where} order by request_id")
+
+
+def _rejects(db: Path) -> list[tuple[str, str]]:
+    return [
+        (str(loc), str(reason))
+        for loc, reason in _rows(
+            db, "select location, reason from rejected_records order by location"
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# kong
+
+
+def test_kong_records_tokens_partial_and_identity(tmp_path: Path) -> None:
+    log = tmp_path / "kong" / "file-log.json"
+    log.parent.mkdir()
+    log.write_text(
+        _lines(
+            [
+                # Kong 3.8+: ai.proxy; the user from the header Claude Code's
+                # ANTHROPIC_CUSTOM_HEADERS adds; cache reads in prompt_tokens_details
+                kong("k-1", cached_tokens=30, headers={"x-user-email": "Dave@Acme.example"}),
+                # older Kong: the AI block keyed by the plugin's name; a consumer with an email
+                kong(
+                    "k-2",
+                    legacy_plugin="ai-proxy-advanced",
+                    consumer="erin@acme.example",
+                    model="claude-haiku-4-5-20251001",
+                    prompt_tokens=1000,
+                    completion_tokens=100,
+                ),
+                # a consumer that names no one, throttled upstream
+                kong("k-3", consumer="ci-bot", status=429, prompt_tokens=0, completion_tokens=0),
+            ]
+        )
+    )
+    db = tmp_path / "ledger.duckdb"
+    out = _ingest(db, "gateway-files", str(log), "--format", "kong", "--name", "kong-prod")
+    assert "3 new, 0 updated, 0 rejected" in out
+    # Sonnet 4.5 at Anthropic's list price: 100 x $3 + 20 x $15 + 30 x $0.30 per million;
+    # Haiku 4.5: 1000 x $1 + 100 x $5
+    assert _events(db) == [
+        ("k-1", "anthropic", "dave@acme.example", "claude-sonnet-4-5", "global", 100, 20, 30,
+         0, 0, Decimal("0.000609"), "ok", True, "partial"),
+        ("k-2", "anthropic", "erin@acme.example", "claude-haiku-4-5", "global", 1000, 100, 0,
+         0, 0, Decimal("0.0015"), "ok", True, "partial"),
+        ("k-3", "anthropic", "unattributed", "claude-sonnet-4-5", "global", 0, 0, 0, 0, 0,
+         Decimal("0"), "throttled", True, "partial"),
+    ]  # fmt: skip
+    raw = _rows(
+        db,
+        "select request_id, gateway_name, consumer, route, service, status_code, "
+        "total_latency_ms, upstream_latency_ms, gateway_latency_ms, source_location "
+        "from raw_gateway order by request_id",
+    )
+    assert raw[0] == (
+        "k-1", "kong-prod", "dave", "claude-code", "anthropic", 200, 3400.0, 3310.0, 90.0,
+        f"{log}:1",
+    )  # fmt: skip
+    assert [r[2] for r in raw] == ["dave", "erin@acme.example", "ci-bot"]
+    assert _rows(db, "select event_id from usage_events order by 1")[0] == (
+        "gateway:kong-prod:k-1",
+    )
+    # the same file again: nothing new
+    _ingest(db, "gateway-files", str(log), "--format", "kong", "--name", "kong-prod")
+    assert _rows(db, "select count(*) from usage_events") == [(3,)]
+
+
+def test_kong_payload_bodies_are_never_stored(tmp_path: Path) -> None:
+    log = tmp_path / "kong.log"
+    log.write_text(_lines([kong("k-body", body="SECRET-PROMPT-TEXT")]))
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "kong")
+    assert _rows(db, "select count(*) from raw_gateway") == [(1,)]
+    assert b"SECRET-PROMPT-TEXT" not in db.read_bytes()
+
+
+# ----------------------------------------------------------------------------------------------
+# anthropic-body
+
+
+def test_stream_usage_is_message_start_plus_the_last_delta(tmp_path: Path) -> None:
+    log = tmp_path / "openresty.log"
+    log.write_text(
+        _lines(
+            [
+                # three message_delta events (15, 180, 412 output tokens, cumulative): 412
+                body_log("s-1", sse(outputs=(15, 180, 412), cache_1h=1000)),
+                # a non-streaming response logged as a JSON object
+                body_log("s-2", message(input_tokens=250, output_tokens=40)),
+                # ... and as the JSON text of the body
+                body_log(
+                    "s-3",
+                    json.dumps(message(message_id="msg_02", cache_read=1000, cache_creation=200)),
+                ),
+            ]
+        )
+    )
+    db = tmp_path / "ledger.duckdb"
+    out = _ingest(db, "gateway-files", str(log), "--format", "anthropic-body", "--name", "edge")
+    assert "3 new, 0 updated, 0 rejected" in out
+    # s-1, Sonnet 4.5: 12 x 3 + 412 x 15 + 40000 x 0.30 + 2000 x 3.75 + 1000 x 6 = 31716 / 1e6
+    # s-3, Haiku 4.5: 250 x 1 + 40 x 5 + 1000 x 0.10 + 200 x 1.25 = 800 / 1e6
+    assert _events(db) == [
+        ("s-1", "anthropic", "erin@acme.example", "claude-sonnet-4-5", "global", 12, 412, 40000,
+         2000, 1000, Decimal("0.031716"), "ok", True, "exact"),
+        ("s-2", "anthropic", "erin@acme.example", "claude-haiku-4-5", "global", 250, 40, 0, 0, 0,
+         Decimal("0.00045"), "ok", True, "exact"),
+        ("s-3", "anthropic", "erin@acme.example", "claude-haiku-4-5", "global", 250, 40, 1000,
+         200, 0, Decimal("0.0008"), "ok", True, "exact"),
+    ]  # fmt: skip
+    assert _rows(
+        db,
+        "select request_id, request_mode, provider_request_id, gateway_latency_ms "
+        "from raw_gateway order by 1",
+    ) == [
+        ("s-1", "stream", "msg_01XFDUDYJgAACzvnptvVoYEL", pytest.approx(55.0)),
+        ("s-2", "oneshot", "msg_01AbCdEfGhIjKlMnOpQrStUv", pytest.approx(55.0)),
+        ("s-3", "oneshot", "msg_02", pytest.approx(55.0)),
+    ]
+
+
+def test_truncated_stream_is_kept_as_partial(tmp_path: Path) -> None:
+    log = tmp_path / "cut.log"
+    log.write_text(_lines([body_log("t-1", sse(outputs=(15, 180), stop=False))]))
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "anthropic-body")
+    assert _events(db) == [
+        ("t-1", "anthropic", "erin@acme.example", "claude-sonnet-4-5", "global", 12, 180, 40000,
+         3000, 0, Decimal("0.025986"), "ok", True, "partial"),
+    ]  # fmt: skip
+    assert _rows(db, "select truncated from raw_gateway") == [(True,)]
+
+
+def test_upstream_names_the_provider_and_its_scope(tmp_path: Path) -> None:
+    log = tmp_path / "b.log"
+    log.write_text(
+        _lines(
+            [
+                body_log(
+                    "u-1",
+                    sse(
+                        model="us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                        cache_read=0,
+                        cache_creation=0,
+                        input_tokens=1000,
+                        outputs=(100,),
+                    ),
+                    upstream="bedrock-runtime.us-east-1.amazonaws.com:443",
+                ),
+            ]
+        )  # fmt: skip
+    )
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "anthropic-body")
+    # Bedrock's geographic profile: Sonnet 4.5 at +10%, 1000 x 3.30 + 100 x 16.50
+    assert _events(db) == [
+        ("u-1", "bedrock", "erin@acme.example", "claude-sonnet-4-5", "geo", 1000, 100, 0, 0, 0,
+         Decimal("0.00495"), "ok", True, "exact"),
+    ]  # fmt: skip
+
+
+def test_json_array_export_and_gzip(tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "export.json").write_text(
+        json.dumps(
+            [body_log(f"a-{i}", message(message_id=f"msg_a{i}", input_tokens=100)) for i in (1, 2)],
+            indent=2,
+        )
+    )
+    (folder / "hour-10.log").write_bytes(
+        gzip.compress(_lines([body_log("g-1", sse(outputs=(5, 9)))]).encode(), mtime=0)
+    )
+    db = tmp_path / "ledger.duckdb"
+    out = _ingest(db, "gateway-files", str(folder), "--format", "anthropic-body")
+    assert "3 new, 0 updated, 0 rejected" in out
+    assert _rows(db, "select request_id, output_tokens, source_location from raw_gateway "
+                     "order by 1") == [
+        ("a-1", 40, f"{folder / 'export.json'}#1"),
+        ("a-2", 40, f"{folder / 'export.json'}#2"),
+        ("g-1", 9, f"{folder / 'hour-10.log'}:1"),
+    ]  # fmt: skip
+
+
+def test_bad_input_goes_to_rejected_records(tmp_path: Path) -> None:
+    log = tmp_path / "bad.log"
+    no_start = (
+        'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":3}}\n\n'
+    )
+    log.write_text(
+        _lines(
+            [
+                body_log("ok-1", message()),
+                "{not json",
+                "[1, 2]",
+                body_log("no-body", None),
+                body_log("no-start", no_start),
+                body_log("plain", "upstream timed out"),
+                {**body_log("no-time", message()), "timestamp": None},
+                body_log("bad-time", message(), timestamp="yesterday"),
+                body_log("future", message(), timestamp="2099-01-01T00:00:00Z"),
+                body_log("neg", {**message(), "usage": {"input_tokens": -4, "output_tokens": 1}}),
+                body_log("frac", {**message(), "usage": {"input_tokens": 4.5, "output_tokens": 1}}),
+                body_log(
+                    "huge", {**message(), "usage": {"input_tokens": 20_000_000, "output_tokens": 1}}
+                ),
+                body_log("no-out", {**message(), "usage": {"input_tokens": 4}}),
+                {**body_log("x", message(message_id=None)), "request_id": None},  # type: ignore[arg-type]
+            ]
+        )  # fmt: skip
+    )
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "anthropic-body")
+    assert _rows(db, "select request_id from raw_gateway") == [("ok-1",)]
+    loc = str(log)
+    assert sorted(_rejects(db), key=lambda r: int(r[0].rsplit(":", 1)[1])) == [
+        (f"{loc}:2", "malformed JSON"),
+        (f"{loc}:3", "malformed JSON"),
+        (f"{loc}:4", "missing field response_body"),
+        (f"{loc}:5", "stream without message_start"),
+        (f"{loc}:6", "response body is neither an Anthropic message nor an SSE stream"),
+        (f"{loc}:7", "missing field timestamp"),
+        (f"{loc}:8", "invalid timestamp"),
+        (f"{loc}:9", "timestamp in the future"),
+        (f"{loc}:10", "negative usage.input_tokens"),
+        (f"{loc}:11", "wrong type for usage.input_tokens: expected an integer"),
+        (f"{loc}:12", "implausible usage.input_tokens: above 10,000,000 tokens"),
+        (f"{loc}:13", "missing field usage.output_tokens"),
+        (f"{loc}:14", "missing field request_id"),
+    ]
+
+
+def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("{}\n")
+    out = _ingest(tmp_path / "l.duckdb", "gateway-files", str(log), "--format", "nginx", code=2)
+    assert "unknown gateway format 'nginx'; use one of: anthropic-body, kong" in out
+
+
+# ----------------------------------------------------------------------------------------------
+# a gateway in front of Bedrock: one request, counted once
+
+
+def test_gateway_in_front_of_bedrock_is_counted_once(tmp_path: Path) -> None:
+    kong_role = "arn:aws:sts::111122223333:assumed-role/kong-gateway/i-0abc"
+    bedrock_log = tmp_path / "bedrock.jsonl"
+    bedrock_log.write_text(
+        _lines(
+            [
+                record(
+                    "br-1",
+                    arn=kong_role,
+                    input_tokens=10,
+                    output_tokens=20,
+                    cache_read=5000,
+                    cache_write=1000,
+                ),
+                # the gateway's role calling on its own (a health check): no Kong record
+                record("br-2", arn=kong_role, input_tokens=7, output_tokens=1),
+            ]
+        )  # fmt: skip
+    )
+    kong_log = tmp_path / "kong.log"
+    kong_log.write_text(
+        _lines(
+            [
+                kong(
+                    "kong-1",
+                    provider="bedrock",
+                    model="us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                    prompt_tokens=10,
+                    completion_tokens=20,
+                    headers={"x-user-email": "dave@acme.example"},
+                    response_headers={"x-amzn-requestid": "br-1"},
+                ),
+            ]
+        )
+    )
+    config = tmp_path / "llmledger.toml"
+    config.write_text("[gateway]\nidentities = ['assumed-role/kong-gateway/']\n")
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "bedrock-files", str(bedrock_log), config=config)
+    _ingest(db, "gateway-files", str(kong_log), "--format", "kong", config=config)
+    # the Kong record is the one counted (its developer), priced from Bedrock's exact counts:
+    # 10 x 3.30 + 20 x 16.50 + 5000 x 0.33 + 1000 x 4.125 = 6138 / 1e6
+    assert _events(db) == [
+        ("br-1", "bedrock", "unattributed", "claude-sonnet-4-5", "geo", 10, 20, 5000, 1000, 0,
+         Decimal("0.006138"), "ok", False, "exact"),
+        ("br-2", "bedrock", "unattributed", "claude-sonnet-4-5", "geo", 7, 1, 0, 0, 0,
+         Decimal("0.0000396"), "ok", True, "exact"),
+        ("kong-1", "bedrock", "dave@acme.example", "claude-sonnet-4-5", "geo", 10, 20, 5000,
+         1000, 0, Decimal("0.006138"), "ok", True, "exact"),
+    ]  # fmt: skip
+    assert _rows(db, "select event_id, gateway_event_id, gateway_name, match_method "
+                     "from gateway_matches") == [
+        ("bedrock:br-1", "gateway:kong:kong-1", "kong", "provider_request_id"),
+    ]  # fmt: skip
+    assert _rows(db, "select count(*), sum(cost_usd) from usage_events where counted") == [
+        (2, Decimal("0.0061776"))
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# S3 and CloudWatch (moto's server)
+
+
+@pytest.mark.service
+def test_kong_logs_from_s3(aws: Any, tmp_path: Path) -> None:
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="acme-gateway-logs")
+    put_objects(
+        s3,
+        "acme-gateway-logs",
+        {
+            "kong/2026/11/20/10/kong-1.json.gz": gzip.compress(
+                _lines([kong("s3-1"), kong("s3-2", prompt_tokens=200)]).encode(), mtime=0
+            ),
+            "kong/2026/11/20/11/kong-2.json": _lines([kong("s3-3"), "oops"]).encode(),
+            "other/2026/11/20/10/x.json": _lines([kong("elsewhere")]).encode(),
+        },
+    )
+    db = tmp_path / "ledger.duckdb"
+    args = ["gateway-s3", "--bucket", "acme-gateway-logs", "--prefix", "kong/", "--format", "kong"]
+    out = _ingest(db, *args)
+    assert "3 new, 0 updated, 1 rejected" in out
+    assert _rows(db, "select request_id, input_tokens, source_location from raw_gateway "
+                     "order by 1") == [
+        ("s3-1", 100, "s3://acme-gateway-logs/kong/2026/11/20/10/kong-1.json.gz:1"),
+        ("s3-2", 200, "s3://acme-gateway-logs/kong/2026/11/20/10/kong-1.json.gz:2"),
+        ("s3-3", 100, "s3://acme-gateway-logs/kong/2026/11/20/11/kong-2.json:1"),
+    ]  # fmt: skip
+    assert _rejects(db) == [
+        ("s3://acme-gateway-logs/kong/2026/11/20/11/kong-2.json:2", "malformed JSON")
+    ]
+    # 400 x $3 + 60 x $15 per million
+    assert _rows(db, "select sum(cost_usd) from usage_events") == [(Decimal("0.0021"),)]
+    assert "0 new" in _ingest(db, *args)  # objects already read are skipped
+
+
+@pytest.mark.service
+def test_body_logs_from_cloudwatch(aws: Any, tmp_path: Path) -> None:
+    logs = aws.client("logs")
+    group = "/acme/ai-gateway"
+    logs.create_log_group(logGroupName=group)
+    start = now_ms() - 3_600_000
+    stamp = "2026-11-20T10:00:00Z"
+    put_events(
+        logs,
+        group,
+        "gateway-1",
+        [
+            (start, json.dumps(body_log("cw-1", sse(outputs=(7, 70)), timestamp=stamp))),
+            (start + 1000, json.dumps(body_log("cw-2", message(), timestamp=stamp))),
+            (start + 2000, "GET /healthz 200"),
+        ],
+    )
+    db = tmp_path / "ledger.duckdb"
+    out = _ingest(
+        db, "gateway-cloudwatch", "--log-group", group, "--format", "anthropic-body",
+        "--name", "edge-proxy",
+    )  # fmt: skip
+    assert "2 new, 0 updated, 1 rejected" in out
+    assert _rows(db, "select request_id, gateway_name, output_tokens from raw_gateway "
+                     "order by 1") == [("cw-1", "edge-proxy", 70), ("cw-2", "edge-proxy", 40)]  # fmt: skip
+    [(location, reason)] = _rejects(db)
+    assert location.startswith(f"logs:{group}/gateway-1/") and reason == "malformed JSON"
