@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import pytest
 from click.testing import CliRunner
-from gateway_records import EPOCH_2026_11_20_10, body_log, kong, message, sse
+from gateway_records import body_log, kong, message, sse
 from moto_server import (  # noqa: F401 - fixtures
     aws,
     moto_endpoint,
@@ -420,7 +420,7 @@ def test_body_logs_from_cloudwatch(aws: Any, tmp_path: Path) -> None:
         "--name", "edge-proxy",
     )  # fmt: skip
     assert "2 new, 0 updated, 1 rejected" in out
-    assert _rows(db, "select request_id, gateway_name, output_tokens from raw_gateway "
-                     "order by 1") == [("cw-1", "edge-proxy", 70), ("cw-2", "edge-proxy", 40)]  # fmt: skip
+    rows = _rows(db, "select request_id, gateway_name, output_tokens from raw_gateway order by 1")
+    assert rows == [("cw-1", "edge-proxy", 70), ("cw-2", "edge-proxy", 40)]
     [(location, reason)] = _rejects(db)
     assert location.startswith(f"logs:{group}/gateway-1/") and reason == "malformed JSON"
