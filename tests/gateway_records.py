@@ -247,3 +247,101 @@ def body_log(
     if model is not None:
         record["model"] = model
     return record
+
+
+def envoy(
+    request_id: str,
+    *,
+    model: str = "claude-sonnet-4-5-20250929",
+    backend: str = "anthropic",
+    tokens_in: int = 1200,
+    tokens_out: int = 80,
+    cached: int | None = None,
+    creation: int | None = None,
+    status: int = 200,
+    user: str | None = "frank@acme.example",
+    tenant: str | None = "search",
+) -> dict[str, Any]:
+    """An Envoy AI Gateway access log line (JSON format) with operator-added headers."""
+    record: dict[str, Any] = {
+        "start_time": "2026-11-20T10:00:00.123Z",
+        "method": "POST",
+        "x-envoy-origin-path": "/anthropic/v1/messages",
+        "protocol": "HTTP/1.1",
+        "response_code": status,
+        "response_flags": "-",
+        "bytes_received": 51200,
+        "bytes_sent": 3300,
+        "duration": 2400,
+        "upstream_service_time": "2330",
+        "x-forwarded-for": "10.1.2.3",
+        "user-agent": "claude-cli/2.0.31 (external, cli)",
+        "x-request-id": request_id,
+        "authority": "ai-gateway.acme.example",
+        "upstream_host": "160.79.104.10:443",
+        "genai_model_name": model,
+        "genai_backend_name": backend,
+        "genai_tokens_input": tokens_in,
+        "genai_tokens_output": tokens_out,
+        "genai_tokens_total": tokens_in + tokens_out,
+    }
+    if cached is not None:
+        record["genai_tokens_cached_input"] = cached
+    if creation is not None:
+        record["genai_tokens_cache_creation_input"] = creation
+    if user:
+        record["x-user-email"] = user
+    if tenant:
+        record["x-tenant-id"] = tenant
+    return record
+
+
+def cloudflare_api(
+    log_id: str,
+    *,
+    tokens_in: int = 300,
+    tokens_out: int = 50,
+    cached: bool = False,
+    user: str = "gina@acme.example",
+) -> dict[str, Any]:
+    """A record as the AI Gateway logs API returns it (metadata is a JSON string)."""
+    return {
+        "id": log_id,
+        "created_at": "2026-11-20T10:00:00.000Z",
+        "provider": "anthropic",
+        "model": "claude-sonnet-4-5-20250929",
+        "model_type": "chat",
+        "path": "v1/messages",
+        "request_content_type": "application/json",
+        "request_type": "stream",
+        "response_content_type": "text/event-stream",
+        "tokens_in": tokens_in,
+        "tokens_out": tokens_out,
+        "cost": 0.00165,
+        "cached": cached,
+        "custom_cost": False,
+        "metadata": json.dumps({"user": user, "team": "data"}),
+        "status_code": 200,
+        "success": True,
+        "duration": 2810,
+        "step": 0,
+    }
+
+
+def cloudflare_logpush(*, user: str = "gina@acme.example", body: str = "") -> dict[str, Any]:
+    """A Logpush ai_gateway_events record (bodies encrypted; no token counts)."""
+    return {
+        "Cached": False,
+        "Endpoint": "v1/messages",
+        "Gateway": "claude-code",
+        "Metadata": {"user": user, "team": "data"},
+        "Metrics": {"cost": 0.0042, "durationMs": 1234},
+        "Model": "claude-sonnet-4-5-20250929",
+        "RequestedModel": "claude-sonnet-4-5-20250929",
+        "Provider": "anthropic",
+        "RateLimited": False,
+        "RequestBody": {"type": "encrypted", "data": body},
+        "ResponseBody": {"type": "encrypted", "data": body},
+        "StatusCode": 200,
+        "Timestamp": "2026-11-20T10:05:00Z",
+    }

@@ -14,7 +14,15 @@ from typing import Any
 import duckdb
 import pytest
 from click.testing import CliRunner
-from gateway_records import body_log, kong, message, sse
+from gateway_records import (
+    body_log,
+    cloudflare_api,
+    cloudflare_logpush,
+    envoy,
+    kong,
+    message,
+    sse,
+)
 from moto_server import (  # noqa: F401 - fixtures
     aws,
     moto_endpoint,
@@ -294,7 +302,121 @@ def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
     log = tmp_path / "x.log"
     log.write_text("{}\n")
     out = _ingest(tmp_path / "l.duckdb", "gateway-files", str(log), "--format", "nginx", code=2)
-    assert "unknown gateway format 'nginx'; use one of: anthropic-body, kong" in out
+    assert (
+        "unknown gateway format 'nginx'; use one of: anthropic-body, cloudflare, envoy-ai, "
+        "kong, mapping" in out
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# envoy-ai, cloudflare, mapping
+
+
+def test_envoy_ai_access_log(tmp_path: Path) -> None:
+    log = tmp_path / "envoy.log"
+    log.write_text(
+        _lines([envoy("e-1", cached=1000, creation=100), envoy("e-2", user=None, tenant=None)])
+    )
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "envoy-ai")
+    # e-1: genai_tokens_input (1200) includes the 1000 cache reads and 100 writes:
+    # 100 x 3 + 80 x 15 + 1000 x 0.30 + 100 x 3.75; e-2 has no cache fields: 1200 x 3 + 80 x 15
+    assert _events(db) == [
+        ("e-1", "anthropic", "frank@acme.example", "claude-sonnet-4-5", "global", 100, 80, 1000,
+         100, 0, Decimal("0.002175"), "ok", True, "exact"),
+        ("e-2", "anthropic", "unattributed", "claude-sonnet-4-5", "global", 1200, 80, 0, 0, 0,
+         Decimal("0.0048"), "ok", True, "partial"),
+    ]  # fmt: skip
+    assert _rows(db, "select team_hint, gateway_latency_ms from raw_gateway order by 1") == [
+        ("search", 70.0),
+        (None, 70.0),
+    ]
+
+
+def test_cloudflare_logs_api_and_logpush(tmp_path: Path) -> None:
+    folder = tmp_path / "cf"
+    folder.mkdir()
+    (folder / "api.json").write_text(
+        json.dumps([cloudflare_api("c-1"), cloudflare_api("c-2", cached=True)])
+    )
+    (folder / "logpush.json.gz").write_bytes(
+        gzip.compress(_lines([cloudflare_logpush()]).encode(), mtime=0)
+    )
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(folder), "--format", "cloudflare", "--name", "cf-gw")
+    rows = _rows(
+        db,
+        "select request_id, developer, input_tokens, output_tokens, cost_usd, "
+        "reported_cost_usd, billable, token_detail from usage_events order by request_id",
+    )
+    assert rows[:2] == [
+        # tokens_in priced as uncached input: 300 x 3 + 50 x 15
+        ("c-1", "gina@acme.example", 300, 50, Decimal("0.00165"), Decimal("0.00165"), True,
+         "partial"),
+        # served from Cloudflare's cache: not billed by the provider
+        ("c-2", "gina@acme.example", 300, 50, Decimal("0"), Decimal("0.00165"), False,
+         "partial"),
+    ]  # fmt: skip
+    [logpush] = rows[2:]
+    assert logpush[0].startswith("lp-") and logpush[1:] == (
+        "gina@acme.example", 0, 0, Decimal("0"), Decimal("0.0042"), True, "partial",
+    )  # fmt: skip
+
+
+MAPPING = (
+    "request_id=req.id; occurred_at=ts; model=llm.model; input_tokens=llm.usage.in; "
+    "output_tokens=llm.usage.out; cache_read_tokens=llm.usage.cr; "
+    "cache_write_tokens=llm.usage.cw; user=who"
+)
+
+
+def _mapped(request_id: str, **usage: int) -> dict[str, Any]:
+    return {
+        "req": {"id": request_id},
+        "ts": 1_795_168_800,
+        "who": "hal@acme.example",
+        "llm": {"model": "claude-haiku-4-5", "usage": usage, "prompt": "never read"},
+    }
+
+
+def test_mapping_reads_the_declared_paths(tmp_path: Path) -> None:
+    log = tmp_path / "custom.log"
+    log.write_text(
+        _lines([_mapped("m-1", **{"in": 500, "out": 60, "cr": 0, "cw": 0}), _mapped("m-2", **{"in": 5})])
+    )  # fmt: skip
+    config = tmp_path / "llmledger.toml"
+    config.write_text(
+        f'[[sources.gateway-files]]\npath = "custom.log"\nformat = "mapping"\n'
+        f'name = "in-house"\nfields = "{MAPPING}"\n'
+    )
+    db = tmp_path / "ledger.duckdb"
+    base = ["--db", str(db), "--config", str(config)]
+    result = CliRunner().invoke(cli, [*base, "ingest"])
+    assert result.exit_code == 0, result.output
+    # Haiku 4.5: 500 x 1 + 60 x 5
+    assert _events(db) == [
+        ("m-1", "anthropic", "hal@acme.example", "claude-haiku-4-5", "global", 500, 60, 0, 0, 0,
+         Decimal("0.0008"), "ok", True, "exact"),
+    ]  # fmt: skip
+    assert _rejects(db) == [(f"{log}:2", "missing field llm.usage.out")]
+
+
+def test_mapping_without_a_required_path_is_a_usage_error(tmp_path: Path) -> None:
+    log = tmp_path / "custom.log"
+    log.write_text(_lines([_mapped("m-1", **{"in": 1, "out": 1})]))
+    fields = "request_id=req.id; occurred_at=ts; model=llm.model; input_tokens=llm.usage.in"
+    out = _ingest(
+        tmp_path / "l.duckdb", "gateway-files", str(log), "--format", "mapping",
+        "--fields", fields, code=2,
+    )  # fmt: skip
+    assert (
+        "gateway mapping: no path for output_tokens; add output_tokens=<JSON path> to fields" in out
+    )
+    out = _ingest(
+        tmp_path / "l.duckdb", "gateway-files", str(log), "--format", "mapping",
+        "--fields", fields + "; tokens=x", code=2,
+    )  # fmt: skip
+    assert "gateway mapping: unknown field 'tokens'" in out
 
 
 # ----------------------------------------------------------------------------------------------

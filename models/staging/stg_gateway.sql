@@ -76,7 +76,8 @@ final as (
             when (status_code is null or status_code < 400) and error_type is null then null
             else coalesce(error_type, cast(status_code as varchar))
         end as error_code,
-        true as billable,
+        -- a response served from the gateway's own cache (Cloudflare) never reached a provider
+        coalesce(request_mode, '') <> 'cache_hit' as billable,
         false as gateway_role,
         gateway_name,
         provider_request_id,

@@ -39,6 +39,12 @@ def _common() -> tuple[Option, ...]:
             help="The gateway's name in reports (default: the format).",
         ),
         Option(
+            "fields",
+            metavar="MAP",
+            help="For --format mapping: a JSON path per field, e.g. 'request_id=id; "
+            "occurred_at=ts; model=body.model; input_tokens=usage.in; output_tokens=usage.out'.",
+        ),
+        Option(
             "user_field",
             metavar="KEY",
             help="Request header (or log field, metadata key) naming the user, e.g. "

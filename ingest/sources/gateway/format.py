@@ -416,7 +416,7 @@ def page_format(source_kind: str) -> Format:
     """The gateway format of a page, for a transport recorded as ``source_kind``."""
 
     def parse(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) -> Parsed:
-        spec = formats.get(str(run.options["format"]))
+        spec = formats.get(str(run.options["format"]), run.options)
         locations = {f.path: f.location for f in page.files}
         by_line = {f.path: f.line_locations for f in page.files if f.line_locations is not None}
         batch = parse_files(

@@ -405,16 +405,237 @@ ANTHROPIC_BODY = GatewayFormat(
 
 
 # ----------------------------------------------------------------------------------------------
+# envoy-ai: Envoy AI Gateway's JSON access log with the genai_* fields
+
+
+def _envoy_ai(recs: str, options: Mapping[str, Any]) -> str:
+    user = _option(options, "user_field", ENVOY_AI.default_user_field)
+    team = _option(options, "team_field", ENVOY_AI.default_team_field)
+    tokens_in = text("j", "genai_tokens_input")
+    cached = text("j", "genai_tokens_cached_input")
+    creation = text("j", "genai_tokens_cache_creation_input")
+    has_cache = f"({cached} is not null or {creation} is not null)"
+    columns = {
+        "request_id": f"coalesce({text('j', 'x-request-id')}, {text('j', 'request_id')})",
+        "ts_text": text("j", "start_time"),
+        "occurred_at": timestamp(text("j", "start_time")),
+        "provider": text("j", "genai_backend_name"),
+        "model_id": text("j", "genai_model_name"),
+        "consumer": f"coalesce({text('j', user)}, {text('j', user.lower())})",
+        "user_hint": f"coalesce({text('j', user)}, {text('j', user.lower())})",
+        "team_hint": f"coalesce({text('j', team)}, {text('j', team.lower())})",
+        "route": text("j", "route_name"),
+        "status_code": text("j", "response_code"),
+        # Envoy's input count includes cache reads and writes: uncached input is what is left
+        # once the cache fields (where the operator logs them) are taken out; without them the
+        # split is unknown (partial) and the whole prompt is priced as uncached input
+        "input_tokens": (
+            f"case when {has_cache} then cast(try_cast({tokens_in} as bigint) "
+            f"- coalesce(try_cast({cached} as bigint), 0) "
+            f"- coalesce(try_cast({creation} as bigint), 0) as varchar) else {tokens_in} end"
+        ),
+        "output_tokens": text("j", "genai_tokens_output"),
+        "cache_read_tokens": cached,
+        "cache_write_tokens": creation,
+        "token_detail": f"case when {has_cache} then 'exact' else 'partial' end",
+        "total_ms": text("j", "duration"),
+        "upstream_ms": text("j", "upstream_service_time"),
+        "gateway_ms": (
+            f"cast(try_cast({text('j', 'duration')} as double) "
+            f"- try_cast({text('j', 'upstream_service_time')} as double) as varchar)"
+        ),
+    }
+    return _select(columns, f"({recs})")
+
+
+ENVOY_AI = GatewayFormat(
+    "envoy-ai",
+    _envoy_ai,
+    labels={
+        "request_id": "x-request-id",
+        "occurred_at": "start_time",
+        "model": "genai_model_name",
+        "input_tokens": "genai_tokens_input",
+        "output_tokens": "genai_tokens_output",
+        "cache_read_tokens": "genai_tokens_cached_input",
+        "cache_write_tokens": "genai_tokens_cache_creation_input",
+    },
+    default_team_field="x-tenant-id",
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# cloudflare: AI Gateway logs as the logs API returns them, and Logpush ai_gateway_events
+
+
+def _cloudflare(recs: str, options: Mapping[str, Any]) -> str:
+    user = _option(options, "user_field", CLOUDFLARE.default_user_field)
+    team = _option(options, "team_field", CLOUDFLARE.default_team_field)
+    raw_meta = f"coalesce({node('j', 'metadata')}, {node('j', 'Metadata')})"
+    # the logs API returns metadata as a JSON string, Logpush as an object
+    meta = (
+        f"case when json_type({raw_meta}) = 'VARCHAR' "
+        f"and json_valid(json_extract_string({raw_meta}, '$')) "
+        f"then json_extract_string({raw_meta}, '$')::json "
+        f"when json_type({raw_meta}) = 'OBJECT' then {raw_meta} end"
+    )
+    stamp = f"coalesce({text('j', 'created_at')}, {text('j', 'Timestamp')})"
+    logpush_id = (
+        "'lp-' || md5(concat_ws('|', "
+        + ", ".join(
+            text("j", k)
+            for k in ("Timestamp", "Gateway", "Endpoint", "Model", "Provider", "StatusCode")
+        )
+        + f", {node('j', 'Metadata')}::varchar, {node('j', 'Metrics')}::varchar))"
+    )
+    cached = f"coalesce({text('j', 'cached')}, {text('j', 'Cached')})"
+    columns = {
+        "request_id": (
+            f"coalesce({text('j', 'id')}, {text('j', 'ID')}, "
+            f"case when {text('j', 'Timestamp')} is not null then {logpush_id} end)"
+        ),
+        "ts_text": stamp,
+        "occurred_at": timestamp(stamp),
+        "provider": f"coalesce({text('j', 'provider')}, {text('j', 'Provider')})",
+        "model_id": f"coalesce({text('j', 'model')}, {text('j', 'Model')})",
+        # a response served from Cloudflare's cache never reached the provider
+        "request_mode": f"case when {cached} = 'true' then 'cache_hit' end",
+        "consumer": text("meta", user),
+        "user_hint": text("meta", user),
+        "team_hint": text("meta", team),
+        "route": f"coalesce({text('j', 'path')}, {text('j', 'Endpoint')})",
+        "service": text("j", "Gateway"),
+        "status_code": f"coalesce({text('j', 'status_code')}, {text('j', 'StatusCode')})",
+        # tokens_in is the provider's input count as Cloudflare reads it (for Anthropic,
+        # usage.input_tokens: uncached only) with no cache split; Logpush carries no counts
+        "input_tokens": (
+            f"coalesce({text('j', 'tokens_in')}, {text('j', 'Metrics', 'tokensIn')}, '0')"
+        ),
+        "output_tokens": (
+            f"coalesce({text('j', 'tokens_out')}, {text('j', 'Metrics', 'tokensOut')}, '0')"
+        ),
+        "token_detail": "'partial'",
+        "reported_cost": f"coalesce({text('j', 'cost')}, {text('j', 'Metrics', 'cost')})",
+        "total_ms": f"coalesce({text('j', 'duration')}, {text('j', 'Metrics', 'durationMs')})",
+    }
+    return _select(columns, f"(select *, {meta} as meta from ({recs}))")
+
+
+CLOUDFLARE = GatewayFormat(
+    "cloudflare",
+    _cloudflare,
+    labels={
+        "request_id": "id",
+        "occurred_at": "created_at",
+        "model": "model",
+        "input_tokens": "tokens_in",
+        "output_tokens": "tokens_out",
+    },
+    required_tokens=(),
+    default_user_field="user",
+    default_team_field="team",
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# mapping: a format declared in the config, one JSON path per contract field
+
+MAPPING_FIELDS = {
+    "request_id": "request_id",
+    "occurred_at": "ts_text",
+    "model": "model_id",
+    "provider": "provider",
+    "user": "user_hint",
+    "consumer": "consumer",
+    "team": "team_hint",
+    "route": "route",
+    "service": "service",
+    "status": "status_code",
+    "error_type": "error_type",
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "cache_read_tokens": "cache_read_tokens",
+    "cache_write_tokens": "cache_write_tokens",
+    "cache_write_5m_tokens": "cache_write_5m_tokens",
+    "cache_write_1h_tokens": "cache_write_1h_tokens",
+    "provider_request_id": "provider_request_id",
+    "reported_cost_usd": "reported_cost",
+    "total_ms": "total_ms",
+    "upstream_ms": "upstream_ms",
+    "gateway_ms": "gateway_ms",
+}
+MAPPING_REQUIRED = ("request_id", "occurred_at", "model", "input_tokens", "output_tokens")
+_PATH_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.@[]$")
+
+
+def parse_mapping(spec: str) -> dict[str, str]:
+    """``"request_id=req.id; model=body.model"`` as {contract field: JSON path}; a ConfigError
+    naming what is wrong."""
+    mapping: dict[str, str] = {}
+    for part in spec.replace(",", ";").split(";"):
+        if not part.strip():
+            continue
+        key, sep, path = (p.strip() for p in part.partition("="))
+        if not sep or not path:
+            raise ConfigError(f"gateway mapping: '{part.strip()}' is not field=path")
+        if key not in MAPPING_FIELDS:
+            raise ConfigError(
+                f"gateway mapping: unknown field '{key}'; fields: {', '.join(MAPPING_FIELDS)}"
+            )
+        if not set(path) <= _PATH_CHARS:
+            raise ConfigError(f"gateway mapping: {key}: '{path}' is not a JSON path like a.b[0].c")
+        mapping[key] = path.removeprefix("$").removeprefix(".")
+    for key in MAPPING_REQUIRED:
+        if key not in mapping:
+            raise ConfigError(
+                f"gateway mapping: no path for {key}; add {key}=<JSON path> to fields "
+                "(--fields 'request_id=id; occurred_at=ts; model=model; "
+                "input_tokens=usage.in; output_tokens=usage.out')"
+            )
+    return mapping
+
+
+def _mapping_format(mapping: Mapping[str, str]) -> GatewayFormat:
+    def value(path: str) -> str:
+        return f"json_extract_string(j, '$.{path}')"
+
+    def select(recs: str, options: Mapping[str, Any]) -> str:
+        columns = {MAPPING_FIELDS[k]: value(p) for k, p in mapping.items()}
+        columns["occurred_at"] = timestamp(value(mapping["occurred_at"]))
+        has_cache = "cache_read_tokens" in mapping and any(
+            k in mapping for k in ("cache_write_tokens", "cache_write_5m_tokens")
+        )
+        columns["token_detail"] = "'exact'" if has_cache else "'partial'"
+        return _select(columns, f"({recs})")
+
+    labels = {("model" if k == "model" else MAPPING_FIELDS[k]): p for k, p in mapping.items()}
+    labels["occurred_at"] = mapping["occurred_at"]
+    return GatewayFormat("mapping", select, labels=labels)
+
+
+# ----------------------------------------------------------------------------------------------
 # The registry of formats
 
-FORMATS: dict[str, GatewayFormat] = {f.name: f for f in (KONG, ANTHROPIC_BODY)}
+FORMATS: dict[str, GatewayFormat] = {
+    f.name: f for f in (KONG, ANTHROPIC_BODY, ENVOY_AI, CLOUDFLARE)
+}
 
 
 def names() -> list[str]:
-    return sorted(FORMATS)
+    return sorted([*FORMATS, "mapping"])
 
 
 def get(name: str, options: Mapping[str, Any] | None = None) -> GatewayFormat:
+    """The format called ``name``; ``mapping`` is built from the options' ``fields``."""
+    if name == "mapping":
+        fields = (options or {}).get("fields")
+        if not fields:
+            raise ConfigError(
+                "gateway format mapping needs fields: one JSON path per field, e.g. "
+                "--fields 'request_id=id; occurred_at=ts; model=model; "
+                "input_tokens=usage.in; output_tokens=usage.out'"
+            )
+        return _mapping_format(parse_mapping(str(fields)))
     found = FORMATS.get(name)
     if found is None:
         raise ConfigError(f"unknown gateway format '{name}'; use one of: {', '.join(names())}")
