@@ -381,9 +381,8 @@ def _mapped(request_id: str, **usage: int) -> dict[str, Any]:
 
 def test_mapping_reads_the_declared_paths(tmp_path: Path) -> None:
     log = tmp_path / "custom.log"
-    log.write_text(
-        _lines([_mapped("m-1", **{"in": 500, "out": 60, "cr": 0, "cw": 0}), _mapped("m-2", **{"in": 5})])
-    )  # fmt: skip
+    good = _mapped("m-1", **{"in": 500, "out": 60, "cr": 0, "cw": 0})
+    log.write_text(_lines([good, _mapped("m-2", **{"in": 5})]))
     config = tmp_path / "llmledger.toml"
     config.write_text(
         f'[[sources.gateway-files]]\npath = "custom.log"\nformat = "mapping"\n'
