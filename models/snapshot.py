@@ -29,6 +29,7 @@ PUBLISHED = [
     "quota_limits",  # ref_quotas plus LiteLLM key/team limits
     "usage_minute_quota",  # usage_minute without the people: the rate-limit view's rollup
     "vertex_attribution",  # how Vertex responses were attributed (data-health view)
+    "gateway_daily",  # gateway requests, partial spend and overhead per day (report --by gateway)
 ]
 
 

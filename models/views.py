@@ -1281,3 +1281,39 @@ def source_runs(con: duckdb.DuckDBPyConnection) -> pa.Table:
         order by r.source
         """,
     )
+
+
+GATEWAY_COLUMNS = (
+    "gateway",
+    "day",
+    "requests",
+    "errors",
+    "throttled",
+    "partial_requests",
+    "cost_usd",
+    "partial_cost_usd",
+    "p50_overhead_ms",
+    "p95_overhead_ms",
+)
+
+
+def gateway_report(
+    con: duckdb.DuckDBPyConnection, since: date | None = None, until: date | None = None
+) -> pa.Table:
+    """Per gateway and UTC day: requests, errors, counted cost (and its partial share), and the
+    p50/p95 of the gateway's own latency (``gateway_daily``)."""
+    if not _has_table(con, "gateway_daily"):
+        return pa.table({c: pa.array([], pa.string()) for c in GATEWAY_COLUMNS})
+    clauses, params = ["true"], []
+    if since is not None:
+        clauses.append("day >= ?")
+        params.append(since)
+    if until is not None:
+        clauses.append("day < ?")
+        params.append(until)
+    return _arrow(
+        con,
+        f"select {', '.join(GATEWAY_COLUMNS)} from gateway_daily "
+        f"where {' and '.join(clauses)} order by gateway, day",
+        params,
+    )

@@ -545,3 +545,44 @@ def test_body_logs_from_cloudwatch(aws: Any, tmp_path: Path) -> None:
     assert rows == [("cw-1", "edge-proxy", 70), ("cw-2", "edge-proxy", 40)]
     [(location, reason)] = _rejects(db)
     assert location.startswith(f"logs:{group}/gateway-1/") and reason == "malformed JSON"
+
+
+# ----------------------------------------------------------------------------------------------
+# report --by gateway: what the hop costs
+
+
+def test_report_by_gateway_shows_overhead_percentiles(tmp_path: Path) -> None:
+    log = tmp_path / "kong.log"
+    day2 = 1_795_255_200_000  # 2026-11-21T10:00:00Z
+    log.write_text(
+        _lines(
+            [
+                kong("r-1", latencies=(3400, 3310, 90)),
+                kong("r-2", latencies=(3400, 3290, 110)),
+                kong(
+                    "r-3",
+                    latencies=(3400, 3270, 130),
+                    status=500,
+                    prompt_tokens=0,
+                    completion_tokens=0,
+                ),
+                kong("r-4", started_at=day2, latencies=(2000, 1950, 50)),
+            ]
+        )  # fmt: skip
+    )
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "kong", "--name", "kong-prod")
+    result = CliRunner().invoke(
+        cli, ["--db", str(db), "report", "--by", "gateway", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [
+        {"gateway": "kong-prod", "day": "2026-11-20", "requests": 3, "errors": 1,
+         "throttled": 0, "partial_requests": 3, "cost_usd": "0.001200000000",
+         "partial_cost_usd": "0.001200000000", "p50_overhead_ms": 110.0,
+         "p95_overhead_ms": 128.0},
+        {"gateway": "kong-prod", "day": "2026-11-21", "requests": 1, "errors": 0,
+         "throttled": 0, "partial_requests": 1, "cost_usd": "0.000600000000",
+         "partial_cost_usd": "0.000600000000", "p50_overhead_ms": 50.0,
+         "p95_overhead_ms": 50.0},
+    ]  # fmt: skip

@@ -39,10 +39,10 @@ RECONCILE_COLUMNS = (
 @click.command()
 @click.option(
     "--by",
-    type=click.Choice(["developer", "team", "model", "day"]),
+    type=click.Choice(["developer", "team", "model", "day", "gateway"]),
     default="developer",
     show_default=True,
-    help="Group by.",
+    help="Group by. gateway: per gateway and day, with p50/p95 of the gateway's overhead.",
 )
 @date_option("--since", "First UTC day included (YYYY-MM-DD).")
 @date_option("--until", "UTC day the report stops before (YYYY-MM-DD, exclusive).")
@@ -84,6 +84,7 @@ def report(
       llmledger report --by team --since 2026-11-01 --until 2026-12-01
       llmledger report --by developer --team payments --format csv > payments.csv
       llmledger report --reconcile --since 2026-11-01
+      llmledger report --by gateway --since 2026-11-01
     """
     from models import views
 
@@ -92,6 +93,8 @@ def report(
     if reconcile:
         return print_reconcile(ctx, since, until, fmt)
     app = app_context(ctx)
+    if by == "gateway":
+        return print_gateways(app, since, until, fmt)
     filters = {
         "team": list(team),
         "developer": list(developer),
@@ -110,6 +113,16 @@ def report(
     title = f"cost by {by}" + _range_text(since, until)
     emit_rows(rows, columns, "table", title=title)
     print_summary(total)
+
+
+def print_gateways(app: Any, since: Any, until: Any, fmt: str) -> None:
+    from models import views
+
+    with open_for_read(app) as (con, where):
+        require_tables(con, where, "usage_daily")
+        rows = views.rows(views.gateway_report(con, as_date(since), as_date(until)))
+    title = "" if fmt != "table" else "gateways by day" + _range_text(since, until)
+    emit_rows(rows, views.GATEWAY_COLUMNS, fmt, title=title)
 
 
 def _range_text(since: datetime | None, until: datetime | None) -> str:
