@@ -133,6 +133,33 @@ def test_kong_records_tokens_partial_and_identity(tmp_path: Path) -> None:
     assert _rows(db, "select count(*) from usage_events") == [(3,)]
 
 
+def test_kong_consumers_resolve_through_the_directory_and_rules(tmp_path: Path) -> None:
+    log = tmp_path / "kong.log"
+    log.write_text(
+        _lines([kong("d-1", consumer="dave"), kong("d-2", consumer="ci-bot"), kong("d-3")])
+    )
+    (tmp_path / "people.csv").write_text(
+        "email,name,team,cost_center,manager,aliases\n"
+        "dave@acme.example,Dave Okafor,search,CC-200,,dave;d.okafor\n"
+    )
+    config = tmp_path / "llmledger.toml"
+    config.write_text(
+        '[people]\ndirectory = "people.csv"\n\n'
+        '[[identity.rules]]\nmatch = \'^ci-bot$\'\nteam = "platform"\nsource = "gateway"\n'
+    )
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "kong", config=config)
+    assert _rows(
+        db,
+        "select request_id, principal, developer, team, cost_center, identity_status "
+        "from usage_events order by 1",
+    ) == [
+        ("d-1", "dave", "dave@acme.example", "search", "CC-200", "directory"),
+        ("d-2", "ci-bot", "unattributed", "platform", "unattributed", "rule"),
+        ("d-3", "dave", "dave@acme.example", "search", "CC-200", "directory"),
+    ]
+
+
 def test_kong_payload_bodies_are_never_stored(tmp_path: Path) -> None:
     log = tmp_path / "kong.log"
     log.write_text(_lines([kong("k-body", body="SECRET-PROMPT-TEXT")]))
