@@ -330,8 +330,8 @@ def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
     log.write_text("{}\n")
     out = _ingest(tmp_path / "l.duckdb", "gateway-files", str(log), "--format", "nginx", code=2)
     assert (
-        "unknown gateway format 'nginx'; use one of: anthropic-body, cloudflare, envoy-ai, "
-        "kong, mapping" in out
+        "unknown gateway format 'nginx'; use one of: anthropic-body, apigee, cloudflare, "
+        "envoy-ai, kong, mapping" in out
     )
 
 
@@ -388,6 +388,42 @@ def test_cloudflare_logs_api_and_logpush(tmp_path: Path) -> None:
     assert logpush[0].startswith("lp-") and logpush[1:] == (
         "gina@acme.example", 0, 0, Decimal("0"), Decimal("0.0042"), True, "partial",
     )  # fmt: skip
+
+
+def _apigee(user: str, prompt: int, completion: int) -> dict[str, Any]:
+    return {
+        "developerApp": "claude-code-platform",
+        "developerEmail": "ivy@acme.example",
+        "apiProduct": "llm-gateway-standard",
+        "path": "/v1/projects/acme-ml/locations/us-east5/publishers/anthropic/models/"
+        "claude-sonnet-4-5@20250929:streamRawPredict",
+        "statusCode": 200,
+        "model": "claude-sonnet-4-5@20250929",
+        "endUser": user,
+        "usage": {"promptTokens": prompt, "completionTokens": completion,
+                  "totalTokens": prompt + completion},
+    }  # fmt: skip
+
+
+def test_apigee_message_logging_records(tmp_path: Path) -> None:
+    log = tmp_path / "apigee.json"
+    entry = {
+        "insertId": "1abc2def3",
+        "logName": "projects/acme-ml/logs/apigee",
+        "timestamp": "2026-11-20T10:00:00.250Z",
+        "jsonPayload": _apigee("jay@acme.example", 900, 100),
+    }
+    bare = {**_apigee("user-123", 100, 10), "messageId": "rrt-42", "timestamp": 1_795_168_800_000}
+    log.write_text(_lines([entry, bare]))
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "apigee")
+    # Vertex, regional endpoint (Sonnet 4.5 +10%): 900 x 3.30 + 100 x 16.50; 100 x 3.30 + 10 x 16.50
+    assert _events(db) == [
+        ("1abc2def3", "vertex", "jay@acme.example", "claude-sonnet-4-5", "regional", 900, 100, 0,
+         0, 0, Decimal("0.00462"), "ok", True, "partial"),
+        ("rrt-42", "vertex", "ivy@acme.example", "claude-sonnet-4-5", "regional", 100, 10, 0, 0,
+         0, Decimal("0.000495"), "ok", True, "partial"),
+    ]  # fmt: skip
 
 
 MAPPING = (
