@@ -31,6 +31,7 @@ from moto_server import (  # noqa: F401 - fixtures
     put_objects,
     record,
 )
+from vertex_server import FakeCloudLogging
 
 from ingest.cli import cli
 
@@ -649,3 +650,48 @@ def test_report_by_gateway_shows_overhead_percentiles(tmp_path: Path) -> None:
          "partial_cost_usd": "0.000600000000", "p50_overhead_ms": 50.0,
          "p95_overhead_ms": 50.0},
     ]  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------
+# Cloud Logging (Apigee MessageLogging) through the real client and the local entries:list server
+
+
+def _apigee_entry(insert_id: str, at: str, **payload: Any) -> dict[str, Any]:
+    return {
+        "insertId": insert_id,
+        "logName": "projects/acme-apigee/logs/llm-gateway",
+        "timestamp": at,
+        "resource": {"type": "global", "labels": {"project_id": "acme-apigee"}},
+        "jsonPayload": {**_apigee("kim@acme.example", 400, 40), **payload},
+    }
+
+
+def test_apigee_entries_from_cloud_logging(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with FakeCloudLogging() as server:
+        server.add(
+            _apigee_entry("e-1", stamp),
+            _apigee_entry("e-2", stamp, model="gemini-2.5-pro"),  # not Claude: not listed
+            _apigee_entry("e-3", stamp, usage={"promptTokens": "x", "completionTokens": 1}),
+        )
+        db = tmp_path / "ledger.duckdb"
+        args = [
+            "gateway-logging", "--project", "acme-apigee", "--api-endpoint", server.url,
+            "--anonymous", "--format", "apigee", "--name", "apigee-prod",
+        ]  # fmt: skip
+        out = _ingest(db, *args)
+        assert "1 new, 0 updated, 1 rejected" in out
+        assert _rows(db, "select request_id, gateway_name, input_tokens, output_tokens "
+                         "from raw_gateway") == [("e-1", "apigee-prod", 400, 40)]  # fmt: skip
+        assert _rejects(db) == [
+            (
+                "projects/acme-apigee entries.list page 1 line:2",
+                "wrong type for usage.promptTokens: expected an integer",
+            )
+        ]
+        cursor = _rows(db, "select value from ingest_cursors where source = 'gateway-logging'")
+        assert cursor == [(f"{at.strftime('%Y-%m-%dT%H:%M:%S')}.000000Z|e-3",)]
+        assert "0 new" in _ingest(db, *args)

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from ingest.source import Source
 from ingest.sources.bedrock import BEDROCK_CLOUDWATCH, BEDROCK_FILES, BEDROCK_S3
-from ingest.sources.gateway import GATEWAY_CLOUDWATCH, GATEWAY_FILES, GATEWAY_S3
+from ingest.sources.gateway import (
+    GATEWAY_CLOUDWATCH,
+    GATEWAY_FILES,
+    GATEWAY_LOGGING,
+    GATEWAY_S3,
+)
 from ingest.sources.litellm import LITELLM, LITELLM_API, LITELLM_FILES
 from ingest.sources.vertex import VERTEX, VERTEX_FILES
 
@@ -26,6 +31,7 @@ SOURCES: dict[str, Source] = {
         GATEWAY_FILES,
         GATEWAY_S3,
         GATEWAY_CLOUDWATCH,
+        GATEWAY_LOGGING,
     )
 }
 

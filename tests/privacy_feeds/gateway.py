@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from moto_server import (  # noqa: F401 - fixtures
     put_events,
     put_objects,
 )
+from vertex_server import FakeCloudLogging
 
 from privacy_feeds import SENTINEL, Feed, inputs
 
@@ -76,3 +79,49 @@ def privacy_feed_gateway_cloudwatch(aws: Any) -> Feed:
     events = [(start + i * 1000, json.dumps(r)) for i, r in enumerate(_body_records("cw", 10))]
     put_events(logs, GROUP, "proxy-1", events)
     return Feed(args=["--log-group", GROUP, "--format", "anthropic-body"], landed="cw-3")
+
+
+@pytest.fixture
+def privacy_gateway_logging_server() -> Iterator[FakeCloudLogging]:
+    with FakeCloudLogging() as server:
+        yield server
+
+
+@pytest.fixture
+def privacy_feed_gateway_logging(privacy_gateway_logging_server: FakeCloudLogging) -> Feed:
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)  # inside the first run
+    entries = []
+    for i in range(5):
+        payload: dict[str, Any] = {
+            "messageId": f"apigee-{i}",
+            "developerEmail": "ivy@acme.example",
+            "apiProduct": "llm-gateway-standard",
+            "path": "/v1/projects/p/locations/us-east5/publishers/anthropic/models/x:rawPredict",
+            "statusCode": 200,
+            "model": "claude-sonnet-4-5@20250929",
+            "usage": {"promptTokens": 10, "completionTokens": 5, "totalTokens": 15},
+            # an operator who logs {request.content} / {response.content} too
+            "requestBody": json.dumps({"messages": [{"content": SENTINEL}]}),
+            "responseBody": json.dumps({"content": [{"text": SENTINEL}]}),
+        }
+        entries.append(
+            {
+                "insertId": f"ins-{i}",
+                "logName": "projects/acme-apigee/logs/llm-gateway",
+                "timestamp": (at + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "jsonPayload": payload,
+            }
+        )
+    privacy_gateway_logging_server.add(*entries)
+    return Feed(
+        args=[
+            "--project",
+            "acme-apigee",
+            "--api-endpoint",
+            privacy_gateway_logging_server.url,
+            "--anonymous",
+            "--format",
+            "apigee",
+        ],  # fmt: skip
+        landed="apigee-3",
+    )

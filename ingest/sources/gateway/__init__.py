@@ -3,7 +3,8 @@ transports.
 
 Each gateway log format (``formats.py``, picked with ``--format``) is SQL over the pages of
 the existing transports: local files (``gateway-files``), an S3 prefix (``gateway-s3``) and a
-CloudWatch Logs group (``gateway-cloudwatch``). Records land in ``raw_gateway`` keyed by
+CloudWatch Logs group (``gateway-cloudwatch``) and Cloud Logging (``gateway-logging``, e.g. Apigee's
+MessageLogging). Records land in ``raw_gateway`` keyed by
 (gateway name, request id); ``name`` is the gateway's name in reports (default: the format).
 """
 
@@ -15,9 +16,18 @@ from typing import Any
 
 from ingest import aws
 from ingest.errors import ConfigError
-from ingest.source import EPOCH_MS, FILE_MTIME, OBJECT_KEY, Option, Page, Source, SourceRun
+from ingest.source import (
+    EPOCH_MS,
+    FILE_MTIME,
+    OBJECT_KEY,
+    TIMESTAMP_ID,
+    Option,
+    Page,
+    Source,
+    SourceRun,
+)
 from ingest.sources.gateway import format, formats
-from ingest.transports import cloudwatch, files, s3
+from ingest.transports import cloud_logging, cloudwatch, files, s3
 
 CREDENTIALS = (
     "AWS credentials come from boto3's standard chain (AWS_PROFILE or --profile, SSO, "
@@ -207,4 +217,55 @@ GATEWAY_CLOUDWATCH = Source(
     transport=_cloudwatch_pages,
     parse=format.page_format("cloudwatch"),
     unit="events",
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# gateway-logging (Cloud Logging: Apigee's MessageLogging, any gateway logging to Google Cloud)
+
+# Entries that can be a Claude request's log; the user's --filter narrows them (a log name).
+LOGGING_KINDS = 'jsonPayload.model:"claude" OR textPayload:"claude"'
+
+GATEWAY_LOGGING = Source(
+    name="gateway-logging",
+    family="gateway",
+    summary="Ingest an API gateway's logs from Google Cloud Logging (e.g. Apigee MessageLogging).",
+    description=(
+        "Reads entries whose jsonPayload.model (or textPayload) names a Claude model, ANDed "
+        "with --filter; the checkpoint per project is (timestamp, insertId)."
+    ),
+    example=(
+        "llmledger --db ledger.duckdb ingest gateway-logging --project acme-apigee \\\n"
+        "    --format apigee --filter 'logName=\"projects/acme-apigee/logs/llm-gateway\"'"
+    ),
+    tables=(format.RAW,),
+    cursor=TIMESTAMP_ID,
+    options=(
+        Option("project", required=True, metavar="P", help="Google Cloud project of the logs."),
+        Option(
+            "api_endpoint",
+            metavar="URL",
+            help="Cloud Logging endpoint (default https://logging.googleapis.com).",
+        ),
+        Option(
+            "anonymous",
+            type=bool,
+            help="Send no credentials (a local endpoint); otherwise google-auth's chain.",
+        ),
+        Option("filter", metavar="F", help="Extra Cloud Logging filter, e.g. a logName."),
+        Option(
+            "page_size",
+            type=int,
+            minimum=1,
+            maximum=1000,
+            metavar="N",
+            help="Entries per entries.list call (1-1000, default 1000).",
+        ),
+        *_common(),
+    ),
+    validate=_validate,
+    transport=cloud_logging.entries(LOGGING_KINDS),
+    parse=format.page_format("api"),
+    client=cloud_logging.client_factory("gateway-logging"),
+    unit="entries",
 )

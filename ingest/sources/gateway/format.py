@@ -430,15 +430,36 @@ def page_format(source_kind: str) -> Format:
             line_locations=by_line or None,
             scratch_dir=run.scratch,
         )
+        partition = page.meta.get("partition")
+        newest = _newest_entry(con, [f.path for f in page.files]) if partition else None
         return Parsed(
             rows={RAW_TABLE: batch.table},
             rejected=batch.rejected,
             records_per_file=batch.records_per_file,
+            cursors={str(partition): newest} if partition and newest else {},
             count=batch.rows,
             cleanup=batch.drop,
         )
 
     return parse
+
+
+def _newest_entry(con: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> str | None:
+    """The newest ``timestamp|insertId`` of a page of Cloud Logging entries (its cursor); only
+    those two fields are read."""
+    files = "[" + ", ".join(_quote(p) for p in paths) + "]"
+    row = con.execute(
+        f"""
+        select strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ') || '|' || insert_id
+        from (select try_cast("timestamp" as timestamptz) as ts, "insertId" as insert_id
+              from read_ndjson({files}, columns={{'timestamp': 'VARCHAR', 'insertId': 'VARCHAR'}},
+                               ignore_errors=true))
+        where ts is not null and insert_id is not null and not ({bounds.too_late_sql("ts")})
+        order by ts desc, insert_id desc
+        limit 1
+        """
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 def gateway_name(options: Mapping[str, Any]) -> str:
