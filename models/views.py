@@ -1317,3 +1317,23 @@ def gateway_report(
         f"where {' and '.join(clauses)} order by gateway, day",
         params,
     )
+
+
+def gateway_health(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Per gateway, over every day read: requests, errors, throttles, the most frequent error,
+    counted cost and the part of it priced from partial token counts (doctor, data health)."""
+    if not _has_table(con, "gateway_daily"):
+        return pa.table({"gateway": pa.array([], pa.string())})
+    return _arrow(
+        con,
+        """
+        select gateway, sum(requests) as requests, sum(errors) as errors,
+               sum(throttled) as throttled,
+               mode(top_error_code) as top_error_code,
+               cast(sum(cost_usd) as decimal(38, 12)) as cost_usd,
+               cast(sum(partial_cost_usd) as decimal(38, 12)) as partial_cost_usd
+        from gateway_daily
+        group by gateway
+        order by gateway
+        """,
+    )

@@ -695,3 +695,31 @@ def test_apigee_entries_from_cloud_logging(tmp_path: Path) -> None:
         cursor = _rows(db, "select value from ingest_cursors where source = 'gateway-logging'")
         assert cursor == [(f"{at.strftime('%Y-%m-%dT%H:%M:%S')}.000000Z|e-3",)]
         assert "0 new" in _ingest(db, *args)
+
+
+def test_doctor_names_stripped_headers_behind_a_failing_gateway(tmp_path: Path) -> None:
+    text = "anthropic-version: header is required"
+    error = {"type": "error", "error": {"type": "invalid_request_error", "message": text}}
+    log = tmp_path / "proxy.log"
+    log.write_text(
+        _lines(
+            [
+                body_log("h-1", error, status=400, model="claude-sonnet-4-5-20250929"),
+                body_log("h-2", json.dumps(error), status=400, model="claude-sonnet-4-5-20250929"),
+                body_log("h-3", message()),
+            ]
+        )
+    )
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "anthropic-body", "--name", "edge")
+    assert _rows(db, "select request_id, status, error_code from usage_events order by 1") == [
+        ("h-1", "error", "invalid_request_error: anthropic-version header"),
+        ("h-2", "error", "invalid_request_error: anthropic-version header"),
+        ("h-3", "ok", None),
+    ]
+    result = CliRunner().invoke(cli, ["--db", str(db), "doctor"])
+    assert (
+        "warning  gateway edge: 3 requests, 2 errors (66.7%), 0 throttled; most frequent error "
+        "invalid_request_error: anthropic-version header; check that the gateway passes "
+        "anthropic-version, content-type and x-api-key through"
+    ) in result.stdout

@@ -11,13 +11,13 @@ with gateway_events as (
 
 events as (
 
-    select event_id, counted, cost_usd, status, token_detail from usage_events
+    select event_id, counted, cost_usd, status, error_code, token_detail from usage_events
 
 ),
 
 joined as (
 
-    select g.*, e.counted, e.cost_usd, e.status, e.token_detail
+    select g.*, e.counted, e.cost_usd, e.status, e.error_code, e.token_detail
     from gateway_events as g
     inner join events as e on e.event_id = g.event_id
 
@@ -31,6 +31,8 @@ final as (
         count(*) as requests,
         count(*) filter (where status = 'error') as errors,
         count(*) filter (where status = 'throttled') as throttled,
+        -- the most frequent error (status code or error type) of the day
+        mode(error_code) filter (where status <> 'ok') as top_error_code,
         count(*) filter (where token_detail = 'partial') as partial_requests,
         cast(coalesce(sum(cost_usd) filter (where counted), 0) as decimal(38, 12)) as cost_usd,
         cast(coalesce(sum(cost_usd) filter (where counted and token_detail = 'partial'), 0)

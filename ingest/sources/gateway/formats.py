@@ -278,6 +278,9 @@ def _anthropic_body(recs: str, options: Mapping[str, Any]) -> str:
         f"{text('j', 'upstream_addr')}, {text('j', 'upstream_url')}, ''))"
     )
     message_id = f"coalesce({text('msg', 'id')}, {text('started', 'message', 'id')})"
+    err_message = (
+        f"coalesce({text('msg', 'error', 'message')}, {text('error_event', 'error', 'message')})"
+    )
 
     def count(key: str) -> str:
         # the last message_delta's usage is cumulative: it wins over message_start's, never
@@ -342,8 +345,14 @@ def _anthropic_body(recs: str, options: Mapping[str, Any]) -> str:
         "route": f"coalesce({text('j', 'route')}, {text('j', 'path')}, {text('j', 'uri')})",
         "service": text("j", "service"),
         "status_code": status,
+        # the error's type, and which stripped header it blames (the message text itself is
+        # never kept)
         "error_type": (
-            f"coalesce({text('msg', 'error', 'type')}, {text('error_event', 'error', 'type')})"
+            f"coalesce({text('msg', 'error', 'type')}, {text('error_event', 'error', 'type')}) "
+            f"|| coalesce(case "
+            f"when {err_message} ilike '%anthropic-version%' then ': anthropic-version header' "
+            f"when {err_message} ilike '%x-api-key%' then ': x-api-key header' "
+            f"when {err_message} ilike '%content-type%' then ': content-type header' end, '')"
         ),
         **tokens,
         "token_detail": "case when truncated then 'partial' else 'exact' end",
