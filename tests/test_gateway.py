@@ -161,6 +161,38 @@ def test_kong_consumers_resolve_through_the_directory_and_rules(tmp_path: Path) 
     ]
 
 
+def test_rotating_gateway_keys_map_to_people_by_effective_date(tmp_path: Path) -> None:
+    day2 = 1_795_255_200_000  # 2026-11-21T10:00:00Z
+    records = [
+        kong("rk-1", consumer="shared-claude"),  # 2026-11-20: key-7f3 was Dave's
+        kong("rk-2", consumer="shared-claude", started_at=day2),  # reissued to Erin on the 21st
+        kong("rk-3", consumer="shared-claude"),  # another key of the helper's naming scheme
+    ]
+    records[0]["authenticated_entity"]["id"] = "key-7f3"
+    records[1]["authenticated_entity"]["id"] = "key-7f3"
+    records[2]["authenticated_entity"]["id"] = "claude-frank-2026-11-20"
+    log = tmp_path / "kong.log"
+    log.write_text(_lines(records))
+    config = tmp_path / "llmledger.toml"
+    config.write_text(
+        "[[gateway.keys]]\nmatch = '^key-7f3$'\ndeveloper = \"dave@acme.example\"\n"
+        'valid_to = "2026-11-21"\n\n'
+        "[[gateway.keys]]\nmatch = '^key-7f3$'\ndeveloper = \"erin@acme.example\"\n"
+        'valid_from = "2026-11-21"\nteam = "data"\n\n'
+        "[[gateway.keys]]\nmatch = '^claude-frank-'\ndeveloper = \"frank@acme.example\"\n"
+    )
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "kong", config=config)
+    assert _rows(db, "select request_id, developer, team from usage_events order by 1") == [
+        ("rk-1", "dave@acme.example", "unattributed"),
+        ("rk-2", "erin@acme.example", "data"),
+        ("rk-3", "frank@acme.example", "unattributed"),
+    ]
+    config.write_text("[[gateway.keys]]\nmatch = '^key-(('\ndeveloper = \"x\"\n")
+    out = _ingest(db, "gateway-files", str(log), "--format", "kong", config=config, code=2)
+    assert "gateway.keys[0].match" in out
+
+
 def test_kong_payload_bodies_are_never_stored(tmp_path: Path) -> None:
     log = tmp_path / "kong.log"
     log.write_text(_lines([kong("k-body", body="SECRET-PROMPT-TEXT")]))

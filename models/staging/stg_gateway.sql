@@ -87,6 +87,7 @@ final as (
         route,
         service,
         consumer_id,
+        key_id,
         total_latency_ms,
         upstream_latency_ms,
         gateway_latency_ms

@@ -6,7 +6,8 @@ checks in ``format.py`` cast, validate and name what is wrong):
 
     file_index, n, not_json, problem (a reason to reject the record, or NULL),
     request_id, ts_text, occurred_at (timestamptz), provider, model_id, request_mode,
-    consumer, consumer_id, user_hint, team_hint, route, service, status_code, error_type,
+    consumer, consumer_id, key_id (the gateway key or credential), user_hint, team_hint, route,
+    service, status_code, error_type,
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
     cache_write_5m_tokens, cache_write_1h_tokens, token_detail ('exact' / 'partial'),
     truncated, provider_request_id, reported_cost, total_ms, upstream_ms, gateway_ms
@@ -43,6 +44,7 @@ OUTPUT_COLUMNS = (
     "request_mode",
     "consumer",
     "consumer_id",
+    "key_id",
     "user_hint",
     "team_hint",
     "route",
@@ -167,6 +169,10 @@ def _kong(recs: str, options: Mapping[str, Any]) -> str:
         "consumer_id": (
             f"coalesce({text('j', 'consumer', 'id')}, "
             f"{text('j', 'authenticated_entity', 'consumer_id')})"
+        ),
+        # the credential Kong authenticated (key-auth's key id), else the consumer's
+        "key_id": (
+            f"coalesce({text('j', 'authenticated_entity', 'id')}, {text('j', 'consumer', 'id')})"
         ),
         "user_hint": (
             f"coalesce({text('j', 'request', 'headers', user)}, "
@@ -334,6 +340,10 @@ def _anthropic_body(recs: str, options: Mapping[str, Any]) -> str:
             f"coalesce({text('j', 'user')}, {text('j', 'consumer')}, "
             f"{header('request_headers', user)}, {header('headers', user)})"
         ),
+        "key_id": (
+            f"coalesce({text('j', 'key_id')}, {text('j', 'api_key_id')}, "
+            f"{header('request_headers', 'x-api-key-id')}, {header('headers', 'x-api-key-id')})"
+        ),
         "user_hint": (
             f"coalesce({header('request_headers', user)}, {header('headers', user)}, "
             f"case when {text('j', 'user')} like '%@%' then {text('j', 'user')} end)"
@@ -431,6 +441,7 @@ def _envoy_ai(recs: str, options: Mapping[str, Any]) -> str:
         "provider": text("j", "genai_backend_name"),
         "model_id": text("j", "genai_model_name"),
         "consumer": f"coalesce({text('j', user)}, {text('j', user.lower())})",
+        "key_id": f"coalesce({text('j', 'x-api-key-id')}, {text('j', 'api_key_id')})",
         "user_hint": f"coalesce({text('j', user)}, {text('j', user.lower())})",
         "team_hint": f"coalesce({text('j', team)}, {text('j', team.lower())})",
         "route": text("j", "route_name"),
@@ -510,6 +521,7 @@ def _cloudflare(recs: str, options: Mapping[str, Any]) -> str:
         # a response served from Cloudflare's cache never reached the provider
         "request_mode": f"case when {cached} = 'true' then 'cache_hit' end",
         "consumer": text("meta", user),
+        "key_id": text("meta", "key_id"),
         "user_hint": text("meta", user),
         "team_hint": text("meta", team),
         "route": f"coalesce({text('j', 'path')}, {text('j', 'Endpoint')})",
@@ -580,6 +592,7 @@ def _apigee(recs: str, options: Mapping[str, Any]) -> str:
             f"coalesce({end_user}, {text('p', 'developerEmail')}, {text('p', 'developerApp')})"
         ),
         "consumer_id": text("p", "developerApp"),
+        "key_id": f"coalesce({text('p', 'clientId')}, {text('p', 'client_id')})",
         "user_hint": (
             f"coalesce(case when {end_user} like '%@%' then {end_user} end, "
             f"{text('p', 'developerEmail')})"
@@ -626,6 +639,7 @@ MAPPING_FIELDS = {
     "provider": "provider",
     "user": "user_hint",
     "consumer": "consumer",
+    "key_id": "key_id",
     "team": "team_hint",
     "route": "route",
     "service": "service",
