@@ -575,6 +575,17 @@ def test_gateway_in_front_of_bedrock_is_counted_once(tmp_path: Path) -> None:
     assert _rows(db, "select count(*), sum(cost_usd) from usage_events where counted") == [
         (2, Decimal("0.0061776"))
     ]
+    result = CliRunner().invoke(cli, ["--db", str(db), "report", "--reconcile", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    requests = [
+        (r["group"], r["provider"], r["requests"], r["litellm_cost_usd"], r["provider_cost_usd"])
+        for r in json.loads(result.output)
+        if r["section"] == "requests"
+    ]
+    assert requests == [
+        ("only_in_provider", "bedrock", 1, None, "0.000039600000"),
+        ("matched (kong)", "bedrock", 1, "0.006138000000", "0.006138000000"),
+    ]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 -- grain: one row per request (event_id), every source: identity resolved, priced, de-duplicated.
 -- Columns: the data contract's (ARCHITECTURE.md) in order, then unpriced, pricing_tier, project,
--- identity_status, billable and further extras (token_detail last).
+-- identity_status, billable and further extras (token_detail, gateway_name last).
 with staged as (
 
     select * from int_events
@@ -184,7 +184,8 @@ final as (
         c.person_hint,
         c.team_hint,
         cast(c.uncached_cost_usd as decimal(38, 12)) as uncached_cost_usd,
-        c.token_detail
+        c.token_detail,
+        c.gateway_name
     from costed as c
     left join identities as i
         on i.source = c.source
