@@ -66,6 +66,12 @@ def summary(
     lw, lp = _window("l.occurred_at", since, until)
     pw, pp = _window("p.occurred_at", since, until)
     gw, gp = _window("g.occurred_at", since, until)
+    columns = {str(r[0]) for r in con.execute("describe usage_events").fetchall()}
+    if "gateway_name" not in columns:  # a snapshot published before gateways were read
+        gw, gp = "false", []
+        gateway_name = "cast(null as varchar)"
+    else:
+        gateway_name = "g.gateway_name"
     sql = f"""
         with litellm as (
             select * from usage_events where source = 'litellm'
@@ -114,7 +120,7 @@ def summary(
             select * from usage_events where source = 'gateway'
         ),
         gateway_matched as (
-            select 'matched (' || g.gateway_name || ')' as category, g.provider,
+            select 'matched (' || {gateway_name} || ')' as category, g.provider,
                    count(*) as requests,
                    sum(g.reported_cost_usd) as reported_cost_usd,
                    sum(g.cost_usd) as litellm_cost_usd,
@@ -126,7 +132,7 @@ def summary(
             group by all
         ),
         only_in_gateway as (
-            select 'only_in_gateway (' || g.gateway_name || ')' as category, g.provider,
+            select 'only_in_gateway (' || {gateway_name} || ')' as category, g.provider,
                    count(*) as requests,
                    sum(g.reported_cost_usd) as reported_cost_usd,
                    sum(g.cost_usd) as litellm_cost_usd,
