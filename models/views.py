@@ -1297,6 +1297,7 @@ GATEWAY_COLUMNS = (
 )
 
 
+@_read("admin")
 def gateway_report(
     con: duckdb.DuckDBPyConnection, since: date | None = None, until: date | None = None
 ) -> pa.Table:
@@ -1319,6 +1320,7 @@ def gateway_report(
     )
 
 
+@_read("admin")
 def gateway_health(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Per gateway, over every day read: requests, errors, throttles, the most frequent error,
     counted cost and the part of it priced from partial token counts (doctor, data health)."""

@@ -766,3 +766,28 @@ def test_doctor_names_stripped_headers_behind_a_failing_gateway(tmp_path: Path) 
         "invalid_request_error: anthropic-version header; check that the gateway passes "
         "anthropic-version, content-type and x-api-key through"
     ) in result.stdout
+
+
+def test_data_health_page_shows_gateways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    log = tmp_path / "kong.log"
+    log.write_text(_lines([kong("dh-1"), kong("dh-2", status=400, latencies=(100, 40, 60))]))
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "kong", "--name", "kong-prod")
+    monkeypatch.setenv("LLMLEDGER_SNAPSHOT", str(db.with_name("ledger.snapshot.duckdb")))
+    monkeypatch.delenv("LLMLEDGER_AUTH", raising=False)
+    monkeypatch.delenv("LLMLEDGER_ADMINS", raising=False)
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=60)
+    at.query_params["from"] = "2026-11-01"
+    at.query_params["to"] = "2026-11-30"
+    at.run()
+    at.switch_page("app_pages/data_health.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Gateways" in [s.value for s in at.subheader]
+    frames = [f.value for f in at.dataframe if "gateway" in f.value.columns]
+    health, overhead = frames
+    assert list(health["gateway"]) == ["kong-prod"]
+    assert (int(health["requests"][0]), int(health["errors"][0])) == (2, 1)
+    assert list(overhead["p50_overhead_ms"]) == [75.0]
