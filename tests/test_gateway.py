@@ -791,3 +791,40 @@ def test_data_health_page_shows_gateways(tmp_path: Path, monkeypatch: pytest.Mon
     assert list(health["gateway"]) == ["kong-prod"]
     assert (int(health["requests"][0]), int(health["errors"][0])) == (2, 1)
     assert list(overhead["p50_overhead_ms"]) == [75.0]
+
+
+def test_claude_code_account_is_a_weak_hint(tmp_path: Path) -> None:
+    account = "0f7e2b5c-3a41-4d2e-9c8b-7a6d5e4f3b21"
+    old_style = json.dumps(
+        {"metadata": {"user_id": f"user_{'a' * 64}_account_{account}_session_1b2c"},
+         "messages": [{"role": "user", "content": "never read"}]}
+    )  # fmt: skip
+    new_style = {
+        "metadata": {
+            "user_id": json.dumps(
+                {"device_id": "d-1", "account_uuid": account, "session_id": "s-9"}
+            )
+        }
+    }
+    log = tmp_path / "proxy.log"
+    log.write_text(
+        _lines(
+            [
+                body_log("w-1", message(), user=None, request_body=old_style),
+                {**body_log("w-2", message(), user=None), "request_body": new_style},
+                body_log("w-3", message(), request_body=old_style),  # a header names the user
+            ]
+        )
+    )
+    config = tmp_path / "llmledger.toml"
+    config.write_text(
+        f"[[identity.rules]]\nmatch = '^claude-code-account:{account}$'\n"
+        'developer = "lee@acme.example"\n'
+    )
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "anthropic-body", config=config)
+    assert _rows(db, "select request_id, principal, developer from usage_events order by 1") == [
+        ("w-1", f"claude-code-account:{account}", "lee@acme.example"),
+        ("w-2", f"claude-code-account:{account}", "lee@acme.example"),
+        ("w-3", "erin@acme.example", "erin@acme.example"),
+    ]

@@ -241,6 +241,29 @@ def _events_sql() -> str:
     )
 
 
+def _client_account_sql() -> str:
+    """The account in Claude Code's ``metadata.user_id`` of the logged request: older builds
+    ``user_<hex>_account_<uuid>_session_<uuid>``, newer a JSON string with ``account_uuid``.
+    Only that field is read from the request (a string or an object)."""
+    request = (
+        "coalesce("
+        + ", ".join(node("j", *p) for p in (("request_body",), ("request", "body")))
+        + ")"
+    )
+    user_id = (
+        f"case when json_type({request}) = 'OBJECT' "
+        f"then json_extract_string({request}, '$.metadata.user_id') "
+        f"when json_type({request}) = 'VARCHAR' "
+        f"and json_valid(json_extract_string({request}, '$')) "
+        f"then json_extract_string(json_extract_string({request}, '$'), '$.metadata.user_id') end"
+    )
+    return (
+        f"nullif(coalesce(case when json_valid({user_id}) "
+        f"then json_extract_string({user_id}, '$.account_uuid') end, "
+        f"regexp_extract({user_id}, '_account_([0-9a-fA-F-]+)_session_', 1)), '')"
+    )
+
+
 def _of_type(kind: str) -> str:
     return f"list_filter(events, lambda e: json_extract_string(e, '$.type') = '{kind}')"
 
@@ -336,9 +359,12 @@ def _anthropic_body(recs: str, options: Mapping[str, Any]) -> str:
             f"{text('j', 'model')})"
         ),
         "request_mode": "case when msg is not null then 'oneshot' else 'stream' end",
+        # Claude Code's metadata.user_id names an account, not a person: a weak hint, the
+        # principal only when nothing better is logged (an identity rule can map it)
         "consumer": (
             f"coalesce({text('j', 'user')}, {text('j', 'consumer')}, "
-            f"{header('request_headers', user)}, {header('headers', user)})"
+            f"{header('request_headers', user)}, {header('headers', user)}, "
+            "'claude-code-account:' || client_account)"
         ),
         "key_id": (
             f"coalesce({text('j', 'key_id')}, {text('j', 'api_key_id')}, "
@@ -397,7 +423,7 @@ def _anthropic_body(recs: str, options: Mapping[str, Any]) -> str:
             select *, {started} as started, {last_delta} as last_delta,
                 {error_event} as error_event
             from (
-                select *, {_events_sql()} as events
+                select *, {_events_sql()} as events, {_client_account_sql()} as client_account
                 from (select *, {msg} as msg
                       from (select *, {body_text} as body_text
                             from (select *, {body} as body from ({recs}))))
