@@ -105,6 +105,7 @@ INTERMEDIATE_ORDER = [
     "int_vertex_events",
     "int_litellm_events",
     "int_litellm_limits",
+    "int_gateway_events",
 ]
 EVENTS = "int_events"
 MART_ORDER = ["identity_map", "gateway_matches", "usage_events", "usage_minute", "usage_daily"]
