@@ -275,15 +275,47 @@ def test_upstream_names_the_provider_and_its_scope(tmp_path: Path) -> None:
                     ),
                     upstream="bedrock-runtime.us-east-1.amazonaws.com:443",
                 ),
+                body_log(
+                    "u-2",
+                    sse(
+                        model="claude-sonnet-4-5@20250929",
+                        message_id="msg_vrtx_01",
+                        cache_read=0,
+                        cache_creation=0,
+                        input_tokens=1000,
+                        outputs=(100,),
+                    ),
+                    upstream="https://aiplatform.googleapis.com/v1/projects/p/locations/global",
+                ),
+                body_log(
+                    "u-3",
+                    sse(
+                        model="claude-sonnet-4-5@20250929",
+                        message_id="msg_vrtx_02",
+                        cache_read=0,
+                        cache_creation=0,
+                        input_tokens=1000,
+                        outputs=(100,),
+                    ),
+                    upstream="us-east5-aiplatform.googleapis.com:443",
+                ),
             ]
         )  # fmt: skip
     )
     db = tmp_path / "ledger.duckdb"
     _ingest(db, "gateway-files", str(log), "--format", "anthropic-body")
-    # Bedrock's geographic profile: Sonnet 4.5 at +10%, 1000 x 3.30 + 100 x 16.50
+    # Bedrock's geographic profile: Sonnet 4.5 at +10%, 1000 x 3.30 + 100 x 16.50; Vertex's
+    # global endpoint at list price (1000 x 3 + 100 x 15), a regional one at +10%
     assert _events(db) == [
         ("u-1", "bedrock", "erin@acme.example", "claude-sonnet-4-5", "geo", 1000, 100, 0, 0, 0,
          Decimal("0.00495"), "ok", True, "exact"),
+        ("u-2", "vertex", "erin@acme.example", "claude-sonnet-4-5", "global", 1000, 100, 0, 0, 0,
+         Decimal("0.0045"), "ok", True, "exact"),
+        ("u-3", "vertex", "erin@acme.example", "claude-sonnet-4-5", "regional", 1000, 100, 0, 0,
+         0, Decimal("0.00495"), "ok", True, "exact"),
+    ]  # fmt: skip
+    assert _rows(db, "select region from raw_gateway order by request_id") == [
+        ("us-east-1",), ("global",), ("us-east5",),
     ]  # fmt: skip
 
 

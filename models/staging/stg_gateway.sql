@@ -50,11 +50,11 @@ final as (
         cast(null as varchar) as project,
         model_id,
         canonical_model(resolved_model_id) as model,
-        cast(null as varchar) as region,
+        region,
         case
             when served_by = 'bedrock' then bedrock_pricing_scope(resolved_model_id)
-            -- the gateway's log does not say which Vertex endpoint: regional, the dearer
-            when served_by = 'vertex' then vertex_pricing_scope(null)
+            -- the Vertex endpoint's location where the log names it; else regional, the dearer
+            when served_by = 'vertex' then vertex_pricing_scope(region)
             else 'global'
         end as pricing_scope,
         input_tokens,

@@ -145,6 +145,15 @@ def _anthropic_body(recs: str, options: Mapping[str, Any]) -> str:
             f"or {message_id} like 'msg_vrtx_%' then 'vertex' "
             "else 'anthropic' end)"
         ),
+        # the endpoint's region: bedrock-runtime.<region>.amazonaws.com,
+        # <region>-aiplatform.googleapis.com (aiplatform.googleapis.com alone: global)
+        "region": (
+            f"case when {upstream} like '%bedrock-runtime%' then nullif(regexp_extract("
+            f"{upstream}, 'bedrock-runtime(-fips)?\\.([a-z0-9-]+)\\.', 2), '') "
+            f"when {upstream} like '%aiplatform.googleapis.com%' then coalesce(nullif("
+            f"regexp_extract({upstream}, '([a-z0-9-]+)-aiplatform\\.googleapis', 1), ''), "
+            "'global') end"
+        ),
         "model_id": (
             f"coalesce({text('msg', 'model')}, {text('started', 'message', 'model')}, "
             f"{text('j', 'model')})"

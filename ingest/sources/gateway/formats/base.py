@@ -5,7 +5,7 @@ the line is not a JSON object) that selects exactly these columns (text as logge
 checks in ``format.py`` cast, validate and name what is wrong):
 
     file_index, n, not_json, problem (a reason to reject the record, or NULL),
-    request_id, ts_text, occurred_at (timestamptz), provider, model_id, request_mode,
+    request_id, ts_text, occurred_at (timestamptz), provider, region, model_id, request_mode,
     consumer, consumer_id, key_id (the gateway key or credential), user_hint, team_hint, route,
     service, status_code, error_type,
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
@@ -38,6 +38,7 @@ OUTPUT_COLUMNS = (
     "ts_text",
     "occurred_at",
     "provider",
+    "region",
     "model_id",
     "request_mode",
     "consumer",
