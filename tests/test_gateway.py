@@ -431,6 +431,11 @@ def test_cloudflare_logs_api_and_logpush(tmp_path: Path) -> None:
     (folder / "api.json").write_text(
         json.dumps([cloudflare_api("c-1"), cloudflare_api("c-2", cached=True)])
     )
+    # a logs API response saved as it came (curl .../logs > page.json)
+    (folder / "page.json").write_text(
+        json.dumps({"result": [cloudflare_api("c-3", tokens_in=10, tokens_out=1)],
+                    "result_info": {"page": 1, "per_page": 50}, "success": True})
+    )  # fmt: skip
     (folder / "logpush.json.gz").write_bytes(
         gzip.compress(_lines([cloudflare_logpush()]).encode(), mtime=0)
     )
@@ -449,7 +454,12 @@ def test_cloudflare_logs_api_and_logpush(tmp_path: Path) -> None:
         ("c-2", "gina@acme.example", 300, 50, Decimal("0"), Decimal("0.00165"), False,
          "partial"),
     ]  # fmt: skip
-    [logpush] = rows[2:]
+    # c-3: 10 x 3 + 1 x 15
+    assert rows[2] == (
+        "c-3", "gina@acme.example", 10, 1, Decimal("0.000045"), Decimal("0.00165"), True,
+        "partial",
+    )  # fmt: skip
+    [logpush] = rows[3:]
     assert logpush[0].startswith("lp-") and logpush[1:] == (
         "gina@acme.example", 0, 0, Decimal("0"), Decimal("0.0042"), True, "partial",
     )  # fmt: skip

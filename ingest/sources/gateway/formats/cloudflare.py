@@ -18,7 +18,7 @@ from ingest.sources.gateway.formats.base import (
 def _cloudflare(recs: str, options: Mapping[str, Any]) -> str:
     user = option(options, "user_field", CLOUDFLARE.default_user_field)
     team = option(options, "team_field", CLOUDFLARE.default_team_field)
-    raw_meta = f"coalesce({node('j', 'metadata')}, {node('j', 'Metadata')})"
+    raw_meta = f"coalesce({node('r', 'metadata')}, {node('r', 'Metadata')})"
     # the logs API returns metadata as a JSON string, Logpush as an object
     meta = (
         f"case when json_type({raw_meta}) = 'VARCHAR' "
@@ -26,47 +26,55 @@ def _cloudflare(recs: str, options: Mapping[str, Any]) -> str:
         f"then json_extract_string({raw_meta}, '$')::json "
         f"when json_type({raw_meta}) = 'OBJECT' then {raw_meta} end"
     )
-    stamp = f"coalesce({text('j', 'created_at')}, {text('j', 'Timestamp')})"
+    stamp = f"coalesce({text('r', 'created_at')}, {text('r', 'Timestamp')})"
     logpush_id = (
         "'lp-' || md5(concat_ws('|', "
         + ", ".join(
-            text("j", k)
+            text("r", k)
             for k in ("Timestamp", "Gateway", "Endpoint", "Model", "Provider", "StatusCode")
         )
-        + f", {node('j', 'Metadata')}::varchar, {node('j', 'Metrics')}::varchar))"
+        + f", {node('r', 'Metadata')}::varchar, {node('r', 'Metrics')}::varchar))"
     )
-    cached = f"coalesce({text('j', 'cached')}, {text('j', 'Cached')})"
+    cached = f"coalesce({text('r', 'cached')}, {text('r', 'Cached')})"
     columns = {
         "request_id": (
-            f"coalesce({text('j', 'id')}, {text('j', 'ID')}, "
-            f"case when {text('j', 'Timestamp')} is not null then {logpush_id} end)"
+            f"coalesce({text('r', 'id')}, {text('r', 'ID')}, "
+            f"case when {text('r', 'Timestamp')} is not null then {logpush_id} end)"
         ),
         "ts_text": stamp,
         "occurred_at": timestamp(stamp),
-        "provider": f"coalesce({text('j', 'provider')}, {text('j', 'Provider')})",
-        "model_id": f"coalesce({text('j', 'model')}, {text('j', 'Model')})",
+        "provider": f"coalesce({text('r', 'provider')}, {text('r', 'Provider')})",
+        "model_id": f"coalesce({text('r', 'model')}, {text('r', 'Model')})",
         # a response served from Cloudflare's cache never reached the provider
         "request_mode": f"case when {cached} = 'true' then 'cache_hit' end",
         "consumer": text("meta", user),
         "key_id": text("meta", "key_id"),
         "user_hint": text("meta", user),
         "team_hint": text("meta", team),
-        "route": f"coalesce({text('j', 'path')}, {text('j', 'Endpoint')})",
-        "service": text("j", "Gateway"),
-        "status_code": f"coalesce({text('j', 'status_code')}, {text('j', 'StatusCode')})",
+        "route": f"coalesce({text('r', 'path')}, {text('r', 'Endpoint')})",
+        "service": text("r", "Gateway"),
+        "status_code": f"coalesce({text('r', 'status_code')}, {text('r', 'StatusCode')})",
         # tokens_in is the provider's input count as Cloudflare reads it (for Anthropic,
         # usage.input_tokens: uncached only) with no cache split; Logpush carries no counts
         "input_tokens": (
-            f"coalesce({text('j', 'tokens_in')}, {text('j', 'Metrics', 'tokensIn')}, '0')"
+            f"coalesce({text('r', 'tokens_in')}, {text('r', 'Metrics', 'tokensIn')}, '0')"
         ),
         "output_tokens": (
-            f"coalesce({text('j', 'tokens_out')}, {text('j', 'Metrics', 'tokensOut')}, '0')"
+            f"coalesce({text('r', 'tokens_out')}, {text('r', 'Metrics', 'tokensOut')}, '0')"
         ),
         "token_detail": "'partial'",
-        "reported_cost": f"coalesce({text('j', 'cost')}, {text('j', 'Metrics', 'cost')})",
-        "total_ms": f"coalesce({text('j', 'duration')}, {text('j', 'Metrics', 'durationMs')})",
+        "reported_cost": f"coalesce({text('r', 'cost')}, {text('r', 'Metrics', 'cost')})",
+        "total_ms": f"coalesce({text('r', 'duration')}, {text('r', 'Metrics', 'durationMs')})",
     }
-    return select_columns(columns, f"(select *, {meta} as meta from ({recs}))")
+    # a saved logs API response ({"result": [...], "success": true, ...}) holds many records
+    # (all at the response's location); any other line is one record
+    records = (
+        "select * exclude (rec_list), unnest(rec_list) as r from (select *, case "
+        "when json_type(j, '$.result') = 'ARRAY' "
+        "then cast(json_extract(j::json, '$.result[*]') as json[]) else [j] end as rec_list "
+        f"from ({recs}))"
+    )
+    return select_columns(columns, f"(select *, {meta} as meta from ({records}))")
 
 
 CLOUDFLARE = GatewayFormat(
