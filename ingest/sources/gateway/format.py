@@ -1,8 +1,9 @@
 """Gateway log records: the raw table and the bulk parser every gateway format shares.
 
-The three gateway sources (``gateway-files``, ``gateway-s3``, ``gateway-cloudwatch``) hand this
-module local files: JSON lines (a CloudWatch page, a logging plugin's file, an S3 object) or a
-JSON array export, gzip or plain whatever the name. Each file becomes rows of
+The gateway sources (``gateway-files``, ``gateway-s3``, ``gateway-cloudwatch``,
+``gateway-logging``) hand this module local files: JSON lines (a CloudWatch or Cloud Logging
+page, a logging plugin's file, an S3 object) or a JSON array export, gzip or plain whatever the
+name. Each file becomes rows of
 ``(file_index, n, j)`` — the record as JSON, never stored — and the format named by
 ``--format`` (``formats.py``) turns them, in one DuckDB statement over the whole page, into the
 standard columns below. This module then applies the checks every format shares (a request id,
