@@ -79,7 +79,21 @@ SPEC: dict[str, Any] = {
         "rules?": (list, _RULE),
     },
     "bedrock?": {"application_profiles?": ("map", _STR)},
-    "gateway?": {"identities?": (list, _STR), "match_window_seconds?": _INT},
+    "gateway?": {
+        "identities?": (list, _STR),
+        "match_window_seconds?": _INT,
+        # gateway keys (rotated by an apiKeyHelper) -> a person, effective-dated
+        "keys?": (
+            list,
+            {
+                "match": _STR,
+                "developer?": _STR,
+                "team?": _STR,
+                "valid_from?": _STR,
+                "valid_to?": _STR,
+            },
+        ),  # fmt: skip
+    },
     "sources?": {},  # one table per declared source: see spec()
     "prices?": {
         "overrides?": (list, _PRICE),
@@ -283,6 +297,13 @@ def _check_values(raw: dict[str, Any], path: Path) -> None:
         _regex(rule["match"], f"identity.rules[{i}].match", path)
     for i, pattern in enumerate(raw.get("gateway", {}).get("identities", [])):
         _regex(pattern, f"gateway.identities[{i}]", path)
+    for i, key in enumerate(raw.get("gateway", {}).get("keys", [])):
+        _regex(key["match"], f"gateway.keys[{i}].match", path)
+        for bound in ("valid_from", "valid_to"):
+            if bound in key and not _DATE.fullmatch(str(key[bound]).strip()):
+                raise ConfigError(
+                    f"{path}: gateway.keys[{i}].{bound} = {key[bound]!r} is not a date (YYYY-MM-DD)"
+                )
 
 
 def _decimal_value(value: Any, where: str, path: Path) -> None:

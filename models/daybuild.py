@@ -170,8 +170,7 @@ def _stage_days(
     members = [
         names[m] for m in rn.event_members([n for n, _ in staging], [n for n, _ in intermediate])
     ]
-    columns = ", ".join(rn._typed(c) for c in rn.STAGED_COLUMNS)
-    union = "\nunion all\n".join(f"select {columns} from {m}" for m in members)
+    union = "\nunion all\n".join(f"select {rn.event_columns(con, m)} from {m}" for m in members)
     if not union:
         union = "select * from stg_events where false"
     con.execute(

@@ -2,7 +2,8 @@
 
 Each :class:`Finding` has a ``level``: ``ok``, ``warn``, ``fail`` (doctor exits 1) or ``info``
 (a detail line under the finding before it); an ``area`` (``sources``, ``database``,
-``vertex``, ``prices``, ``identities``, ``rejected``, ``checks``); and a one-line ``message``.
+``vertex``, ``gateways``, ``prices``, ``identities``, ``rejected``, ``checks``); and a one-line
+``message``.
 Checks that need the configuration, credentials or the network stay in the CLI.
 """
 
@@ -53,6 +54,7 @@ def data_findings(
         Finding(cast(Level, level), "telemetry", text)
         for level, text in claude_code_health.doctor_findings(con)
     ]
+    found += _gateway_findings(con)
     found += _unpriced_findings(con)
     found += _identity_findings(con)
     if "rejected_records" in have:
@@ -127,6 +129,33 @@ def _source_findings(
                 f"{configured_sources} configured source(s) never ran; run `llmledger ingest`",
             )
         )
+    return found
+
+
+# A gateway that strips these headers makes every request fail (reference/gateways.md).
+HEADER_ADVICE = "check that the gateway passes anthropic-version, content-type and x-api-key"
+
+
+def _gateway_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    found: list[Finding] = []
+    for g in views.rows(views.gateway_health(con)):
+        requests, errors = int(g["requests"]), int(g["errors"])
+        share = errors / requests if requests else 0.0
+        text = (
+            f"gateway {g['gateway']}: {requests:,} requests, {errors:,} errors ({share:.1%})"
+            f", {int(g['throttled']):,} throttled"
+        )
+        if g["top_error_code"]:
+            text += f"; most frequent error {g['top_error_code']}"
+        if g["partial_cost_usd"]:
+            text += (
+                f"; ${g['partial_cost_usd']:.2f} of ${g['cost_usd']:.2f} priced from partial "
+                "token counts (a bound, see README)"
+            )
+        if share >= 0.5:
+            found.append(Finding("warn", "gateways", f"{text}; {HEADER_ADVICE} through"))
+        else:
+            found.append(Finding("ok", "gateways", text))
     return found
 
 

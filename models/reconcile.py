@@ -1,4 +1,5 @@
-"""LiteLLM reconciliation: proxy records beside the providers', LiteLLM's spend beside ours.
+"""LiteLLM (and gateway) reconciliation: proxy records beside the providers', LiteLLM's spend
+beside ours.
 
 Two questions, both over ``usage_events`` and ``gateway_matches`` (the published marts):
 
@@ -6,7 +7,9 @@ Two questions, both over ``usage_events`` and ``gateway_matches`` (the published
   (``matched``; the provider copy is not counted), that only LiteLLM logged
   (``only_in_litellm``: provider logs not ingested, logging off, a different account) and
   provider records under the proxy's identity that LiteLLM has no row for
-  (``only_in_provider``: lost spend-log writes, retention). Successful requests only for the
+  (``only_in_provider``: lost spend-log writes, retention). Every other gateway (``source =
+  'gateway'``) adds ``matched (<gateway>)`` and ``only_in_gateway (<gateway>)`` rows, its own
+  cost in the ``litellm_cost_usd`` column. Successful requests only for the
   two one-sided groups: LiteLLM's own rejections never reached a provider.
 * :func:`differences` -- successful LiteLLM requests grouped by why LiteLLM's ``spend`` differs
   from our price-book cost: ``unpriced in LiteLLM`` ($0 spend for tokens we price),
@@ -62,6 +65,13 @@ def summary(
     (``provider_cost_usd``)."""
     lw, lp = _window("l.occurred_at", since, until)
     pw, pp = _window("p.occurred_at", since, until)
+    gw, gp = _window("g.occurred_at", since, until)
+    columns = {str(r[0]) for r in con.execute("describe usage_events").fetchall()}
+    if "gateway_name" not in columns:  # a snapshot published before gateways were read
+        gw, gp = "false", []
+        gateway_name = "cast(null as varchar)"
+    else:
+        gateway_name = "g.gateway_name"
     sql = f"""
         with litellm as (
             select * from usage_events where source = 'litellm'
@@ -103,20 +113,54 @@ def summary(
               and {pw}
             group by all
         ),
+        -- any other gateway (Kong, a body logger, ...): its matched requests and the ones it
+        -- forwarded to Bedrock/Vertex with no provider record read, per gateway; the gateway's
+        -- cost stands in the litellm_cost_usd column
+        gateways as (
+            select * from usage_events where source = 'gateway'
+        ),
+        gateway_matched as (
+            select 'matched (' || {gateway_name} || ')' as category, g.provider,
+                   count(*) as requests,
+                   sum(g.reported_cost_usd) as reported_cost_usd,
+                   sum(g.cost_usd) as litellm_cost_usd,
+                   sum(p.cost_usd) as provider_cost_usd
+            from gateway_matches as m
+            join gateways as g on g.event_id = m.gateway_event_id
+            join provider_side as p on p.event_id = m.event_id
+            where {gw}
+            group by all
+        ),
+        only_in_gateway as (
+            select 'only_in_gateway (' || {gateway_name} || ')' as category, g.provider,
+                   count(*) as requests,
+                   sum(g.reported_cost_usd) as reported_cost_usd,
+                   sum(g.cost_usd) as litellm_cost_usd,
+                   cast(null as decimal(38, 12)) as provider_cost_usd
+            from gateways as g
+            where g.provider in ('bedrock', 'vertex') and g.status = 'ok'
+              and g.event_id not in (select gateway_event_id from gateway_matches)
+              and {gw}
+            group by all
+        ),
         final as (
             select * from matched
             union all select * from only_in_litellm
             union all select * from only_in_provider
+            union all select * from gateway_matched
+            union all select * from only_in_gateway
         )
         select category, provider, cast(requests as bigint) as requests,
                cast(reported_cost_usd as decimal(38, 12)) as reported_cost_usd,
                cast(litellm_cost_usd as decimal(38, 12)) as litellm_cost_usd,
                cast(provider_cost_usd as decimal(38, 12)) as provider_cost_usd
         from final
-        order by case category when 'matched' then 1 when 'only_in_litellm' then 2 else 3 end,
-                 provider
+        order by case when category = 'matched' then 1 when category = 'only_in_litellm' then 2
+                      when category = 'only_in_provider' then 3
+                      when starts_with(category, 'matched (') then 4 else 5 end,
+                 category, provider
     """
-    return fetch_table(con, sql, lp + lp + pp)
+    return fetch_table(con, sql, lp + lp + pp + gp + gp)
 
 
 def differences(

@@ -50,6 +50,12 @@ REFERENCE_DDL = {
     # [gateway] match_window_seconds: how far apart a gateway row and its provider copy may be
     "ref_gateway_settings": """
         create table if not exists ref_gateway_settings (match_window_seconds integer)""",
+    # [[gateway.keys]]: a gateway key id (or key-name pattern) -> a person from valid_from
+    # (inclusive) to valid_to (exclusive), for keys an apiKeyHelper rotates
+    "ref_gateway_keys": """
+        create table if not exists ref_gateway_keys (
+            key_order integer not null, match varchar not null, developer varchar,
+            team varchar, valid_from timestamptz, valid_to timestamptz)""",
 }
 
 PEOPLE_COLUMNS = ("email", "name", "team", "cost_center", "manager", "aliases")
@@ -83,6 +89,8 @@ def load_all(
     _check_regexes(con, [(f"identity.rules[{i}].match", r["match"]) for i, r in enumerate(rules)])
     patterns = list((gateway or {}).get("identities", []) or [])
     _check_regexes(con, [(f"gateway.identities[{i}]", p) for i, p in enumerate(patterns)])
+    keys = list((gateway or {}).get("keys", []) or [])
+    _check_regexes(con, [(f"gateway.keys[{i}].match", k["match"]) for i, k in enumerate(keys)])
     overrides = [_override_row(i, o) for i, o in enumerate(price_overrides or [])]
 
     for table, ddl in REFERENCE_DDL.items():
@@ -133,6 +141,21 @@ def load_all(
         [(b["team"], _decimal(b["monthly_usd"], "budgets.monthly_usd")) for b in budgets or []],
     )
     _insert(con, "ref_gateway_identities", [(p,) for p in patterns])
+    _insert(
+        con,
+        "ref_gateway_keys",
+        [
+            (
+                i,
+                k["match"],
+                k.get("developer"),
+                k.get("team"),
+                f"{k['valid_from']} 00:00:00+00" if k.get("valid_from") else None,
+                f"{k['valid_to']} 00:00:00+00" if k.get("valid_to") else None,
+            )
+            for i, k in enumerate(keys)
+        ],
+    )
     window = (gateway or {}).get("match_window_seconds")
     _insert(con, "ref_gateway_settings", [(int(window),)] if window is not None else [])
 

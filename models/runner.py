@@ -24,8 +24,8 @@ Order:
    in ``MART_ORDER`` whose inputs were not built is skipped with a warning. A mart in
    ``OPTIONAL_MARTS`` without a file is created empty with the given columns, so
    ``usage_events`` can always join it: ``gateway_matches`` (one row per provider-side
-   ``event_id`` already counted from a gateway's log; ``usage_events.counted`` is false for
-   those).
+   ``event_id`` already counted from a gateway's log, with the ``gateway_event_id`` counted
+   instead; ``usage_events.counted`` is false for those).
 """
 
 from __future__ import annotations
@@ -93,6 +93,11 @@ STAGED_TYPES = {
     "gateway_role": "boolean",
 }
 
+# Columns a staging view may add after the staged ones; int_events gives every source's events
+# the column, with this default where the source's view does not stage it (most sources' token
+# counts are exact; a gateway that cannot split cached tokens stages 'partial').
+OPTIONAL_STAGED_COLUMNS = {"token_detail": "'exact'"}
+
 # Explicit build order: each model reads only models above it.
 INTERMEDIATE_ORDER = [
     "int_vertex_responses",
@@ -104,6 +109,7 @@ INTERMEDIATE_ORDER = [
     "int_litellm_limits",
     "int_claude_code_metric_deltas",
     "int_bill_lines",
+    "int_gateway_events",
 ]
 EVENTS = "int_events"
 # Staging views of the providers' bills (stg_bill_*): not requests, never in the events union.
@@ -117,7 +123,7 @@ MART_ORDER = [
     "usage_daily",
 ]
 OPTIONAL_MARTS = {
-    "gateway_matches": "event_id varchar",
+    "gateway_matches": "event_id varchar, gateway_event_id varchar",
     # Claude Code telemetry matched to provider records (empty without the otel source)
     "claude_code_attribution": "telemetry_event_id varchar, provider_event_id varchar, "
     "match_method varchar, candidates bigint, counts_spend boolean, developer varchar, "
@@ -274,20 +280,29 @@ def event_members(staging: list[str], intermediate: list[str]) -> list[str]:
     return members
 
 
+def event_columns(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+    """The union's select list for one member: the staged columns, typed, then the optional
+    ones (OPTIONAL_STAGED_COLUMNS) from the member or their default."""
+    has = {str(r[0]) for r in con.execute(f"describe {relation}").fetchall()}
+    optional = [
+        f"cast({c if c in has else default} as varchar) as {c}"
+        for c, default in OPTIONAL_STAGED_COLUMNS.items()
+    ]
+    return ", ".join([_typed(c) for c in STAGED_COLUMNS] + optional)
+
+
 def _build_events(con: duckdb.DuckDBPyConnection, result: BuildResult) -> None:
     """``int_events``: each staged source's events, from ``int_<source>_events`` where that
     intermediate model was built (it adds what the source's own log lacks), else its staging
     view."""
     members = event_members(result.staging, result.intermediate)
-    parts = [
-        "select " + ", ".join(_typed(c) for c in STAGED_COLUMNS) + f" from {name}"
-        for name in members
-    ]
+    parts = [f"select {event_columns(con, name)} from {name}" for name in members]
     if not parts:  # no source at all: an empty union with the right columns
         parts = [
             "select "
             + ", ".join(
-                f"cast(null as {STAGED_TYPES.get(c, 'varchar')}) as {c}" for c in STAGED_COLUMNS
+                f"cast(null as {STAGED_TYPES.get(c, 'varchar')}) as {c}"
+                for c in [*STAGED_COLUMNS, *OPTIONAL_STAGED_COLUMNS]
             )
             + " where false"
         ]

@@ -37,6 +37,7 @@ PUBLISHED = [
     "claude_code_sessions",  # requests, cost and active time per Claude Code session
     "bill_lines",  # the providers' bills' LLM lines (AWS CUR 2.0, GCP billing export)
     "bill_check",  # the estimate against the bill (report --bill, doctor)
+    "gateway_daily",  # gateway requests, partial spend and overhead per day (report --by gateway)
 ]
 
 

@@ -1405,3 +1405,61 @@ def bill_differences(
     if month is None:
         return pa.table({"day": pa.array([], pa.date32())})
     return bills.differences(con, month, limit)
+
+
+GATEWAY_COLUMNS = (
+    "gateway",
+    "day",
+    "requests",
+    "errors",
+    "throttled",
+    "partial_requests",
+    "cost_usd",
+    "partial_cost_usd",
+    "p50_overhead_ms",
+    "p95_overhead_ms",
+)
+
+
+@_read("admin")
+def gateway_report(
+    con: duckdb.DuckDBPyConnection, since: date | None = None, until: date | None = None
+) -> pa.Table:
+    """Per gateway and UTC day: requests, errors, counted cost (and its partial share), and the
+    p50/p95 of the gateway's own latency (``gateway_daily``)."""
+    if not _has_table(con, "gateway_daily"):
+        return pa.table({c: pa.array([], pa.string()) for c in GATEWAY_COLUMNS})
+    clauses, params = ["true"], []
+    if since is not None:
+        clauses.append("day >= ?")
+        params.append(since)
+    if until is not None:
+        clauses.append("day < ?")
+        params.append(until)
+    return _arrow(
+        con,
+        f"select {', '.join(GATEWAY_COLUMNS)} from gateway_daily "
+        f"where {' and '.join(clauses)} order by gateway, day",
+        params,
+    )
+
+
+@_read("admin")
+def gateway_health(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Per gateway, over every day read: requests, errors, throttles, the most frequent error,
+    counted cost and the part of it priced from partial token counts (doctor, data health)."""
+    if not _has_table(con, "gateway_daily"):
+        return pa.table({"gateway": pa.array([], pa.string())})
+    return _arrow(
+        con,
+        """
+        select gateway, sum(requests) as requests, sum(errors) as errors,
+               sum(throttled) as throttled,
+               mode(top_error_code) as top_error_code,
+               cast(sum(cost_usd) as decimal(38, 12)) as cost_usd,
+               cast(sum(partial_cost_usd) as decimal(38, 12)) as partial_cost_usd
+        from gateway_daily
+        group by gateway
+        order by gateway
+        """,
+    )

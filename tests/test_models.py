@@ -274,7 +274,7 @@ def test_gateway_matches_hook_marks_events_not_counted(con, tmp_path: Path, monk
         shutil.copy(runner.MARTS_DIR / f"{name}.sql", marts / f"{name}.sql")
     (marts / "gateway_matches.sql").write_text(
         "-- grain: one provider-side event already counted from the gateway\n"
-        "select event_id from int_events where gateway_role\n"
+        "select event_id, null::varchar as gateway_event_id from int_events where gateway_role\n"
     )
     monkeypatch.setattr(runner, "MARTS_DIR", marts)
     build(con, gateway={"identities": ["assumed-role/litellm-proxy/"]})

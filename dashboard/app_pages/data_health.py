@@ -69,6 +69,22 @@ if not telemetry.empty:
         "adds spend where a provider record exists.",
     )
 
+gateways = data.frame("gateway_health")
+if not gateways.empty:
+    st.subheader("Gateways")
+    ui.table(
+        gateways,
+        "gateway-health",
+        caption="Per API gateway: requests, errors and throttles, the most frequent error (a "
+        "gateway that strips anthropic-version, content-type or x-api-key fails every request), "
+        "and the spend priced from partial token counts (a bound, not exact).",
+    )
+    ui.table(
+        data.frame("gateway_report"),
+        "gateway-overhead",
+        caption="What the hop costs: p50/p95 of each gateway's own latency per day.",
+    )
+
 st.subheader("Unmapped identities")
 ui.table(
     data.frame("identity_gaps"),

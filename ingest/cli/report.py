@@ -60,12 +60,13 @@ RECONCILE_COLUMNS = (
             "session",
             "account",
             "principal",
+            "gateway",
         ]
     ),
     default=None,
     help="Group by [default: developer; with --bill: day]. A week is named by its Monday; "
     "session: Claude Code sessions from its telemetry (`ingest otel-files`); account and "
-    "principal go with --bill.",
+    "principal go with --bill; gateway: per gateway and day, with p50/p95 of its overhead.",
 )
 @date_option("--since", "First UTC day included (YYYY-MM-DD).")
 @date_option("--until", "UTC day the report stops before (YYYY-MM-DD, exclusive).")
@@ -136,6 +137,7 @@ def report(
       llmledger report --by developer --team payments --format csv > payments.csv
       llmledger report --reconcile --since 2026-11-01
       llmledger report --bill --month 2026-11 --by model --format json
+      llmledger report --by gateway --since 2026-11-01
     """
     from models import views
 
@@ -153,6 +155,8 @@ def report(
     if by == "session":
         return print_sessions(ctx, since, until, fmt, team, developer)
     app = app_context(ctx)
+    if by == "gateway":
+        return print_gateways(app, since, until, fmt)
     filters = {
         "team": list(team),
         "developer": list(developer),
@@ -175,6 +179,20 @@ def report(
     title = f"cost by {by}, " + _period_text(since, until, first, last)
     print_report_table(rows, by, total["cost_usd"], title=title, wide=wide)
     print_summary(total)
+
+
+def print_gateways(app: Any, since: Any, until: Any, fmt: str) -> None:
+    from models import views
+
+    with open_for_read(app) as (con, where):
+        require_tables(con, where, "usage_daily")
+        rows = views.rows(views.gateway_report(con, as_date(since), as_date(until)))
+    title = (
+        ""
+        if fmt != "table"
+        else "gateways by day, " + _period_text(since, until, "the start", "now")
+    )
+    emit_rows(rows, views.GATEWAY_COLUMNS, fmt, title=title)
 
 
 def _period_text(since: datetime | None, until: datetime | None, first: Any, last: Any) -> str:

@@ -9,6 +9,12 @@ from __future__ import annotations
 from ingest.source import Source
 from ingest.sources.bedrock import BEDROCK_CLOUDWATCH, BEDROCK_FILES, BEDROCK_S3
 from ingest.sources.bills import AWS_CUR_FILES, AWS_CUR_S3, GCP_BILLING, GCP_BILLING_FILES
+from ingest.sources.gateway import (
+    GATEWAY_CLOUDWATCH,
+    GATEWAY_FILES,
+    GATEWAY_LOGGING,
+    GATEWAY_S3,
+)
 from ingest.sources.litellm import LITELLM, LITELLM_API, LITELLM_FILES
 from ingest.sources.otel import OTEL_FILES, OTEL_S3
 from ingest.sources.vertex import VERTEX, VERTEX_FILES
@@ -30,6 +36,10 @@ SOURCES: dict[str, Source] = {
         AWS_CUR_S3,
         GCP_BILLING_FILES,
         GCP_BILLING,
+        GATEWAY_FILES,
+        GATEWAY_S3,
+        GATEWAY_CLOUDWATCH,
+        GATEWAY_LOGGING,
     )
 }
 

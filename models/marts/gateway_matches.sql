@@ -73,10 +73,17 @@ candidates as (
         on g.provider = p.provider
         and g.model = p.model
         and g.status = p.status
-        and g.input_tokens = p.input_tokens
         and g.output_tokens = p.output_tokens
-        and g.cache_read_tokens = p.cache_read_tokens
-        and g.cache_write_tokens = p.cache_write_tokens
+        and (
+            (g.input_tokens = p.input_tokens
+             and g.cache_read_tokens = p.cache_read_tokens
+             and g.cache_write_tokens = p.cache_write_tokens)
+            -- a gateway that cannot split cached tokens: its input is the uncached input or
+            -- the whole prompt
+            or (g.token_detail = 'partial'
+                and g.input_tokens in (p.input_tokens,
+                                       p.input_tokens + p.cache_read_tokens + p.cache_write_tokens))
+        )
         and g.occurred_at between p.occurred_at - to_seconds(s.window_seconds)
                               and p.occurred_at + to_seconds(s.window_seconds)
     where p.event_id not in (select event_id from by_request_id)

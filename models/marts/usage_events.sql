@@ -1,9 +1,56 @@
 -- grain: one row per request (event_id), every source: identity resolved, priced, de-duplicated.
 -- Columns: the data contract's (ARCHITECTURE.md) in order, then unpriced, pricing_tier, project,
--- identity_status, billable and further extras.
-with events as (
+-- identity_status, billable and further extras (token_detail, gateway_name last).
+with staged as (
 
     select * from int_events
+
+),
+
+provider_twins as (
+
+    -- a gateway record that cannot split its tokens (token_detail 'partial') whose provider
+    -- copy was read too: counted once from the gateway (its identity), priced from the
+    -- provider's exact record
+    select m.gateway_event_id, p.*
+    from gateway_matches as m
+    inner join staged as p on p.event_id = m.event_id
+
+),
+
+events as (
+
+    select
+        e.event_id,
+        e.source,
+        e.provider,
+        e.request_id,
+        e.occurred_at,
+        e.principal,
+        e.person_hint,
+        e.team_hint,
+        e.project,
+        e.model_id,
+        coalesce(t.model, e.model) as model,
+        coalesce(t.region, e.region) as region,
+        coalesce(t.pricing_scope, e.pricing_scope) as pricing_scope,
+        coalesce(t.input_tokens, e.input_tokens) as input_tokens,
+        coalesce(t.output_tokens, e.output_tokens) as output_tokens,
+        coalesce(t.cache_read_tokens, e.cache_read_tokens) as cache_read_tokens,
+        coalesce(t.cache_write_5m_tokens, e.cache_write_5m_tokens) as cache_write_5m_tokens,
+        coalesce(t.cache_write_1h_tokens, e.cache_write_1h_tokens) as cache_write_1h_tokens,
+        e.is_batch,
+        e.reported_cost_usd,
+        e.status,
+        e.error_code,
+        e.billable,
+        e.gateway_role,
+        e.gateway_name,
+        e.provider_request_id,
+        coalesce(t.token_detail, e.token_detail) as token_detail
+    from staged as e
+    left join provider_twins as t
+        on t.gateway_event_id = e.event_id and e.token_detail = 'partial'
 
 ),
 
@@ -168,7 +215,9 @@ final as (
         c.gateway_role,
         c.person_hint,
         c.team_hint,
-        cast(c.uncached_cost_usd as decimal(38, 12)) as uncached_cost_usd
+        cast(c.uncached_cost_usd as decimal(38, 12)) as uncached_cost_usd,
+        c.token_detail,
+        c.gateway_name
     from attributed as c
     left join identities as i
         on i.source = c.source
