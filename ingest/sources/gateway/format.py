@@ -32,6 +32,7 @@ from ingest import bounds
 from ingest.source import Format, Page, Parsed, RawTable, SourceRun
 from ingest.sources.gateway import formats
 from ingest.sources.recovery import INVALID_UTF8, recover
+from ingest.sources.shapes import MAX_LINE
 
 RAW_TABLE = "raw_gateway"
 NATURAL_KEY = ("gateway_name", "request_id")
@@ -112,7 +113,7 @@ HEAD_BYTES = 64 << 10
 BOM = b"\xef\xbb\xbf"
 NO_RECORD = "no gateway log record found"
 EMPTY_FILE = "empty file"
-_MAX = "max_line_size=1073741824"
+_MAX = f"max_line_size={MAX_LINE}, buffer_size={MAX_LINE}"  # see shapes.MAX_LINE
 _counter = itertools.count()
 
 
