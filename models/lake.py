@@ -151,9 +151,7 @@ def table_specs(con: duckdb.DuckDBPyConnection, schema: str) -> list[TableSpec]:
         if bodies:
             raise LakeError(f"{name} has a body column ({bodies[0]}); it is never exported")
         names = {c for c, _ in cols}
-        parts = tuple(
-            p for p in PARTITION_COLUMNS if p in names or (p == "day" and name in DAY_OF)
-        )
+        parts = tuple(p for p in PARTITION_COLUMNS if p in names or (p == "day" and name in DAY_OF))
         specs.append(TableSpec(name, cols, parts))
     return specs
 
@@ -177,7 +175,10 @@ def _export_table(
     for row in fingerprints:
         if not row[n]:
             continue  # an empty table has no partition
-        values = {p: (None if v is None else str(v)) for p, v in zip(spec.partition_by, row)}
+        values = {
+            p: (None if v is None else str(v))
+            for p, v in zip(spec.partition_by, row[:n], strict=True)
+        }
         path = "/".join(f"{p}={_hive_value(values[p])}" for p in spec.partition_by)
         current[path] = {"path": path, "values": values, "rows": int(row[n]), "hash": row[n + 1]}
     same_shape = previous is not None and (
@@ -284,7 +285,9 @@ def open_lake(
     database, so models.views and models.exports read it unchanged. Raises LakeError."""
     lake = Path(lake)
     if not lake.is_dir():
-        raise LakeError(f"--lake {lake} is not a folder; pass the folder `llmledger lake export` wrote")
+        raise LakeError(
+            f"--lake {lake} is not a folder; pass the folder `llmledger lake export` wrote"
+        )
     manifest = _read_manifest(lake)
     con = duckdb.connect()
     con.execute("set timezone = 'UTC'")
