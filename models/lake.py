@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -84,6 +84,8 @@ class ExportSummary:
     written: int = 0  # partitions (or whole-table files) rewritten
     kept: int = 0  # unchanged, left as they were
     removed: int = 0  # partitions that no longer hold rows
+    written_files: list[str] = field(default_factory=list)  # relative to the lake
+    removed_partitions: list[str] = field(default_factory=list)  # "table/source=x/day=y"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,6 +132,51 @@ def export(source_db: Path, out: Path, *, memory_limit: str | None = None) -> Ex
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, out / MANIFEST)
     return summary
+
+
+def export_s3(
+    source_db: Path, url: str, client: Any, *, memory_limit: str | None = None
+) -> ExportSummary:
+    """The same lake in S3 (``s3://bucket/prefix``) through a boto3 S3 ``client``: the changed
+    partitions are written in a local folder, each uploaded as one object (a PUT replaces an
+    object whole, so a reader never sees half a partition); removed partitions are deleted;
+    manifest.json is uploaded last."""
+    import tempfile
+
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not url.startswith("s3://") or not bucket:
+        raise LakeError(f"--out {url}: an S3 lake is named s3://bucket/prefix")
+    prefix = prefix.strip("/")
+
+    def key(relative: str) -> str:
+        return f"{prefix}/{relative}" if prefix else relative
+
+    with tempfile.TemporaryDirectory(prefix="llmledger-lake-") as tmp:
+        local = Path(tmp) / "lake"
+        local.mkdir()
+        try:
+            body = client.get_object(Bucket=bucket, Key=key(MANIFEST))["Body"].read()
+            (local / MANIFEST).write_bytes(body)
+        except client.exceptions.NoSuchKey:
+            pass  # a new lake
+        before = set(_read_manifest(local)["tables"]) if (local / MANIFEST).exists() else set()
+        summary = export(source_db, local, memory_limit=memory_limit)
+        for relative in summary.written_files:
+            client.upload_file(str(local / relative), bucket, key(relative))
+        for gone in summary.removed_partitions:
+            _delete_prefix(client, bucket, key(gone) + "/")
+        for table in before - set(_read_manifest(local)["tables"]):
+            _delete_prefix(client, bucket, key(table) + "/")
+        client.upload_file(str(local / MANIFEST), bucket, key(MANIFEST))
+    return summary
+
+
+def _delete_prefix(client: Any, bucket: str, prefix: str) -> None:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if objects:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": objects})
 
 
 def table_specs(con: duckdb.DuckDBPyConnection, schema: str) -> list[TableSpec]:
@@ -195,12 +242,15 @@ def _export_table(
     if not same_shape:
         shutil.rmtree(table_dir, ignore_errors=True)
     if changed:
-        _write(con, spec, select, [current[k] for k in changed], table_dir, staging)
-    for path in set(before) - set(current):
+        written = _write(con, spec, select, [current[k] for k in changed], table_dir, staging)
+        summary.written_files += [f"{spec.name}/{f}" for f in written]
+    old_paths = {p["path"] for p in previous["partitions"]} if previous else set()
+    for path in sorted(old_paths - set(current)):
         _remove_partition(table_dir, path)
+        summary.removed_partitions.append(f"{spec.name}/{path}".rstrip("/"))
     summary.written += len(changed)
     summary.kept += len(current) - len(changed)
-    summary.removed += len(set(before) - set(current))
+    summary.removed += len(old_paths - set(current))
     return {
         "columns": _columns_json(spec),
         "partition_by": list(spec.partition_by),
@@ -216,16 +266,17 @@ def _write(
     parts: list[dict[str, Any]],
     table_dir: Path,
     staging: Path,
-) -> None:
+) -> list[str]:
     """Write ``parts`` into a hidden staging folder in one COPY, then rename each partition's
-    file over the old one (an atomic replace per partition)."""
+    file over the old one (an atomic replace per partition). Returns the files written,
+    relative to ``table_dir``."""
     target = staging / spec.name
     target.parent.mkdir(parents=True, exist_ok=True)
     table_dir.mkdir(parents=True, exist_ok=True)
     if not spec.partition_by:
         con.execute(f"copy ({select}) to '{_quote(str(target))}.parquet' (format parquet)")
         os.replace(f"{target}.parquet", table_dir / FILE)
-        return
+        return [FILE]
     keys = ", ".join(_ident(p) for p in spec.partition_by)
     con.execute(
         "create or replace temp table lake_changed ("
@@ -244,6 +295,7 @@ def _write(
         f"to '{_quote(str(target))}' (format parquet, partition_by ({keys}))"
     )
     wanted = {p["path"] for p in parts}
+    done: list[str] = []
     for folder, _dirs, files in os.walk(target):
         written = sorted(f for f in files if f.endswith(".parquet"))
         if not written:
@@ -260,6 +312,8 @@ def _write(
         for stale in final.glob("*.parquet"):
             if stale.name not in names:
                 stale.unlink()
+        done += [f"{path}/{name}" for name in names]
+    return done
 
 
 def _remove_partition(table_dir: Path, path: str) -> None:

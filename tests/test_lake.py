@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
+from moto_server import Aws, aws, moto_endpoint  # noqa: F401 - fixtures
 
 from ingest.cli import cli
 from models import lake
@@ -193,17 +194,8 @@ def test_reexport_rewrites_only_the_new_day(sample_ledger, tmp_path: Path) -> No
     )
     before = _files(out)
 
-    con = duckdb.connect(str(db))
-    con.execute("set timezone = 'UTC'")
-    con.execute(
-        "insert into usage_events select * replace (event_id || '-next' as event_id, "
-        "occurred_at + interval 10 day as occurred_at) from usage_events "
-        "where (occurred_at at time zone 'UTC')::date = date '2026-11-20'"
-    )
-    con.execute(
-        "insert into usage_daily select * replace (day + 10 as day) from usage_daily "
-        "where day = date '2026-11-20'"
-    )
+    _add_a_day(db)
+    con = duckdb.connect(str(db), read_only=True)
     ((added,),) = con.execute(
         "select count(*) from usage_events where occurred_at >= timestamptz '2026-11-30'"
     ).fetchall()
@@ -253,3 +245,74 @@ def test_lake_without_manifest(sample_ledger, tmp_path: Path) -> None:  # type: 
             f"(write one with `llmledger lake export --out {tmp_path}`)\n"
         )
         assert result.stdout == ""
+
+
+def _add_a_day(db: Path) -> None:
+    """2026-11-30: a copy of 2026-11-20's events and daily rows, in every source."""
+    con = duckdb.connect(str(db))
+    con.execute("set timezone = 'UTC'")
+    con.execute(
+        "insert into usage_events select * replace (event_id || '-next' as event_id, "
+        "occurred_at + interval 10 day as occurred_at) from usage_events "
+        "where (occurred_at at time zone 'UTC')::date = date '2026-11-20'"
+    )
+    con.execute(
+        "insert into usage_daily select * replace (day + 10 as day) from usage_daily "
+        "where day = date '2026-11-20'"
+    )
+    con.close()
+
+
+@pytest.mark.service
+def test_s3_lake_through_moto(aws: Aws, sample_ledger, sample_lake: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="analytics")
+    db = tmp_path / "copy.duckdb"
+    shutil.copyfile(sample_ledger.snapshot, db)
+    result = run("--db", str(db), "lake", "export", "--out", "s3://analytics/llm/lake")
+    assert result.exit_code == 0, result.stderr
+
+    def objects() -> dict[str, str]:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket="analytics", Prefix="llm/")
+        return {o["Key"]: o["ETag"] for p in pages for o in p.get("Contents", [])}
+
+    first = objects()
+    local = {p.relative_to(sample_lake).as_posix() for p in sample_lake.rglob("*.parquet")}
+    assert set(first) == {f"llm/lake/{k}" for k in local | {"manifest.json"}}
+    manifest = json.loads(
+        s3.get_object(Bucket="analytics", Key="llm/lake/manifest.json")["Body"].read()
+    )
+    assert manifest["tables"]["usage_events"]["rows"] == 51960
+
+    _add_a_day(db)
+    result = run("--db", str(db), "lake", "export", "--out", "s3://analytics/llm/lake")
+    assert result.stderr.endswith("6 partition(s) written, 428 unchanged, 0 removed\n")
+    second = objects()
+    changed = {k for k in second if first.get(k) != second[k]}
+    assert changed == {"llm/lake/manifest.json"} | {
+        f"llm/lake/{t}/source={s}/day=2026-11-30/data.parquet"
+        for t in ("usage_daily", "usage_events")
+        for s in ("bedrock", "litellm", "vertex")
+    }
+    # the lake in S3 read through a local copy answers as the database does
+    copy = tmp_path / "downloaded"
+    for key in second:
+        target = copy / key.removeprefix("llm/lake/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file("analytics", key, str(target))
+    from_db = run("--db", str(db), "report", "--by", "day", "--format", "json")
+    from_lake = run(
+        "--db", str(db), "report", "--by", "day", "--format", "json", "--lake", str(copy)
+    )
+    assert from_lake.stdout == from_db.stdout
+
+
+@pytest.mark.service
+def test_s3_lake_missing_bucket(aws: Aws, sample_ledger) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    result = run("--db", str(sample_ledger.db), "lake", "export", "--out", "s3://no-such-bucket/x")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: lake export: cannot write s3://no-such-bucket/x (")
+    assert result.stderr.endswith(
+        "). Check the bucket exists and the credentials may write to it\n"
+    )
+    assert result.stderr.count("\n") == 1

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ingest.cli.common import app_context
-from ingest.errors import ConfigError
+from ingest.errors import ConfigError, SourceUnavailable
 
 
 @click.group()
@@ -39,6 +40,7 @@ def export_lake(ctx: click.Context, out: str) -> None:
     \b
     Example:
       llmledger lake export --out /srv/llm-lake
+      llmledger lake export --out s3://analytics-lake/llmledger
     """
     from models import lake as lake_mod
 
@@ -50,7 +52,10 @@ def export_lake(ctx: click.Context, out: str) -> None:
             "or pass --db PATH"
         )
     try:
-        summary = lake_mod.export(source, Path(out), memory_limit=app.memory_limit)
+        if out.startswith("s3://"):
+            summary = _export_s3(source, out, app.memory_limit)
+        else:
+            summary = lake_mod.export(source, Path(out), memory_limit=app.memory_limit)
     except lake_mod.LakeError as exc:
         raise ConfigError(str(exc)) from None
     app.log(
@@ -62,3 +67,19 @@ def export_lake(ctx: click.Context, out: str) -> None:
         kept=summary.kept,
         removed=summary.removed,
     )
+
+
+def _export_s3(source: Path, url: str, memory_limit: str) -> Any:
+    import botocore.exceptions
+
+    from ingest import aws
+    from models import lake as lake_mod
+
+    try:
+        return lake_mod.export_s3(source, url, aws.client("s3"), memory_limit=memory_limit)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise SourceUnavailable(
+            "lake export",
+            f"cannot write {url} ({str(exc).splitlines()[0]})",
+            "Check the bucket exists and the credentials may write to it",
+        ) from None
