@@ -31,6 +31,7 @@ class AppContext:
     config: config_mod.Config
     log_json: bool = False
     quiet: bool = False
+    lake: Path | None = None  # `--lake DIR`: report/export read this lake, not the database
 
     @classmethod
     def create(

@@ -12,7 +12,19 @@ import click
 import duckdb
 
 # One module per command; they import ingest.cli.common, never this package, so no cycle.
-from ingest.cli import build, collect, dashboard, demo, doctor, export, ingest, prices, report, run
+from ingest.cli import (
+    build,
+    collect,
+    dashboard,
+    demo,
+    doctor,
+    export,
+    ingest,
+    lake,
+    prices,
+    report,
+    run,
+)
 from ingest.cli.common import LazyContext, app_context
 from ingest.errors import ExitCode, LedgerError, disk_full
 
@@ -83,6 +95,7 @@ for _command in (
     doctor.doctor,
     export.export,
     ingest.ingest,
+    lake.lake,
     prices.prices,
     report.report,
     run.run,

@@ -72,9 +72,17 @@ def app_context(ctx: click.Context) -> AppContext:
 def open_for_read(
     app: AppContext, *, prefer_snapshot: bool = True
 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
-    """The published snapshot if there is one, else the main database, read-only."""
+    """The published snapshot if there is one, else the main database, read-only; the lake
+    when the command was given ``--lake DIR``."""
     from models import snapshot
 
+    if app.lake is not None:
+        lake_con = open_lake(app)
+        try:
+            yield lake_con, f"lake {app.lake}"
+        finally:
+            lake_con.close()
+        return
     con: duckdb.DuckDBPyConnection | None = None
     where = ""
     candidates: list[tuple[str, Path]] = []
@@ -167,6 +175,34 @@ def explain_empty(
     )
     what = "no counted requests match these filters" + (f" {window}" if window else "")
     return f"{what}; the data covers {first} to {last}"
+
+
+def _set_lake(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        app_context(ctx).lake = Path(value)
+
+
+LAKE_OPTION = click.option(
+    "--lake",
+    metavar="DIR",
+    expose_value=False,
+    callback=_set_lake,
+    help="Read a lake `llmledger lake export` wrote instead of the database.",
+)
+
+
+def open_lake(app: AppContext) -> duckdb.DuckDBPyConnection:
+    """``app.lake`` as an in-memory connection of views named like the marts (models.lake);
+    a folder that is not a lake is a one-line error (exit 2)."""
+    from models import lake
+
+    assert app.lake is not None
+    try:
+        return lake.open_lake(
+            app.lake, memory_limit=app.memory_limit, temp_directory=app.temp_directory
+        )
+    except lake.LakeError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def require_tables(con: duckdb.DuckDBPyConnection, where: str, *tables: str) -> None:

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import click
 
-from ingest.cli.common import app_context, as_date
+from ingest.cli.common import LAKE_OPTION, app_context, as_date, open_lake
 from ingest.context import AppContext
 from ingest.errors import ConfigError, DataError
 
@@ -92,6 +92,8 @@ def _snapshot(ctx: click.Context):  # type: ignore[no-untyped-def]
     from models import snapshot
 
     app = app_context(ctx)
+    if app.lake is not None:
+        return app, open_lake(app)
     path = app.snapshot_path
     if not path.is_file():
         raise ConfigError(
@@ -221,6 +223,7 @@ def export() -> None:
     "--out", default="-", show_default=True, metavar="FILE|-", help="Output file, or - for stdout."
 )
 @ALLOW_EMPTY
+@LAKE_OPTION
 @click.pass_context
 def billing(ctx: click.Context, month: str, fmt: str, out: str, allow_empty: bool) -> None:
     """Chargeback for one month: list and contracted cost of counted requests.
@@ -265,6 +268,7 @@ def billing(ctx: click.Context, month: str, fmt: str, out: str, allow_empty: boo
     "--out", default="-", show_default=True, metavar="FILE|-", help="Output file, or - for stdout."
 )
 @ALLOW_EMPTY
+@LAKE_OPTION
 @click.pass_context
 def usage(ctx: click.Context, since: object, until: object, out: str, allow_empty: bool) -> None:
     """Every request in the period, for audits: streamed, never held in memory at once.

@@ -16,6 +16,7 @@ import click
 
 from ingest.cli.common import (
     FORMATS,
+    LAKE_OPTION,
     REPORT_COLUMNS,
     app_context,
     as_date,
@@ -107,6 +108,7 @@ RECONCILE_COLUMNS = (
     show_default=True,
     help="With --bill: a group whose difference passes this percentage fails (exit 1).",
 )
+@LAKE_OPTION
 @click.pass_context
 def report(
     ctx: click.Context,
