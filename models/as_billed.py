@@ -22,6 +22,7 @@ from fractions import Fraction
 
 import duckdb
 import pyarrow as pa
+from duckdb.func import PythonUDFType
 
 SCALE = 12  # billed_cost_usd has 12 decimal places: the scaled rows add up to the invoice
 UNIT = Decimal(1).scaleb(-SCALE)
@@ -89,11 +90,15 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             [UNITS_FUNCTION, KEY_FUNCTION],
         ).fetchall()
     }
-    args = [duckdb.sqltype("VARCHAR")] * 3
     for name, func in ((UNITS_FUNCTION, _units), (KEY_FUNCTION, _key)):
         if name not in have:
             con.create_function(
-                name, func, args, duckdb.sqltype("VARCHAR"), type="arrow", side_effects=False
+                name,
+                func,
+                ["varchar", "varchar", "varchar"],
+                "varchar",
+                type=PythonUDFType.ARROW,
+                side_effects=False,
             )
 
 
