@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from fractions import Fraction
+from functools import lru_cache
 
 import duckdb
 import pyarrow as pa
@@ -51,18 +51,26 @@ class Plan:
     unscaled: list[str]  # provider/model pairs of billed providers with unpriced requests
 
 
-def _quotient(r: str, invoice: str, estimate: str) -> Fraction:
-    return Fraction(Decimal(r)) * Fraction(Decimal(invoice)) / Fraction(Decimal(estimate))
+@lru_cache(maxsize=64)
+def _factor(invoice: str, estimate: str) -> tuple[int, int]:
+    """invoice / estimate x 10**SCALE as an exact (numerator, denominator) pair."""
+    ni, di = Decimal(invoice).as_integer_ratio()
+    ne, de = Decimal(estimate).as_integer_ratio()
+    return ni * de * 10**SCALE, di * ne
+
+
+def _scaled(r: str, invoice: str, estimate: str) -> tuple[int, int, int]:
+    """r x invoice / estimate x 10**SCALE as (whole units, remainder, denominator), exactly."""
+    n, d = Decimal(r).as_integer_ratio()
+    fn, fd = _factor(invoice, estimate)
+    num, den = n * fn, d * fd
+    return num // den, num % den, den
 
 
 def _units(r: pa.Array, invoice: pa.Array, estimate: pa.Array) -> pa.Array:
     out: list[str | None] = []
     for a, b, c in zip(r.to_pylist(), invoice.to_pylist(), estimate.to_pylist(), strict=True):
-        if a is None or b is None or c is None:
-            out.append(None)
-            continue
-        q = _quotient(a, b, c) * 10**SCALE
-        out.append(str(q.numerator // q.denominator))
+        out.append(None if a is None or b is None or c is None else str(_scaled(a, b, c)[0]))
     return pa.array(out, pa.string())
 
 
@@ -74,10 +82,8 @@ def _key(r: pa.Array, invoice: pa.Array, estimate: pa.Array) -> pa.Array:
         if a is None or b is None or c is None:
             out.append(None)
             continue
-        q = _quotient(a, b, c) * 10**SCALE
-        rest = q - q.numerator // q.denominator
-        digits = rest.numerator * 10**KEY_DIGITS // rest.denominator
-        out.append(str(digits).zfill(KEY_DIGITS))
+        _, rest, den = _scaled(a, b, c)
+        out.append(str(rest * 10**KEY_DIGITS // den).zfill(KEY_DIGITS))
     return pa.array(out, pa.string())
 
 
