@@ -736,19 +736,31 @@ def _require_price_book(con: duckdb.DuckDBPyConnection) -> None:
 def _check_focus_totals(
     con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], summary: ExportSummary
 ) -> None:
-    """The FOCUS rows must add up to usage_events.cost_usd exactly, or the export stops."""
-    row = con.execute(
-        f"{sql} select sum(cast(ListCost as decimal(38, 18))), "
-        "sum(cast(ContractedCost as decimal(38, 18))) from final",
+    """The FOCUS rows must add up to usage_events.cost_usd exactly (and, --as-billed, a billed
+    provider's BilledCost to its invoice), or the export stops."""
+    rows = con.execute(
+        f"{sql} select sort_2, sum(cast(ListCost as decimal(38, 18))), "
+        "sum(cast(ContractedCost as decimal(38, 18))), "
+        "sum(cast(BilledCost as decimal(38, 18))) filter (where x_CostSource = 'billed') "
+        "from final group by sort_2",
         params,
-    ).fetchall()[0]
-    list_total, contracted_total = Decimal(row[0] or 0), Decimal(row[1] or 0)
+    ).fetchall()
+    list_total = sum((Decimal(r[1] or 0) for r in rows), Decimal(0))
+    contracted_total = sum((Decimal(r[2] or 0) for r in rows), Decimal(0))
     if list_total != summary.list_cost_usd or contracted_total != summary.contracted_cost_usd:
         raise ExportError(
             f"the FOCUS rows add up to {list_total} list / {contracted_total} contracted USD but "
             f"usage_events says {summary.list_cost_usd} / {summary.contracted_cost_usd}: the price "
             "book and usage_events disagree; rebuild (llmledger ingest) and export again"
         )
+    billed = {str(r[0]): Decimal(r[3]) for r in rows if r[3] is not None}
+    for scale in summary.as_billed or []:
+        if billed.get(scale.provider) != scale.invoice_usd:
+            raise ExportError(
+                f"--as-billed: the FOCUS rows of {scale.provider} add up to "
+                f"{billed.get(scale.provider)} USD, not its invoice {scale.invoice_usd} USD; "
+                "report this as a bug"
+            )
 
 
 def _summary(
