@@ -1097,3 +1097,31 @@ def test_billing_as_billed_nothing_to_scale(synthetic: dict[str, Path]) -> None:
         "(no priced requests logged): nothing to scale; see `llmledger report --bill`"
     )
     assert not out.exists()
+
+
+def test_as_billed_scaling_is_exact_with_ties_in_row_order() -> None:
+    """Three equal rows sharing a 1 USD invoice: 0.333333333333 each, and the one unit left
+    over goes to the first row in row order; a provider without a scale keeps its cost."""
+    from models import as_billed
+
+    con = duckdb.connect()
+    as_billed.register(con)
+    as_billed.register(con)  # once per connection, however often asked
+    scale = as_billed.Scale("p", Decimal(1), Decimal("0.3"))
+    rows = con.execute(
+        f"""
+        with {as_billed.scales_cte([scale])},
+        costs as (
+            select * from (values ('p', 'a', 0.1::decimal(38, 18)), ('p', 'c', 0.1),
+                ('p', 'b', 0.1), ('q', 'a', 0.123456789012345678)) v(provider, k, cost)
+        ),
+        {as_billed.scaled_sql("costs", "cost", "k")}
+        select provider, k, billed_cost_usd, scaled_flag from scaled order by provider, k
+        """
+    ).fetchall()
+    assert rows == [
+        ("p", "a", Decimal("0.333333333334"), True),
+        ("p", "b", Decimal("0.333333333333"), True),
+        ("p", "c", Decimal("0.333333333333"), True),
+        ("q", "a", Decimal("0.123456789012345678"), False),
+    ]
