@@ -43,6 +43,7 @@ from typing import IO, Any
 import duckdb
 import pyarrow as pa
 
+from models import as_billed as billed_
 from models import limits
 from models.focus import EXPORT_COLUMNS
 
@@ -82,6 +83,11 @@ class ExportSummary:
     unpriced_requests: int = 0
     unpriced_models: list[str] = field(default_factory=list)
     price_versions: list[str] = field(default_factory=list)
+    # --as-billed: the providers scaled to their bill, those without one, and the
+    # provider/model pairs of billed providers whose unpriced requests could not be scaled
+    as_billed: list[billed_.Scale] | None = None
+    unbilled_providers: list[str] = field(default_factory=list)
+    unscaled_models: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,10 +234,62 @@ SIMPLE_COLUMNS = (
 )
 
 
-def billing_simple_sql(discounts: Sequence[Discount]) -> tuple[str, list[Any]]:
+BILLED_SIMPLE_COLUMNS = (
+    *SIMPLE_COLUMNS[: SIMPLE_COLUMNS.index("rounding_usd") + 1],
+    "billed_cost_usd",
+    "billed_charge_usd",
+    *SIMPLE_COLUMNS[SIMPLE_COLUMNS.index("rounding_usd") + 1 :],
+)
+
+
+def _billed_simple_sql(scales: Sequence[billed_.Scale]) -> str:
+    """``--as-billed``: CTEs after ``charged`` ending in ``billed_charged``, which adds
+    ``billed_cost_usd`` (scaled to the provider's invoice) and ``billed_charge_usd`` (its cents,
+    allocated per provider as ``charge_usd`` is over the month)."""
+    scales_sql = billed_.scales_cte(list(scales))
+    keys = "cost_center, team, developer, model"
+    return f""",
+{scales_sql},
+{billed_.scaled_sql("charged", "contracted_cost_usd", keys)},
+billed_cents as (
+    select *,
+        floor(billed_cost_usd * 100) * cast(0.01 as decimal(3, 2)) as billed_floor_usd,
+        billed_cost_usd - floor(billed_cost_usd * 100) * cast(0.01 as decimal(3, 2))
+            as billed_remainder_usd
+    from scaled
+),
+billed_ranked as (
+    select *,
+        row_number() over (
+            partition by provider order by billed_remainder_usd desc nulls last, {keys}
+        ) as billed_cents_rank,
+        (round(sum(billed_cost_usd) over (partition by provider), 2)
+            - sum(billed_floor_usd) over (partition by provider)) * 100 as billed_spare_cents
+    from billed_cents
+),
+billed_charged as (
+    select *,
+        billed_floor_usd + case when billed_cents_rank <= billed_spare_cents
+                                then cast(0.01 as decimal(3, 2))
+                                else cast(0 as decimal(3, 2)) end as billed_charge_usd
+    from billed_ranked
+)"""
+
+
+def billing_simple_sql(
+    discounts: Sequence[Discount], scales: Sequence[billed_.Scale] | None = None
+) -> tuple[str, list[Any]]:
     """CTEs ending in ``final``: one row per cost center x team x developer x provider x model,
-    every cell as text, plus ``sort_N`` keys (the raw grouping values)."""
+    every cell as text, plus ``sort_N`` keys (the raw grouping values). With ``scales``
+    (``--as-billed``), also ``billed_cost_usd`` and ``billed_charge_usd``."""
     discounts_sql, params = _discounts_cte(discounts)
+    source, billed_sql, billed_cells = "charged", "", ""
+    if scales is not None:
+        source = "billed_charged"
+        billed_sql = _billed_simple_sql(scales)
+        billed_cells = f"""
+        {num("billed_cost_usd")} as billed_cost_usd,
+        cast(billed_charge_usd as varchar) as billed_charge_usd,"""
     sql = f"""
 with {discounts_sql},
 events as (
@@ -285,7 +343,7 @@ charged as (
         floor_usd + case when remainder_rank <= spare_cents then cast(0.01 as decimal(3, 2))
                          else cast(0 as decimal(3, 2)) end as charge_usd
     from ranked
-),
+){billed_sql},
 final as (
     select
         ? as billing_month,
@@ -305,13 +363,13 @@ final as (
         {num("list_cost_usd")} as list_cost_usd,
         {num("contracted_cost_usd")} as contracted_cost_usd,
         cast(charge_usd as varchar) as charge_usd,
-        {num("charge_usd - contracted_cost_usd")} as rounding_usd,
+        {num("charge_usd - contracted_cost_usd")} as rounding_usd,{billed_cells}
         cast(unpriced_requests as varchar) as unpriced_requests,
         '{CURRENCY}' as currency,
         {safe("price_versions")} as price_versions,
-        charged.cost_center as sort_1, charged.team as sort_2, charged.developer as sort_3,
-        charged.provider as sort_4, charged.model as sort_5
-    from charged
+        {source}.cost_center as sort_1, {source}.team as sort_2,
+        {source}.developer as sort_3, {source}.provider as sort_4, {source}.model as sort_5
+    from {source}
 )"""
     return sql, params
 
@@ -321,20 +379,62 @@ def billing_simple(
     month: str,
     out: IO[bytes],
     discounts: Sequence[Discount] = (),
+    *,
+    as_billed: bool = False,
 ) -> ExportSummary:
     start, end = month_bounds(month)
-    ctes, params = billing_simple_sql(discounts)
     summary = _summary(con, start, end, discounts)
+    scales = _plan_as_billed(con, start, end, discounts, summary) if as_billed else None
+    ctes, params = billing_simple_sql(discounts, scales)
     last_day = (end - timedelta(days=1)).date().isoformat()
     summary.rows = write_csv(
         con,
         ctes,
-        SIMPLE_COLUMNS,
+        BILLED_SIMPLE_COLUMNS if as_billed else SIMPLE_COLUMNS,
         5,
         params + [start, end, month, start.date().isoformat(), last_day],
         out,
     )
     return summary
+
+
+def _plan_as_billed(
+    con: duckdb.DuckDBPyConnection,
+    start: datetime,
+    end: datetime,
+    discounts: Sequence[Discount],
+    summary: ExportSummary,
+) -> list[billed_.Scale]:
+    """``--as-billed``: each exported provider's contracted estimate against its bill; the
+    scales go into the summary (with the providers left unscaled) and the SQL."""
+    discounts_sql, params = _discounts_cte(discounts)
+    rows = con.execute(
+        f"""
+with {discounts_sql},
+events as (
+    select provider, model, {_day("occurred_at")} as day, cost_usd
+    from usage_events
+    where counted and billable and occurred_at >= ? and occurred_at < ?
+),
+{_RATES_CTE}
+select provider, sum({_contracted("cost_usd", "r.discount_pct")}),
+    list_sort(list_distinct(list(model) filter (where cost_usd is null)))
+from events e join rates r using (provider, model, day)
+group by provider
+""",
+        params + [start, end],
+    ).fetchall()
+    estimates = {str(p): None if total is None else Decimal(total) for p, total, _ in rows}
+    unpriced = [(str(p), str(m)) for p, _, models in rows for m in models or []]
+    try:
+        plan = billed_.plan(con, start, end, estimates, unpriced)
+    except billed_.AsBilledError as exc:
+        raise ExportError(str(exc)) from None
+    summary.as_billed = plan.scales
+    summary.unbilled_providers = plan.unbilled
+    summary.unscaled_models = plan.unscaled
+    billed_.register(con)
+    return plan.scales
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,11 +532,31 @@ FOCUS_SORT = (
 
 
 def billing_focus_sql(
-    discounts: Sequence[Discount], accounts: Sequence[BillingAccount]
+    discounts: Sequence[Discount],
+    accounts: Sequence[BillingAccount],
+    scales: Sequence[billed_.Scale] | None = None,
 ) -> tuple[str, list[Any]]:
     """CTEs ending in ``final``: one FOCUS row per day x provider x source x identity x model x
-    token type x unit price, every cell as text, plus ``sort_N`` keys (:data:`FOCUS_SORT`)."""
+    token type x unit price, every cell as text, plus ``sort_N`` keys (:data:`FOCUS_SORT`).
+    With ``scales`` (``--as-billed``), BilledCost and EffectiveCost of a billed provider's rows
+    are scaled to its invoice and x_CostSource says ``billed``."""
     discounts_sql, params = _discounts_cte(discounts)
+    contracted_cost = _contracted("c.list_unit_price", "c.discount_pct") + " * c.pricing_quantity"
+    source, billed_sql, billed_cost = "costed", "", num(contracted_cost)
+    cost_source = "'estimated'"
+    if scales is not None:
+        source, billed_cost, cost_source = (
+            "scaled",
+            num("c.billed_cost_usd"),
+            ("case when c.scaled_flag then 'billed' else 'estimated' end"),
+        )
+        order = ", ".join(FOCUS_SORT)
+        billed_sql = f""",
+{billed_.scales_cte(list(scales))},
+contracted as (
+    select c.*, {contracted_cost} as contracted_usd from costed c
+),
+{billed_.scaled_sql("contracted", "contracted_usd", order)}"""
     accounts_sql, account_params = _accounts_cte(accounts)
     token_sums = ",\n        ".join(
         f"sum({t}_tokens) as {t}_tokens, count(*) filter (where {t}_tokens > 0) as {t}_requests"
@@ -498,7 +618,7 @@ costed as (
              else t.unit_price end as list_unit_price,
         cast(t.tokens as decimal(38, 0)) * cast(0.000001 as decimal(7, 6)) as pricing_quantity
     from typed t join rates r using (provider, model, day)
-),
+){billed_sql},
 final as (
     select
         coalesce(a.id, c.provider) as BillingAccountId,
@@ -547,10 +667,8 @@ final as (
         {num(_contracted("c.list_unit_price", "c.discount_pct"))} as ContractedUnitPrice,
         {num(_contracted("c.list_unit_price", "c.discount_pct") + " * c.pricing_quantity")}
             as ContractedCost,
-        {num(_contracted("c.list_unit_price", "c.discount_pct") + " * c.pricing_quantity")}
-            as EffectiveCost,
-        {num(_contracted("c.list_unit_price", "c.discount_pct") + " * c.pricing_quantity")}
-            as BilledCost,
+        {billed_cost} as EffectiveCost,
+        {billed_cost} as BilledCost,
         json_object('developer', c.developer, 'team', c.team, 'cost_center', c.cost_center,
                     'project', c.project) as Tags,
         {safe("c.developer")} as x_Developer,
@@ -567,12 +685,12 @@ final as (
             as varchar)
             as x_Requests,
         cast(c.type_requests as varchar) as x_TokenTypeRequests,
-        case when c.unpriced or c.unit_price is null then 'unpriced' else 'estimated' end
+        case when c.unpriced or c.unit_price is null then 'unpriced' else {cost_source} end
             as x_CostSource,
         {safe("c.price_version")} as x_PriceBookVersion,
         {num("c.discount_pct")} as x_DiscountPct,
         {", ".join(f"c.{k} as sort_{i}" for i, k in enumerate(FOCUS_SORT, start=1))}
-    from costed c left join accounts a on a.provider = c.provider
+    from {source} c left join accounts a on a.provider = c.provider
 )"""
     return sql, params + account_params
 
@@ -583,11 +701,14 @@ def billing_focus(
     out: IO[bytes],
     discounts: Sequence[Discount] = (),
     accounts: Sequence[BillingAccount] = (),
+    *,
+    as_billed: bool = False,
 ) -> ExportSummary:
     start, end = month_bounds(month)
     _require_price_book(con)
     summary = _summary(con, start, end, discounts)
-    ctes, params = billing_focus_sql(discounts, accounts)
+    scales = _plan_as_billed(con, start, end, discounts, summary) if as_billed else None
+    ctes, params = billing_focus_sql(discounts, accounts, scales)
     params = params + [start, end]
     _check_focus_totals(con, ctes, params, summary)
     summary.rows = write_csv(con, ctes, EXPORT_COLUMNS, len(FOCUS_SORT), params, out)
@@ -615,19 +736,31 @@ def _require_price_book(con: duckdb.DuckDBPyConnection) -> None:
 def _check_focus_totals(
     con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], summary: ExportSummary
 ) -> None:
-    """The FOCUS rows must add up to usage_events.cost_usd exactly, or the export stops."""
-    row = con.execute(
-        f"{sql} select sum(cast(ListCost as decimal(38, 18))), "
-        "sum(cast(ContractedCost as decimal(38, 18))) from final",
+    """The FOCUS rows must add up to usage_events.cost_usd exactly (and, --as-billed, a billed
+    provider's BilledCost to its invoice), or the export stops."""
+    rows = con.execute(
+        f"{sql} select sort_2, sum(cast(ListCost as decimal(38, 18))), "
+        "sum(cast(ContractedCost as decimal(38, 18))), "
+        "sum(cast(BilledCost as decimal(38, 18))) filter (where x_CostSource = 'billed') "
+        "from final group by sort_2",
         params,
-    ).fetchall()[0]
-    list_total, contracted_total = Decimal(row[0] or 0), Decimal(row[1] or 0)
+    ).fetchall()
+    list_total = sum((Decimal(r[1] or 0) for r in rows), Decimal(0))
+    contracted_total = sum((Decimal(r[2] or 0) for r in rows), Decimal(0))
     if list_total != summary.list_cost_usd or contracted_total != summary.contracted_cost_usd:
         raise ExportError(
             f"the FOCUS rows add up to {list_total} list / {contracted_total} contracted USD but "
             f"usage_events says {summary.list_cost_usd} / {summary.contracted_cost_usd}: the price "
             "book and usage_events disagree; rebuild (llmledger ingest) and export again"
         )
+    billed = {str(r[0]): Decimal(r[3]) for r in rows if r[3] is not None}
+    for scale in summary.as_billed or []:
+        if billed.get(scale.provider) != scale.invoice_usd:
+            raise ExportError(
+                f"--as-billed: the FOCUS rows of {scale.provider} add up to "
+                f"{billed.get(scale.provider)} USD, not its invoice {scale.invoice_usd} USD; "
+                "report this as a bug"
+            )
 
 
 def _summary(

@@ -43,6 +43,7 @@ from click.testing import CliRunner
 from moto_server import ACCOUNT, OTHER_ACCOUNT, aws, gz, moto_endpoint, record  # noqa: F401
 
 from ingest.cli import cli
+from models import focus
 
 D = Decimal
 DATA = f"{EXPORT}/data/BILLING_PERIOD={PERIOD}"
@@ -714,3 +715,52 @@ def test_report_bill_by_principal_names_a_shared_role_left_unattributed(tmp_path
         "shared_role_unattributed",
     )
     assert (row["our_cost_usd"], row["billed_cost_usd"]) == ("0.300000000000", "0.300000000000")
+
+
+# ----------------------------------------------------------------------------------------------
+# export billing --as-billed
+
+
+def test_export_billing_as_billed_scales_to_the_invoice(ledger: Path, tmp_path: Path) -> None:
+    """The bill (8.3865 USD of token lines, the credit apart) against an estimate with a 12.5%
+    contracted discount on Sonnet (7.5913125 USD): every row is scaled by 8.3865 / 7.5913125,
+    exactly, to 12 places; the left-over units and cents go to the largest remainders."""
+    config = tmp_path / "llmledger.toml"
+    config.write_text(
+        '[[prices.discounts]]\nprovider = "bedrock"\nmodel = "claude-sonnet-4-6"\n'
+        'discount_pct = "12.5"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "as-billed.csv"
+    args = ("--config", str(config), "export", "billing", "--month", "2026-11", "--as-billed")
+    result = _cli(ledger, *args, "--out", str(out))
+    assert "as billed: bedrock estimate 7.5913125 USD scaled to its invoice 8.3865 USD" in (
+        result.stderr
+    )
+    assert (
+        "warning: unpriced requests cannot be scaled to the bill (bedrock/claude-sonnet-9-9)"
+        in (result.stderr)
+    )
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"), newline="")))
+    got = [
+        (r["model"], r["contracted_cost_usd"], r["billed_cost_usd"], r["billed_charge_usd"])
+        for r in rows
+    ]
+    assert got == [
+        ("claude-haiku-3", "0.15", "0.16571245091", "0.17"),
+        ("claude-haiku-4-5", "0.5", "0.552374836367", "0.55"),
+        ("claude-opus-4-6", "1.375", "1.51903080001", "1.52"),
+        ("claude-sonnet-4-6", "5.5663125", "6.149381912713", "6.15"),
+        ("claude-sonnet-9-9", "", "", ""),
+    ]
+    assert sum(D(b) for _, _, b, _ in got if b) == D("8.3865")
+    assert sum(D(c) for _, _, _, c in got if c) == D("8.39")
+    # FOCUS: BilledCost and EffectiveCost scaled, marked billed, and still FOCUS 1.2
+    focus_out = tmp_path / "as-billed-focus.csv"
+    _cli(ledger, *args, "--format", "focus", "--out", str(focus_out))
+    header, focus_rows = focus.read_rows(focus_out)
+    assert focus.validate(header, focus_rows) == []
+    assert {r["x_CostSource"] for r in focus_rows} == {"billed"}
+    assert sum(D(r["BilledCost"]) for r in focus_rows) == D("8.3865")
+    assert sum(D(r["EffectiveCost"]) for r in focus_rows) == D("8.3865")
+    assert sum(D(r["ContractedCost"]) for r in focus_rows) == D("7.5913125")

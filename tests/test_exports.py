@@ -972,3 +972,156 @@ def test_usage_windows_do_not_change_the_bytes(
         ("2025-10-31", "2025-11-02"),
     ]
     assert windowed.getvalue() == whole.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# --as-billed: each provider's estimate scaled to its invoice
+
+ESTIMATE_BEDROCK = Decimal("1.05221325")  # contracted, after the discounts
+UNSCALED_WARNING = (
+    "warning: unpriced requests cannot be scaled to the bill (bedrock/claude-fable-5): their "
+    "cost stays empty and the invoice is spread over the priced rows"
+)
+
+BILL_LINES_DDL = """
+create table bill_lines (
+    provider varchar, usage_day date, line_kind varchar, token_kind varchar,
+    billed_cost_usd decimal(38, 12), discount_usd decimal(38, 12), credit_usd decimal(38, 12)
+)
+"""
+
+
+def load_bill(paths: dict[str, Path], lines: list[tuple[Any, ...]]) -> None:
+    con = duckdb.connect(str(paths["dir"] / "ledger.snapshot.duckdb"))
+    try:
+        con.execute(BILL_LINES_DDL)
+        con.executemany("insert into bill_lines values (?, ?, ?, ?, ?, ?, ?)", lines)
+    finally:
+        con.close()
+
+
+# Bedrock's October bill: usage 1.234567 less a 0.1 discount = 1.134567 invoiced. The credit,
+# the non-token line and September's line are not part of it.
+BEDROCK_BILL = [
+    ("bedrock", "2025-10-02", "usage", "input", "1.000000", "0", "0"),
+    ("bedrock", "2025-10-20", "usage", "output", "0.234567", "0", "0"),
+    ("bedrock", "2025-10-20", "discount", "output", "0", "-0.1", "0"),
+    ("bedrock", "2025-10-21", "credit", "input", "0", "0", "-0.5"),
+    ("bedrock", "2025-10-21", "usage", "other", "9.99", "0", "0"),
+    ("bedrock", "2025-09-30", "usage", "input", "7", "0", "0"),
+]
+
+
+def test_billing_as_billed_adds_up_to_the_invoice(synthetic: dict[str, Path]) -> None:
+    load_bill(synthetic, BEDROCK_BILL)
+    out = synthetic["dir"] / "billed.csv"
+    code, _, err = invoke(
+        synthetic, "export", "billing", "--month", "2025-10", "--as-billed", "--out", str(out)
+    )
+    assert code == 0, err
+    header, rows = parse(out.read_bytes())
+    assert header == list(exports.BILLED_SIMPLE_COLUMNS)
+    assert header[header.index("rounding_usd") + 1 : header.index("unpriced_requests")] == [
+        "billed_cost_usd",
+        "billed_charge_usd",
+    ]
+    bedrock = [r for r in rows if r["provider"] == "bedrock" and r["contracted_cost_usd"]]
+    estimate = sum(dec(r["contracted_cost_usd"]) for r in bedrock)
+    assert estimate == ESTIMATE_BEDROCK
+    assert f"bedrock estimate {ESTIMATE_BEDROCK} USD scaled to its invoice 1.134567 USD" in err
+    # the scaled rows add up to the invoice exactly, each within a unit of its exact share
+    assert sum(dec(r["billed_cost_usd"]) for r in bedrock) == Decimal("1.134567")
+    for r in bedrock:
+        share = dec(r["contracted_cost_usd"]) * Decimal("1.134567") / estimate
+        assert abs(dec(r["billed_cost_usd"]) - share) < Decimal("1e-12")
+        assert -dec(r["billed_cost_usd"]).as_tuple().exponent <= 12  # type: ignore[operator]
+    # cents add up to the invoice rounded to the cent
+    assert sum(dec(r["billed_charge_usd"]) for r in bedrock) == Decimal("1.13")
+    assert all(len(r["billed_charge_usd"].split(".")[1]) == 2 for r in bedrock)
+    # vertex has no bill: unchanged, and named
+    vertex = [r for r in rows if r["provider"] == "vertex" and r["contracted_cost_usd"]]
+    assert vertex
+    for r in vertex:
+        assert dec(r["billed_cost_usd"]) == dec(r["contracted_cost_usd"])
+    vertex_total = sum(dec(r["contracted_cost_usd"]) for r in vertex)
+    assert sum(dec(r["billed_charge_usd"]) for r in vertex) == round(vertex_total, 2)
+    assert "warning: no bill loaded for the month for vertex" in err
+    # unpriced rows cannot be scaled: empty cells, and named
+    unpriced = [r for r in rows if not r["contracted_cost_usd"]]
+    assert unpriced and all(r["billed_cost_usd"] == r["billed_charge_usd"] == "" for r in unpriced)
+    assert UNSCALED_WARNING in err
+    # the default export is unchanged by a loaded bill (its golden file still matches)
+    check_golden(
+        "billing_simple_synthetic.csv",
+        export_file(synthetic, "s.csv", "billing", "--month", "2025-10"),
+    )
+
+
+def test_billing_as_billed_focus(synthetic: dict[str, Path]) -> None:
+    load_bill(synthetic, BEDROCK_BILL)
+    export_file(
+        synthetic, "f.csv", "billing", "--month", "2025-10", "--format", "focus", "--as-billed"
+    )
+    header, rows = focus.read_rows(synthetic["dir"] / "f.csv")
+    assert focus.validate(header, rows) == []
+    bedrock = [r for r in rows if r["ProviderName"] == "AWS"]
+    assert {r["x_CostSource"] for r in bedrock} == {"billed"}
+    assert sum(dec(r["BilledCost"]) for r in bedrock) == Decimal("1.134567")
+    assert all(r["EffectiveCost"] == r["BilledCost"] for r in rows)
+    assert sum(dec(r["ContractedCost"]) for r in bedrock) == ESTIMATE_BEDROCK
+    vertex = [r for r in rows if r["ProviderName"] == "Google Cloud"]
+    assert vertex and {r["x_CostSource"] for r in vertex} == {"estimated"}
+    assert all(r["BilledCost"] == r["ContractedCost"] for r in vertex)
+
+
+def test_billing_as_billed_without_any_bill(synthetic: dict[str, Path]) -> None:
+    """No bill_lines table (an older snapshot) or no bill for the month: every provider keeps
+    its estimate and is named."""
+    _, rows = parse(export_file(synthetic, "b.csv", "billing", "--month", "2025-10", "--as-billed"))
+    priced = [r for r in rows if r["contracted_cost_usd"]]
+    assert all(r["billed_cost_usd"] == r["contracted_cost_usd"] for r in priced)
+    code, _, err = invoke(synthetic, "export", "billing", "--month", "2025-10", "--as-billed")
+    assert code == 0
+    assert "warning: no bill loaded for the month for bedrock, vertex" in err
+
+
+def test_billing_as_billed_nothing_to_scale(synthetic: dict[str, Path]) -> None:
+    load_bill(synthetic, [("anthropic", "2025-10-03", "usage", "input", "2.5", "0", "0")])
+    out = synthetic["dir"] / "x.csv"
+    code, _, err = invoke(
+        synthetic, "export", "billing", "--month", "2025-10", "--as-billed", "--out", str(out)
+    )
+    assert code == 1
+    assert err.strip().splitlines()[-1] == (
+        "error: --as-billed: anthropic billed 2.5 USD for 2025-10 but our estimate is 0 "
+        "(no priced requests logged): nothing to scale; see `llmledger report --bill`"
+    )
+    assert not out.exists()
+
+
+def test_as_billed_scaling_is_exact_with_ties_in_row_order() -> None:
+    """Three equal rows sharing a 1 USD invoice: 0.333333333333 each, and the one unit left
+    over goes to the first row in row order; a provider without a scale keeps its cost."""
+    from models import as_billed
+
+    con = duckdb.connect()
+    as_billed.register(con)
+    as_billed.register(con)  # once per connection, however often asked
+    scale = as_billed.Scale("p", Decimal(1), Decimal("0.3"))
+    rows = con.execute(
+        f"""
+        with {as_billed.scales_cte([scale])},
+        costs as (
+            select * from (values ('p', 'a', 0.1::decimal(38, 18)), ('p', 'c', 0.1),
+                ('p', 'b', 0.1), ('q', 'a', 0.123456789012345678)) v(provider, k, cost)
+        ),
+        {as_billed.scaled_sql("costs", "cost", "k")}
+        select provider, k, billed_cost_usd, scaled_flag from scaled order by provider, k
+        """
+    ).fetchall()
+    assert rows == [
+        ("p", "a", Decimal("0.333333333334"), True),
+        ("p", "b", Decimal("0.333333333333"), True),
+        ("p", "c", Decimal("0.333333333333"), True),
+        ("q", "a", Decimal("0.123456789012345678"), False),
+    ]

@@ -137,6 +137,36 @@ def _report(app, kind: str, summary, out: str) -> None:  # type: ignore[no-untyp
             unpriced_requests=summary.unpriced_requests,
             models=summary.unpriced_models,
         )
+    if summary.as_billed is not None:
+        _report_as_billed(app, summary)
+
+
+def _report_as_billed(app, summary) -> None:  # type: ignore[no-untyped-def]
+    for scale in summary.as_billed:
+        app.log(
+            "as_billed",
+            f"as billed: {scale.provider} estimate {scale.estimate_usd.normalize():f} USD "
+            f"scaled to its invoice {scale.invoice_usd.normalize():f} USD",
+            provider=scale.provider,
+            estimate_usd=str(scale.estimate_usd),
+            invoice_usd=str(scale.invoice_usd),
+        )
+    if summary.unbilled_providers:
+        app.log(
+            "not_billed",
+            "warning: no bill loaded for the month for "
+            f"{', '.join(summary.unbilled_providers)}: their rows keep the estimate "
+            "(load one with `llmledger ingest aws-cur-files|gcp-billing-files ...`)",
+            providers=summary.unbilled_providers,
+        )
+    if summary.unscaled_models:
+        app.log(
+            "unscaled",
+            "warning: unpriced requests cannot be scaled to the bill "
+            f"({', '.join(summary.unscaled_models)}): their cost stays empty and the invoice is "
+            "spread over the priced rows; see `llmledger prices check`",
+            models=summary.unscaled_models,
+        )
 
 
 def _require_data(con, start: Any, end: Any, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -222,10 +252,19 @@ def export() -> None:
 @click.option(
     "--out", default="-", show_default=True, metavar="FILE|-", help="Output file, or - for stdout."
 )
+@click.option(
+    "--as-billed",
+    is_flag=True,
+    help="State costs as billed: each provider's estimate scaled to its invoice for the month, "
+    "where a bill is loaded (simple: billed_cost_usd, billed_charge_usd; focus: BilledCost, "
+    "EffectiveCost, x_CostSource).",
+)
 @ALLOW_EMPTY
 @LAKE_OPTION
 @click.pass_context
-def billing(ctx: click.Context, month: str, fmt: str, out: str, allow_empty: bool) -> None:
+def billing(
+    ctx: click.Context, month: str, fmt: str, out: str, as_billed: bool, allow_empty: bool
+) -> None:
     """Chargeback for one month: list and contracted cost of counted requests.
 
     \b
@@ -236,6 +275,7 @@ def billing(ctx: click.Context, month: str, fmt: str, out: str, allow_empty: boo
     Example:
       llmledger export billing --month 2026-11 --out nov.csv
       llmledger export billing --month 2026-11 --format focus --out nov-focus.csv
+      llmledger export billing --month 2026-11 --as-billed --out nov-as-billed.csv
     """
     from models import exports
 
@@ -247,14 +287,20 @@ def billing(ctx: click.Context, month: str, fmt: str, out: str, allow_empty: boo
         discounts = _discounts(app)
         if fmt == "simple":
             summary = _run_export(
-                app, lambda s: exports.billing_simple(con, month, s, discounts), out
+                app,
+                lambda s: exports.billing_simple(con, month, s, discounts, as_billed=as_billed),
+                out,
             )
         else:
             accounts = exports.parse_billing_accounts(
                 app.config.section("export").get("billing_accounts", [])
             )
             summary = _run_export(
-                app, lambda s: exports.billing_focus(con, month, s, discounts, accounts), out
+                app,
+                lambda s: exports.billing_focus(
+                    con, month, s, discounts, accounts, as_billed=as_billed
+                ),
+                out,
             )
     finally:
         con.close()
