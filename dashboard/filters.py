@@ -101,10 +101,17 @@ def _init_dates(first: date, last: date) -> None:
 
 
 def _init_list(
-    field: str, options: list[str], known: list[str] | None = None, why: str = ""
+    field: str,
+    options: list[str],
+    known: list[str] | None = None,
+    why: str = "",
+    *,
+    echo: bool = True,
 ) -> None:
     """Keep the widget's values within ``options``. On the first run, values from the URL that
-    are not there get a banner: unknown (not in ``known``, all values) or ``why``."""
+    are not there get a banner: unknown (not in ``known``, all values) or ``why``. Without
+    ``echo`` (a viewer scoped to some teams) the banner does not repeat the values: a name
+    outside the scope is never printed, whatever the link holds."""
     param, _, label = LIST_FILTERS[field]
     key = f"f_{field}"
     first_run = key not in st.session_state
@@ -120,6 +127,13 @@ def _init_list(
             unknown = [v for v in current if v not in everything]
             elsewhere = [v for v in current if v in everything and v not in allowed]
             showing = "showing all" if not kept else "showing " + ", ".join(kept)
+            if not echo:
+                _notices()[field] = (
+                    f"a {label.lower()} in the link is not among yours — {showing}",
+                    "warning",
+                    kept,
+                )
+                return
             parts = []
             if unknown:
                 names = ", ".join(f"'{v}'" for v in unknown)
@@ -170,6 +184,7 @@ def sidebar(viewer: Viewer) -> Filters:
         st.session_state[STATE_KEY] = filters
         return filters
     _init_dates(first, last)
+    echo = viewer.allowed_teams is None
     choices: dict[str, list[str]] = {}
     for field, (_, option_key, _) in LIST_FILTERS.items():
         choices[field] = list(options[option_key])
@@ -183,9 +198,10 @@ def sidebar(viewer: Viewer) -> Filters:
                 choices[field],
                 list(options[option_key]),
                 why="is not in " + ", ".join(sorted(teams)),
+                echo=echo,
             )
         else:
-            _init_list(field, choices[field])
+            _init_list(field, choices[field], echo=echo)
     with st.sidebar:
         st.header("Filters")
         picked = st.date_input("Dates (UTC)", key="f_dates", min_value=first, max_value=last)

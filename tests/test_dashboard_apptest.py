@@ -331,7 +331,7 @@ def test_sample_team_filter_equals_report_for_that_team(
     assert metrics(everyone)["Total cost"] != metrics(at)["Total cost"]
 
 
-# --------------------------------------------------------------------------- what a manager sees first
+# --------------------------------------------------------------- what a manager sees first
 
 
 def test_overview_headline_change_and_top_fives(env: pytest.MonkeyPatch) -> None:
