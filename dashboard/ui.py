@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -55,6 +56,12 @@ LABELS = {
     "cache_write_1h_tokens": "Cache write 1h tokens",
     "identity_status": "Identity status",
     "last_seen_at": "Last seen (UTC)",
+    "peak_minute": "Busiest minute (UTC)",
+    "peak_tokens_per_minute": "Peak tokens/min",
+    "peak_requests_per_minute": "Peak requests/min",
+    "tokens_per_minute": "Limit tokens/min",
+    "requests_per_minute": "Limit requests/min",
+    "litellm_spend_usd": "LiteLLM spend (USD)",
 }
 # cell values a table shows in words (the CSV keeps the codes)
 VALUE_LABELS = {
@@ -107,12 +114,18 @@ def token_toggle() -> bool:
     )
 
 
+def _is_text(values: pd.Series) -> bool:
+    return bool(
+        pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values.dtype)
+    )
+
+
 def _is_name(frame: pd.DataFrame, column: str) -> bool:
     if column.endswith("_usd") or column in RATIO_COLUMNS:
         return False
     values = frame[column].dropna()
     if values.empty:
-        return frame[column].dtype == object
+        return _is_text(frame[column])
     first = values.iloc[0]
     return isinstance(first, (str, date, datetime, pd.Timestamp)) and not isinstance(first, bool)
 
@@ -130,8 +143,16 @@ def with_share(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def column_order(frame: pd.DataFrame, *, tokens: bool) -> list[str]:
-    """Names first, then cost and share, then the rest; token columns only with ``tokens``."""
+def column_order(
+    frame: pd.DataFrame, *, tokens: bool, lead: Sequence[str] | None = None
+) -> list[str]:
+    """Names first, then cost and share, then the rest; token columns only with ``tokens``.
+    ``lead`` names the columns that come first instead (a table whose key figure is not a
+    cost, such as the rate limits' peak utilisation)."""
+    if lead is not None:
+        first = [c for c in lead if c in frame.columns]
+        rest = [c for c in frame.columns if c not in first]
+        return first + [c for c in rest if tokens or not is_token_column(c)]
     names = [c for c in frame.columns if _is_name(frame, c)]
     lead = [c for c in ("cost_usd", SHARE) if c in frame.columns]
     rest = [c for c in frame.columns if c not in names and c not in lead]
@@ -165,7 +186,7 @@ def shown_frame(frame: pd.DataFrame) -> pd.DataFrame:
             shown[column] = [_display(column, v) for v in values]
         elif column in RATIO_COLUMNS:
             shown[column] = shown[column].astype("float64") * 100
-        elif values.dtype == object:
+        elif _is_text(values):
             shown[column] = [value_label(v) for v in values]
     return shown
 
@@ -175,7 +196,7 @@ def column_config(frame: pd.DataFrame, shown: pd.DataFrame | None = None) -> dic
     config: dict[str, object] = {}
     for column in frame.columns:
         text = label(column)
-        if column in shown.columns and shown[column].dtype == object:
+        if column in shown.columns and _is_text(shown[column]):
             config[column] = st.column_config.Column(text)
         elif column.endswith("_usd"):
             config[column] = st.column_config.NumberColumn(text, format="dollar")
@@ -205,7 +226,13 @@ def file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+@-]+", "_", text) + ".csv"
 
 
-def table(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None:
+def table(
+    frame: pd.DataFrame,
+    name: str,
+    *,
+    caption: str | None = None,
+    lead: Sequence[str] | None = None,
+) -> None:
     """A sortable table (names, cost and share first; money as money, tokens in K/M; token
     columns with the page's toggle) and its exact data as a CSV download."""
     if frame.empty:
@@ -217,7 +244,7 @@ def table(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None
     st.dataframe(
         shown,
         column_config=column_config(full, shown),  # type: ignore[arg-type]
-        column_order=column_order(full, tokens=tokens),
+        column_order=column_order(full, tokens=tokens, lead=lead),
         hide_index=True,
         width="stretch",
     )

@@ -161,7 +161,7 @@ def test_models_and_rate_limit_pages_show_their_figures(env: pytest.MonkeyPatch)
     reconciliation = at.dataframe[-1].value
     assert list(zip(reconciliation["category"], reconciliation["requests"], strict=True)) == [
         ("matched", 1),
-        ("only_in_provider", 1),
+        ("Only in the provider's logs", 1),  # the code only_in_provider, in words
     ]
     shown = metrics(at)
     assert shown["Paid beyond global prices"] == "$0.26"  # 0.22 geo + 0.04 regional
@@ -274,13 +274,13 @@ def test_sample_headline_equals_llmledger_report(
     # the headline is the highest of all limits (the sample's LiteLLM key burst is higher)
     at.switch_page("app_pages/rate_limits.py").run()
     no_exception(at)
-    quotas = at.dataframe[0].value
+    quotas = at.dataframe[0].value  # ratios are shown in percent points
     configured = quotas[quotas["limit_kind"] == "quota"]
-    assert fmt.percent(float(configured["peak_utilisation"].max())) == fmt.percent(
+    assert fmt.percent(float(configured["peak_utilisation"].max()) / 100) == fmt.percent(
         peak_by_scan(snapshot)
     )
     assert metrics(at)["Highest peak utilisation"] == fmt.percent(
-        float(quotas["peak_utilisation"].max())
+        float(quotas["peak_utilisation"].max()) / 100
     )
     for page in PAGES:
         at.switch_page(page).run()
@@ -484,3 +484,41 @@ def test_budget_block_under_a_one_developer_filter(env: pytest.MonkeyPatch) -> N
         "Budgets compare each team's whole spend with its budget: the developer filter does "
         "not apply to this block." in [i.value for i in at.info]
     )
+
+
+def test_rate_limits_and_unmapped_identities_lead_with_their_key_columns(
+    env: pytest.MonkeyPatch,
+) -> None:
+    at = app(PERIOD).run()
+    at.switch_page("app_pages/rate_limits.py").run()
+    no_exception(at)
+    summary = at.dataframe[0]
+    assert list(summary.proto.column_order)[:4] == [
+        "quota",
+        "peak_utilisation",
+        "minutes_above_80pct",
+        "throttled_requests",
+    ]
+    config = json.loads(summary.proto.columns)
+    assert config["peak_utilisation"]["label"] == "Peak utilisation"
+    assert config["peak_utilisation"]["type_config"]["format"] == "%.1f%%"
+    assert float(summary.value["peak_utilisation"].max()) == pytest.approx(90.0)
+    at.switch_page("app_pages/data_health.py").run()
+    at.toggle(key="t_unmapped").set_value(True).run()
+    no_exception(at)
+    unmapped = at.dataframe[-1]
+    assert list(unmapped.proto.column_order)[:3] == ["principal", "cost_usd", "share"]
+    assert "Named, not in the directory" in list(unmapped.value["identity_status"])
+
+
+def test_a_scoped_viewers_banner_never_repeats_the_link(env: pytest.MonkeyPatch) -> None:
+    env.setenv("LLMLEDGER_AUTH", "1")
+    env.setenv("LLMLEDGER_ADMINS", "root@acme.example")
+    at = app({**PERIOD, "developer": "alice@acme.example"})
+    at.user = {"is_logged_in": True, "email": "sam@acme.example"}
+    at.run()
+    no_exception(at)
+    assert [w.value for w in at.warning][:1] == [
+        "a developer in the link is not among yours — showing all"
+    ]
+    assert metrics(at)["Total cost"] == "$2.60"

@@ -69,8 +69,13 @@ row[3].metric(
 )
 if totals["unpriced_requests"]:
     st.warning(
-        f"{fmt.count(totals['unpriced_requests'])} requests use a model with no price; their "
-        "cost is not in these totals. See Data health."
+        f"{fmt.count(totals['unpriced_requests'])} "
+        + (
+            "request uses a model with no price; its cost is"
+            if totals["unpriced_requests"] == 1
+            else "requests use a model with no price; their cost is"
+        )
+        + " not in these totals. See Data health."
     )
 
 st.subheader("Daily cost")
