@@ -170,7 +170,8 @@ def _write_params(since: date, until: date, lists: dict[str, list[str]]) -> None
 
 
 def _reset() -> None:
-    for key in ["f_dates", *(f"f_{field}" for field in LIST_FILTERS), NOTICES_KEY]:
+    drill_downs = [k for k in st.session_state if isinstance(k, str) and k.startswith("p_")]
+    for key in ["f_dates", *(f"f_{field}" for field in LIST_FILTERS), NOTICES_KEY, *drill_downs]:
         st.session_state.pop(key, None)
     st.query_params.clear()
 

@@ -522,3 +522,15 @@ def test_a_scoped_viewers_banner_never_repeats_the_link(env: pytest.MonkeyPatch)
         "a developer in the link is not among yours — showing all"
     ]
     assert metrics(at)["Total cost"] == "$2.60"
+
+
+def test_reset_clears_the_filters_and_the_drill_down(env: pytest.MonkeyPatch) -> None:
+    at = app({**PERIOD, "team": "data"}).run()
+    at.switch_page("app_pages/teams.py").run()
+    at.selectbox(key="p_team_detail").set_value("data").run()
+    assert at.query_params["team_detail"] == "data"
+    (reset,) = [b for b in at.button if b.label == "Reset filters"]
+    reset.click().run()
+    no_exception(at)
+    assert at.selectbox(key="p_team_detail").value == "All teams"
+    assert "team_detail" not in at.query_params and "team" not in at.query_params

@@ -58,6 +58,7 @@ if not daily.empty:
     st.altair_chart(chart, width="stretch")
 
 st.subheader("Largest differences")
+ui.token_toggle()
 ui.table(
     data.frame("bill_differences", month),
     "bill-differences",
