@@ -161,8 +161,14 @@ def column_order(
     return names + lead + rest
 
 
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
 def _display(column: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return MISSING
     if column.endswith("_usd"):
         return fmt.money(value)
