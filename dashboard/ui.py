@@ -232,6 +232,21 @@ def file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+@-]+", "_", text) + ".csv"
 
 
+def empty_text() -> str:
+    """Why a table is empty: the filters that left nothing, e.g. "Nothing for team data and
+    model claude-opus-4-6 from 2026-11-01 to 2026-11-06."."""
+    f = filters.current()
+    parts = []
+    for field, (_, _, name) in filters.LIST_FILTERS.items():
+        values = getattr(f, field)
+        if values:
+            parts.append(f"{name.lower()} " + ", ".join(values))
+    text = "Nothing for " + " and ".join(parts) if parts else "Nothing"
+    if f.since is not None and f.until is not None:
+        text += f" from {f.since} to {f.until}"
+    return text + "."
+
+
 def table(
     frame: pd.DataFrame,
     name: str,
@@ -242,7 +257,7 @@ def table(
     """A sortable table (names, cost and share first; money as money, tokens in K/M; token
     columns with the page's toggle) and its exact data as a CSV download."""
     if frame.empty:
-        st.caption(caption or "Nothing in this selection.")
+        st.caption(caption or empty_text())
         return
     full = with_share(frame)
     shown = shown_frame(full)

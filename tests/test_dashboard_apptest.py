@@ -534,3 +534,12 @@ def test_reset_clears_the_filters_and_the_drill_down(env: pytest.MonkeyPatch) ->
     no_exception(at)
     assert at.selectbox(key="p_team_detail").value == "All teams"
     assert "team_detail" not in at.query_params and "team" not in at.query_params
+
+
+def test_an_empty_table_says_which_filters_left_nothing(env: pytest.MonkeyPatch) -> None:
+    at = app({**PERIOD, "team": "data", "model": "claude-opus-4-6"}).run()
+    at.switch_page("app_pages/teams.py").run()
+    no_exception(at)
+    assert "Nothing for team data and model claude-opus-4-6 from 2026-11-01 to 2026-11-06." in [
+        c.value for c in at.caption
+    ]
