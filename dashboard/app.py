@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import access, data, filters
+from dashboard import access, data, filters, ui
 
 HERE = Path(__file__).parent
 TITLE = os.environ.get("LLMLEDGER_TITLE") or "llmledger"
@@ -31,6 +31,9 @@ data.pin()  # one snapshot for this whole run, even if an ingest publishes meanw
 try:
     viewer = access.current_viewer()
     filters.sidebar(viewer)
+    for kind, message in filters.notices():  # URL values that could not be applied
+        (st.warning if kind == "warning" else st.info)(message)
+    ui.freshness(viewer.allowed_teams)
 
     pages = [
         st.Page(

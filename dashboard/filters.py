@@ -26,6 +26,9 @@ LIST_FILTERS = {
     "sources": ("source", "source", "Source"),
 }
 STATE_KEY = "llmledger_filters"
+NOTICES_KEY = "llmledger_filter_notices"  # field -> (message, kind, the value it explains)
+# date presets beside the picker, relative to the last day with data
+PRESETS = ("This month", "Last month", "Last 7 days", "Last 30 days")
 
 
 def _parse_date(value: str | None) -> date | None:
@@ -39,16 +42,50 @@ def _clamp(day: date, first: date, last: date) -> date:
     return min(max(day, first), last)
 
 
+def _notices() -> dict[str, tuple[str, str, Any]]:
+    value = st.session_state.setdefault(NOTICES_KEY, {})
+    assert isinstance(value, dict)
+    return value
+
+
+def preset_range(name: str, first: date, last: date) -> tuple[date, date]:
+    """A preset's dates, relative to the last day with data and within the data."""
+    if name == "This month":
+        since, until = last.replace(day=1), last
+    elif name == "Last month":
+        until = last.replace(day=1) - timedelta(days=1)
+        since = until.replace(day=1)
+    elif name == "Last 7 days":
+        since, until = last - timedelta(days=6), last
+    elif name == "Last 30 days":
+        since, until = last - timedelta(days=29), last
+    else:
+        raise ValueError(f"no date preset {name!r}")
+    return _clamp(since, first, last), _clamp(until, first, last)
+
+
+def _preset(name: str, first: date, last: date) -> None:
+    st.session_state["f_dates"] = preset_range(name, first, last)
+
+
 def _init_dates(first: date, last: date) -> None:
     # Assign to a widget's state only when it must change: an assignment outranks what the
     # viewer just picked in the widget.
     key = "f_dates"
     if key not in st.session_state:
-        since = _parse_date(st.query_params.get("from"))
-        until = _parse_date(st.query_params.get("to"))
-        until = until or last
-        since = since or max(first, until - timedelta(days=DEFAULT_DAYS - 1))
+        asked_since = _parse_date(st.query_params.get("from"))
+        asked_until = _parse_date(st.query_params.get("to"))
+        until = asked_until or last
+        since = asked_since or max(first, until - timedelta(days=DEFAULT_DAYS - 1))
         st.session_state[key] = (since, until)
+        shown = (_clamp(min(since, until), first, last), _clamp(max(since, until), first, last))
+        if (asked_since or asked_until) and shown != (since, until):
+            _notices()["dates"] = (
+                f"Dates {since} to {until} reach beyond the data ({first} to {last}): "
+                f"showing {shown[0]} to {shown[1]}.",
+                "info",
+                shown,
+            )
     value = st.session_state[key]
     if not value:
         value = (first, last)
@@ -63,16 +100,62 @@ def _init_dates(first: date, last: date) -> None:
         st.session_state[key] = (since, until)
 
 
-def _init_list(field: str, options: list[str]) -> None:
-    param = LIST_FILTERS[field][0]
+def _init_list(
+    field: str,
+    options: list[str],
+    known: list[str] | None = None,
+    why: str = "",
+    *,
+    echo: bool = True,
+) -> None:
+    """Keep the widget's values within ``options``. On the first run, values from the URL that
+    are not there get a banner: unknown (not in ``known``, all values) or ``why``. Without
+    ``echo`` (a viewer scoped to some teams) the banner does not repeat the values: a name
+    outside the scope is never printed, whatever the link holds."""
+    param, _, label = LIST_FILTERS[field]
     key = f"f_{field}"
-    if key not in st.session_state:
+    first_run = key not in st.session_state
+    if first_run:
         st.session_state[key] = st.query_params.get_all(param)
     allowed = set(options)
     current = list(st.session_state[key])
     kept = [v for v in current if v in allowed]
     if kept != current:
         st.session_state[key] = kept
+        if first_run:
+            everything = set(known if known is not None else options)
+            unknown = [v for v in current if v not in everything]
+            elsewhere = [v for v in current if v in everything and v not in allowed]
+            showing = "showing all" if not kept else "showing " + ", ".join(kept)
+            if not echo:
+                _notices()[field] = (
+                    f"a {label.lower()} in the link is not among yours — {showing}",
+                    "warning",
+                    kept,
+                )
+                return
+            parts = []
+            if unknown:
+                names = ", ".join(f"'{v}'" for v in unknown)
+                parts.append(f"{label.lower()} {names} not found")
+            if elsewhere:
+                names = ", ".join(f"'{v}'" for v in elsewhere)
+                parts.append(f"{label.lower()} {names} {why}".rstrip())
+            _notices()[field] = ("; ".join(parts) + f" — {showing}", "warning", kept)
+
+
+def notices() -> list[tuple[str, str]]:
+    """(kind, message) banners for URL values the filters could not apply, while the filter
+    still holds what the banner explains."""
+    out = []
+    for field, (message, kind, value) in list(_notices().items()):
+        current = st.session_state.get("f_dates" if field == "dates" else f"f_{field}")
+        current = tuple(current) if field == "dates" and current else current
+        if current == value:
+            out.append((kind, message))
+        else:
+            del _notices()[field]
+    return out
 
 
 def _write_params(since: date, until: date, lists: dict[str, list[str]]) -> None:
@@ -87,7 +170,8 @@ def _write_params(since: date, until: date, lists: dict[str, list[str]]) -> None
 
 
 def _reset() -> None:
-    for key in ["f_dates", *(f"f_{field}" for field in LIST_FILTERS)]:
+    drill_downs = [k for k in st.session_state if isinstance(k, str) and k.startswith("p_")]
+    for key in ["f_dates", *(f"f_{field}" for field in LIST_FILTERS), NOTICES_KEY, *drill_downs]:
         st.session_state.pop(key, None)
     st.query_params.clear()
 
@@ -101,15 +185,40 @@ def sidebar(viewer: Viewer) -> Filters:
         st.session_state[STATE_KEY] = filters
         return filters
     _init_dates(first, last)
+    echo = viewer.allowed_teams is None
+    choices: dict[str, list[str]] = {}
     for field, (_, option_key, _) in LIST_FILTERS.items():
-        _init_list(field, options[option_key])
+        choices[field] = list(options[option_key])
+        if field == "developers":  # only the selected teams' developers
+            teams = set(st.session_state.get("f_teams") or ())
+            teams_of: dict[str, list[str]] = options.get("developer_teams") or {}
+            if teams:
+                choices[field] = [d for d in choices[field] if teams & set(teams_of.get(d, ()))]
+            _init_list(
+                field,
+                choices[field],
+                list(options[option_key]),
+                why="is not in " + ", ".join(sorted(teams)),
+                echo=echo,
+            )
+        else:
+            _init_list(field, choices[field], echo=echo)
     with st.sidebar:
         st.header("Filters")
         picked = st.date_input("Dates (UTC)", key="f_dates", min_value=first, max_value=last)
+        presets = st.columns(2)
+        for i, name in enumerate(PRESETS):
+            presets[i % 2].button(
+                name,
+                key=f"preset-{name.lower().replace(' ', '-')}",
+                on_click=_preset,
+                args=(name, first, last),
+                width="stretch",
+            )
         lists: dict[str, list[str]] = {}
-        for field, (_, option_key, label) in LIST_FILTERS.items():
+        for field, (_, _, label) in LIST_FILTERS.items():
             lists[field] = st.multiselect(
-                label, options[option_key], key=f"f_{field}", placeholder="All"
+                label, choices[field], key=f"f_{field}", placeholder="All"
             )
         st.button("Reset filters", on_click=_reset)
         st.caption(f"Data from {first} to {last} (UTC).")

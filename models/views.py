@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -399,7 +399,8 @@ def money(value: Decimal | None, places: int = 12) -> str | None:
 def filter_options(
     con: duckdb.DuckDBPyConnection, allowed_teams: tuple[str, ...] | None = None
 ) -> dict[str, Any]:
-    """The values each filter can take, and the first and last day with data."""
+    """The values each filter can take, the teams each developer's usage falls in, and the
+    first and last day with data."""
     scope = _where(Filters(allowed_teams=allowed_teams), counted=False)
     out: dict[str, Any] = {}
     for column in ("team", "developer", "model", "provider", "source"):
@@ -409,6 +410,15 @@ def filter_options(
             scope.params,
         ).fetchall()
         out[column] = [str(r[0]) for r in rows]
+    pairs = con.execute(
+        f"select distinct developer, team from usage_daily where {scope.sql} "
+        "and developer is not null and team is not null order by 1, 2",
+        scope.params,
+    ).fetchall()
+    teams_of: dict[str, list[str]] = {}
+    for developer, team in pairs:
+        teams_of.setdefault(str(developer), []).append(str(team))
+    out["developer_teams"] = teams_of  # the teams each developer's usage falls in
     ((first, last),) = con.execute(
         f"select min(day), max(day) from usage_daily where {scope.sql}", scope.params
     ).fetchall()
@@ -1463,3 +1473,36 @@ def gateway_health(con: duckdb.DuckDBPyConnection) -> pa.Table:
         order by gateway
         """,
     )
+
+
+# --------------------------------------------------------------------------- freshness
+
+
+@_read("teams")
+def data_freshness(
+    con: duckdb.DuckDBPyConnection, allowed_teams: tuple[str, ...] | None = None
+) -> datetime | None:
+    """The newest record's time (UTC) among the teams the reader may see: ``max(occurred_at)``
+    of usage_events, else the newest successful ingest run's end; None with no data."""
+    if _has_table(con, "usage_events"):
+        scope = _where(Filters(allowed_teams=allowed_teams), counted=False, dates=False)
+        ((newest,),) = con.execute(
+            f"select max(occurred_at) from usage_events where {scope.sql}", scope.params
+        ).fetchall()
+        if newest is not None or allowed_teams is not None:
+            return _naive_utc(newest)
+    if allowed_teams is None and _has_table(con, "ingest_runs"):
+        names = _columns(con, "ingest_runs")
+        column = next((c for c in ("finished_at", "ended_at", "started_at") if c in names), None)
+        if column is not None:
+            ((newest,),) = con.execute(f"select max({column}) from ingest_runs").fetchall()
+            return _naive_utc(newest)
+    return None
+
+
+def _naive_utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value if isinstance(value, datetime) else None

@@ -14,11 +14,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from fixtures_dashboard import EXPECTED, build, llmledger
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from dashboard import fmt
+from dashboard import fmt, ui
 from models.snapshot import open_snapshot
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -90,9 +92,13 @@ def test_overview_headline_figures(env: pytest.MonkeyPatch) -> None:
     assert shown["Input tokens"] == "2.60K"
     assert shown["Cache read tokens"] == "5.00K"
     # budgets: November to the 6th (the last day with data), run rate to the month's end
-    assert shown["Spend November to 06 Nov"] == "$4.70"
+    # spend, forecast and its delta on one base: the teams with a budget (data + search: the
+    # unattributed $0.50 has none), so the forecast and "vs budget" agree
+    assert shown["Spend November to 06 Nov"] == "$4.20"
     assert shown["Budget for the month"] == "$28.00"
-    assert shown["Month-end forecast"] == "$23.50"
+    assert shown["Month-end forecast"] == "$21.00"
+    forecast = next(m for m in at.metric if m.label == "Month-end forecast")
+    assert forecast.delta == "-$7.00 vs budget"
     assert [w.value for w in at.warning] == [
         "2 requests use a model with no price; their cost is not in these totals. See Data health."
     ]
@@ -155,7 +161,7 @@ def test_models_and_rate_limit_pages_show_their_figures(env: pytest.MonkeyPatch)
     reconciliation = at.dataframe[-1].value
     assert list(zip(reconciliation["category"], reconciliation["requests"], strict=True)) == [
         ("matched", 1),
-        ("only_in_provider", 1),
+        ("Only in the provider's logs", 1),  # the code only_in_provider, in words
     ]
     shown = metrics(at)
     assert shown["Paid beyond global prices"] == "$0.26"  # 0.22 geo + 0.04 regional
@@ -268,13 +274,13 @@ def test_sample_headline_equals_llmledger_report(
     # the headline is the highest of all limits (the sample's LiteLLM key burst is higher)
     at.switch_page("app_pages/rate_limits.py").run()
     no_exception(at)
-    quotas = at.dataframe[0].value
+    quotas = at.dataframe[0].value  # ratios are shown in percent points
     configured = quotas[quotas["limit_kind"] == "quota"]
-    assert fmt.percent(float(configured["peak_utilisation"].max())) == fmt.percent(
+    assert fmt.percent(float(configured["peak_utilisation"].max()) / 100) == fmt.percent(
         peak_by_scan(snapshot)
     )
     assert metrics(at)["Highest peak utilisation"] == fmt.percent(
-        float(quotas["peak_utilisation"].max())
+        float(quotas["peak_utilisation"].max()) / 100
     )
     for page in PAGES:
         at.switch_page(page).run()
@@ -323,3 +329,217 @@ def test_sample_team_filter_equals_report_for_that_team(
     assert metrics(at)["Requests"] == fmt.count(sum(r["requests"] for r in rows))
     everyone = app({"from": first, "to": last}).run()
     assert metrics(everyone)["Total cost"] != metrics(at)["Total cost"]
+
+
+# --------------------------------------------------------------- what a manager sees first
+
+
+def test_overview_headline_change_and_top_fives(env: pytest.MonkeyPatch) -> None:
+    at = app(PERIOD).run()
+    no_exception(at)
+    total = next(m for m in at.metric if m.label == "Total cost")
+    # the dates clamp to 11-01..11-06 (six days): 4.70 against 10-26..10-31's 4.00
+    assert total.delta == "+$0.70 (+17.5%) vs the previous 6 days"
+    headers = [h.value for h in at.subheader]
+    assert headers.index("Daily cost") < headers.index("Top 5 developers")
+    assert headers.index("Top 5 teams") < headers.index("Tokens by type")
+    developers, teams = at.dataframe[0].value, at.dataframe[1].value
+    assert list(developers["developer"]) == [
+        "carol@acme.example",
+        "alice@acme.example",
+        "dave@acme.example",
+        "bob@acme.example",
+        "unattributed",
+    ]
+    assert list(teams["team"]) == ["search", "data", "unattributed"]
+    # share of the whole selection's cost, in percent points on screen (one decimal)
+    assert [round(v, 1) for v in teams["share"]] == [55.3, 34.0, 10.6]
+    # a period with nothing before it: never "the change is the whole cost"
+    at = app({"from": "2026-10-25", "to": "2026-10-28"}).run()
+    no_exception(at)
+    total = next(m for m in at.metric if m.label == "Total cost")
+    assert (total.value, total.delta) == ("$4.80", "no earlier data")
+
+
+def test_date_presets_are_relative_to_the_last_day(env: pytest.MonkeyPatch) -> None:
+    at = app(PERIOD).run()
+    at.button(key="preset-last-7-days").click().run()
+    no_exception(at)
+    assert (at.query_params["from"], at.query_params["to"]) == ("2026-10-31", "2026-11-06")
+    at.button(key="preset-last-month").click().run()
+    assert (at.query_params["from"], at.query_params["to"]) == ("2026-10-25", "2026-10-31")
+    assert metrics(at)["Total cost"] == "$4.80"
+    at.button(key="preset-this-month").click().run()
+    assert (at.query_params["from"], at.query_params["to"]) == ("2026-11-01", "2026-11-06")
+    assert metrics(at)["Total cost"] == "$4.70"
+
+
+def test_tables_lead_with_name_cost_and_share_with_readable_labels(
+    env: pytest.MonkeyPatch,
+) -> None:
+    at = app(PERIOD).run()
+    at.switch_page("app_pages/teams.py").run()
+    no_exception(at)
+    teams = at.dataframe[0]
+    order = list(teams.proto.column_order)
+    assert order[:3] == ["team", "cost_usd", "share"]
+    assert not [c for c in order if c.endswith("_tokens")]  # behind the toggle
+    config = json.loads(teams.proto.columns)
+    assert config["cost_usd"]["label"] == "Cost (USD)"
+    assert config["change_pct"]["label"] == "Change %"
+    assert config["requests"]["type_config"]["format"] == "localized"
+    developers = at.dataframe[1]
+    assert list(developers.proto.column_order)[:4] == ["developer", "team", "cost_usd", "share"]
+    # a missing value reads "—": "unattributed" had nothing in the previous period
+    shown = developers.value
+    row = shown[shown["developer"] == "bob@acme.example"].iloc[0]
+    assert (row["previous_cost_usd"], row["change_pct"]) == ("—", "—")
+    at.toggle(key="t_tokens").set_value(True).run()
+    no_exception(at)
+    order = list(at.dataframe[0].proto.column_order)
+    assert "input_tokens" in order and "cache_write_1h_tokens" in order
+    # codes in words: the reconciliation's categories
+    at.switch_page("app_pages/models.py").run()
+    at.toggle(key="t_reconcile").set_value(True).run()
+    no_exception(at)
+    config = json.loads(at.dataframe[-3].proto.columns)  # litellm_vs_ours
+    assert config["litellm_spend_usd"]["label"] == "LiteLLM spend (USD)"
+
+
+class _Recorded(MemoryMediaFileStorage):
+    every: list[MemoryMediaFileStorage] = []
+
+    def __init__(self, media_endpoint: str) -> None:
+        super().__init__(media_endpoint)
+        _Recorded.every.append(self)
+
+
+def test_downloads_name_the_page_filters_and_dates(env: pytest.MonkeyPatch) -> None:
+    env.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", _Recorded)
+    at = app({**PERIOD, "team": "data"}).run()
+    at.switch_page("app_pages/teams.py").run()
+    no_exception(at)
+    (button,) = [b for b in at.get("download_button") if b.proto.id.endswith("csv-developers")]
+    stored = _Recorded.every[-1].get_file(button.proto.url.rsplit("/", 1)[-1])
+    assert stored.filename == "llmledger-developers-2026-11-01_2026-11-06-team-data.csv"
+    # the exports' number conventions: exact decimals, never 0E-12 or 150000.0
+    text = bytes(stored.content).decode()
+    assert text.splitlines()[0].startswith("developer,team,requests,")
+    assert "E-" not in text and ".0," not in text
+    frame = pd.DataFrame({"x": [Decimal("0E-12"), Decimal("1.5")], "n": [150000.0, float("nan")]})
+    assert ui.csv_bytes(frame) == b"x,n\r\n0.000000000000,150000\r\n1.5,\r\n"
+
+
+def test_unknown_url_values_and_clamped_dates_say_so(env: pytest.MonkeyPatch) -> None:
+    at = app({**PERIOD, "team": ["nosuch", "data"], "model": "gpt-9"}).run()
+    no_exception(at)
+    warnings = [w.value for w in at.warning]
+    assert "team 'nosuch' not found — showing data" in warnings
+    assert "model 'gpt-9' not found — showing all" in warnings
+    assert [i.value for i in at.info][:1] == [
+        "Dates 2026-11-01 to 2026-11-10 reach beyond the data (2026-10-25 to 2026-11-06): "
+        "showing 2026-11-01 to 2026-11-06."
+    ]
+    assert metrics(at)["Total cost"] == "$1.60"  # data only
+
+
+def test_the_developer_list_narrows_to_the_selected_team(env: pytest.MonkeyPatch) -> None:
+    at = app({**PERIOD, "team": "data", "developer": "carol@acme.example"}).run()
+    no_exception(at)
+    assert at.multiselect(key="f_developers").options == ["alice@acme.example", "bob@acme.example"]
+    assert "developer 'carol@acme.example' is not in data — showing all" in [
+        w.value for w in at.warning
+    ]
+
+
+def test_every_page_shows_freshness(env: pytest.MonkeyPatch, synthetic: Path) -> None:
+    from datetime import UTC, datetime
+
+    con = open_snapshot(synthetic)
+    try:
+        ((newest,),) = con.execute("select max(occurred_at) from usage_events").fetchall()
+    finally:
+        con.close()
+    newest = newest.astimezone(UTC).replace(tzinfo=None)
+    days = (datetime.now(UTC).date() - newest.date()).days
+    expected = f"Data as of {newest:%Y-%m-%d %H:%M} UTC ({days:,} days ago)"
+    at = app(PERIOD).run()
+    for page in PAGES:
+        at.switch_page(page).run()
+        no_exception(at)
+        assert expected in [c.value for c in at.caption], page
+
+
+def test_budget_block_under_a_one_developer_filter(env: pytest.MonkeyPatch) -> None:
+    at = app({**PERIOD, "developer": "bob@acme.example"}).run()
+    no_exception(at)
+    shown = metrics(at)
+    assert shown["Total cost"] == "$0.50"  # bob alone
+    # the budget block compares each team's whole spend: the same as with no filter
+    assert shown["Budget for the month"] == "$28.00"
+    assert shown["Month-end forecast"] == "$21.00"
+    forecast = next(m for m in at.metric if m.label == "Month-end forecast")
+    assert forecast.delta == "-$7.00 vs budget"
+    assert (
+        "Budgets compare each team's whole spend with its budget: the developer filter does "
+        "not apply to this block." in [i.value for i in at.info]
+    )
+
+
+def test_rate_limits_and_unmapped_identities_lead_with_their_key_columns(
+    env: pytest.MonkeyPatch,
+) -> None:
+    at = app(PERIOD).run()
+    at.switch_page("app_pages/rate_limits.py").run()
+    no_exception(at)
+    summary = at.dataframe[0]
+    assert list(summary.proto.column_order)[:4] == [
+        "quota",
+        "peak_utilisation",
+        "minutes_above_80pct",
+        "throttled_requests",
+    ]
+    config = json.loads(summary.proto.columns)
+    assert config["peak_utilisation"]["label"] == "Peak utilisation"
+    assert config["peak_utilisation"]["type_config"]["format"] == "%.1f%%"
+    assert float(summary.value["peak_utilisation"].max()) == pytest.approx(90.0)
+    at.switch_page("app_pages/data_health.py").run()
+    at.toggle(key="t_unmapped").set_value(True).run()
+    no_exception(at)
+    unmapped = at.dataframe[-1]
+    assert list(unmapped.proto.column_order)[:3] == ["principal", "cost_usd", "share"]
+    assert "Named, not in the directory" in list(unmapped.value["identity_status"])
+
+
+def test_a_scoped_viewers_banner_never_repeats_the_link(env: pytest.MonkeyPatch) -> None:
+    env.setenv("LLMLEDGER_AUTH", "1")
+    env.setenv("LLMLEDGER_ADMINS", "root@acme.example")
+    at = app({**PERIOD, "developer": "alice@acme.example"})
+    at.user = {"is_logged_in": True, "email": "sam@acme.example"}
+    at.run()
+    no_exception(at)
+    assert [w.value for w in at.warning][:1] == [
+        "a developer in the link is not among yours — showing all"
+    ]
+    assert metrics(at)["Total cost"] == "$2.60"
+
+
+def test_reset_clears_the_filters_and_the_drill_down(env: pytest.MonkeyPatch) -> None:
+    at = app({**PERIOD, "team": "data"}).run()
+    at.switch_page("app_pages/teams.py").run()
+    at.selectbox(key="p_team_detail").set_value("data").run()
+    assert at.query_params["team_detail"] == "data"
+    (reset,) = [b for b in at.button if b.label == "Reset filters"]
+    reset.click().run()
+    no_exception(at)
+    assert at.selectbox(key="p_team_detail").value == "All teams"
+    assert "team_detail" not in at.query_params and "team" not in at.query_params
+
+
+def test_an_empty_table_says_which_filters_left_nothing(env: pytest.MonkeyPatch) -> None:
+    at = app({**PERIOD, "team": "data", "model": "claude-opus-4-6"}).run()
+    at.switch_page("app_pages/teams.py").run()
+    no_exception(at)
+    assert "Nothing for team data and model claude-opus-4-6 from 2026-11-01 to 2026-11-06." in [
+        c.value for c in at.caption
+    ]

@@ -346,3 +346,28 @@ def test_every_view_runs_on_a_read_only_snapshot(con) -> None:  # type: ignore[n
     assert {"overview_totals", "budget_status", "peak_drivers", "report", "totals"} <= set(called)
     with pytest.raises(duckdb.Error):
         con.execute("create table x (a int)")
+
+
+def test_data_freshness_is_the_newest_record_the_reader_may_see(con) -> None:
+    everyone = views.read(views.EVERYONE, con, "data_freshness", None)
+    data_only = views.read(views.Scope(teams=("data",), admin=False), con, "data_freshness")
+    nobody = views.read(views.NOBODY, con, "data_freshness")
+    newest = con.execute("select max(occurred_at) from usage_events").fetchone()[0]
+    assert everyone == newest.astimezone(UTC).replace(tzinfo=None)
+    (data_newest,) = con.execute(
+        "select max(occurred_at) from usage_events where team = 'data'"
+    ).fetchone()
+    assert data_only == data_newest.astimezone(UTC).replace(tzinfo=None)
+    assert nobody is None
+
+
+def test_filter_options_name_each_developers_teams(con) -> None:
+    teams_of = views.filter_options(con)["developer_teams"]
+    assert teams_of["alice@acme.example"] == ["data"]
+    assert teams_of["carol@acme.example"] == ["search"]
+    assert (
+        "alice@acme.example"
+        not in views.read(views.Scope(teams=("search",), admin=False), con, "filter_options", None)[
+            "developer_teams"
+        ]
+    )

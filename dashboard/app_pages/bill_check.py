@@ -30,7 +30,7 @@ for row in chosen.itertuples(index=False):
     cols[2].metric(
         "Difference",
         fmt.money(row.difference_usd),
-        None if row.difference_pct is None else f"{float(row.difference_pct):+.2f}%",
+        None if row.difference_pct is None else f"{float(row.difference_pct):+.1f}%",
         delta_color="off",
     )
     cols[3].metric(
@@ -58,6 +58,7 @@ if not daily.empty:
     st.altair_chart(chart, width="stretch")
 
 st.subheader("Largest differences")
+ui.token_toggle()
 ui.table(
     data.frame("bill_differences", month),
     "bill-differences",

@@ -89,6 +89,7 @@ st.subheader("Unmapped identities")
 ui.table(
     data.frame("identity_gaps"),
     "identity-gaps",
+    lead=["principal", "identity_status", "person_hint", "team_hint", "source"],
     caption="Callers missing from the people directory (named) or with no personal "
     "identity: add them to the directory, or an identity rule.",
 )
@@ -97,4 +98,8 @@ if st.toggle(
     key="t_unmapped",
     help="Reads every event in the date range (usage_events), so it takes longer.",
 ):
-    ui.table(data.frame("unmapped_identities", f), "unmapped-identities")
+    ui.table(
+        data.frame("unmapped_identities", f),
+        "unmapped-identities",
+        lead=["principal", "cost_usd", "share", "requests", "identity_status", "source"],
+    )

@@ -10,6 +10,7 @@ from dashboard import data, filters, fmt, ui
 f = filters.current()
 st.title("Models and providers")
 st.caption(f"{f.since} to {f.until} (UTC)")
+ui.token_toggle()
 
 daily = data.frame("daily_cost", f, "model")
 st.subheader("Model mix over time")

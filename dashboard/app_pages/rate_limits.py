@@ -41,7 +41,21 @@ row[0].metric(
 )
 row[1].metric("Minutes at or above 80%", fmt.count(summary["minutes_above_80pct"].sum()))
 row[2].metric("Throttled requests", fmt.count(summary["throttled_requests"].sum()))
-ui.table(summary, "quotas")
+ui.table(
+    summary,
+    "quotas",
+    lead=[
+        "quota",
+        "peak_utilisation",
+        "minutes_above_80pct",
+        "throttled_requests",
+        "peak_minute",
+        "peak_tokens_per_minute",
+        "tokens_per_minute",
+        "peak_requests_per_minute",
+        "requests_per_minute",
+    ],
+)
 
 quota = filters.page_choice("quota", "Quota", list(summary["quota"]), none_label=None) or str(
     top["quota"]
@@ -117,5 +131,6 @@ drivers = data.frame("peak_drivers", f, quota)
 ui.table(
     drivers,
     "peak-drivers",
+    lead=["developer", "team", "share", "peak_minutes"],
     caption="Developers behind the 20 busiest minutes of this limit, and their share of them.",
 )

@@ -18,6 +18,7 @@ st.caption(
     else "All data"
 )
 
+ui.token_toggle()
 teams = data.frame("team_table", f)
 st.subheader("Teams")
 ui.table(teams, "teams")
