@@ -600,12 +600,12 @@ def test_dashboard_bill_check_page(ledger: Path, monkeypatch: pytest.MonkeyPatch
         'discount_pct = 10\nvalid_from = "2026-11-01"'
     ]
     differences = at.dataframe[0].value
-    assert list(differences["reason"]) == [
-        "unpriced_model",  # an unknown estimate first, then by the size of the difference
-        "logs_missing",
-        "contracted_discount",
-        "contracted_discount",
-        "contracted_discount",
+    assert list(differences["reason"]) == [  # the reason codes in words, as every page shows
+        "Unpriced model",  # an unknown estimate first, then by the size of the difference
+        "Logs missing",
+        "Contracted discount",
+        "Contracted discount",
+        "Contracted discount",
     ]
 
 
