@@ -11,13 +11,12 @@ import click
 from ingest import config as config_mod
 from ingest import pipeline
 from ingest.cli.common import (
-    REPORT_COLUMNS,
     app_context,
-    emit_rows,
     open_for_read,
     print_summary,
     require_tables,
 )
+from ingest.cli.report import print_report_table
 from ingest.context import AppContext
 from ingest.errors import ConfigError
 
@@ -94,5 +93,8 @@ def print_demo_report(app: AppContext) -> None:
         require_tables(con, where, "usage_daily")
         rows = views.rows(views.report(con, "team"))
         total = views.totals(con)
-    emit_rows(rows, ("team", *REPORT_COLUMNS), "table", title="cost by team")
+        span = views.filter_options(con)
+    # the same table as `llmledger report --by team`: name, cost and share first
+    title = f"cost by team, all data: {span['first_day']} to {span['last_day']} (UTC)"
+    print_report_table(rows, "team", total["cost_usd"], title=title, wide=False)
     print_summary(total)
