@@ -122,6 +122,12 @@ RUN_TIMEOUT = Option(
 DEADLINES = (REQUEST_TIMEOUT, RUN_TIMEOUT)
 
 
+def path_argument(help: str, *, metavar: str = "PATH") -> Option:  # noqa: A002 - click's name
+    """The local file or folder a files source reads: its one positional argument (config key
+    ``path``), which must exist."""
+    return Option("path", argument=True, required=True, path=True, metavar=metavar, help=help)
+
+
 @dataclass(frozen=True)
 class RawTable:
     """A raw table a source writes: its DDL and natural key (loads upsert on it)."""

@@ -22,6 +22,7 @@ from ingest.source import (
     Page,
     Source,
     SourceRun,
+    path_argument,
 )
 from ingest.sources.bedrock import format, layout
 from ingest.transports import cloudwatch, files, s3
@@ -229,16 +230,7 @@ BEDROCK_FILES = Source(
     ),
     tables=(format.RAW,),
     cursor=FILE_MTIME,
-    options=(
-        Option(
-            "path",
-            argument=True,
-            required=True,
-            path=True,
-            metavar="DIR",
-            help="A folder (or one file) of Bedrock invocation logs.",
-        ),
-    ),
+    options=(path_argument("A folder (or one file) of Bedrock invocation logs.", metavar="DIR"),),
     transport=_local_pages,
     parse=format.page_format("files"),
 )

@@ -21,7 +21,7 @@ from typing import Any
 
 from ingest import aws
 from ingest.errors import ConfigError
-from ingest.source import FILE_MTIME, TIMESTAMP, Option, Page, Source, SourceRun
+from ingest.source import FILE_MTIME, TIMESTAMP, Option, Page, Source, SourceRun, path_argument
 from ingest.sources.bills import cur, deliveries, gcp
 from ingest.transports import bigquery, files
 
@@ -48,13 +48,9 @@ AWS_CUR_FILES = Source(
     tables=(cur.RAW, cur.DELIVERIES),
     cursor=TIMESTAMP,
     options=(
-        Option(
-            "path",
-            argument=True,
-            required=True,
-            path=True,
+        path_argument(
+            "The export's folder (holding data/ and metadata/), or a folder above it.",
             metavar="DIR",
-            help="The export's folder (holding data/ and metadata/), or a folder above it.",
         ),
     ),
     transport=deliveries.local_pages,
@@ -119,16 +115,7 @@ GCP_BILLING_FILES = Source(
     ),
     tables=(gcp.RAW,),
     cursor=FILE_MTIME,
-    options=(
-        Option(
-            "path",
-            argument=True,
-            required=True,
-            path=True,
-            metavar="DIR",
-            help="A folder (or one file) of exported billing rows.",
-        ),
-    ),
+    options=(path_argument("A folder (or one file) of exported billing rows.", metavar="DIR"),),
     transport=_gcp_pages,
     parse=gcp.parse,
 )

@@ -25,6 +25,7 @@ from ingest.source import (
     Page,
     Source,
     SourceRun,
+    path_argument,
 )
 from ingest.sources.gateway import format, formats
 from ingest.transports import cloud_logging, cloudwatch, files, s3
@@ -98,14 +99,7 @@ GATEWAY_FILES = Source(
     tables=(format.RAW,),
     cursor=FILE_MTIME,
     options=(
-        Option(
-            "path",
-            argument=True,
-            required=True,
-            path=True,
-            metavar="PATH",
-            help="A gateway log file, or a folder of them.",
-        ),
+        path_argument("A gateway log file, or a folder of them.", metavar="PATH"),
         *_common(),
     ),
     validate=_validate,

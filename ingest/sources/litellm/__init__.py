@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import ConfigError
-from ingest.source import DEADLINES, TIMESTAMP, LocalFile, Option, Page, Source, SourceRun
+from ingest.source import (
+    DEADLINES,
+    TIMESTAMP,
+    LocalFile,
+    Option,
+    Page,
+    Source,
+    SourceRun,
+    path_argument,
+)
 from ingest.sources.litellm import api, dumps, format, queries
 from ingest.transports import postgres
 
@@ -263,14 +272,7 @@ LITELLM_FILES = Source(
     tables=(format.SPEND, format.KEYS, format.TEAMS, format.USERS),
     cursor=TIMESTAMP,
     options=(
-        Option(
-            "path",
-            argument=True,
-            required=True,
-            path=True,
-            metavar="PATH",
-            help="A folder of LiteLLM table dumps.",
-        ),
+        path_argument("A folder of LiteLLM table dumps.", metavar="PATH"),
         Option(
             "name",
             cli=False,

@@ -17,7 +17,7 @@ from typing import Any
 
 from ingest import aws
 from ingest.errors import ConfigError
-from ingest.source import FILE_MTIME, OBJECT_KEY, Option, Page, Source, SourceRun
+from ingest.source import FILE_MTIME, OBJECT_KEY, Option, Page, Source, SourceRun, path_argument
 from ingest.sources.otel import format
 from ingest.transports import files, s3
 
@@ -55,16 +55,7 @@ OTEL_FILES = Source(
     example="llmledger --db ledger.duckdb ingest otel-files ./otel",
     tables=(format.RAW_EVENTS, format.RAW_METRICS),
     cursor=FILE_MTIME,
-    options=(
-        Option(
-            "path",
-            argument=True,
-            required=True,
-            path=True,
-            metavar="PATH",
-            help="A file or folder of OTLP JSON lines.",
-        ),
-    ),
+    options=(path_argument("A file or folder of OTLP JSON lines.", metavar="PATH"),),
     transport=_pages,
     parse=format.parse,
 )

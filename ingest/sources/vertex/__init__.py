@@ -13,7 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ingest.errors import ConfigError
-from ingest.source import DEADLINES, FILE_MTIME, TIMESTAMP_ID, Option, Page, Source, SourceRun
+from ingest.source import (
+    DEADLINES,
+    FILE_MTIME,
+    TIMESTAMP_ID,
+    Option,
+    Page,
+    Source,
+    SourceRun,
+    path_argument,
+)
 from ingest.sources.vertex import format
 from ingest.transports import cloud_logging, files
 
@@ -160,16 +169,7 @@ VERTEX_FILES = Source(
     ),
     tables=(format.RAW_AUDIT, format.RAW_USAGE),
     cursor=FILE_MTIME,
-    options=(
-        Option(
-            "path",
-            argument=True,
-            required=True,
-            path=True,
-            metavar="PATH",
-            help="A folder (or one file) of Cloud Logging entries.",
-        ),
-    ),
+    options=(path_argument("A folder (or one file) of Cloud Logging entries.", metavar="PATH"),),
     transport=_sink_pages,
     parse=format.page_format("files"),
 )
