@@ -13,11 +13,12 @@ itself, which is how tests point the real client at moto's server. Retries are b
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from ingest.errors import ConfigError, SourceUnavailable
+from ingest.source import DEADLINES, Option
 
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 60
@@ -45,6 +46,35 @@ CREDENTIAL_CODES = frozenset(
 )
 CREDENTIALS_FIX = "run `aws sso login` (or refresh your credentials) or set AWS_PROFILE"
 NETWORK_FIX = "check the network, the region and AWS_ENDPOINT_URL"
+
+
+CREDENTIALS = (
+    "AWS credentials come from boto3's standard chain (AWS_PROFILE or --profile, SSO, "
+    "environment, instance role); AWS_ENDPOINT_URL points it at another endpoint."
+)
+
+
+def options(where: str = "Bucket") -> tuple[Option, ...]:
+    """What every AWS source declares: region, profile and the deadlines (ingest/deadline.py)."""
+    return (
+        Option("region", metavar="R", help=f"{where} region (else AWS_REGION / the profile's)."),
+        Option("profile", metavar="NAME", help="AWS profile (else AWS_PROFILE / the default)."),
+        *DEADLINES,
+    )
+
+
+def client_factory(service: str) -> Callable[[dict[str, Any]], Any]:
+    """A source's ``client=``: the ``service`` client from its region, profile and deadline."""
+
+    def make(opts: dict[str, Any]) -> Any:
+        return client(
+            service,
+            region=opts.get("region"),
+            profile=opts.get("profile"),
+            read_timeout=opts.get("request_timeout"),
+        )
+
+    return make
 
 
 def client(

@@ -27,11 +27,6 @@ from ingest.source import (
 from ingest.sources.bedrock import format, layout
 from ingest.transports import cloudwatch, files, s3
 
-CREDENTIALS = (
-    "AWS credentials come from boto3's standard chain (AWS_PROFILE or --profile, SSO, "
-    "environment, instance role); AWS_ENDPOINT_URL points it at another endpoint."
-)
-
 
 def _profile(help: str) -> Option:
     return Option("profile", metavar="NAME", help=help)
@@ -94,7 +89,7 @@ BEDROCK_S3 = Source(
         "llmledger --db ledger.duckdb ingest bedrock-s3 --bucket acme-bedrock-logs \\\n"
         "    --prefix bedrock-logs --region us-east-1 --since 2026-11-01"
     ),
-    credentials=CREDENTIALS,
+    credentials=aws.CREDENTIALS,
     tables=(format.RAW,),
     cursor=OBJECT_KEY,
     options=(
@@ -163,7 +158,7 @@ BEDROCK_CLOUDWATCH = Source(
         "llmledger --db ledger.duckdb ingest bedrock-cloudwatch \\\n"
         "    --log-group /aws/bedrock/modelinvocations --region us-east-1"
     ),
-    credentials=CREDENTIALS,
+    credentials=aws.CREDENTIALS,
     tables=(format.RAW,),
     cursor=EPOCH_MS,
     options=(

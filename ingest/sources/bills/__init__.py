@@ -25,10 +25,6 @@ from ingest.source import FILE_MTIME, TIMESTAMP, Option, Page, Source, SourceRun
 from ingest.sources.bills import cur, deliveries, gcp
 from ingest.transports import bigquery, files
 
-AWS_CREDENTIALS = (
-    "AWS credentials come from boto3's standard chain (AWS_PROFILE or --profile, SSO, "
-    "environment, instance role); AWS_ENDPOINT_URL points it at another endpoint."
-)
 _CUR_DESCRIPTION = (
     "Reads each billing period's current delivery as its Manifest.json names it (Parquet or "
     "gzip CSV); a re-delivered month replaces the earlier delivery. A manifest naming missing "
@@ -58,10 +54,6 @@ AWS_CUR_FILES = Source(
 )
 
 
-def _s3_client(options: dict[str, Any]) -> Any:
-    return aws.client("s3", region=options.get("region"), profile=options.get("profile"))
-
-
 AWS_CUR_S3 = Source(
     name="aws-cur-s3",
     family="aws-cur",
@@ -71,7 +63,7 @@ AWS_CUR_S3 = Source(
         "llmledger --db ledger.duckdb ingest aws-cur-s3 --bucket acme-billing \\\n"
         "    --prefix cur/llm-cur/"
     ),
-    credentials=AWS_CREDENTIALS,
+    credentials=aws.CREDENTIALS,
     tables=(cur.RAW, cur.DELIVERIES),
     cursor=TIMESTAMP,
     options=(
@@ -82,10 +74,9 @@ AWS_CUR_S3 = Source(
             metavar="P",
             help="Key prefix of the export (<prefix>/<export name>/), or any prefix above it.",
         ),
-        Option("region", metavar="R", help="Bucket region (else AWS_REGION / the profile's)."),
-        Option("profile", metavar="NAME", help="AWS profile (else AWS_PROFILE / the default)."),
+        *aws.options("Bucket"),
     ),
-    client=_s3_client,
+    client=aws.client_factory("s3"),
     transport=deliveries.s3_pages,
     parse=cur.parse,
     unit="objects",

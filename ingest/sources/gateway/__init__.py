@@ -30,11 +30,6 @@ from ingest.source import (
 from ingest.sources.gateway import format, formats
 from ingest.transports import cloud_logging, cloudwatch, files, s3
 
-CREDENTIALS = (
-    "AWS credentials come from boto3's standard chain (AWS_PROFILE or --profile, SSO, "
-    "environment, instance role); AWS_ENDPOINT_URL points it at another endpoint."
-)
-
 
 def _common() -> tuple[Option, ...]:
     return (
@@ -112,10 +107,6 @@ GATEWAY_FILES = Source(
 # gateway-s3
 
 
-def _s3_client(options: dict[str, Any]) -> Any:
-    return aws.client("s3", region=options.get("region"), profile=options.get("profile"))
-
-
 def _s3_pages(run: SourceRun) -> Iterator[Page]:
     bucket = str(run.options["bucket"])
     prefix = str(run.options["prefix"] or "")
@@ -141,14 +132,13 @@ GATEWAY_S3 = Source(
         "llmledger --db ledger.duckdb ingest gateway-s3 --bucket acme-gateway-logs \\\n"
         "    --prefix kong/ --format kong --name kong-prod"
     ),
-    credentials=CREDENTIALS,
+    credentials=aws.CREDENTIALS,
     tables=(format.RAW,),
     cursor=OBJECT_KEY,
     options=(
         Option("bucket", required=True, metavar="NAME", help="Bucket the logs are delivered to."),
         Option("prefix", default="", metavar="P", help="Key prefix of the gateway's logs."),
-        Option("region", metavar="R", help="Bucket region (else AWS_REGION / the profile's)."),
-        Option("profile", metavar="NAME", help="AWS profile (else AWS_PROFILE / the default)."),
+        *aws.options("Bucket"),
         Option(
             "overlap_hours",
             type=int,
@@ -159,7 +149,7 @@ GATEWAY_S3 = Source(
         *_common(),
     ),
     validate=_validate,
-    client=_s3_client,
+    client=aws.client_factory("s3"),
     transport=_s3_pages,
     parse=format.page_format("s3"),
     unit="objects",
@@ -168,10 +158,6 @@ GATEWAY_S3 = Source(
 
 # ----------------------------------------------------------------------------------------------
 # gateway-cloudwatch
-
-
-def _logs_client(options: dict[str, Any]) -> Any:
-    return aws.client("logs", region=options.get("region"), profile=options.get("profile"))
 
 
 def _cloudwatch_pages(run: SourceRun) -> Iterator[Page]:
@@ -190,13 +176,12 @@ GATEWAY_CLOUDWATCH = Source(
         "llmledger --db ledger.duckdb ingest gateway-cloudwatch --log-group /kong/ai \\\n"
         "    --format kong --region us-east-1"
     ),
-    credentials=CREDENTIALS,
+    credentials=aws.CREDENTIALS,
     tables=(format.RAW,),
     cursor=EPOCH_MS,
     options=(
         Option("log_group", required=True, metavar="G", help="Log group the gateway writes to."),
-        Option("region", metavar="R", help="Log group region (else AWS_REGION / the profile's)."),
-        Option("profile", metavar="NAME", help="AWS profile (else AWS_PROFILE / the default)."),
+        *aws.options("Log group"),
         Option(
             "overlap_minutes",
             type=int,
@@ -207,7 +192,7 @@ GATEWAY_CLOUDWATCH = Source(
         *_common(),
     ),
     validate=_validate,
-    client=_logs_client,
+    client=aws.client_factory("logs"),
     transport=_cloudwatch_pages,
     parse=format.page_format("cloudwatch"),
     unit="events",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from ingest import aws
 from ingest.errors import ConfigError
@@ -65,10 +64,6 @@ OTEL_FILES = Source(
 # otel-s3: the Collector's awss3 exporter, with s3_partition_format "%Y/%m/%d/%H/%M"
 
 
-def _s3_client(options: dict[str, Any]) -> Any:
-    return aws.client("s3", region=options.get("region"), profile=options.get("profile"))
-
-
 def _hour_key(partition: s3.Partition, moment: datetime) -> str:
     return f"{partition.prefix}{moment:%Y/%m/%d/%H}"
 
@@ -104,17 +99,13 @@ OTEL_S3 = Source(
     example=(
         "llmledger --db ledger.duckdb ingest otel-s3 --bucket acme-telemetry --prefix claude-code"
     ),
-    credentials=(
-        "AWS credentials come from boto3's standard chain (AWS_PROFILE or --profile, SSO, "
-        "environment, instance role); AWS_ENDPOINT_URL points it at another endpoint."
-    ),
+    credentials=aws.CREDENTIALS,
     tables=(format.RAW_EVENTS, format.RAW_METRICS),
     cursor=OBJECT_KEY,
     options=(
         Option("bucket", required=True, metavar="NAME", help="Bucket the telemetry is in."),
         Option("prefix", default="", metavar="P", help="Key prefix above the YYYY/ folders."),
-        Option("region", metavar="R", help="Bucket region (else AWS_REGION / the profile's)."),
-        Option("profile", metavar="NAME", help="AWS profile (else AWS_PROFILE / the default)."),
+        *aws.options("Bucket"),
         Option(
             "overlap_hours",
             type=int,
@@ -123,7 +114,7 @@ OTEL_S3 = Source(
             help="Hours re-listed before the cursor, for late objects.",
         ),
     ),
-    client=_s3_client,
+    client=aws.client_factory("s3"),
     transport=_s3_pages,
     parse=format.parse,
     unit="objects",
