@@ -14,8 +14,10 @@
 3. ``gateway_matches`` (matching across days) is rebuilt whole from ``stg_events``; the days
    of every event whose match changed join the days to rebuild (U = S plus those);
 4. the day-partitioned marts (``DAY_MARTS``) run over the events of U and replace U's rows;
-5. every other mart is rebuilt in full, as a full build would: the ones this module knows
-   (``FULL_MARTS``) only when a day changed, any other (a mart added later) always.
+5. every other mart is rebuilt in full, as a full build would, when a day changed (or when its
+   table is missing); with nothing new it stays: its inputs are as they were, since a
+   reference or model change makes a full build. The telemetry marts read only the provider
+   records on the days (or with the request ids) their telemetry can match.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ DAY_MARTS = {
 }
 KEYED_MARTS = {"identity_map": ("source", "principal", "person_hint", "team_hint")}
 MATCH_MARTS = {"gateway_matches"}  # rebuilt whole; days of the events whose match changed
-FULL_MARTS = {"quota_limits", "vertex_attribution"}  # small or whole-history: rebuilt in full
 EVENTS_DAY = incremental.day_of("occurred_at")
 
 
@@ -111,7 +112,9 @@ def _build_days(
         elif name in DAY_MARTS:
             if rebuild:
                 _replace_days(con, name, sql, rebuild, rn.EVENTS)
-        elif name not in FULL_MARTS or days:
+        elif days or name not in rn._tables(con):
+            # nothing new: every input of a whole-history mart is as it was (a reference or
+            # model change is a full build), so it stays
             con.execute(f"create or replace table {name} as {sql}")
     result.days = sorted(rebuild)
 

@@ -60,14 +60,47 @@ telemetry as (
 
 ),
 
+telemetry_days as (
+
+    -- the UTC days a telemetry event's time-window match can reach (its start less the window
+    -- to its end plus the window): only provider records on those days, or carrying one of
+    -- the telemetry's request ids, can be candidates, so the rest of history is never read
+    select distinct cast(unnest(generate_series(
+        date_trunc('day', timezone('UTC', t.started_at - to_seconds(s.window_seconds))),
+        date_trunc('day', timezone('UTC', t.occurred_at + to_seconds(s.window_seconds))),
+        interval 1 day
+    )) as date) as day
+    from telemetry as t
+    cross join settings as s
+
+),
+
+telemetry_request_ids as (
+
+    select distinct request_id from telemetry where request_id is not null
+
+),
+
 provider_side as (
 
     select
-        e.*,
+        e.event_id,
+        e.request_id,
+        e.provider_request_id,
+        e.model,
+        e.occurred_at,
+        e.input_tokens,
+        e.output_tokens,
+        e.cache_read_tokens,
         e.cache_write_5m_tokens + e.cache_write_1h_tokens as cache_write_tokens
     from events as e
     where e.source <> 'claude_code'
       and e.event_id not in (select event_id from provider_copies)
+      and (
+          cast(timezone('UTC', e.occurred_at) as date) in (select day from telemetry_days)
+          or e.request_id in (select request_id from telemetry_request_ids)
+          or e.provider_request_id in (select request_id from telemetry_request_ids)
+      )
 
 ),
 

@@ -20,7 +20,10 @@ attribution as (
 
 usage_rows as (
 
+    -- only the rows a session's request can point at (its own, or its matched provider record)
     select event_id, cost_usd, counted from usage_events
+    where event_id in (select event_id from telemetry)
+       or event_id in (select provider_event_id from attribution)
 
 ),
 
