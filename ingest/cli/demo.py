@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from contextlib import closing
 from pathlib import Path
 
 import click
@@ -69,12 +68,9 @@ def demo(
         db_path=db, config=cfg, log_json=bool(root.get("log_json")), quiet=bool(root.get("quiet"))
     )
     app.log("demo", f"demo database: {db}")
-    with closing(app.connect()) as con:
-        outcomes = [
-            pipeline.ingest_one(app, con, kind, options)
-            for kind, options in pipeline.configured_sources(app)
-        ]
-        code = pipeline.finish(app, con, outcomes)
+    code = pipeline.ingest_sources(app, pipeline.configured_sources(app))
+    if not app.snapshot_path.is_file():  # every source failed on a new database: no report
+        sys.exit(code)
     print_demo_report(app)
     if code != 0:
         sys.exit(code)
