@@ -250,6 +250,14 @@ def export() -> None:
     "model x provider; focus: FinOps FOCUS 1.2 rows per day x token type.",
 )
 @click.option(
+    "--grain",
+    type=click.Choice(["detail", "day"]),
+    default="detail",
+    show_default=True,
+    help="focus only: detail splits rows by source and project too; day gives one row per "
+    "day x developer x model x token type (x unit price), with its cents (x_ChargeUSD).",
+)
+@click.option(
     "--out", default="-", show_default=True, metavar="FILE|-", help="Output file, or - for stdout."
 )
 @click.option(
@@ -263,7 +271,13 @@ def export() -> None:
 @LAKE_OPTION
 @click.pass_context
 def billing(
-    ctx: click.Context, month: str, fmt: str, out: str, as_billed: bool, allow_empty: bool
+    ctx: click.Context,
+    month: str,
+    fmt: str,
+    grain: str,
+    out: str,
+    as_billed: bool,
+    allow_empty: bool,
 ) -> None:
     """Chargeback for one month: list and contracted cost of counted requests.
 
@@ -275,10 +289,13 @@ def billing(
     Example:
       llmledger export billing --month 2026-11 --out nov.csv
       llmledger export billing --month 2026-11 --format focus --out nov-focus.csv
+      llmledger export billing --month 2026-11 --format focus --grain day --out nov-daily.csv
       llmledger export billing --month 2026-11 --as-billed --out nov-as-billed.csv
     """
     from models import exports
 
+    if grain != "detail" and fmt != "focus":
+        raise ConfigError(f"--grain {grain} applies to --format focus; drop it or add that")
     app, con = _snapshot(ctx)
     try:
         if not allow_empty:
@@ -298,7 +315,7 @@ def billing(
             summary = _run_export(
                 app,
                 lambda s: exports.billing_focus(
-                    con, month, s, discounts, accounts, as_billed=as_billed
+                    con, month, s, discounts, accounts, as_billed=as_billed, grain=grain
                 ),
                 out,
             )
