@@ -42,7 +42,7 @@ def doctor(ctx: click.Context, stale_after: int | None) -> None:
 
     \b
     Example:
-      llmledger --config llmledger.toml doctor
+      llmledger --db llmledger-demo.duckdb --config sample_data/llmledger.toml doctor
       llmledger --db llmledger-demo.duckdb doctor --stale-after 0
     """
     findings = diagnose(app_context(ctx), stale_after)

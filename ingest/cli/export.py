@@ -231,8 +231,8 @@ def export() -> None:
 
     \b
     Example:
-      llmledger export billing --month 2025-06 --format focus --out june-focus.csv
-      llmledger export usage --since 2025-06-01 --until 2025-07-01 --out june-requests.csv
+      llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --format focus --out nov-focus.csv
+      llmledger --db llmledger-demo.duckdb export usage --since 2026-11-01 --until 2026-12-01 --out nov-requests.csv
     """
 
 
@@ -287,10 +287,10 @@ def billing(
 
     \b
     Example:
-      llmledger export billing --month 2026-11 --out nov.csv
-      llmledger export billing --month 2026-11 --format focus --out nov-focus.csv
-      llmledger export billing --month 2026-11 --format focus --grain day --out nov-daily.csv
-      llmledger export billing --month 2026-11 --as-billed --out nov-as-billed.csv
+      llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --out nov.csv
+      llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --format focus --out nov-focus.csv
+      llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --format focus --grain day --out nov-day.csv
+      llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --as-billed --out nov-as-billed.csv
     """
     from models import exports
 
@@ -342,8 +342,8 @@ def usage(ctx: click.Context, since: object, until: object, out: str, allow_empt
 
     \b
     Example:
-      llmledger export usage --since 2026-11-01 --until 2026-12-01 --out nov-requests.csv
-      llmledger export usage --since 2026-11-01 --out - | gzip > nov.csv.gz
+      llmledger --db llmledger-demo.duckdb export usage --since 2026-11-01 --until 2026-12-01 --out nov-requests.csv
+      llmledger --db llmledger-demo.duckdb export usage --since 2026-11-01 --out - | gzip > nov.csv.gz
     """
     from models import exports
 
