@@ -233,7 +233,7 @@ def export() -> None:
     Example:
       llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --format focus --out nov-focus.csv
       llmledger --db llmledger-demo.duckdb export usage --since 2026-11-01 --until 2026-12-01 --out nov-requests.csv
-    """
+    """  # noqa: E501 - examples are whole command lines
 
 
 @export.command("billing")
@@ -291,7 +291,7 @@ def billing(
       llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --format focus --out nov-focus.csv
       llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --format focus --grain day --out nov-day.csv
       llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --as-billed --out nov-as-billed.csv
-    """
+    """  # noqa: E501 - examples are whole command lines
     from models import exports
 
     if grain != "detail" and fmt != "focus":
@@ -344,7 +344,7 @@ def usage(ctx: click.Context, since: object, until: object, out: str, allow_empt
     Example:
       llmledger --db llmledger-demo.duckdb export usage --since 2026-11-01 --until 2026-12-01 --out nov-requests.csv
       llmledger --db llmledger-demo.duckdb export usage --since 2026-11-01 --out - | gzip > nov.csv.gz
-    """
+    """  # noqa: E501 - examples are whole command lines
     from models import exports
 
     app, con = _snapshot(ctx)

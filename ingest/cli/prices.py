@@ -74,7 +74,7 @@ def prices_list(
     Example:
       llmledger --db llmledger-demo.duckdb prices list --model us.anthropic.claude-sonnet-4-5-20250929-v1:0
       llmledger --db llmledger-demo.duckdb prices list --all --format csv > price_book.csv
-    """
+    """  # noqa: E501 - examples are whole command lines
     from models import pricing
 
     app = app_context(ctx)

@@ -140,7 +140,7 @@ def report(
       llmledger --db llmledger-demo.duckdb report --reconcile --since 2026-11-01
       llmledger --db llmledger-demo.duckdb report --bill --month 2026-11 --by model --format json
       llmledger --db ledger.duckdb report --by gateway --since 2026-11-01
-    """
+    """  # noqa: E501 - examples are whole command lines
     from models import views
 
     if since and until and since >= until:
