@@ -726,3 +726,27 @@ def test_run_says_why_no_budget_alert_was_sent(
     assert why(nov) == [
         "no budget alert sent: 2026-11: no team over its threshold (80%, 100%, forecast 100%)"
     ]
+
+
+def test_a_new_database_with_rows_is_kept_even_if_its_sources_failed(
+    tmp_path: Path, fakes: None
+) -> None:
+    from ingest import pipeline
+    from ingest.errors import DataError
+    from ingest.loader import LoadResult
+
+    write_config(tmp_path, [("fake_ok", {})])
+    app = _app(tmp_path)
+    created = pipeline.new_files(app)
+    assert app.db_path in created
+    con = app.connect()
+    try:
+        failed = [pipeline.SourceOutcome("fake-ok", "fake-ok", LoadResult(), DataError("late"))]
+        assert pipeline.nothing_to_keep(con, failed, created, app.db_path)
+        loaded = pipeline.ingest_one(app, con, "fake-ok", {"log": str(tmp_path / "calls.log")})
+        assert loaded.result.new_rows == 1
+        # a source that committed rows before it failed: the database is kept
+        assert not pipeline.nothing_to_keep(con, failed, created, app.db_path)
+        assert not pipeline.nothing_to_keep(con, failed, [], app.db_path)  # not a new database
+    finally:
+        con.close()
