@@ -15,7 +15,9 @@ source is never ingested twice at once. (DuckDB's own file lock is a second guar
 and recorded in ``ingest_runs``; the others still load, the models still build and the snapshot
 is still published. The exit code is the worst of the run: 3 when a source was unreachable or
 refused credentials, 2 for a configuration error, 1 for any other failure (a bug in a source, a
-failed build, a webhook that stayed down), else 0.
+failed build, a webhook that stayed down), else 0. The errors are logged before the build and
+publish; a first run against a new database whose every source failed before loading anything
+removes the database it created instead (``pipeline.discard``).
 
 **Budget alerts.** After the build, each ``[[budgets]]`` team's spend this month (UTC; list cost,
 counted requests, as ``report`` shows it) is compared with its monthly budget. Past 80%, past 100%,
