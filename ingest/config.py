@@ -117,6 +117,9 @@ SPEC: dict[str, Any] = {
         "title?": _STR,
     },
     "run?": {"every?": _STR, "lock_stale_minutes?": _INT},
+    # doctor and the dashboard's Data health page warn about a source whose newest record is
+    # older than this many hours (0: never)
+    "doctor?": {"stale_after_hours?": _INT},
 }
 
 
@@ -265,6 +268,11 @@ def _check_values(raw: dict[str, Any], path: Path) -> None:
         raise ConfigError(
             f"{path}: database.memory_limit = {memory_limit!r} is not a size; use e.g. "
             "'4GB', '512MiB' or '50%' (a share of the machine's memory)"
+        )
+    stale = raw.get("doctor", {}).get("stale_after_hours")
+    if stale is not None and stale < 0:
+        raise ConfigError(
+            f"{path}: doctor.stale_after_hours = {stale} is negative; give hours, or 0 for never"
         )
     for i, o in enumerate(raw.get("prices", {}).get("overrides", [])):
         where = f"prices.overrides[{i}]"

@@ -23,6 +23,7 @@ ADMINS_ENV = "LLMLEDGER_ADMINS"
 TITLE_ENV = "LLMLEDGER_TITLE"
 MEMORY_LIMIT_ENV = "LLMLEDGER_MEMORY_LIMIT"  # [database] memory_limit, for the snapshot opens
 TEMP_DIRECTORY_ENV = "LLMLEDGER_TEMP_DIRECTORY"  # [database] temp_directory
+STALE_ENV = "LLMLEDGER_STALE_AFTER_HOURS"  # [doctor] stale_after_hours, for Data health
 
 
 def app_script() -> Path:
@@ -65,8 +66,11 @@ def dashboard_env(
     *,
     memory_limit: str | None = None,
     temp_directory: Path | None = None,
+    stale_after_hours: int | None = None,
 ) -> dict[str, str]:
     env = dict(os.environ)
+    if stale_after_hours is not None and STALE_ENV not in env:  # the environment wins
+        env[STALE_ENV] = str(stale_after_hours)
     env[SNAPSHOT_ENV] = str(snapshot.resolve())
     if memory_limit:
         env[MEMORY_LIMIT_ENV] = memory_limit
@@ -96,7 +100,11 @@ def serve(app: AppContext, *, port: int = 8501, address: str | None = None) -> N
     script = app_script()
     section = app.config.section("dashboard")
     env = dashboard_env(
-        snapshot, section, memory_limit=app.memory_limit, temp_directory=app.temp_directory
+        snapshot,
+        section,
+        memory_limit=app.memory_limit,
+        temp_directory=app.temp_directory,
+        stale_after_hours=app.config.section("doctor").get("stale_after_hours"),
     )
     address = bind_address(address, signed_in=bool(section.get("auth")))
     check_port(address, port)  # before the URL is printed: a busy port is one line, exit 2

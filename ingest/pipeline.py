@@ -7,8 +7,11 @@ its cursor where the last committed page left it.
 
 from __future__ import annotations
 
+import shutil
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -139,12 +142,92 @@ def publish(app: AppContext, con: duckdb.DuckDBPyConnection) -> None:
 
 
 def finish(app: AppContext, con: duckdb.DuckDBPyConnection, outcomes: list[SourceOutcome]) -> int:
-    """Build and publish after ingesting; report failures; return the exit code."""
+    """Report failures, then build and publish; return the exit code. The errors come first, so
+    no "snapshot published" line ever follows a source's failure as if all went well."""
+    report_failures(app, outcomes)
     build(app, con)
     publish(app, con)
-    failed = [o for o in outcomes if o.error is not None]
-    for outcome in failed:
-        app.log("source_failed", f"error: {outcome.error}", source=outcome.name)
-    if failed:
-        return int(max(o.error.exit_code for o in failed if o.error))
-    return int(ExitCode.OK)
+    return worst(outcomes)
+
+
+def report_failures(app: AppContext, outcomes: list[SourceOutcome]) -> None:
+    for outcome in outcomes:
+        if outcome.error is not None:
+            app.log("source_failed", f"error: {outcome.error}", source=outcome.name)
+
+
+def worst(outcomes: list[SourceOutcome]) -> int:
+    """The exit code of a set of source outcomes: the worst error's, else 0."""
+    codes = [int(o.error.exit_code) for o in outcomes if o.error is not None]
+    return max(codes, default=int(ExitCode.OK))
+
+
+def new_files(app: AppContext) -> list[Path]:
+    """The database's files that do not exist yet (call before the first connect): what a first
+    run that loads nothing must not leave behind."""
+    db, snap = app.db_path, app.snapshot_path
+    candidates = [
+        db,
+        db.with_name(db.name + ".wal"),
+        snap,
+        snap.with_name(snap.name + ".wal"),
+        app.scratch_dir,
+    ]
+    return [p for p in candidates if not p.exists()]
+
+
+def nothing_to_keep(
+    con: duckdb.DuckDBPyConnection, outcomes: list[SourceOutcome], created: list[Path], db: Path
+) -> bool:
+    """A first run (the database file is among ``created``) whose every source failed before
+    loading a row or a reject: the new database holds nothing worth keeping."""
+    if db not in created or not outcomes or any(o.error is None for o in outcomes):
+        return False
+    tables = [
+        str(r[0])
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main' "
+            "and (table_name like 'raw\\_%' escape '\\' or table_name = 'rejected_records')"
+        ).fetchall()
+    ]
+    return not any(con.execute(f'select 1 from "{t}" limit 1').fetchall() for t in tables)
+
+
+def discard(app: AppContext, created: list[Path]) -> None:
+    """Remove what a first run that loaded nothing created, so a later `report` does not find
+    an empty database and answer "no data"."""
+    for path in created:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    app.log(
+        "database_discarded",
+        f"nothing loaded: {app.db_path} not created (fix the error above and run again)",
+        path=str(app.db_path),
+    )
+
+
+def ingest_sources(
+    app: AppContext,
+    sources: list[tuple[str, dict[str, Any]]],
+    *,
+    since: date | None = None,
+    until: date | None = None,
+) -> int:
+    """Ingest ``sources`` in order, then build and publish; return the exit code. A first run
+    against a new database whose sources all fail before loading anything leaves no file."""
+    created = new_files(app)
+    # closed here, not left to the garbage collector: a caller in the same process (a test,
+    # a notebook) may open the database read-only right after the command returns
+    with closing(app.connect()) as con:
+        outcomes = [
+            ingest_one(app, con, kind, options, since=since, until=until)
+            for kind, options in sources
+        ]
+        empty = nothing_to_keep(con, outcomes, created, app.db_path)
+        if not empty:
+            return finish(app, con, outcomes)
+        report_failures(app, outcomes)
+    discard(app, created)
+    return worst(outcomes)

@@ -15,7 +15,9 @@ source is never ingested twice at once. (DuckDB's own file lock is a second guar
 and recorded in ``ingest_runs``; the others still load, the models still build and the snapshot
 is still published. The exit code is the worst of the run: 3 when a source was unreachable or
 refused credentials, 2 for a configuration error, 1 for any other failure (a bug in a source, a
-failed build, a webhook that stayed down), else 0.
+failed build, a webhook that stayed down), else 0. The errors are logged before the build and
+publish; a first run against a new database whose every source failed before loading anything
+removes the database it created instead (``pipeline.discard``).
 
 **Budget alerts.** After the build, each ``[[budgets]]`` team's spend this month (UTC; list cost,
 counted requests, as ``report`` shows it) is compared with its monthly budget. Past 80%, past 100%,
@@ -295,6 +297,7 @@ def stale_minutes(app: AppContext) -> int:
 class RunReport:
     outcomes: list[pipeline.SourceOutcome] = field(default_factory=list)
     published: bool = False
+    discarded: bool = False  # a first run that loaded nothing: the new database was removed
     build_error: str | None = None
     alerts_sent: int = 0
     alert_errors: list[str] = field(default_factory=list)
@@ -311,11 +314,14 @@ def run_once(app: AppContext, *, lock_wait: float = 0, now: datetime | None = No
         )
     with run_lock(app, lock_wait):
         app.log("run_started", f"run started: {len(sources)} source(s)", sources=len(sources))
+        created = pipeline.new_files(app)
         con = _connect(app)
         try:
-            report = _run_locked(app, con, sources, now or datetime.now(UTC))
+            report = _run_locked(app, con, sources, now or datetime.now(UTC), created)
         finally:
             con.close()
+        if report.discarded:
+            pipeline.discard(app, created)
     _print_summary(app, report)
     return report
 
@@ -337,6 +343,7 @@ def _run_locked(
     con: duckdb.DuckDBPyConnection,
     sources: list[tuple[str, dict[str, Any]]],
     now: datetime,
+    created: list[Path],
 ) -> RunReport:
     report = RunReport()
     with progress.bar(app, "sources", total=len(sources)) as task:
@@ -345,6 +352,11 @@ def _run_locked(
             report.outcomes.append(_ingest_safely(app, con, kind, options))
             task(1)
     codes = _source_codes(report)
+    if pipeline.nothing_to_keep(con, report.outcomes, created, app.db_path):
+        pipeline.report_failures(app, report.outcomes)
+        report.discarded = True  # a first run that loaded nothing: no build, no empty file
+        report.exit_code = max(codes)
+        return report
     try:
         codes.append(pipeline.finish(app, con, report.outcomes))
         report.published = True
@@ -596,13 +608,16 @@ def webhook_url(app: AppContext) -> str | None:
     return alerts.get("webhook_url") or None
 
 
-def due_alerts(
-    con: duckdb.DuckDBPyConnection, now: datetime, forecast_min_days: int
-) -> list[Alert]:
-    """Thresholds crossed this month by each budgeted team and not yet sent."""
+def _month(now: datetime) -> str:
     now = now.astimezone(UTC)
-    start, end = budgets.month_bounds(now)
-    month = f"{now.year:04d}-{now.month:02d}"
+    return f"{now.year:04d}-{now.month:02d}"
+
+
+def _budget_rows(
+    con: duckdb.DuckDBPyConnection, now: datetime
+) -> list[tuple[str, Decimal, Decimal]]:
+    """(team, monthly budget, counted list spend so far this UTC month) per budgeted team."""
+    start, end = budgets.month_bounds(now.astimezone(UTC))
     rows = con.execute(
         """
         with spend as (
@@ -619,15 +634,16 @@ def due_alerts(
         """,
         [start, end],
     ).fetchall()
-    sent = {
-        (str(t), str(th))
-        for t, th in con.execute(
-            "select team, threshold from alerts_sent where month = ?", [month]
-        ).fetchall()
-    }
+    return [(str(team), Decimal(budget), Decimal(spend)) for team, budget, spend in rows]
+
+
+def crossed_alerts(
+    con: duckdb.DuckDBPyConnection, now: datetime, forecast_min_days: int
+) -> list[Alert]:
+    """Every threshold crossed this month by each budgeted team, sent or not."""
+    now = now.astimezone(UTC)
     alerts: list[Alert] = []
-    for team, budget, spend in rows:
-        budget, spend = Decimal(budget), Decimal(spend)
+    for team, budget, spend in _budget_rows(con, now):
         forecast = None
         if budgets.elapsed_seconds(now) >= forecast_min_days * 86400:
             forecast = budgets.forecast(spend, now)  # the dashboard's projection too
@@ -638,10 +654,50 @@ def due_alerts(
             crossed.append("100%")
         elif forecast is not None and forecast >= budget:
             crossed.append("forecast_100%")
-        for threshold in crossed:
-            if (str(team), threshold) not in sent:
-                alerts.append(Alert(str(team), month, threshold, spend, budget, forecast))
+        alerts += [Alert(team, _month(now), t, spend, budget, forecast) for t in crossed]
     return alerts
+
+
+def _sent(con: duckdb.DuckDBPyConnection, month: str) -> set[tuple[str, str]]:
+    return {
+        (str(t), str(th))
+        for t, th in con.execute(
+            "select team, threshold from alerts_sent where month = ?", [month]
+        ).fetchall()
+    }
+
+
+def due_alerts(
+    con: duckdb.DuckDBPyConnection, now: datetime, forecast_min_days: int
+) -> list[Alert]:
+    """Thresholds crossed this month by each budgeted team and not yet sent."""
+    sent = _sent(con, _month(now))
+    return [
+        a for a in crossed_alerts(con, now, forecast_min_days) if (a.team, a.threshold) not in sent
+    ]
+
+
+def why_no_alert(
+    con: duckdb.DuckDBPyConnection, now: datetime, forecast_min_days: int, has_webhook: bool
+) -> str:
+    """Why a run sent no budget alert, as the line ``run`` prints."""
+    month = _month(now)
+    rows = _budget_rows(con, now)
+    if not rows:
+        return "no budget alert sent: no budgets configured (add [[budgets]] to the config)"
+    if not has_webhook:
+        due = len(due_alerts(con, now, forecast_min_days))
+        return (
+            "no budget alert sent: no webhook configured (set [alerts] webhook_url_env or "
+            f"webhook_url); {due} due"
+        )
+    if all(spend == 0 for _, _, spend in rows):
+        return f"no budget alert sent: {month}: no spend yet"
+    crossed = crossed_alerts(con, now, forecast_min_days)
+    if crossed:
+        shown = ", ".join(f"{a.team} {a.threshold}" for a in crossed)
+        return f"no budget alert sent: {month}: already sent ({shown})"
+    return f"no budget alert sent: {month}: no team over its threshold (80%, 100%, forecast 100%)"
 
 
 # Retry transient webhook failures: 4 attempts, 1s, 2s, 4s apart (tests shorten WEBHOOK_WAIT).
@@ -708,25 +764,22 @@ def post_webhook(url: str, payload: dict[str, Any], guard: Deadline | None = Non
 def check_budgets(
     app: AppContext, con: duckdb.DuckDBPyConnection, now: datetime
 ) -> tuple[int, list[str]]:
-    """Send what is due; return (messages sent, errors). Never raises for a webhook problem."""
+    """Send what is due; return (messages sent, errors). Never raises for a webhook problem.
+    When nothing is sent, one line says why (no budgets, no webhook, no spend yet, ...)."""
     con.execute(ALERTS_DDL)
     has_budgets = con.execute(
         "select count(*) from information_schema.tables where table_name = 'ref_budgets'"
     ).fetchall()[0][0]
-    if not has_budgets:
-        return 0, []
     min_days = int(app.config.section("alerts").get("forecast_min_days", DEFAULT_FORECAST_MIN_DAYS))
-    alerts = due_alerts(con, now, min_days)
-    if not alerts:
-        return 0, []
     url = webhook_url(app)
-    if url is None:
-        app.log(
-            "alerts_unsent",
-            f"{len(alerts)} budget alert(s) due but no webhook configured "
-            "(set [alerts] webhook_url_env or webhook_url)",
-            due=len(alerts),
+    alerts = due_alerts(con, now, min_days) if has_budgets else []
+    if not alerts or url is None:
+        reason = (
+            why_no_alert(con, now, min_days, url is not None)
+            if has_budgets
+            else "no budget alert sent: no budgets configured (add [[budgets]] to the config)"
         )
+        app.log("alerts_unsent", reason, due=len(alerts))
         return 0, []
     section = app.config.section("alerts")
     guard = Deadline(

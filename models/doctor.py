@@ -10,7 +10,7 @@ Checks that need the configuration, credentials or the network stay in the CLI.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, cast
 
@@ -20,6 +20,9 @@ from models import claude_code_health, runner, tables, vertex_health, views
 
 Level = Literal["ok", "warn", "fail", "info"]
 MAX_UNMAPPED_SHOWN = 20
+# A source whose newest record is older than this is stale ([doctor] stale_after_hours): a
+# daily export or a nightly run may lag a day; more than a day and a half means a gap.
+DEFAULT_STALE_AFTER_HOURS = 36.0
 
 
 @dataclass(frozen=True)
@@ -30,17 +33,25 @@ class Finding:
 
 
 def data_findings(
-    con: duckdb.DuckDBPyConnection, where: str, *, configured_sources: int = 0
+    con: duckdb.DuckDBPyConnection,
+    where: str,
+    *,
+    configured_sources: int = 0,
+    stale_after_hours: float = DEFAULT_STALE_AFTER_HOURS,
+    now: datetime | None = None,
 ) -> list[Finding]:
     """Findings over an open database (``where`` names it in messages).
 
     ``configured_sources`` is how many sources the configuration declares: when some are and
-    none ever ran, that is a warning.
+    none ever ran, that is a warning. A source whose newest record is older than
+    ``stale_after_hours`` before ``now`` (default: the clock) is a warning; 0 turns that off.
     """
     have = _tables(con)
     found: list[Finding] = []
     if "ingest_runs" in have:
-        found += _source_findings(con, "usage_events" in have, configured_sources)
+        found += _source_findings(
+            con, "usage_events" in have, configured_sources, stale_after_hours, now
+        )
     if "usage_events" not in have:
         found.append(
             Finding("fail", "database", f"{where} has no usage_events; run `llmledger build`")
@@ -107,7 +118,11 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def _source_findings(
-    con: duckdb.DuckDBPyConnection, has_events: bool, configured_sources: int
+    con: duckdb.DuckDBPyConnection,
+    has_events: bool,
+    configured_sources: int,
+    stale_after_hours: float,
+    now: datetime | None,
 ) -> list[Finding]:
     found: list[Finding] = []
     health = views.rows(views.source_runs(con)) if has_events else []
@@ -121,6 +136,11 @@ def _source_findings(
             found.append(Finding("warn", "sources", text))
         else:
             found.append(Finding("ok", "sources", text))
+        newest = h.get("newest_record_at")
+        if is_stale(newest, stale_after_hours, now):
+            found.append(
+                Finding("warn", "sources", stale_warning(h["source"], newest, stale_after_hours))
+            )
     if configured_sources and not health:
         found.append(
             Finding(
@@ -217,6 +237,26 @@ def _rejected_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
             for r in rejected
         ),
     ]
+
+
+def is_stale(newest: Any, hours: float, now: datetime | None = None) -> bool:
+    """Whether ``newest`` (a record time; naive means UTC) is more than ``hours`` before now.
+    No record at all is not stale: that source has nothing to be late with."""
+    if not isinstance(newest, datetime) or hours <= 0:
+        return False
+    if newest.tzinfo is None:
+        newest = newest.replace(tzinfo=UTC)
+    return newest < (now or datetime.now(UTC)) - timedelta(hours=hours)
+
+
+def stale_warning(source: str, newest: Any, hours: float) -> str:
+    """The line `doctor` and the dashboard's Data health page show for a stale source."""
+    if isinstance(newest, datetime) and newest.tzinfo is None:
+        newest = newest.replace(tzinfo=UTC)
+    return (
+        f"source {source}: newest record {_when(newest)} is older than {hours:g} hours; "
+        "check that its ingest is scheduled and that the source still logs"
+    )
 
 
 def _when(value: Any) -> str:

@@ -531,23 +531,77 @@ FOCUS_SORT = (
 )
 
 
+FOCUS_GRAINS = ("detail", "day")
+# --grain day adds the cents to book, after every other column (custom columns come last).
+DAY_GRAIN_COLUMNS: tuple[str, ...] = (*EXPORT_COLUMNS, "x_ChargeUSD", "x_RoundingUSD")
+_DETAIL_KEYS = (
+    "day, provider, source, developer, team, cost_center, project, identity_status, model, "
+    "region, pricing_scope, pricing_tier, price_version, unpriced"
+)
+_DAY_KEYS = (
+    "day, provider, developer, team, cost_center, model, region, pricing_scope, pricing_tier, "
+    "price_version, unpriced"
+)
+
+
+def _merged(column: str) -> str:
+    """The distinct values of ``column`` a coarser row merges, ``;``-separated (NULL if none)."""
+    return f"nullif(array_to_string(list_sort(list_distinct(list({column}))), ';'), '') as {column}"
+
+
+# Cents to book per row (--grain day): EffectiveCost rounded down to the cent, and the cents
+# left over handed out one each to the provider's rows with the largest remainders, so each
+# provider's cents add up to its total rounded to the cent (as charge_usd in the simple export).
+_FOCUS_CENTS = """,
+cents as (
+    select c.*,
+        floor(c.effective_usd * 100) * cast(0.01 as decimal(3, 2)) as floor_usd,
+        c.effective_usd - floor(c.effective_usd * 100) * cast(0.01 as decimal(3, 2))
+            as remainder_usd
+    from {source} c
+),
+ranked as (
+    select *,
+        row_number() over (partition by provider order by remainder_usd desc, {order})
+            as cents_rank,
+        (round(sum(effective_usd) over (partition by provider), 2)
+            - sum(floor_usd) over (partition by provider)) * 100 as spare_cents
+    from cents
+),
+charged as (
+    select *,
+        floor_usd + case when cents_rank <= spare_cents then cast(0.01 as decimal(3, 2))
+                         else cast(0 as decimal(3, 2)) end as charge_usd
+    from ranked
+)"""
+
+
 def billing_focus_sql(
     discounts: Sequence[Discount],
     accounts: Sequence[BillingAccount],
     scales: Sequence[billed_.Scale] | None = None,
+    grain: str = "detail",
 ) -> tuple[str, list[Any]]:
     """CTEs ending in ``final``: one FOCUS row per day x provider x source x identity x model x
     token type x unit price, every cell as text, plus ``sort_N`` keys (:data:`FOCUS_SORT`).
     With ``scales`` (``--as-billed``), BilledCost and EffectiveCost of a billed provider's rows
-    are scaled to its invoice and x_CostSource says ``billed``."""
+    are scaled to its invoice and x_CostSource says ``billed``.
+
+    ``grain="day"`` merges sources, projects and identity statuses: one row per day x
+    developer (team, cost center) x model x token type, split only where the unit price
+    differs (provider, region, scope, tier, price version); x_Source, x_Project and
+    x_IdentityStatus list what a row merges (``;``-separated), and x_ChargeUSD/x_RoundingUSD
+    give its cents."""
+    if grain not in FOCUS_GRAINS:
+        raise ExportError(f"grain {grain!r}: use one of {', '.join(FOCUS_GRAINS)}")
     discounts_sql, params = _discounts_cte(discounts)
     contracted_cost = _contracted("c.list_unit_price", "c.discount_pct") + " * c.pricing_quantity"
-    source, billed_sql, billed_cost = "costed", "", num(contracted_cost)
+    source, billed_sql, effective = "costed", "", contracted_cost
     cost_source = "'estimated'"
     if scales is not None:
-        source, billed_cost, cost_source = (
+        source, effective, cost_source = (
             "scaled",
-            num("c.billed_cost_usd"),
+            "c.billed_cost_usd",
             ("case when c.scaled_flag then 'billed' else 'estimated' end"),
         )
         order = ", ".join(FOCUS_SORT)
@@ -557,6 +611,19 @@ contracted as (
     select c.*, {contracted_cost} as contracted_usd from costed c
 ),
 {billed_.scaled_sql("contracted", "contracted_usd", order)}"""
+    billed_cost, cents_sql, cents_cells = num(effective), "", ""
+    if grain == "day":
+        billed_sql += f""",
+effective as (select c.*, {effective} as effective_usd from {source} c)"""
+        cents_sql = _FOCUS_CENTS.format(source="effective", order=", ".join(FOCUS_SORT))
+        source, billed_cost = "charged", num("c.effective_usd")
+        cents_cells = (
+            """
+        cast(c.charge_usd as varchar) as x_ChargeUSD,
+        """
+            + num("c.charge_usd - c.effective_usd")
+            + " as x_RoundingUSD,"
+        )
     accounts_sql, account_params = _accounts_cte(accounts)
     token_sums = ",\n        ".join(
         f"sum({t}_tokens) as {t}_tokens, count(*) filter (where {t}_tokens > 0) as {t}_requests"
@@ -568,10 +635,12 @@ contracted as (
         + " ".join(f"when sum({t}_tokens) > 0 then {i}" for i, t in enumerate(TOKEN_TYPES))
         + " end"
     )
-    grain = (
-        "day, provider, source, developer, team, cost_center, project, identity_status, model, "
-        "region, pricing_scope, pricing_tier, price_version, unpriced"
-    )
+    keys, merged = _DETAIL_KEYS, ""
+    if grain == "day":
+        keys = _DAY_KEYS
+        merged = "".join(
+            f"{_merged(c)},\n        " for c in ("source", "project", "identity_status")
+        )
     sql = f"""
 with {discounts_sql},
 {accounts_sql},
@@ -600,14 +669,14 @@ prices as (
     group by price_version
 ),
 grouped as (
-    select {grain},
-        {token_sums},
+    select {keys},
+        {merged}{token_sums},
         count(*) as requests,
         -- the group's first token-type row carries its request count, the others 0, so the
         -- column sums to the number of requests
         {first_order} as first_order
     from events
-    group by {grain}
+    group by {keys}
 ),
 typed as (
     {_typed_union()}
@@ -618,7 +687,7 @@ costed as (
              else t.unit_price end as list_unit_price,
         cast(t.tokens as decimal(38, 0)) * cast(0.000001 as decimal(7, 6)) as pricing_quantity
     from typed t join rates r using (provider, model, day)
-){billed_sql},
+){billed_sql}{cents_sql},
 final as (
     select
         coalesce(a.id, c.provider) as BillingAccountId,
@@ -688,7 +757,7 @@ final as (
         case when c.unpriced or c.unit_price is null then 'unpriced' else {cost_source} end
             as x_CostSource,
         {safe("c.price_version")} as x_PriceBookVersion,
-        {num("c.discount_pct")} as x_DiscountPct,
+        {num("c.discount_pct")} as x_DiscountPct,{cents_cells}
         {", ".join(f"c.{k} as sort_{i}" for i, k in enumerate(FOCUS_SORT, start=1))}
     from {source} c left join accounts a on a.provider = c.provider
 )"""
@@ -703,15 +772,17 @@ def billing_focus(
     accounts: Sequence[BillingAccount] = (),
     *,
     as_billed: bool = False,
+    grain: str = "detail",
 ) -> ExportSummary:
     start, end = month_bounds(month)
     _require_price_book(con)
     summary = _summary(con, start, end, discounts)
     scales = _plan_as_billed(con, start, end, discounts, summary) if as_billed else None
-    ctes, params = billing_focus_sql(discounts, accounts, scales)
+    ctes, params = billing_focus_sql(discounts, accounts, scales, grain)
     params = params + [start, end]
     _check_focus_totals(con, ctes, params, summary)
-    summary.rows = write_csv(con, ctes, EXPORT_COLUMNS, len(FOCUS_SORT), params, out)
+    columns = DAY_GRAIN_COLUMNS if grain == "day" else EXPORT_COLUMNS
+    summary.rows = write_csv(con, ctes, columns, len(FOCUS_SORT), params, out)
     return summary
 
 

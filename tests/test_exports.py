@@ -1125,3 +1125,63 @@ def test_as_billed_scaling_is_exact_with_ties_in_row_order() -> None:
         ("p", "c", Decimal("0.333333333333"), True),
         ("q", "a", Decimal("0.123456789012345678"), False),
     ]
+
+
+def test_sample_focus_day_grain_adds_up_to_the_detail(sample: dict[str, Path]) -> None:
+    """--grain day: one row per day x developer x model x token type (x unit price); the same
+    money to the last decimal, the same requests, each provider's cents its rounded total."""
+    month = ("billing", "--month", "2026-10", "--format", "focus")
+    detail = parse(export_file(sample, "focus-detail.csv", *month))[1]
+    export_file(sample, "focus-day.csv", *month, "--grain", "day")
+    header, rows = focus.read_rows(sample["dir"] / "focus-day.csv")
+    assert focus.validate(header, rows) == []
+    assert header[-2:] == ["x_ChargeUSD", "x_RoundingUSD"]
+    for column in ("ListCost", "ContractedCost", "EffectiveCost", "BilledCost"):
+        assert sum(dec(r[column] or "") for r in rows) == sum(dec(r[column]) for r in detail)
+    typed = " union all ".join(
+        f"select *, '{t}' as token_type from usage_events where {t}_tokens > 0"
+        for t in ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h")
+    )
+    window = (
+        "counted and billable and cost_usd is not null "
+        "and occurred_at >= timestamptz '2026-10-01 00:00:00+00' "
+        "and occurred_at < timestamptz '2026-11-01 00:00:00+00'"
+    )
+    day = "cast(timezone('UTC', occurred_at) as date)"
+    con = duckdb.connect(str(sample["snapshot"]), read_only=True)
+    ((requests,),) = con.execute(f"select count(*) from usage_events where {window}").fetchall()
+    ((day_developer_model,),) = con.execute(
+        f"select count(*) from (select distinct {day}, developer, model from usage_events "
+        f"where {window})"
+    ).fetchall()
+    keys = "developer, team, cost_center, provider, model, region, pricing_scope, pricing_tier"
+    tokens = "+".join(f"{t}_tokens" for t in ("input", "output", "cache_read", "cache_write_5m"))
+    ((splits,),) = con.execute(
+        f"select count(*) from (select distinct {day}, {keys}, price_version, token_type "
+        f"from ({typed}) where {window} union "
+        # a group whose requests used no tokens at all still gets its (zero) input row
+        f"select {day}, {keys}, price_version, 'input' from usage_events where {window} "
+        f"group by all having sum({tokens} + cache_write_1h_tokens) = 0)"
+    ).fetchall()
+    con.close()
+    assert sum(int(r["x_Requests"] or 0) for r in rows) == requests
+    assert sum(int(r["x_Requests"]) for r in detail) == requests
+    assert len(rows) == splits < len(detail)
+    shown = {(r["ChargePeriodStart"], r["x_Developer"], r["x_Model"]) for r in rows}
+    assert len(shown) == day_developer_model
+    by_provider: dict[str, list[dict[str, str | None]]] = {}
+    for r in rows:
+        by_provider.setdefault(str(r["ProviderName"]), []).append(r)
+    for provider_rows in by_provider.values():
+        effective = sum(dec(r["EffectiveCost"] or "") for r in provider_rows)
+        booked = sum(dec(r["x_ChargeUSD"] or "") for r in provider_rows)
+        assert booked == effective.quantize(Decimal("0.01"))
+        for r in provider_rows:
+            rounding = dec(r["x_ChargeUSD"] or "") - dec(r["EffectiveCost"] or "")
+            assert dec(r["x_RoundingUSD"] or "") == rounding
+
+
+def test_grain_is_for_focus_only(synthetic: dict[str, Path]) -> None:
+    code, _, err = invoke(synthetic, "export", "billing", "--month", "2026-11", "--grain", "day")
+    assert code == 2
+    assert err == "error: --grain day applies to --format focus; drop it or add that\n"

@@ -642,3 +642,111 @@ def test_webhook_down_fails_the_run_and_retries_next_time(
     con.close()
     report = scheduler.run_once(_app(tmp_path), now=now)
     assert report.alert_errors == ["the budget webhook refused the message: HTTP 400"]
+
+
+# --------------------------------------------------------------------------------------------
+# what a run says (issue 10 item 11)
+
+
+def _files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith((".ledger", "ledger")))
+
+
+def test_a_first_run_that_loads_nothing_leaves_no_database(tmp_path: Path) -> None:
+    write_config(tmp_path, [("fake_down", {})])
+    db = tmp_path / "ledger.duckdb"
+    error = "error: fake-down: connection refused. start the fake service\n"
+    gone = f"nothing loaded: {db} not created (fix the error above and run again)\n"
+    log = str(tmp_path / "calls.log")
+    for args in (
+        ("run", "--once"),
+        ("ingest",),
+        ("ingest", "fake-down", "--log", log),
+        ("demo", "--no-dashboard"),
+    ):
+        result = run_cli(tmp_path, *args)
+        assert result.returncode == 3, (args, result.stderr)
+        assert "snapshot published" not in result.stderr, args
+        assert error + gone in result.stderr, (args, result.stderr)
+        assert _files(tmp_path) == [], args  # no database, WAL, snapshot, scratch or lock
+        assert result.stdout == "", args  # demo prints no report of nothing
+
+
+def test_source_errors_come_before_the_publish(tmp_path: Path) -> None:
+    write_config(tmp_path, [("fake_ok", {}), ("fake_down", {})])
+    for args in (("ingest",), ("run", "--once")):
+        err = run_cli(tmp_path, *args).stderr.splitlines()
+        failed = err.index("error: fake-down: connection refused. start the fake service")
+        published = next(i for i, line in enumerate(err) if line.startswith("snapshot published"))
+        assert failed < published, (args, err)
+    assert (tmp_path / "ledger.duckdb").is_file()  # a run that loaded rows keeps its database
+
+
+def _loud_app(directory: Path) -> Any:
+    from ingest.context import AppContext
+
+    return AppContext.create(str(directory / "ledger.duckdb"), str(directory / "llmledger.toml"))
+
+
+def test_run_says_why_no_budget_alert_was_sent(
+    tmp_path: Path,
+    hook: Hook,
+    fakes: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ingest import scheduler
+
+    monkeypatch.setattr(scheduler, "WEBHOOK_WAIT", tenacity.wait_none())
+    monkeypatch.delenv("LLMLEDGER_TEST_WEBHOOK", raising=False)
+    # platform spends 3 x $0.45 = $1.35 on Nov 2: past 80% and 100% of a $1 budget
+    sources = [("fake_ok", {"records": 3, "at": "2026-11-02T08:00:00Z"})]
+    nov, dec = datetime(2026, 11, 2, 12, tzinfo=UTC), datetime(2026, 12, 2, 12, tzinfo=UTC)
+
+    def why(now: datetime) -> list[str]:
+        capsys.readouterr()
+        scheduler.run_once(_loud_app(tmp_path), now=now)
+        return [x for x in capsys.readouterr().err.splitlines() if x.startswith("no budget")]
+
+    write_config(tmp_path, sources)
+    assert why(nov) == [
+        "no budget alert sent: no budgets configured (add [[budgets]] to the config)"
+    ]
+    write_config(tmp_path, sources, extra=BUDGETS)
+    assert why(nov) == [
+        "no budget alert sent: no webhook configured (set [alerts] webhook_url_env or "
+        "webhook_url); 2 due"
+    ]
+    monkeypatch.setenv("LLMLEDGER_TEST_WEBHOOK", hook.url)
+    assert why(nov) == []  # sent: the run's summary counts them
+    assert len(hook.bodies) == 2
+    assert why(nov) == ["no budget alert sent: 2026-11: already sent (platform 80%, platform 100%)"]
+    assert why(dec) == ["no budget alert sent: 2026-12: no spend yet"]
+    write_config(tmp_path, sources, extra=BUDGETS.replace('monthly_usd = "1"', "monthly_usd = 50"))
+    assert why(nov) == [
+        "no budget alert sent: 2026-11: no team over its threshold (80%, 100%, forecast 100%)"
+    ]
+
+
+def test_a_new_database_with_rows_is_kept_even_if_its_sources_failed(
+    tmp_path: Path, fakes: None
+) -> None:
+    from ingest import pipeline
+    from ingest.errors import DataError
+    from ingest.loader import LoadResult
+
+    write_config(tmp_path, [("fake_ok", {})])
+    app = _app(tmp_path)
+    created = pipeline.new_files(app)
+    assert app.db_path in created
+    con = app.connect()
+    try:
+        failed = [pipeline.SourceOutcome("fake-ok", "fake-ok", LoadResult(), DataError("late"))]
+        assert pipeline.nothing_to_keep(con, failed, created, app.db_path)
+        loaded = pipeline.ingest_one(app, con, "fake-ok", {"log": str(tmp_path / "calls.log")})
+        assert loaded.result.new_rows == 1
+        # a source that committed rows before it failed: the database is kept
+        assert not pipeline.nothing_to_keep(con, failed, created, app.db_path)
+        assert not pipeline.nothing_to_keep(con, failed, [], app.db_path)  # not a new database
+    finally:
+        con.close()

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
+import pandas as pd
 import streamlit as st
 
 from dashboard import data, filters, ui
+from models import doctor
+
+STALE_ENV = "LLMLEDGER_STALE_AFTER_HOURS"  # [doctor] stale_after_hours, set by the CLI
 
 f = filters.current()
 st.title("Data health")
@@ -13,8 +19,18 @@ if not data.is_admin():
     st.stop()
 
 st.subheader("Sources")
+sources = data.frame("source_health")
+try:
+    stale_after = float(os.environ.get(STALE_ENV) or doctor.DEFAULT_STALE_AFTER_HOURS)
+except ValueError:
+    stale_after = doctor.DEFAULT_STALE_AFTER_HOURS
+for row in sources.to_dict("records"):  # the same lines `llmledger doctor` prints
+    newest = row.get("newest_record_minute")
+    newest = None if pd.isna(newest) else pd.Timestamp(newest).to_pydatetime()
+    if doctor.is_stale(newest, stale_after):
+        st.warning(doctor.stale_warning(str(row["source"]), newest, stale_after))
 ui.table(
-    data.frame("source_health"),
+    sources,
     "source-health",
     caption="Per ingest source: the newest record of its source (to the minute), the last "
     "successful ingest, and the last run's status and message.",

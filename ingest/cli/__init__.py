@@ -34,9 +34,9 @@ Exit codes: 0 ok, 1 data or check failure, 2 usage or configuration error,
 
 \b
 Example:
-  llmledger --db demo.duckdb demo --no-dashboard
+  llmledger demo --no-dashboard   # writes llmledger-demo.duckdb in the repository root
+  llmledger --db llmledger-demo.duckdb report --by team
   llmledger --db ledger.duckdb ingest bedrock-s3 --bucket my-logs --prefix bedrock
-  llmledger --db ledger.duckdb report --by team
 """
 
 

@@ -26,7 +26,7 @@ def build(ctx: click.Context, full: bool) -> None:
 
     \b
     Example:
-      llmledger --config llmledger.toml build
+      llmledger --db llmledger-demo.duckdb --config sample_data/llmledger.toml build
       llmledger --config llmledger.toml build --full
     """
     import duckdb

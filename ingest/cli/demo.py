@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from contextlib import closing
 from pathlib import Path
 
 import click
@@ -47,8 +46,10 @@ def demo(
 ) -> None:
     """Load the sample data through the real ingest paths, print a report, start the dashboard.
 
-    The database is --db (or LLMLEDGER_DB), else ./llmledger-demo.duckdb; the demo configuration
-    is sample_data/llmledger.toml unless --config is given. The dashboard runs in the
+    The database is --db (or LLMLEDGER_DB), else the one sample_data/llmledger.toml names
+    (llmledger-demo.duckdb in the repository root, so `--config sample_data/llmledger.toml`
+    finds it later); the demo configuration is sample_data/llmledger.toml unless --config is
+    given (then the database is --db, else ./llmledger-demo.duckdb). The dashboard runs in the
     foreground on http://localhost:8501 (this machine only); Ctrl-C stops it.
 
     \b
@@ -65,16 +66,15 @@ def demo(
     base = app_context(ctx) if root.get("config_path") else None
     cfg = base.config if base else config_mod.load(config_file)
     db = Path(root["db"]) if root.get("db") else Path(DEFAULT_DEMO_DB)
+    if not root.get("db") and not root.get("config_path") and cfg.database_path is not None:
+        db = _shown(cfg.database_path)  # the sample config's path: `--config` finds it later
     app = AppContext(
         db_path=db, config=cfg, log_json=bool(root.get("log_json")), quiet=bool(root.get("quiet"))
     )
     app.log("demo", f"demo database: {db}")
-    with closing(app.connect()) as con:
-        outcomes = [
-            pipeline.ingest_one(app, con, kind, options)
-            for kind, options in pipeline.configured_sources(app)
-        ]
-        code = pipeline.finish(app, con, outcomes)
+    code = pipeline.ingest_sources(app, pipeline.configured_sources(app))
+    if not app.snapshot_path.is_file():  # every source failed on a new database: no report
+        sys.exit(code)
     print_demo_report(app)
     if code != 0:
         sys.exit(code)
@@ -83,6 +83,16 @@ def demo(
     from ingest.dashboard_server import serve
 
     serve(app, port=port, address=address)
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when it lies under it (as the README's
+    commands name it), else absolute."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return resolved
 
 
 def print_demo_report(app: AppContext) -> None:

@@ -19,20 +19,33 @@ from models.doctor import Finding
 LABELS = {"ok": "ok", "warn": "warning", "fail": "FAIL", "info": ""}
 
 
+STALE_ENV = "LLMLEDGER_STALE_AFTER_HOURS"
+
+
 @click.command()
+@click.option(
+    "--stale-after",
+    "stale_after",
+    type=click.IntRange(min=0),
+    metavar="HOURS",
+    envvar=STALE_ENV,
+    help="Warn about a source whose newest record is older than this (env "
+    f"{STALE_ENV}; default [doctor] stale_after_hours, else 36; 0: never).",
+)
 @click.pass_context
-def doctor(ctx: click.Context) -> None:
+def doctor(ctx: click.Context, stale_after: int | None) -> None:
     """Check the config, the database, every source's last run, prices and identities.
 
     Exit 1 when a check fails (no readable database, models not built, a data check with bad
     rows); unpriced models, unmapped identities, rejected records and failed source runs are
-    warnings (exit 0).
+    warnings (exit 0), and so is a source whose newest record is older than --stale-after hours.
 
     \b
     Example:
-      llmledger --config llmledger.toml doctor
+      llmledger --db llmledger-demo.duckdb --config sample_data/llmledger.toml doctor
+      llmledger --db llmledger-demo.duckdb doctor --stale-after 0
     """
-    findings = diagnose(app_context(ctx))
+    findings = diagnose(app_context(ctx), stale_after)
     for finding in findings:
         click.echo(f"{LABELS[finding.level]:<8} {finding.message}")
     failures = sum(f.level == "fail" for f in findings)
@@ -42,7 +55,17 @@ def doctor(ctx: click.Context) -> None:
         sys.exit(int(ExitCode.DATA))
 
 
-def diagnose(app: AppContext) -> list[Finding]:
+def stale_after_hours(app: AppContext, given: int | None = None) -> float:
+    """--stale-after, else [doctor] stale_after_hours, else the default (36)."""
+    from models.doctor import DEFAULT_STALE_AFTER_HOURS
+
+    if given is not None:
+        return float(given)
+    configured = app.config.section("doctor").get("stale_after_hours")
+    return float(configured) if configured is not None else DEFAULT_STALE_AFTER_HOURS
+
+
+def diagnose(app: AppContext, stale_after: int | None = None) -> list[Finding]:
     """Every finding, in the order shown: config, price book, database, then its data."""
     from ingest import pipeline
     from models.doctor import data_findings
@@ -64,7 +87,12 @@ def diagnose(app: AppContext) -> list[Finding]:
     try:
         with open_for_read(app, prefer_snapshot=False) as (con, where):
             found.append(Finding("ok", "database", f"reachable: {where}"))
-            found += data_findings(con, where, configured_sources=len(configured))
+            found += data_findings(
+                con,
+                where,
+                configured_sources=len(configured),
+                stale_after_hours=stale_after_hours(app, stale_after),
+            )
     except LedgerError as exc:
         found.append(Finding("fail", "database", f"database: {exc}"))
     return found

@@ -231,9 +231,9 @@ def export() -> None:
 
     \b
     Example:
-      llmledger export billing --month 2025-06 --format focus --out june-focus.csv
-      llmledger export usage --since 2025-06-01 --until 2025-07-01 --out june-requests.csv
-    """
+      llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --format focus --out nov-focus.csv
+      llmledger --db llmledger-demo.duckdb export usage --since 2026-11-01 --until 2026-12-01 --out nov-requests.csv
+    """  # noqa: E501 - examples are whole command lines
 
 
 @export.command("billing")
@@ -250,6 +250,14 @@ def export() -> None:
     "model x provider; focus: FinOps FOCUS 1.2 rows per day x token type.",
 )
 @click.option(
+    "--grain",
+    type=click.Choice(["detail", "day"]),
+    default="detail",
+    show_default=True,
+    help="focus only: detail splits rows by source and project too; day gives one row per "
+    "day x developer x model x token type (x unit price), with its cents (x_ChargeUSD).",
+)
+@click.option(
     "--out", default="-", show_default=True, metavar="FILE|-", help="Output file, or - for stdout."
 )
 @click.option(
@@ -263,7 +271,13 @@ def export() -> None:
 @LAKE_OPTION
 @click.pass_context
 def billing(
-    ctx: click.Context, month: str, fmt: str, out: str, as_billed: bool, allow_empty: bool
+    ctx: click.Context,
+    month: str,
+    fmt: str,
+    grain: str,
+    out: str,
+    as_billed: bool,
+    allow_empty: bool,
 ) -> None:
     """Chargeback for one month: list and contracted cost of counted requests.
 
@@ -273,12 +287,15 @@ def billing(
 
     \b
     Example:
-      llmledger export billing --month 2026-11 --out nov.csv
-      llmledger export billing --month 2026-11 --format focus --out nov-focus.csv
-      llmledger export billing --month 2026-11 --as-billed --out nov-as-billed.csv
-    """
+      llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --out nov.csv
+      llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --format focus --out nov-focus.csv
+      llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --format focus --grain day --out nov-day.csv
+      llmledger --db llmledger-demo.duckdb export billing --month 2026-11 --as-billed --out nov-as-billed.csv
+    """  # noqa: E501 - examples are whole command lines
     from models import exports
 
+    if grain != "detail" and fmt != "focus":
+        raise ConfigError(f"--grain {grain} applies to --format focus; drop it or add that")
     app, con = _snapshot(ctx)
     try:
         if not allow_empty:
@@ -298,7 +315,7 @@ def billing(
             summary = _run_export(
                 app,
                 lambda s: exports.billing_focus(
-                    con, month, s, discounts, accounts, as_billed=as_billed
+                    con, month, s, discounts, accounts, as_billed=as_billed, grain=grain
                 ),
                 out,
             )
@@ -325,9 +342,9 @@ def usage(ctx: click.Context, since: object, until: object, out: str, allow_empt
 
     \b
     Example:
-      llmledger export usage --since 2026-11-01 --until 2026-12-01 --out nov-requests.csv
-      llmledger export usage --since 2026-11-01 --out - | gzip > nov.csv.gz
-    """
+      llmledger --db llmledger-demo.duckdb export usage --since 2026-11-01 --until 2026-12-01 --out nov-requests.csv
+      llmledger --db llmledger-demo.duckdb export usage --since 2026-11-01 --out - | gzip > nov.csv.gz
+    """  # noqa: E501 - examples are whole command lines
     from models import exports
 
     app, con = _snapshot(ctx)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import closing
 from typing import Any
 
 import click
@@ -44,16 +43,7 @@ def ingest(ctx: click.Context, since: object, until: object) -> None:
     from ingest.scheduler import run_lock
 
     with run_lock(app):  # one run at a time, shared with `llmledger run` (exit 1 if busy)
-        # closed here, not left to the garbage collector: a caller in the same process (a test,
-        # a notebook) may open the database read-only right after the command returns
-        with closing(app.connect()) as con:
-            outcomes = [
-                pipeline.ingest_one(
-                    app, con, kind, options, since=as_date(since), until=as_date(until)
-                )
-                for kind, options in sources
-            ]
-            code = pipeline.finish(app, con, outcomes)
+        code = pipeline.ingest_sources(app, sources, since=as_date(since), until=as_date(until))
     sys.exit(code)
 
 
@@ -63,11 +53,9 @@ def run_ad_hoc(ctx: click.Context, kind: str, options: dict, since: object, unti
 
     app = app_context(ctx)
     with run_lock(app):  # one run at a time, shared with `llmledger run` (exit 1 if busy)
-        with closing(app.connect()) as con:
-            outcome = pipeline.ingest_one(
-                app, con, kind, options, since=as_date(since), until=as_date(until)
-            )
-            code = pipeline.finish(app, con, [outcome])
+        code = pipeline.ingest_sources(
+            app, [(kind, options)], since=as_date(since), until=as_date(until)
+        )
     sys.exit(code)
 
 

@@ -21,8 +21,8 @@ def lake() -> None:
 
     \b
     Example:
-      llmledger lake export --out /srv/llm-lake
-      llmledger report --lake /srv/llm-lake --by team
+      llmledger --db llmledger-demo.duckdb lake export --out llm-lake
+      llmledger report --lake llm-lake --by team
     """
 
 
@@ -39,7 +39,7 @@ def export_lake(ctx: click.Context, out: str) -> None:
 
     \b
     Example:
-      llmledger lake export --out /srv/llm-lake
+      llmledger --db llmledger-demo.duckdb lake export --out llm-lake
       llmledger lake export --out s3://analytics-lake/llmledger
     """
     from models import lake as lake_mod

@@ -28,8 +28,8 @@ def prices() -> None:
 
     \b
     Example:
-      llmledger prices list --provider bedrock --model claude-sonnet-4-5
-      llmledger prices check
+      llmledger --db llmledger-demo.duckdb prices list --provider bedrock --model claude-sonnet-4-5
+      llmledger --db llmledger-demo.duckdb prices check || echo "some models have no price"
       llmledger prices import-litellm model_prices_and_context_window.json
     """
 
@@ -72,9 +72,9 @@ def prices_list(
 
     \b
     Example:
-      llmledger prices list --provider bedrock --model us.anthropic.claude-sonnet-4-5-20250929-v1:0
-      llmledger prices list --all --format csv > price_book.csv
-    """
+      llmledger --db llmledger-demo.duckdb prices list --model us.anthropic.claude-sonnet-4-5-20250929-v1:0
+      llmledger --db llmledger-demo.duckdb prices list --all --format csv > price_book.csv
+    """  # noqa: E501 - examples are whole command lines
     from models import pricing
 
     app = app_context(ctx)
@@ -139,7 +139,7 @@ def prices_check(ctx: click.Context, fmt: str) -> None:
 
     \b
     Example:
-      llmledger prices check || echo "some models have no price"
+      llmledger --db llmledger-demo.duckdb prices check || echo "some models have no price"
     """
     from models import views
 

@@ -135,12 +135,12 @@ def report(
 
     \b
     Example:
-      llmledger report --by team --since 2026-11-01 --until 2026-12-01
-      llmledger report --by developer --team payments --format csv > payments.csv
-      llmledger report --reconcile --since 2026-11-01
-      llmledger report --bill --month 2026-11 --by model --format json
-      llmledger report --by gateway --since 2026-11-01
-    """
+      llmledger --db llmledger-demo.duckdb report --by team --since 2026-11-01 --until 2026-12-01
+      llmledger --db llmledger-demo.duckdb report --by developer --team payments --format csv > payments.csv
+      llmledger --db llmledger-demo.duckdb report --reconcile --since 2026-11-01
+      llmledger --db llmledger-demo.duckdb report --bill --month 2026-11 --by model --format json
+      llmledger --db ledger.duckdb report --by gateway --since 2026-11-01
+    """  # noqa: E501 - examples are whole command lines
     from models import views
 
     if since and until and since >= until:

@@ -34,7 +34,8 @@ def run(ctx: click.Context, every: str | None, once: bool, lock_wait: float) -> 
     waits --lock-wait seconds, then exits 1 naming the holder. A lock whose process is gone
     (same host) or whose heartbeat is older than run.lock_stale_minutes (30) is taken over.
     A failing source does not stop the others; the exit code is the worst outcome
-    (3 source unreachable, 2 configuration, 1 other failure, 0 ok).
+    (3 source unreachable, 2 configuration, 1 other failure, 0 ok). A run that sends no budget
+    alert says why in one line (no budgets, no webhook, no spend yet, already sent, none due).
 
     \b
     Example:
