@@ -1410,7 +1410,7 @@ def write_config(out: Path, budgets: dict[str, Budget]) -> str:
 
 [database]
 path = "../llmledger-demo.duckdb"       # relative to this file: the repository root, where
-                                        # `llmledger demo` writes it
+                                        # `llmledger demo` run from there writes it
 
 [people]
 directory = "people.csv"

@@ -34,7 +34,7 @@ Exit codes: 0 ok, 1 data or check failure, 2 usage or configuration error,
 
 \b
 Example:
-  llmledger demo --no-dashboard   # writes llmledger-demo.duckdb in the repository root
+  llmledger demo --no-dashboard   # writes ./llmledger-demo.duckdb
   llmledger --db llmledger-demo.duckdb report --by team
   llmledger --db ledger.duckdb ingest bedrock-s3 --bucket my-logs --prefix bedrock
 """

@@ -46,10 +46,10 @@ def demo(
 ) -> None:
     """Load the sample data through the real ingest paths, print a report, start the dashboard.
 
-    The database is --db (or LLMLEDGER_DB), else the one sample_data/llmledger.toml names
-    (llmledger-demo.duckdb in the repository root, so `--config sample_data/llmledger.toml`
-    finds it later); the demo configuration is sample_data/llmledger.toml unless --config is
-    given (then the database is --db, else ./llmledger-demo.duckdb). The dashboard runs in the
+    The database is --db (or LLMLEDGER_DB), else ./llmledger-demo.duckdb (run from the
+    repository root, as the README does, that is the database sample_data/llmledger.toml names,
+    so `--config sample_data/llmledger.toml` finds it later); the demo configuration is
+    sample_data/llmledger.toml unless --config is given. The dashboard runs in the
     foreground on http://localhost:8501 (this machine only); Ctrl-C stops it.
 
     \b
@@ -66,8 +66,6 @@ def demo(
     base = app_context(ctx) if root.get("config_path") else None
     cfg = base.config if base else config_mod.load(config_file)
     db = Path(root["db"]) if root.get("db") else Path(DEFAULT_DEMO_DB)
-    if not root.get("db") and not root.get("config_path") and cfg.database_path is not None:
-        db = _shown(cfg.database_path)  # the sample config's path: `--config` finds it later
     app = AppContext(
         db_path=db, config=cfg, log_json=bool(root.get("log_json")), quiet=bool(root.get("quiet"))
     )
@@ -83,16 +81,6 @@ def demo(
     from ingest.dashboard_server import serve
 
     serve(app, port=port, address=address)
-
-
-def _shown(path: Path) -> Path:
-    """``path`` relative to the working directory when it lies under it (as the README's
-    commands name it), else absolute."""
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(Path.cwd().resolve())
-    except ValueError:
-        return resolved
 
 
 def print_demo_report(app: AppContext) -> None:
