@@ -870,3 +870,99 @@ def test_claude_code_account_is_a_weak_hint(tmp_path: Path) -> None:
         ("w-2", f"claude-code-account:{account}", "lee@acme.example"),
         ("w-3", "erin@acme.example", "erin@acme.example"),
     ]
+
+
+# ----------------------------------------------------------------------------------------------
+# LiteLLM's hop: its own time less the provider's, where a matched provider record logs one
+
+_SPEND_HEADER = (
+    "request_id,call_type,api_key,spend,total_tokens,prompt_tokens,completion_tokens,"
+    "startTime,endTime,model,model_group,custom_llm_provider,api_base,user,metadata,status"
+)
+
+
+def _spend_line(request_id: str, start: str, end: str, provider: str, prompt: int) -> str:
+    model, api_base = {
+        "bedrock": (
+            "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "https://bedrock-runtime.us-east-1.amazonaws.com",
+        ),
+        "anthropic": ("anthropic/claude-sonnet-4-5-20250929", "https://api.anthropic.com/v1"),
+    }[provider]
+    return (
+        f"{request_id},anthropic_messages,k-1,0.01,{prompt + 20},{prompt},20,{start},{end},"
+        f"{model},claude-sonnet-4-5,{provider},{api_base},u-1,{{}},success\n"
+    )
+
+
+def test_litellm_overhead_is_its_time_less_the_matched_providers(tmp_path: Path) -> None:
+    proxy_role = "arn:aws:sts::111122223333:assumed-role/litellm-proxy/i-0abc"
+    streamed = record("br-a", arn=proxy_role, input_tokens=10)
+    # InvokeModelWithResponseStream: Bedrock's time in the last event's invocation metrics
+    streamed["output"]["outputBodyJson"][-1]["amazon-bedrock-invocationMetrics"] = {
+        "inputTokenCount": 10, "outputTokenCount": 20, "invocationLatency": 3848,
+        "firstByteLatency": 509,
+    }  # fmt: skip
+    converse = record("br-b", arn=proxy_role, input_tokens=11, operation="Converse")
+    converse["output"]["outputBodyJson"] = {"metrics": {"latencyMs": 2435}, "stopReason": "x"}
+    # InvokeModel logs no latency of Bedrock's own
+    plain = record("br-c", arn=proxy_role, input_tokens=12, operation="InvokeModel")
+    plain["output"]["outputBodyJson"] = {"usage": {"input_tokens": 12, "output_tokens": 20}}
+    bedrock_log = tmp_path / "bedrock.jsonl"
+    bedrock_log.write_text(_lines([streamed, converse, plain]))
+    dumps = tmp_path / "litellm"
+    dumps.mkdir()
+    (dumps / "LiteLLM_SpendLogs.csv").write_text(
+        _SPEND_HEADER
+        + "\n"
+        + _spend_line("ll-1", "2026-11-20 10:00:00.200", "2026-11-20 10:00:04.200", "bedrock", 10)
+        + _spend_line("ll-2", "2026-11-20 10:00:00.100", "2026-11-20 10:00:02.600", "bedrock", 11)
+        + _spend_line("ll-3", "2026-11-20 10:00:00.300", "2026-11-20 10:00:01.300", "bedrock", 12)
+        # first-party: no provider record of its own to compare with
+        + _spend_line("ll-4", "2026-11-20 11:00:00", "2026-11-20 11:00:09.5", "anthropic", 13)
+    )
+    config = tmp_path / "llmledger.toml"
+    config.write_text("[gateway]\nidentities = ['assumed-role/litellm-proxy/']\n")
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "bedrock-files", str(bedrock_log), config=config)
+    _ingest(db, "litellm-files", str(dumps), config=config)
+    assert _rows(db, "select request_id, latency_ms from raw_bedrock order by 1") == [
+        ("br-a", 3848), ("br-b", 2435), ("br-c", None),
+    ]  # fmt: skip
+    assert _rows(db, "select event_id, gateway_event_id from gateway_matches order by 1") == [
+        ("bedrock:br-a", "litellm:ll-1"),
+        ("bedrock:br-b", "litellm:ll-2"),
+        ("bedrock:br-c", "litellm:ll-3"),
+    ]
+    # ll-1: 4000 - 3848 = 152 ms; ll-2: 2500 - 2435 = 65 ms; ll-3 (InvokeModel) and ll-4 (no
+    # provider record): LiteLLM's own time says nothing of the hop, so no overhead
+    result = CliRunner().invoke(
+        cli, ["--db", str(db), "report", "--by", "gateway", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    # cost: Bedrock's geo profile (33 x 3.30 + 60 x 16.50) + first-party (13 x 3 + 20 x 15)
+    # = 1437.9 / 1e6; overhead p50 of (152, 65) = 108.5, p95 = 65 + 0.95 x 87 = 147.65
+    assert json.loads(result.output) == [
+        {"gateway": "litellm", "day": "2026-11-20", "requests": 4, "errors": 0,
+         "throttled": 0, "partial_requests": 0, "cost_usd": "0.001437900000",
+         "partial_cost_usd": "0.000000000000", "p50_overhead_ms": 108.5,
+         "p95_overhead_ms": 147.65},
+    ]  # fmt: skip
+    assert _rows(db, "select p50_total_ms from gateway_daily") == [(3250.0,)]
+
+
+def test_litellm_without_a_provider_latency_has_no_overhead(tmp_path: Path) -> None:
+    dumps = tmp_path / "litellm"
+    dumps.mkdir()
+    (dumps / "LiteLLM_SpendLogs.csv").write_text(
+        _SPEND_HEADER
+        + "\n"
+        + _spend_line("ll-9", "2026-11-20 11:00:00", "2026-11-20 11:00:09.5", "anthropic", 13)
+    )
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "litellm-files", str(dumps))
+    assert _rows(
+        db,
+        "select gateway, requests, p50_overhead_ms, p95_overhead_ms, p50_total_ms "
+        "from gateway_daily",
+    ) == [("litellm", 1, None, None, 9500.0)]
