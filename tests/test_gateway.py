@@ -319,6 +319,30 @@ def test_upstream_names_the_provider_and_its_scope(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
+def test_kong_gemini_provider_with_a_claude_model_is_vertex(tmp_path: Path) -> None:
+    # Kong names Vertex AI and Google's public Gemini API alike: provider "gemini"
+    log = tmp_path / "kong.log"
+    log.write_text(
+        _lines(
+            [
+                kong("kv-1", provider="gemini", model="claude-sonnet-4-5@20250929"),
+                kong("kv-2", provider="gemini", model="gemini-2.5-pro"),
+            ]
+        )
+    )
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "kong")
+    assert _rows(db, "select request_id, provider from raw_gateway order by 1") == [
+        ("kv-1", "vertex"),
+        ("kv-2", "gemini"),
+    ]
+    # Vertex with no location logged: the regional price (+10%), 100 x 3.30 + 20 x 16.50
+    assert _events(db, "request_id = 'kv-1'") == [
+        ("kv-1", "vertex", "unattributed", "claude-sonnet-4-5", "regional", 100, 20, 0, 0, 0,
+         Decimal("0.00066"), "ok", True, "partial"),
+    ]  # fmt: skip
+
+
 def test_json_array_export_and_gzip(tmp_path: Path) -> None:
     folder = tmp_path / "exports"
     folder.mkdir()
@@ -422,6 +446,31 @@ def test_envoy_ai_access_log(tmp_path: Path) -> None:
     assert _rows(db, "select team_hint, gateway_latency_ms from raw_gateway order by 1") == [
         ("search", 70.0),
         (None, 70.0),
+    ]
+
+
+def test_envoy_ai_access_log_with_the_gen_ai_field_names(tmp_path: Path) -> None:
+    # the field names of Envoy AI Gateway's current access-log docs (gen_ai.*), cache tokens
+    # under the OTel names its traces use
+    line = {
+        "start_time": "2026-11-20T10:00:00.123Z", "response_code": 200, "duration": 2400,
+        "x-envoy-upstream-service-time": "2310", "x-request-id": "g-1",
+        "gen_ai.request.model": "claude-sonnet-4-5", "gen_ai.provider.name": "anthropic",
+        "gen_ai.response.model": "claude-sonnet-4-5-20250929",
+        "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 80,
+        "gen_ai.usage.cache_read.input_tokens": 1000,
+        "gen_ai.usage.cache_creation.input_tokens": 100, "x-user-email": "frank@acme.example",
+    }  # fmt: skip
+    log = tmp_path / "envoy.log"
+    log.write_text(_lines([line]))
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "envoy-ai")
+    assert _events(db) == [
+        ("g-1", "anthropic", "frank@acme.example", "claude-sonnet-4-5", "global", 100, 80, 1000,
+         100, 0, Decimal("0.002175"), "ok", True, "exact"),
+    ]  # fmt: skip
+    assert _rows(db, "select model_id, gateway_latency_ms from raw_gateway") == [
+        ("claude-sonnet-4-5-20250929", 90.0)
     ]
 
 

@@ -28,6 +28,7 @@ def _kong(recs: str, options: Mapping[str, Any]) -> str:
     usage = "json_extract(ai, '$.\"' || plugin || '\".usage')"
     meta = "json_extract(ai, '$.\"' || plugin || '\".meta')"
     started = text("j", "started_at")
+    model = f"coalesce({text('m', 'response_model')}, {text('m', 'request_model')})"
     columns = {
         "problem": (
             "case when plugin is null then "
@@ -40,8 +41,18 @@ def _kong(recs: str, options: Mapping[str, Any]) -> str:
         ),
         "ts_text": started,
         "occurred_at": timestamp(started),
-        "provider": text("m", "provider_name"),
-        "model_id": f"coalesce({text('m', 'response_model')}, {text('m', 'request_model')})",
+        # meta.provider_name is the plugin's model.provider, one of openai, azure, anthropic,
+        # cohere, mistral, llama2, gemini, bedrock, huggingface (Kong/kong:
+        # kong/llm/plugin/shared-filters/serialize-analytics.lua, kong/llm/schemas/init.lua).
+        # Vertex AI is "gemini" with options.gemini.{api_endpoint, project_id, location_id}
+        # (kong/llm/drivers/gemini.lua), the same name as Google's public Gemini API: only a
+        # Claude model behind "gemini" says Vertex (the public API serves no Claude).
+        "provider": (
+            f"case when lower({text('m', 'provider_name')}) = 'gemini' "
+            f"and lower(coalesce({model}, '')) like '%claude%' then 'vertex' "
+            f"else {text('m', 'provider_name')} end"
+        ),
+        "model_id": model,
         "request_mode": text("m", "request_mode"),
         "consumer": (
             f"coalesce({text('j', 'consumer', 'username')}, {text('j', 'consumer', 'custom_id')}, "
