@@ -53,11 +53,11 @@ RAW_TABLE_DDL = [
         cache_read_tokens bigint not null,
         cache_write_tokens bigint not null,
         cache_write_1h_tokens bigint,
-        latency_ms bigint,               -- Bedrock's own invocation latency, where it logs one
         status varchar,
         error_code varchar,
         source_kind varchar not null,
-        source_location varchar not null
+        source_location varchar not null,
+        latency_ms bigint                -- Bedrock's own invocation latency, where it logs one
     );
     -- a database made before latency_ms was read
     alter table {RAW_TABLE} add column if not exists latency_ms bigint

@@ -276,7 +276,10 @@ def _parsed_once(spec: formats.GatewayFormat, recs: str, options: Mapping[str, A
     DuckDB parses the JSON text again for each ``json_extract(j, path)``; a list of paths
     (``json_extract_string(j, [p1, p2, ...])``) parses it once, which is most of the cost of a
     page. Each ``json_extract_string(j, 'p')`` / ``json_extract(j, 'p')`` of the format's SQL
-    becomes an element of one such list, computed beside the record.
+    becomes an element of one such list, computed beside the record. That parse also says
+    whether the record is a JSON object (``not_json``): a text that starts with ``{`` and
+    parses is one, so no separate validation pass reads it again. ``j`` (the record as JSON)
+    is only cast where a format reads it whole.
     """
     sql = spec.select(_RECORDS, options)
     texts: dict[str, int] = {}
@@ -289,12 +292,31 @@ def _parsed_once(spec: formats.GatewayFormat, recs: str, options: Mapping[str, A
         return f"jn[{nodes.setdefault(match.group(1), len(nodes) + 1)}]"
 
     sql = _NODE_AT.sub(node_at, _TEXT_AT.sub(text_at, sql))
-    extra = ""
+    is_object = "starts_with(ltrim(text), '{')"
     if texts:
-        extra += f", json_extract_string(j, [{', '.join(texts)}]) as jv"
+        parsed = (
+            f"case when {is_object} then try(json_extract_string(text, [{', '.join(texts)}])) end"
+        )
+        columns = f"{parsed} as jv"
+        ok = "jv is not null"
+    elif nodes:
+        columns = "null as jv"
+        ok = None
+    else:
+        columns = "null as jv"
+        ok = f"{is_object} and json_valid(text)"
     if nodes:
-        extra += f", json_extract(j, [{', '.join(nodes)}]) as jn"
-    return sql.replace(_RECORDS, f"select *{extra} from ({recs})")
+        node_list = f"json_extract(text, [{', '.join(nodes)}])"
+        if ok is None:
+            columns += f", case when {is_object} then try({node_list}) end as jn"
+            ok = "jn is not null"
+        else:
+            columns += f", case when {ok} then {node_list} end as jn"
+    checked = (
+        f"select *, not coalesce({ok}, false) as not_json from (select *, {columns} from ({recs}))"
+    )
+    whole = f"select *, case when not not_json then text::json end as j from ({checked})"
+    return sql.replace(_RECORDS, whole)
 
 
 def parse_files(
@@ -325,11 +347,8 @@ def parse_files(
             if inputs
             else "select 0 as file_index, 0::bigint as n, null::varchar as text where false"
         )
-        # JSON objects only; anything else is NULL here and rejected as malformed JSON.
-        recs = (
-            "select file_index, n, case when json_valid(text) and json_type(text) = 'OBJECT' "
-            f"then text::json end as j from ({records}) where trim(coalesce(text, '')) <> ''"
-        )
+        # JSON objects only (not_json, j: _parsed_once); anything else is rejected as malformed
+        recs = f"select file_index, n, text from ({records}) where trim(coalesce(text, '')) <> ''"
         con.execute(
             f"create temp table {checked} as "
             f"select *, {_reason_sql(spec)} as reject_reason "
