@@ -25,7 +25,8 @@ costs a parse each. Read ``text`` directly only in a branch few records take.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +129,25 @@ def select_columns(columns: Mapping[str, str], source: str) -> str:
             expr = _integer_text(expr)
         out.append(f"{expr} as {name}")
     return "select " + ", ".join(out) + f" from {source}"
+
+
+def read_once(sql: str, docs: Sequence[str]) -> tuple[str, str]:
+    """``sql`` with each ``json_extract_string(<doc>, 'path')`` of the named JSON columns
+    replaced by an element of one list read per doc (``<doc>__v``), and the select list that
+    computes those lists over the relation ``sql`` reads: one parse of each doc, not one per
+    field."""
+    lists = []
+    for doc in docs:
+        paths: dict[str, int] = {}
+        pattern = re.compile(rf"json_extract_string\({doc}, ('(?:[^']|'')*')\)")
+
+        def at(match: re.Match[str], doc: str = doc, paths: dict[str, int] = paths) -> str:
+            return f"{doc}__v[{paths.setdefault(match.group(1), len(paths) + 1)}]"
+
+        sql = pattern.sub(at, sql)
+        if paths:
+            lists.append(f"json_extract_string({doc}, [{', '.join(paths)}]) as {doc}__v")
+    return sql, ", ".join(lists)
 
 
 def option(options: Mapping[str, Any], key: str, default: str) -> str:
