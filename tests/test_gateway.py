@@ -957,8 +957,11 @@ def test_litellm_overhead_is_its_time_less_the_matched_providers(tmp_path: Path)
     # InvokeModel logs no latency of Bedrock's own
     plain = record("br-c", arn=proxy_role, input_tokens=12, operation="InvokeModel")
     plain["output"]["outputBodyJson"] = {"usage": {"input_tokens": 12, "output_tokens": 20}}
+    # Bedrock's own time longer than LiteLLM's whole time: the pair measures nothing of the hop
+    slower = record("br-d", arn=proxy_role, input_tokens=14, operation="Converse")
+    slower["output"]["outputBodyJson"] = {"metrics": {"latencyMs": 1500}, "stopReason": "x"}
     bedrock_log = tmp_path / "bedrock.jsonl"
-    bedrock_log.write_text(_lines([streamed, converse, plain]))
+    bedrock_log.write_text(_lines([streamed, converse, plain, slower]))
     dumps = tmp_path / "litellm"
     dumps.mkdir()
     (dumps / "LiteLLM_SpendLogs.csv").write_text(
@@ -967,6 +970,7 @@ def test_litellm_overhead_is_its_time_less_the_matched_providers(tmp_path: Path)
         + _spend_line("ll-1", "2026-11-20 10:00:00.200", "2026-11-20 10:00:04.200", "bedrock", 10)
         + _spend_line("ll-2", "2026-11-20 10:00:00.100", "2026-11-20 10:00:02.600", "bedrock", 11)
         + _spend_line("ll-3", "2026-11-20 10:00:00.300", "2026-11-20 10:00:01.300", "bedrock", 12)
+        + _spend_line("ll-5", "2026-11-20 10:00:00.400", "2026-11-20 10:00:01.400", "bedrock", 14)
         # first-party: no provider record of its own to compare with
         + _spend_line("ll-4", "2026-11-20 11:00:00", "2026-11-20 11:00:09.5", "anthropic", 13)
     )
@@ -976,28 +980,30 @@ def test_litellm_overhead_is_its_time_less_the_matched_providers(tmp_path: Path)
     _ingest(db, "bedrock-files", str(bedrock_log), config=config)
     _ingest(db, "litellm-files", str(dumps), config=config)
     assert _rows(db, "select request_id, latency_ms from raw_bedrock order by 1") == [
-        ("br-a", 3848), ("br-b", 2435), ("br-c", None),
+        ("br-a", 3848), ("br-b", 2435), ("br-c", None), ("br-d", 1500),
     ]  # fmt: skip
     assert _rows(db, "select event_id, gateway_event_id from gateway_matches order by 1") == [
         ("bedrock:br-a", "litellm:ll-1"),
         ("bedrock:br-b", "litellm:ll-2"),
         ("bedrock:br-c", "litellm:ll-3"),
+        ("bedrock:br-d", "litellm:ll-5"),
     ]
-    # ll-1: 4000 - 3848 = 152 ms; ll-2: 2500 - 2435 = 65 ms; ll-3 (InvokeModel) and ll-4 (no
-    # provider record): LiteLLM's own time says nothing of the hop, so no overhead
+    # ll-1: 4000 - 3848 = 152 ms; ll-2: 2500 - 2435 = 65 ms; ll-3 (InvokeModel), ll-4 (no
+    # provider record) and ll-5 (1000 - 1500 < 0): LiteLLM's own time says nothing of the hop
     result = CliRunner().invoke(
         cli, ["--db", str(db), "report", "--by", "gateway", "--format", "json"]
     )
     assert result.exit_code == 0, result.output
-    # cost: Bedrock's geo profile (33 x 3.30 + 60 x 16.50) + first-party (13 x 3 + 20 x 15)
-    # = 1437.9 / 1e6; overhead p50 of (152, 65) = 108.5, p95 = 65 + 0.95 x 87 = 147.65
+    # cost: Bedrock's geo profile (47 x 3.30 + 80 x 16.50) + first-party (13 x 3 + 20 x 15)
+    # = 1814.1 / 1e6; overhead p50 of (152, 65) = 108.5, p95 = 65 + 0.95 x 87 = 147.65
     assert json.loads(result.output) == [
-        {"gateway": "litellm", "day": "2026-11-20", "requests": 4, "errors": 0,
-         "throttled": 0, "partial_requests": 0, "cost_usd": "0.001437900000",
+        {"gateway": "litellm", "day": "2026-11-20", "requests": 5, "errors": 0,
+         "throttled": 0, "partial_requests": 0, "cost_usd": "0.001814100000",
          "partial_cost_usd": "0.000000000000", "p50_overhead_ms": 108.5,
          "p95_overhead_ms": 147.65},
     ]  # fmt: skip
-    assert _rows(db, "select p50_total_ms from gateway_daily") == [(3250.0,)]
+    # LiteLLM's whole time: 1000, 1000, 2500, 4000, 9500
+    assert _rows(db, "select p50_total_ms from gateway_daily") == [(2500.0,)]
 
 
 def test_litellm_without_a_provider_latency_has_no_overhead(tmp_path: Path) -> None:

@@ -30,7 +30,10 @@ litellm_events as (
         g.event_id,
         g.gateway_name,
         g.occurred_at,
-        g.latency_ms - p.latency_ms as gateway_latency_ms,
+        -- the provider's time cannot exceed the proxy's for the same request: a pair whose
+        -- clocks say so measures nothing of the hop
+        case when g.latency_ms >= p.latency_ms then g.latency_ms - p.latency_ms end
+            as gateway_latency_ms,
         g.latency_ms as total_latency_ms
     from events_latency as g
     left join matches as m on m.gateway_event_id = g.event_id
