@@ -1006,7 +1006,11 @@ def test_litellm_overhead_is_its_time_less_the_matched_providers(tmp_path: Path)
     assert _rows(db, "select p50_total_ms from gateway_daily") == [(2500.0,)]
 
 
-def test_litellm_without_a_provider_latency_has_no_overhead(tmp_path: Path) -> None:
+def test_litellm_without_a_provider_latency_has_no_overhead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
     dumps = tmp_path / "litellm"
     dumps.mkdir()
     (dumps / "LiteLLM_SpendLogs.csv").write_text(
@@ -1021,3 +1025,17 @@ def test_litellm_without_a_provider_latency_has_no_overhead(tmp_path: Path) -> N
         "select gateway, requests, p50_overhead_ms, p95_overhead_ms, p50_total_ms "
         "from gateway_daily",
     ) == [("litellm", 1, None, None, 9500.0)]
+    # the dashboard's gateway panel lists it, its overhead empty
+    monkeypatch.setenv("LLMLEDGER_SNAPSHOT", str(db.with_name("ledger.snapshot.duckdb")))
+    monkeypatch.delenv("LLMLEDGER_AUTH", raising=False)
+    monkeypatch.delenv("LLMLEDGER_ADMINS", raising=False)
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=60)
+    at.query_params["from"] = "2026-11-01"
+    at.query_params["to"] = "2026-11-30"
+    at.run()
+    at.switch_page("app_pages/data_health.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    overhead = [f.value for f in at.dataframe if "p50_overhead_ms" in f.value.columns][0]
+    assert list(overhead["gateway"]) == ["litellm"]
+    assert overhead["p50_overhead_ms"].tolist() == ["—"]  # the dashboard's empty cell
