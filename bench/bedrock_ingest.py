@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -38,6 +37,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
+
+import ingest_runs  # noqa: E402
 
 TARGET_RATIO = 2.0
 TARGET_MEMORY_GB = 2.0
@@ -70,31 +71,13 @@ def child(kind: str, root: Path, db: Path) -> dict[str, Any]:
             f"select count(*), {counts} from read_ndjson({files}, columns={bedrock._columns_sql()})"
         ).fetchall()[0][0]
     elif kind in ("ingest", "incremental"):
-        from ingest.context import AppContext
-        from ingest.runner import run_source
-
-        app = AppContext.create(str(db), None, quiet=True)
-        con = app.connect()
-        result = run_source(app, con, "bedrock-files", {"path": str(root)})
-        con.close()
-        detail = {"new": result.new_rows, "rejected": result.rejected_rows}
+        detail = ingest_runs.run_source(db, "bedrock-files", {"path": str(root)})
     elif kind == "s3":
-        from ingest.context import AppContext
-        from ingest.runner import run_source
-
-        app = AppContext.create(str(db), None, quiet=True)
-        con = app.connect()
         options = {"bucket": "bench-logs", "prefix": "bedrock-logs"}
-        result = run_source(app, con, "bedrock-s3", options)
-        con.close()
-        detail = {"new": result.new_rows, "rejected": result.rejected_rows}
+        detail = ingest_runs.run_source(db, "bedrock-s3", options)
     else:
         raise SystemExit(f"unknown measurement {kind}")
-    detail["seconds"] = time.perf_counter() - started
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    detail["cpu_seconds"] = usage.ru_utime + usage.ru_stime  # every DuckDB thread included
-    detail["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return detail
+    return ingest_runs.finish(detail, started)
 
 
 def measure(kind: str, root: Path, db: Path, env: dict[str, str] | None = None) -> dict[str, Any]:

@@ -91,12 +91,15 @@ STAGED_TYPES = {
     "reported_cost_usd": "decimal(38, 12)",
     "billable": "boolean",
     "gateway_role": "boolean",
+    "latency_ms": "double",
 }
 
 # Columns a staging view may add after the staged ones; int_events gives every source's events
 # the column, with this default where the source's view does not stage it (most sources' token
 # counts are exact; a gateway that cannot split cached tokens stages 'partial').
-OPTIONAL_STAGED_COLUMNS = {"token_detail": "'exact'"}
+# latency_ms: the request's duration as the source logged it (a gateway's whole time, a
+# provider's own invocation latency), NULL where it logs none (marts/gateway_daily.sql).
+OPTIONAL_STAGED_COLUMNS = {"token_detail": "'exact'", "latency_ms": "null"}
 
 # Explicit build order: each model reads only models above it.
 INTERMEDIATE_ORDER = [
@@ -285,7 +288,7 @@ def event_columns(con: duckdb.DuckDBPyConnection, relation: str) -> str:
     ones (OPTIONAL_STAGED_COLUMNS) from the member or their default."""
     has = {str(r[0]) for r in con.execute(f"describe {relation}").fetchall()}
     optional = [
-        f"cast({c if c in has else default} as varchar) as {c}"
+        f"cast({c if c in has else default} as {STAGED_TYPES.get(c, 'varchar')}) as {c}"
         for c, default in OPTIONAL_STAGED_COLUMNS.items()
     ]
     return ", ".join([_typed(c) for c in STAGED_COLUMNS] + optional)

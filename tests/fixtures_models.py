@@ -55,7 +55,7 @@ def add_bedrock(
 ) -> None:
     con.execute(
         "insert into raw_bedrock values (?, ?, '111122223333', ?, null, 'InvokeModel', ?, ?, ?, "
-        "?, ?, ?, ?, ?, ?, ?, 'test', ?)",
+        "?, ?, ?, ?, ?, ?, ?, 'test', ?, null)",
         [
             request_id,
             at,

@@ -319,6 +319,30 @@ def test_upstream_names_the_provider_and_its_scope(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
+def test_kong_gemini_provider_with_a_claude_model_is_vertex(tmp_path: Path) -> None:
+    # Kong names Vertex AI and Google's public Gemini API alike: provider "gemini"
+    log = tmp_path / "kong.log"
+    log.write_text(
+        _lines(
+            [
+                kong("kv-1", provider="gemini", model="claude-sonnet-4-5@20250929"),
+                kong("kv-2", provider="gemini", model="gemini-2.5-pro"),
+            ]
+        )
+    )
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "kong")
+    assert _rows(db, "select request_id, provider from raw_gateway order by 1") == [
+        ("kv-1", "vertex"),
+        ("kv-2", "gemini"),
+    ]
+    # Vertex with no location logged: the regional price (+10%), 100 x 3.30 + 20 x 16.50
+    assert _events(db, "request_id = 'kv-1'") == [
+        ("kv-1", "vertex", "unattributed", "claude-sonnet-4-5", "regional", 100, 20, 0, 0, 0,
+         Decimal("0.00066"), "ok", True, "partial"),
+    ]  # fmt: skip
+
+
 def test_json_array_export_and_gzip(tmp_path: Path) -> None:
     folder = tmp_path / "exports"
     folder.mkdir()
@@ -422,6 +446,31 @@ def test_envoy_ai_access_log(tmp_path: Path) -> None:
     assert _rows(db, "select team_hint, gateway_latency_ms from raw_gateway order by 1") == [
         ("search", 70.0),
         (None, 70.0),
+    ]
+
+
+def test_envoy_ai_access_log_with_the_gen_ai_field_names(tmp_path: Path) -> None:
+    # the field names of Envoy AI Gateway's current access-log docs (gen_ai.*), cache tokens
+    # under the OTel names its traces use
+    line = {
+        "start_time": "2026-11-20T10:00:00.123Z", "response_code": 200, "duration": 2400,
+        "x-envoy-upstream-service-time": "2310", "x-request-id": "g-1",
+        "gen_ai.request.model": "claude-sonnet-4-5", "gen_ai.provider.name": "anthropic",
+        "gen_ai.response.model": "claude-sonnet-4-5-20250929",
+        "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 80,
+        "gen_ai.usage.cache_read.input_tokens": 1000,
+        "gen_ai.usage.cache_creation.input_tokens": 100, "x-user-email": "frank@acme.example",
+    }  # fmt: skip
+    log = tmp_path / "envoy.log"
+    log.write_text(_lines([line]))
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "gateway-files", str(log), "--format", "envoy-ai")
+    assert _events(db) == [
+        ("g-1", "anthropic", "frank@acme.example", "claude-sonnet-4-5", "global", 100, 80, 1000,
+         100, 0, Decimal("0.002175"), "ok", True, "exact"),
+    ]  # fmt: skip
+    assert _rows(db, "select model_id, gateway_latency_ms from raw_gateway") == [
+        ("claude-sonnet-4-5-20250929", 90.0)
     ]
 
 
@@ -870,3 +919,123 @@ def test_claude_code_account_is_a_weak_hint(tmp_path: Path) -> None:
         ("w-2", f"claude-code-account:{account}", "lee@acme.example"),
         ("w-3", "erin@acme.example", "erin@acme.example"),
     ]
+
+
+# ----------------------------------------------------------------------------------------------
+# LiteLLM's hop: its own time less the provider's, where a matched provider record logs one
+
+_SPEND_HEADER = (
+    "request_id,call_type,api_key,spend,total_tokens,prompt_tokens,completion_tokens,"
+    "startTime,endTime,model,model_group,custom_llm_provider,api_base,user,metadata,status"
+)
+
+
+def _spend_line(request_id: str, start: str, end: str, provider: str, prompt: int) -> str:
+    model, api_base = {
+        "bedrock": (
+            "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "https://bedrock-runtime.us-east-1.amazonaws.com",
+        ),
+        "anthropic": ("anthropic/claude-sonnet-4-5-20250929", "https://api.anthropic.com/v1"),
+    }[provider]
+    return (
+        f"{request_id},anthropic_messages,k-1,0.01,{prompt + 20},{prompt},20,{start},{end},"
+        f"{model},claude-sonnet-4-5,{provider},{api_base},u-1,{{}},success\n"
+    )
+
+
+def test_litellm_overhead_is_its_time_less_the_matched_providers(tmp_path: Path) -> None:
+    proxy_role = "arn:aws:sts::111122223333:assumed-role/litellm-proxy/i-0abc"
+    streamed = record("br-a", arn=proxy_role, input_tokens=10)
+    # InvokeModelWithResponseStream: Bedrock's time in the last event's invocation metrics
+    streamed["output"]["outputBodyJson"][-1]["amazon-bedrock-invocationMetrics"] = {
+        "inputTokenCount": 10, "outputTokenCount": 20, "invocationLatency": 3848,
+        "firstByteLatency": 509,
+    }  # fmt: skip
+    converse = record("br-b", arn=proxy_role, input_tokens=11, operation="Converse")
+    converse["output"]["outputBodyJson"] = {"metrics": {"latencyMs": 2435}, "stopReason": "x"}
+    # InvokeModel logs no latency of Bedrock's own
+    plain = record("br-c", arn=proxy_role, input_tokens=12, operation="InvokeModel")
+    plain["output"]["outputBodyJson"] = {"usage": {"input_tokens": 12, "output_tokens": 20}}
+    # Bedrock's own time longer than LiteLLM's whole time: the pair measures nothing of the hop
+    slower = record("br-d", arn=proxy_role, input_tokens=14, operation="Converse")
+    slower["output"]["outputBodyJson"] = {"metrics": {"latencyMs": 1500}, "stopReason": "x"}
+    bedrock_log = tmp_path / "bedrock.jsonl"
+    bedrock_log.write_text(_lines([streamed, converse, plain, slower]))
+    dumps = tmp_path / "litellm"
+    dumps.mkdir()
+    (dumps / "LiteLLM_SpendLogs.csv").write_text(
+        _SPEND_HEADER
+        + "\n"
+        + _spend_line("ll-1", "2026-11-20 10:00:00.200", "2026-11-20 10:00:04.200", "bedrock", 10)
+        + _spend_line("ll-2", "2026-11-20 10:00:00.100", "2026-11-20 10:00:02.600", "bedrock", 11)
+        + _spend_line("ll-3", "2026-11-20 10:00:00.300", "2026-11-20 10:00:01.300", "bedrock", 12)
+        + _spend_line("ll-5", "2026-11-20 10:00:00.400", "2026-11-20 10:00:01.400", "bedrock", 14)
+        # first-party: no provider record of its own to compare with
+        + _spend_line("ll-4", "2026-11-20 11:00:00", "2026-11-20 11:00:09.5", "anthropic", 13)
+    )
+    config = tmp_path / "llmledger.toml"
+    config.write_text("[gateway]\nidentities = ['assumed-role/litellm-proxy/']\n")
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "bedrock-files", str(bedrock_log), config=config)
+    _ingest(db, "litellm-files", str(dumps), config=config)
+    assert _rows(db, "select request_id, latency_ms from raw_bedrock order by 1") == [
+        ("br-a", 3848), ("br-b", 2435), ("br-c", None), ("br-d", 1500),
+    ]  # fmt: skip
+    assert _rows(db, "select event_id, gateway_event_id from gateway_matches order by 1") == [
+        ("bedrock:br-a", "litellm:ll-1"),
+        ("bedrock:br-b", "litellm:ll-2"),
+        ("bedrock:br-c", "litellm:ll-3"),
+        ("bedrock:br-d", "litellm:ll-5"),
+    ]
+    # ll-1: 4000 - 3848 = 152 ms; ll-2: 2500 - 2435 = 65 ms; ll-3 (InvokeModel), ll-4 (no
+    # provider record) and ll-5 (1000 - 1500 < 0): LiteLLM's own time says nothing of the hop
+    result = CliRunner().invoke(
+        cli, ["--db", str(db), "report", "--by", "gateway", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    # cost: Bedrock's geo profile (47 x 3.30 + 80 x 16.50) + first-party (13 x 3 + 20 x 15)
+    # = 1814.1 / 1e6; overhead p50 of (152, 65) = 108.5, p95 = 65 + 0.95 x 87 = 147.65
+    assert json.loads(result.output) == [
+        {"gateway": "litellm", "day": "2026-11-20", "requests": 5, "errors": 0,
+         "throttled": 0, "partial_requests": 0, "cost_usd": "0.001814100000",
+         "partial_cost_usd": "0.000000000000", "p50_overhead_ms": 108.5,
+         "p95_overhead_ms": 147.65},
+    ]  # fmt: skip
+    # LiteLLM's whole time: 1000, 1000, 2500, 4000, 9500
+    assert _rows(db, "select p50_total_ms from gateway_daily") == [(2500.0,)]
+
+
+def test_litellm_without_a_provider_latency_has_no_overhead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    dumps = tmp_path / "litellm"
+    dumps.mkdir()
+    (dumps / "LiteLLM_SpendLogs.csv").write_text(
+        _SPEND_HEADER
+        + "\n"
+        + _spend_line("ll-9", "2026-11-20 11:00:00", "2026-11-20 11:00:09.5", "anthropic", 13)
+    )
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "litellm-files", str(dumps))
+    assert _rows(
+        db,
+        "select gateway, requests, p50_overhead_ms, p95_overhead_ms, p50_total_ms "
+        "from gateway_daily",
+    ) == [("litellm", 1, None, None, 9500.0)]
+    # the dashboard's gateway panel lists it, its overhead empty
+    monkeypatch.setenv("LLMLEDGER_SNAPSHOT", str(db.with_name("ledger.snapshot.duckdb")))
+    monkeypatch.delenv("LLMLEDGER_AUTH", raising=False)
+    monkeypatch.delenv("LLMLEDGER_ADMINS", raising=False)
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=60)
+    at.query_params["from"] = "2026-11-01"
+    at.query_params["to"] = "2026-11-30"
+    at.run()
+    at.switch_page("app_pages/data_health.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    overhead = [f.value for f in at.dataframe if "p50_overhead_ms" in f.value.columns][0]
+    assert list(overhead["gateway"]) == ["litellm"]
+    assert overhead["p50_overhead_ms"].tolist() == ["—"]  # the dashboard's empty cell

@@ -147,7 +147,8 @@ def test_staging_and_mart_columns(con) -> None:  # type: ignore[no-untyped-def]
     add_bedrock(con, "r", input_tokens=1)
     build(con)
     staged = [r[0] for r in con.execute("describe stg_bedrock").fetchall()]
-    assert staged == runner.STAGED_COLUMNS
+    # then Bedrock's own latency (an optional staged column: marts/gateway_daily.sql)
+    assert staged == [*runner.STAGED_COLUMNS, "latency_ms"]
     columns = [r[0] for r in con.execute("describe usage_events").fetchall()]
     assert columns[:24] == [
         "event_id",

@@ -98,7 +98,9 @@ if not gateways.empty:
     ui.table(
         data.frame("gateway_report"),
         "gateway-overhead",
-        caption="What the hop costs: p50/p95 of each gateway's own latency per day.",
+        caption="What the hop costs: p50/p95 of each gateway's own latency per day. LiteLLM "
+        "logs only its whole time: its overhead is that less the provider's own time, for "
+        "requests matched to a provider record that logs one, and empty otherwise.",
     )
 
 st.subheader("Unmapped identities")

@@ -78,7 +78,8 @@ final as (
         billable,
         gateway_role,
         gateway_name,
-        provider_request_id
+        provider_request_id,
+        latency_ms
     from joined
 
 )

@@ -105,7 +105,10 @@ final as (
         true as billable,
         coalesce(p.gateway_role, false) as gateway_role,
         cast(null as varchar) as gateway_name,
-        cast(null as varchar) as provider_request_id
+        cast(null as varchar) as provider_request_id,
+        -- Bedrock's own time for the request where the record carries one (streaming Invoke,
+        -- Converse); a gateway's hop is its duration less this (marts/gateway_daily.sql)
+        cast(s.latency_ms as double) as latency_ms
     from source as s
     inner join model_ids as m on m.model_id = s.model_id
     left join people as p on p.principal_arn is not distinct from s.principal_arn

@@ -152,6 +152,11 @@ final as (
         -- the provider's id for the request, where LiteLLM kept it (else its own request_id
         -- may be the provider's response id)
         provider_request_id,
+        -- the proxy's whole time for the request (endTime - startTime), provider call included;
+        -- what the hop adds is this less the provider's own time, where a matched provider
+        -- record logs one (marts/gateway_daily.sql)
+        case when end_time >= start_time
+             then cast(epoch_ms(end_time) - epoch_ms(start_time) as double) end as latency_ms,
         api_key,
         key_alias,
         key_user_id,

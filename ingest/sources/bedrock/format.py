@@ -56,8 +56,11 @@ RAW_TABLE_DDL = [
         status varchar,
         error_code varchar,
         source_kind varchar not null,
-        source_location varchar not null
-    )
+        source_location varchar not null,
+        latency_ms bigint                -- Bedrock's own invocation latency, where it logs one
+    );
+    -- a database made before latency_ms was read
+    alter table {RAW_TABLE} add column if not exists latency_ms bigint
     """
 ]
 
@@ -189,19 +192,37 @@ def _reject_reason_sql() -> str:
     return f"case {whens} else null end"
 
 
-def _one_hour_writes_sql() -> str:
-    """The body's usage.cache_creation.ephemeral_1h_input_tokens, or NULL.
+def _body_number_sql(name: str) -> str:
+    """The integer value of the first ``"<name>":`` key in the response body, or NULL.
 
-    Streaming bodies are a list of events whose first (message_start) carries usage; others
-    are a dict with usage. Either way the first ``"ephemeral_1h_input_tokens":`` key in the
-    serialised body is that one (text inside strings has its quotes escaped, so it cannot
-    match). Finding it with strpos costs half of parsing the body twice with json_extract.
+    Text inside strings has its quotes escaped, so a key in the model's output cannot match.
+    Finding it with strpos costs half of parsing the body twice with json_extract.
     """
-    key = '"ephemeral_1h_input_tokens":'
+    key = f'"{name}":'
     body = "cast(output.outputBodyJson as varchar)"
     at = f"strpos({body}, '{key}')"
     digits = f"regexp_extract(substr({body}, {at} + {len(key)}, 24), '^\\s*(\\d+)', 1)"
     return f"case when {at} > 0 then try_cast({digits} as bigint) end"
+
+
+def _one_hour_writes_sql() -> str:
+    """The body's usage.cache_creation.ephemeral_1h_input_tokens, or NULL.
+
+    Streaming bodies are a list of events whose first (message_start) carries usage; others
+    are a dict with usage. Either way the first such key in the serialised body is that one.
+    """
+    return _body_number_sql("ephemeral_1h_input_tokens")
+
+
+def _latency_sql() -> str:
+    """Bedrock's own time for the request (ms), where the record carries one, else NULL.
+
+    InvokeModelWithResponseStream: the last event's ``amazon-bedrock-invocationMetrics``
+    ``invocationLatency``; Converse: ``metrics.latencyMs`` (reference/bedrock.md §1: missing
+    for streaming Converse, and InvokeModel logs none). A gateway's hop is its own duration less
+    this one (marts/gateway_daily.sql).
+    """
+    return f"coalesce({_body_number_sql('invocationLatency')}, {_body_number_sql('latencyMs')})"
 
 
 def parse_files(
@@ -469,6 +490,7 @@ def _project_sql(reader: str) -> str:
             {tokens("input.cacheReadInputTokenCount")} as cache_read_tokens,
             {tokens("input.cacheWriteInputTokenCount")} as cache_write_tokens,
             {_one_hour_writes_sql()} as cache_write_1h_tokens,
+            {_latency_sql()} as latency_ms,
             status,
             errorCode as error_code,
             {_reject_reason_sql()} as reject_reason,
@@ -650,7 +672,7 @@ def _finish(
             s.request_id, s.occurred_at, s.account_id, s.region, s.inference_region,
             s.operation, s.model_id, s.principal_arn, s.request_metadata, s.input_tokens,
             s.output_tokens, s.cache_read_tokens, s.cache_write_tokens,
-            s.cache_write_1h_tokens, s.status, s.error_code,
+            s.cache_write_1h_tokens, s.latency_ms, s.status, s.error_code,
             '{kind}' as source_kind,
             {location} as source_location
         from {joins}

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from ingest import bounds
 from ingest.source import Format, Page, Parsed, RawTable, SourceRun
@@ -190,8 +189,13 @@ def _inputs(
     location_of: Callable[[str], str],
     scratch: str,
     batch: ParsedBatch,
+    check: bool = True,
 ) -> list[_Input]:
-    """Every file that can be read (or what can be read of it), rejecting the rest by path."""
+    """Every file that can be read (or what can be read of it), rejecting the rest by path.
+
+    Without ``check`` every file that is not empty is taken as readable whole (no scan here):
+    the caller reads them all at once and comes back with ``check`` only if that failed.
+    """
     found: list[_Input] = []
     for index, path in enumerate(paths):
         location = location_of(path)
@@ -206,7 +210,7 @@ def _inputs(
             continue
         array = text.startswith(b"[")
         item = _Input(index, path, path, array, gz, location, "#" if array else ":")
-        if _readable(con, item):
+        if not check or _readable(con, item):
             found.append(item)
             continue
         if array:
@@ -276,7 +280,10 @@ def _parsed_once(spec: formats.GatewayFormat, recs: str, options: Mapping[str, A
     DuckDB parses the JSON text again for each ``json_extract(j, path)``; a list of paths
     (``json_extract_string(j, [p1, p2, ...])``) parses it once, which is most of the cost of a
     page. Each ``json_extract_string(j, 'p')`` / ``json_extract(j, 'p')`` of the format's SQL
-    becomes an element of one such list, computed beside the record.
+    becomes an element of one such list, computed beside the record. That parse also says
+    whether the record is a JSON object (``not_json``): a text that starts with ``{`` and
+    parses is one, so no separate validation pass reads it again. ``j`` (the record as JSON)
+    is only cast where a format reads it whole.
     """
     sql = spec.select(_RECORDS, options)
     texts: dict[str, int] = {}
@@ -289,12 +296,31 @@ def _parsed_once(spec: formats.GatewayFormat, recs: str, options: Mapping[str, A
         return f"jn[{nodes.setdefault(match.group(1), len(nodes) + 1)}]"
 
     sql = _NODE_AT.sub(node_at, _TEXT_AT.sub(text_at, sql))
-    extra = ""
+    is_object = "starts_with(ltrim(text), '{')"
     if texts:
-        extra += f", json_extract_string(j, [{', '.join(texts)}]) as jv"
+        parsed = (
+            f"case when {is_object} then try(json_extract_string(text, [{', '.join(texts)}])) end"
+        )
+        columns = f"{parsed} as jv"
+        ok = "jv is not null"
+    elif nodes:
+        columns = "null as jv"
+        ok = None
+    else:
+        columns = "null as jv"
+        ok = f"{is_object} and json_valid(text)"
     if nodes:
-        extra += f", json_extract(j, [{', '.join(nodes)}]) as jn"
-    return sql.replace(_RECORDS, f"select *{extra} from ({recs})")
+        node_list = f"json_extract(text, [{', '.join(nodes)}])"
+        if ok is None:
+            columns += f", case when {is_object} then try({node_list}) end as jn"
+            ok = "jn is not null"
+        else:
+            columns += f", case when {ok} then {node_list} end as jn"
+    checked = (
+        f"select *, not coalesce({ok}, false) as not_json from (select *, {columns} from ({recs}))"
+    )
+    whole = f"select *, case when not not_json then text::json end as j from ({checked})"
+    return sql.replace(_RECORDS, whole)
 
 
 def parse_files(
@@ -319,22 +345,34 @@ def parse_files(
     checked, locs = f"_gateway_checked_{n}", f"_gateway_locs_{n}"
     scratch = tempfile.mkdtemp(prefix="parse-", dir=scratch_dir)
     try:
-        inputs = _inputs(con, paths, location_of, scratch, batch)
-        records = (
-            " union all ".join(f"({_reader(i)})" for i in inputs)
-            if inputs
-            else "select 0 as file_index, 0::bigint as n, null::varchar as text where false"
-        )
-        # JSON objects only; anything else is NULL here and rejected as malformed JSON.
-        recs = (
-            "select file_index, n, case when json_valid(text) and json_type(text) = 'OBJECT' "
-            f"then text::json end as j from ({records}) where trim(coalesce(text, '')) <> ''"
-        )
-        con.execute(
-            f"create temp table {checked} as "
-            f"select *, {_reason_sql(spec)} as reject_reason "
-            f"from ({_parsed_once(spec, recs, options)})"
-        )
+
+        def check(inputs: list[_Input]) -> None:
+            records = (
+                " union all ".join(f"({_reader(i)})" for i in inputs)
+                if inputs
+                else "select 0 as file_index, 0::bigint as n, null::varchar as text where false"
+            )
+            # JSON objects only (not_json, j: _parsed_once); anything else is malformed
+            recs = (
+                f"select file_index, n, text from ({records}) where trim(coalesce(text, '')) <> ''"
+            )
+            con.execute(
+                f"create temp table {checked} as "
+                f"select *, {_reason_sql(spec)} as reject_reason "
+                f"from ({_parsed_once(spec, recs, options)})"
+            )
+
+        # Read every file in one statement; only when that fails (invalid UTF-8, a truncated
+        # gzip, a malformed array) is each file tried alone and what can be read recovered.
+        known = len(batch.rejected)
+        inputs = _inputs(con, paths, location_of, scratch, batch, check=False)
+        try:
+            check(inputs)
+        except duckdb.Error:
+            del batch.rejected[known:]
+            con.execute(f"drop table if exists {checked}")
+            inputs = _inputs(con, paths, location_of, scratch, batch)
+            check(inputs)
         _locations(con, locs, inputs, line_locations or {})
         location = (
             "coalesce(ll.location, l.location || l.sep || c.n::varchar)"
@@ -352,11 +390,11 @@ def parse_files(
                 "where c.reject_reason is not null order by c.file_index, c.n"
             ).fetchall()
         )
+        seen = {
+            int(i) for (i,) in con.execute(f"select distinct file_index from {checked}").fetchall()
+        }
         for item in inputs:
-            total = con.execute(
-                f"select count(*) from {checked} where file_index = ?", [item.index]
-            ).fetchall()[0][0]
-            if not total and (item.location, NO_RECORD) not in batch.rejected:
+            if item.index not in seen and (item.location, NO_RECORD) not in batch.rejected:
                 batch.rejected.append((item.location, NO_RECORD))
         tokens = {c: f"coalesce(try_cast(c.{c} as bigint), 0)" for c in formats.TOKEN_COLUMNS}
         con.execute(
@@ -426,31 +464,23 @@ def _locations(
     inputs: Sequence[_Input],
     line_locations: Mapping[str, Sequence[str]],
 ) -> None:
-    files = pa.table(
-        {
-            "file_index": pa.array([i.index for i in inputs], pa.int64()),
-            "location": [i.location for i in inputs],
-            "sep": [i.sep for i in inputs],
-        }
-    )
+    # Python lists as LIST parameters, unnested: no Arrow registration (which imports pandas,
+    # a second of a small page's time)
     lines = [
         (i.index, n + 1, loc)
         for i in inputs
         for n, loc in enumerate(line_locations.get(i.path, ()))
     ]
-    by_line = pa.table(
-        {
-            "file_index": pa.array([r[0] for r in lines], pa.int64()),
-            "n": pa.array([r[1] for r in lines], pa.int64()),
-            "location": pa.array([r[2] for r in lines], pa.string()),
-        }
+    con.execute(
+        f"create temp table {locs} as select unnest(?::bigint[]) as file_index, "
+        "unnest(?::varchar[]) as location, unnest(?::varchar[]) as sep",
+        [[i.index for i in inputs], [i.location for i in inputs], [i.sep for i in inputs]],
     )
-    for name, table in ((locs, files), (f"{locs}_lines", by_line)):
-        con.register(f"{name}_arrow", table)
-        try:
-            con.execute(f"create temp table {name} as select * from {name}_arrow")
-        finally:
-            con.unregister(f"{name}_arrow")
+    con.execute(
+        f"create temp table {locs}_lines as select unnest(?::bigint[]) as file_index, "
+        "unnest(?::bigint[]) as n, unnest(?::varchar[]) as location",
+        [[r[0] for r in lines], [r[1] for r in lines], [r[2] for r in lines]],
+    )
 
 
 def page_format(source_kind: str) -> Format:

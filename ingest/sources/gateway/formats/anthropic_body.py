@@ -10,6 +10,7 @@ from ingest.sources.gateway.formats.base import (
     GatewayFormat,
     node,
     option,
+    read_once,
     select_columns,
     text,
     timestamp,
@@ -19,16 +20,17 @@ _BODY_PATHS = (("response_body",), ("response", "body"), ("body",))
 
 
 def _events_sql() -> str:
-    """The SSE stream's ``data:`` events as JSON (a body logged as text), or the elements of a
-    body logged as a JSON array of events."""
+    """The SSE stream's ``data:`` payloads (a body logged as text), or the elements of a body
+    logged as a JSON array of events, as JSON text; NULL for a message body."""
     lines = "string_split(replace(body_text, chr(13), ''), chr(10))"
     data = (
-        f"list_transform(list_filter({lines}, lambda x: starts_with(ltrim(x), 'data:') "
-        "and json_valid(trim(substr(ltrim(x), 6)))), lambda x: trim(substr(ltrim(x), 6))::json)"
+        f"list_transform(list_filter({lines}, lambda x: starts_with(ltrim(x), 'data:')), "
+        "lambda x: trim(substr(ltrim(x), 6)))"
     )
     return (
-        "case when json_type(body) = 'ARRAY' then cast(json_extract(body, '$[*]') as json[]) "
-        f"when msg is null and body_text is not null then {data} end"
+        "case when starts_with(body_start, '[') "
+        "then try(cast(json_extract(body_text, '$[*]') as varchar[])) "
+        f"when msg is null then {data} end"
     )
 
 
@@ -36,18 +38,17 @@ def _client_account_sql() -> str:
     """The account in Claude Code's ``metadata.user_id`` of the logged request: older builds
     ``user_<hex>_account_<uuid>_session_<uuid>``, newer a JSON string with ``account_uuid``.
     Only that field is read from the request (a string or an object)."""
-    request = (
-        "coalesce("
-        + ", ".join(node("j", *p) for p in (("request_body",), ("request", "body")))
-        + ")"
+    paths = (("request_body",), ("request", "body"))
+    # a request logged as an object: the field comes out of the record's one parse (the prompt
+    # is never copied out); one logged as JSON text is read only for the records that have one
+    in_object = "coalesce(" + ", ".join(text("j", *p, "metadata", "user_id") for p in paths) + ")"
+    as_text = " ".join(
+        f"when contains(text, '\"{p[-1]}\"') "
+        f'and regexp_matches(text, \'"{p[-1]}"\\s*:\\s*"\') then try(json_extract_string('
+        f"json_extract_string(text, '$.{'.'.join(p)}'), '$.metadata.user_id'))"
+        for p in paths
     )
-    user_id = (
-        f"case when json_type({request}) = 'OBJECT' "
-        f"then json_extract_string({request}, '$.metadata.user_id') "
-        f"when json_type({request}) = 'VARCHAR' "
-        f"and json_valid(json_extract_string({request}, '$')) "
-        f"then json_extract_string(json_extract_string({request}, '$'), '$.metadata.user_id') end"
-    )
+    user_id = f"coalesce({in_object}, case when not not_json then case {as_text} end end)"
     return (
         f"nullif(coalesce(case when json_valid({user_id}) "
         f"then json_extract_string({user_id}, '$.account_uuid') end, "
@@ -55,35 +56,22 @@ def _client_account_sql() -> str:
     )
 
 
-def _of_type(kind: str) -> str:
-    return f"list_filter(events, lambda e: json_extract_string(e, '$.type') = '{kind}')"
+def _first_of_type(kind: str) -> str:
+    return f"events[list_position(types, '{kind}')]"
 
 
 def _anthropic_body(recs: str, options: Mapping[str, Any]) -> str:
     user = option(options, "user_field", ANTHROPIC_BODY.default_user_field).lower()
     team = option(options, "team_field", ANTHROPIC_BODY.default_team_field).lower()
-    # a body logged as JSON null is no body
-    body = (
-        "coalesce("
-        + ", ".join(
-            f"case when json_type({node('j', *p)}) <> 'NULL' then {node('j', *p)} end"
-            for p in _BODY_PATHS
-        )
-        + ")"
-    )
-    body_text = (
-        "case when json_type(body) = 'VARCHAR' then json_extract_string(body, '$') "
-        "when json_type(body) in ('OBJECT', 'ARRAY') then body::varchar end"
-    )
-    msg = (
-        "case when json_type(body) = 'OBJECT' then body "
-        "when json_type(body) = 'VARCHAR' and starts_with(ltrim(body_text), '{') "
-        "and json_valid(body_text) then body_text::json end"
-    )
-    started = f"{_of_type('message_start')}[1]"
-    last_delta = f"{_of_type('message_delta')}[-1]"
-    error_event = f"{_of_type('error')}[1]"
-    stopped = f"len({_of_type('message_stop')}) > 0"
+    # The body's text comes out of the record's one parse: a string (an SSE stream, a message
+    # logged as text) unquoted, an object or array as JSON text; a JSON null is no body.
+    body_text = "coalesce(" + ", ".join(text("j", *p) for p in _BODY_PATHS) + ")"
+    msg = "case when starts_with(body_start, '{') then try_cast(body_text as json) end"
+    started = _first_of_type("message_start")
+    # message_delta usage is cumulative: the last one is the total
+    last_delta = "events[len(types) + 1 - list_position(list_reverse(types), 'message_delta')]"
+    error_event = _first_of_type("error")
+    stopped = "list_contains(types, 'message_stop')"
     header = lambda where, key: text("j", where, key)  # noqa: E731
     ts = (
         f"coalesce({text('j', 'timestamp')}, {text('j', 'time')}, {text('j', 'start_time')}, "
@@ -126,8 +114,9 @@ def _anthropic_body(recs: str, options: Mapping[str, Any]) -> str:
         )
     columns = {
         "problem": (
-            "case when body is null then 'missing field response_body' "
-            f"when not {is_error} and msg is null and coalesce(len(events), 0) = 0 then "
+            "case when body_text is null then 'missing field response_body' "
+            f"when not {is_error} and msg is null "
+            "and coalesce(len(list_filter(types, lambda t: t is not null)), 0) = 0 then "
             "'response body is neither an Anthropic message nor an SSE stream' "
             f"when not {is_error} and msg is null and started is null then "
             "'stream without message_start' end"
@@ -223,15 +212,27 @@ def _anthropic_body(recs: str, options: Mapping[str, Any]) -> str:
             select *, {started} as started, {last_delta} as last_delta,
                 {error_event} as error_event
             from (
-                select *, {_events_sql()} as events, {_client_account_sql()} as client_account
-                from (select *, {msg} as msg
-                      from (select *, {body_text} as body_text
-                            from (select *, {body} as body from ({recs}))))
+                -- each event's type in one parse of it
+                select *, list_transform(events, lambda e: try(json_extract_string(e, '$.type')))
+                    as types
+                from (
+                    select *, {_events_sql()} as events, {_client_account_sql()} as client_account
+                    from (select *, {msg} as msg
+                          from (select *, left(ltrim(body_text), 1) as body_start
+                                from (select *, {body_text} as body_text from ({recs}))))
+                )
             )
         )
     )"""
-    return select_columns(columns, source)
+    # msg, the stream's events and their usage: each parsed once for every field read from it
+    sql, lists = read_once(
+        select_columns(columns, _SOURCE),
+        ("msg", "started", "start_usage", "last_delta", "error_event"),
+    )
+    return sql.replace(_SOURCE, f"(select *, {lists} from {source})" if lists else source)
 
+
+_SOURCE = "__anthropic_body_source__"
 
 ANTHROPIC_BODY = GatewayFormat(
     "anthropic-body",

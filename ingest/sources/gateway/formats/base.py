@@ -1,8 +1,9 @@
 """What every gateway format shares: the standard columns, JSON-path helpers, the final SELECT.
 
-A gateway format is SQL over a relation ``(file_index, n, j)`` (``j``: one record as JSON, NULL when
-the line is not a JSON object) that selects exactly these columns (text as logged; the shared
-checks in ``format.py`` cast, validate and name what is wrong):
+A gateway format is SQL over a relation ``(file_index, n, text, not_json, j)`` (``text``: one
+record as logged; ``not_json``: it is not a JSON object; ``j``: the record as JSON, NULL when
+not_json) that selects exactly these columns (text as logged; the shared checks in ``format.py``
+cast, validate and name what is wrong):
 
     file_index, n, not_json, problem (a reason to reject the record, or NULL),
     request_id, ts_text, occurred_at (timestamptz), provider, region, model_id, request_mode,
@@ -16,11 +17,16 @@ checks in ``format.py`` cast, validate and name what is wrong):
 ``ai.proxy.payload``, a logged Anthropic response or SSE stream) may be read inside a format's
 statement to take numbers out of it; no body column is ever selected. Vendor field names
 appear in the format modules and in ``models/staging/stg_gateway.sql`` only.
+
+Speed: every ``text("j", ...)`` / ``node("j", ...)`` path is read in the record's one parse
+(``format._parsed_once``); a path built at run time, or a JSON value taken out and read again,
+costs a parse each. Read ``text`` directly only in a branch few records take.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,7 +116,7 @@ def select_columns(columns: Mapping[str, str], source: str) -> str:
     out = [
         "file_index",
         "n",
-        "j is null as not_json",
+        "not_json",
         f"{columns.get('problem', 'null')} as problem",
     ]
     for name in OUTPUT_COLUMNS:
@@ -123,6 +129,25 @@ def select_columns(columns: Mapping[str, str], source: str) -> str:
             expr = _integer_text(expr)
         out.append(f"{expr} as {name}")
     return "select " + ", ".join(out) + f" from {source}"
+
+
+def read_once(sql: str, docs: Sequence[str]) -> tuple[str, str]:
+    """``sql`` with each ``json_extract_string(<doc>, 'path')`` of the named JSON columns
+    replaced by an element of one list read per doc (``<doc>__v``), and the select list that
+    computes those lists over the relation ``sql`` reads: one parse of each doc, not one per
+    field."""
+    lists = []
+    for doc in docs:
+        paths: dict[str, int] = {}
+        pattern = re.compile(rf"json_extract_string\({doc}, ('(?:[^']|'')*')\)")
+
+        def at(match: re.Match[str], doc: str = doc, paths: dict[str, int] = paths) -> str:
+            return f"{doc}__v[{paths.setdefault(match.group(1), len(paths) + 1)}]"
+
+        sql = pattern.sub(at, sql)
+        if paths:
+            lists.append(f"json_extract_string({doc}, [{', '.join(paths)}]) as {doc}__v")
+    return sql, ", ".join(lists)
 
 
 def option(options: Mapping[str, Any], key: str, default: str) -> str:
