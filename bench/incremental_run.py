@@ -64,7 +64,7 @@ select
     null,
     (i * 7919) % 5000, i % 800, (i * 31) % 20000, (i * 17) % 3000, null,
     null, case when i % 97 = 0 then 'ThrottlingException' end,
-    'files', 'bench-history'
+    'files', 'bench-history', null
 from range({n}) as t(i)
 """
 
