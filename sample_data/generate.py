@@ -1681,6 +1681,16 @@ def write_manifest(out: Path, m: dict, config: str) -> None:
                 "555566667777 billed in eu-west-1 on 2026-11-12..14 with nothing logged",
             ],
             [
+                "`gateway/kong/*.json.gz`, `gateway/body/*.jsonl`",
+                "two API gateways' logs from 2026-11-09 (Kong, an OpenResty proxy), made by "
+                "`generate_gateways.py` (run it after this script; `gateway.MANIFEST.md`)",
+            ],
+            [
+                "`otel/claude-code-*.jsonl`",
+                "Claude Code telemetry for the shared API key's direct users, made by "
+                "`generate_otel.py` (run it after this script; `otel.MANIFEST.md`)",
+            ],
+            [
                 "`manifest.json`",
                 "this manifest, machine-readable (counts, ids, bad input, budgets)",
             ],
