@@ -1444,9 +1444,26 @@ path = "litellm"         # the proxy's tables as COPY ... CSV dumps (litellm/gen
 [[sources.aws-cur-files]]
 path = "cur"             # the AWS bill for 2026-11: a CUR 2.0 delivery (generate_bills.py)
 
-[gateway]                # the LiteLLM proxy's own identity at Bedrock: its records there are
-                         # the same requests as the proxy's spend logs, counted once
-identities = ['^arn:aws:sts::\\d+:assumed-role/litellm-proxy/']
+[[sources.gateway-files]]
+path = "gateway/kong"    # Kong's file-log with AI Proxy statistics (generate_gateways.py)
+format = "kong"
+name = "kong"
+
+[[sources.gateway-files]]
+path = "gateway/body"    # an OpenResty proxy that logs Anthropic response bodies
+format = "anthropic-body"
+name = "body-proxy"
+
+[[sources.otel-files]]
+path = "otel"            # Claude Code telemetry, the Collector's file exporter (generate_otel.py)
+
+[gateway]                # identities of gateways at Bedrock: the LiteLLM proxy's role (its
+                         # records are the proxy's spend logs) and the shared key Kong's bedrock
+                         # service signs with; a request both logged is counted once
+identities = [
+    '^arn:aws:sts::\\d+:assumed-role/litellm-proxy/',
+    '^arn:aws:iam::\\d+:user/{UNMAPPED_API_KEY}$',
+]
 
 # Monthly budgets per team, USD as decimal strings. For {BUDGET_MONTH}: payments is over 100%,
 # mobile is over 80%, the rest are well under.
@@ -1665,6 +1682,16 @@ def write_manifest(out: Path, m: dict, config: str) -> None:
                 "555566667777 billed in eu-west-1 on 2026-11-12..14 with nothing logged",
             ],
             [
+                "`gateway/kong/*.json.gz`, `gateway/body/*.jsonl`",
+                "two API gateways' logs from 2026-11-09 (Kong, an OpenResty proxy), made by "
+                "`generate_gateways.py` (run it after this script; `gateway.MANIFEST.md`)",
+            ],
+            [
+                "`otel/claude-code-*.jsonl`",
+                "Claude Code telemetry for the shared API key's direct users, made by "
+                "`generate_otel.py` (run it after this script; `otel.MANIFEST.md`)",
+            ],
+            [
                 "`manifest.json`",
                 "this manifest, machine-readable (counts, ids, bad input, budgets)",
             ],
@@ -1730,7 +1757,9 @@ def write_manifest(out: Path, m: dict, config: str) -> None:
             [
                 "API key, no rule",
                 f"`arn:aws:iam::{ACCOUNTS[1]}:user/{UNMAPPED_API_KEY}`",
-                "`unattributed` / `unattributed`",
+                "`unattributed` / `unattributed`; from 2026-11-09 Kong's Converse requests "
+                "name their consumer (gateway.MANIFEST.md), and Claude Code telemetry names "
+                "who sent some InvokeModel ones (otel.MANIFEST.md)",
             ],
             [
                 "shared CI role, a rule names the team",

@@ -63,10 +63,14 @@ def test_layout_partitions_by_source_and_day(sample_lake: Path, sample_ledger) -
             p.relative_to(sample_lake).as_posix() for p in (sample_lake / table).rglob("*.parquet")
         }
         assert found == expected
-        assert len(expected) == 90  # three sources x 30 days
+        # three sources x 30 days, the gateways' 11 days (from 2026-11-09, Kong's a Saturday
+        # too) and the telemetry's 16 (from 2026-11-02, working days)
+        assert len(expected) == 90 + 11 + 16
     # a table with a source but no day: by source; one with neither: one file
     assert sorted(p.name for p in (sample_lake / "identity_map").iterdir()) == [
         "source=bedrock",
+        "source=claude_code",
+        "source=gateway",
         "source=litellm",
         "source=vertex",
     ]
@@ -94,7 +98,8 @@ def test_manifest_counts_exact_rows(sample_lake: Path, sample_ledger) -> None:  
         assert sum(p["rows"] for p in table["partitions"]) == rows, name
         assert all(p["hash"] for p in table["partitions"])
     events = manifest["tables"]["usage_events"]
-    assert events["rows"] == 51960
+    # 51,960 before the gateways (957 Kong + 554 body-proxy records) and 63 telemetry events
+    assert events["rows"] == 53534
     assert events["partition_by"] == ["source", "day"]
     first = events["partitions"][0]
     assert first["path"] == "source=bedrock/day=2026-10-22"
@@ -190,7 +195,7 @@ def test_reexport_rewrites_only_the_new_day(sample_ledger, tmp_path: Path) -> No
     again = run("--db", str(db), "lake", "export", "--out", str(out))
     assert (
         again.stderr
-        == "lake " + str(out) + ": 20 tables; 0 partition(s) written, 428 unchanged, 0 removed\n"
+        == "lake " + str(out) + ": 20 tables; 0 partition(s) written, 583 unchanged, 0 removed\n"
     )
     before = _files(out)
 
@@ -203,20 +208,21 @@ def test_reexport_rewrites_only_the_new_day(sample_ledger, tmp_path: Path) -> No
 
     result = run("--db", str(db), "lake", "export", "--out", str(out))
     assert result.exit_code == 0, result.stderr
-    # the new day: one partition per source in each of the two tables
+    # the new day: one partition per source (the gateways and the telemetry too) in each of
+    # the two tables
     assert (
         result.stderr
-        == "lake " + str(out) + ": 20 tables; 6 partition(s) written, 428 unchanged, 0 removed\n"
+        == "lake " + str(out) + ": 20 tables; 10 partition(s) written, 583 unchanged, 0 removed\n"
     )
     after = _files(out)
     assert {k: v for k, v in after.items() if k in before} == before  # same inode, same mtime
     assert sorted(set(after) - set(before)) == [
         f"{t}/source={s}/day=2026-11-30/data.parquet"
         for t in ("usage_daily", "usage_events")
-        for s in ("bedrock", "litellm", "vertex")
+        for s in ("bedrock", "claude_code", "gateway", "litellm", "vertex")
     ]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["tables"]["usage_events"]["rows"] == 51960 + added
+    assert manifest["tables"]["usage_events"]["rows"] == 53534 + added
     from_db = run("--db", str(db), "report", "--by", "day", "--format", "json")
     from_lake = run(
         "--db", str(db), "report", "--by", "day", "--format", "json", "--lake", str(out)
@@ -282,17 +288,17 @@ def test_s3_lake_through_moto(aws: Aws, sample_ledger, sample_lake: Path, tmp_pa
     manifest = json.loads(
         s3.get_object(Bucket="analytics", Key="llm/lake/manifest.json")["Body"].read()
     )
-    assert manifest["tables"]["usage_events"]["rows"] == 51960
+    assert manifest["tables"]["usage_events"]["rows"] == 53534
 
     _add_a_day(db)
     result = run("--db", str(db), "lake", "export", "--out", "s3://analytics/llm/lake")
-    assert result.stderr.endswith("6 partition(s) written, 428 unchanged, 0 removed\n")
+    assert result.stderr.endswith("10 partition(s) written, 583 unchanged, 0 removed\n")
     second = objects()
     changed = {k for k in second if first.get(k) != second[k]}
     assert changed == {"llm/lake/manifest.json"} | {
         f"llm/lake/{t}/source={s}/day=2026-11-30/data.parquet"
         for t in ("usage_daily", "usage_events")
-        for s in ("bedrock", "litellm", "vertex")
+        for s in ("bedrock", "claude_code", "gateway", "litellm", "vertex")
     }
     # the lake in S3 read through a local copy answers as the database does
     copy = tmp_path / "downloaded"

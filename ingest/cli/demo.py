@@ -11,6 +11,7 @@ from ingest import config as config_mod
 from ingest import pipeline
 from ingest.cli.common import (
     app_context,
+    money_cents,
     open_for_read,
     print_summary,
     require_tables,
@@ -84,15 +85,36 @@ def demo(
 
 
 def print_demo_report(app: AppContext) -> None:
-    """The demo's closing report: cost by team, as a table on stdout."""
-    from models import views
+    """The demo's closing report: cost by team, as a table on stdout, then a line per API
+    gateway and one on what Claude Code telemetry attributed."""
+    from models import claude_code_health, views
 
     with open_for_read(app) as (con, where):
         require_tables(con, where, "usage_daily")
         rows = views.rows(views.report(con, "team"))
         total = views.totals(con)
         span = views.filter_options(con)
+        gateways = views.rows(views.gateway_health(con))
+        telemetry = views.rows(claude_code_health.attribution_summary(con))
     # the same table as `llmledger report --by team`: name, cost and share first
     title = f"cost by team, all data: {span['first_day']} to {span['last_day']} (UTC)"
     print_report_table(rows, "team", total["cost_usd"], title=title, wide=False)
     print_summary(total)
+    for row in gateways:
+        click.echo(
+            f"gateway {row['gateway']}: {row['requests']:,} requests, "
+            f"{money_cents(row['cost_usd'])} (`llmledger report --by gateway`)"
+        )
+    if telemetry:
+        events = {row["match_method"]: row["events"] for row in telemetry}
+        matched = events.get("request_id", 0) + events.get("model_tokens_time", 0)
+        others = ", ".join(
+            f"{events[m]:,} {m.replace('_', ' ')}"
+            for m in claude_code_health.ORDER[2:]
+            if m in events
+        )
+        click.echo(
+            f"claude code telemetry: {matched:,} events matched to their provider record"
+            + (f" ({others})" if others else "")
+            + " (`llmledger report --by session`)"
+        )
