@@ -45,6 +45,8 @@ def test_each_gateway_requests_and_cost(con: Any) -> None:
     assert health == [
         ("body-proxy", 554, 3, 4, Decimal("29.139406250000"), Decimal("0.199731450000")),
         ("kong", 957, 0, 10, Decimal("35.243254080000"), Decimal("32.286030800000")),
+        # the LiteLLM proxy is a gateway too (its exact spend logs: nothing partial)
+        ("litellm", 6801, 28, 181, Decimal("459.135571860000"), Decimal("0E-12")),
     ]
     manifest = json.loads((SAMPLE / "gateway.manifest.json").read_text())
     assert manifest["kong"]["records"] == 957
@@ -131,12 +133,13 @@ def test_telemetry_attributes_the_shared_key(con: Any) -> None:
         f"select developer, identity_status, counted from usage_events "
         f"where request_id = '{ambiguous}' and source = 'bedrock'",
     ) == [("unattributed", "unattributed", True)]
-    # telemetry adds no spend beside the provider logs
+    # telemetry adds no spend beside the provider logs, and its api_error events are the
+    # provider's failed records, not requests of their own
     assert rows(
         con,
-        "select count(*), coalesce(sum(cost_usd), 0) from usage_events "
-        "where source = 'claude_code' and counted and billable",
-    ) == [(0, Decimal(0))]
+        "select billable, count(*), sum(counted::int) from usage_events "
+        "where source = 'claude_code' group by 1 order by 1",
+    ) == [(False, 1, 0), (True, 62, 0)]
 
 
 def test_unattributed_share_before_and_after(con: Any) -> None:
@@ -183,13 +186,14 @@ def test_demo_report_names_the_gateways_and_the_telemetry(
     )
     print_demo_report(app)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-6:] == [
+    assert lines[-7:] == [
         "unattributed (no developer): $72.66 (2.0%), 1,878 requests",
         "unpriced: 66 requests have no price and are not in the costs (see `llmledger prices "
         "check`)",
         "prompt caching saved: $9,590.01",
         "gateway body-proxy: 554 requests, $29.14 (`llmledger report --by gateway`)",
         "gateway kong: 957 requests, $35.24 (`llmledger report --by gateway`)",
+        "gateway litellm: 6,801 requests, $459.14 (`llmledger report --by gateway`)",
         "claude code telemetry: 58 events matched to their provider record (2 ambiguous, "
         "2 unmatched) (`llmledger report --by session`)",
     ]

@@ -1000,7 +1000,7 @@ def test_litellm_overhead_is_its_time_less_the_matched_providers(tmp_path: Path)
         {"gateway": "litellm", "day": "2026-11-20", "requests": 5, "errors": 0,
          "throttled": 0, "partial_requests": 0, "cost_usd": "0.001814100000",
          "partial_cost_usd": "0.000000000000", "p50_overhead_ms": 108.5,
-         "p95_overhead_ms": 147.65},
+         "p95_overhead_ms": 147.7},
     ]  # fmt: skip
     # LiteLLM's whole time: 1000, 1000, 2500, 4000, 9500
     assert _rows(db, "select p50_total_ms from gateway_daily") == [(2500.0,)]

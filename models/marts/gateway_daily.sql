@@ -78,8 +78,8 @@ final as (
         cast(coalesce(sum(cost_usd) filter (where counted), 0) as decimal(38, 12)) as cost_usd,
         cast(coalesce(sum(cost_usd) filter (where counted and token_detail = 'partial'), 0)
              as decimal(38, 12)) as partial_cost_usd,
-        quantile_cont(gateway_latency_ms, 0.5) as p50_overhead_ms,
-        quantile_cont(gateway_latency_ms, 0.95) as p95_overhead_ms,
+        round(quantile_cont(gateway_latency_ms, 0.5), 1) as p50_overhead_ms,
+        round(quantile_cont(gateway_latency_ms, 0.95), 1) as p95_overhead_ms,
         quantile_cont(total_latency_ms, 0.5) as p50_total_ms
     from joined
     group by 1, 2

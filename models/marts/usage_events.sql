@@ -81,6 +81,22 @@ telemetry_matches as (
 
 ),
 
+covered_error_days as (
+
+    -- a model and UTC day with provider or gateway records, for the days holding a Claude Code
+    -- api_error event: there the failed request is the provider's (or gateway's) record too,
+    -- so the telemetry's error is not a request of its own (as claude_code_attribution rules
+    -- for an api_request)
+    select distinct p.model, cast(p.occurred_at as date) as day
+    from staged as p
+    where p.source <> 'claude_code'
+      and cast(p.occurred_at as date) in (
+          select cast(occurred_at as date) from staged
+          where source = 'claude_code' and not billable
+      )
+
+),
+
 sized as (
 
     select
@@ -204,7 +220,7 @@ final as (
         c.status,
         c.error_code,
         -- a telemetry event never adds spend beside a provider log (claude_code_attribution)
-        g.event_id is null and coalesce(t.counts_spend, true) as counted,
+        g.event_id is null and coalesce(t.counts_spend, ce.model is null) as counted,
         c.billable and c.cost_usd is null as unpriced,
         case when c.is_long_context then 'long_context' else 'standard' end as pricing_tier,
         c.project,
@@ -227,6 +243,9 @@ final as (
     left join gateway_matches as g on g.event_id = c.event_id
     left join telemetry_matches as a on a.provider_event_id = c.event_id
     left join telemetry_matches as t on t.telemetry_event_id = c.event_id
+    left join covered_error_days as ce
+        on c.source = 'claude_code' and not c.billable
+        and ce.model = c.model and ce.day = cast(c.occurred_at as date)
 
 )
 
