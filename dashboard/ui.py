@@ -57,6 +57,11 @@ LABELS = {
     "identity_status": "Identity status",
     "last_seen_at": "Last seen (UTC)",
     "peak_minute": "Busiest minute (UTC)",
+    "peak_tokens_minute": "Peak tokens at (UTC)",
+    "peak_requests_minute": "Peak requests at (UTC)",
+    "minutes_above_100pct": "Minutes > 100%",
+    "throttled_above_100pct": "Throttled above 100%",
+    "limit_kind": "Kind",
     "peak_tokens_per_minute": "Peak tokens/min",
     "peak_requests_per_minute": "Peak requests/min",
     "tokens_per_minute": "Limit tokens/min",
@@ -74,6 +79,10 @@ VALUE_LABELS = {
     "price_book_wrong": "Price book wrong",
     "not_billed": "Not billed",
     "tokens_differ": "Tokens differ",
+    "litellm_key": "LiteLLM key",
+    "litellm_key_model": "LiteLLM key, one model",
+    "litellm_team": "LiteLLM team",
+    "litellm_team_model": "LiteLLM team, one model",
 }
 _SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
 _WORDS = {"litellm": "LiteLLM", "usd": "(USD)", "pct": "%", "80pct": "80%", "id": "ID"}
