@@ -7,9 +7,11 @@
 Starts `llmledger dashboard` on the database's snapshot, drives Debian's Chromium
 (/usr/bin/chromium, never `playwright install`) with Playwright, and measures:
 
-- load: a fresh tab opens the page's URL; the time from navigation start until the page's
-  headline is on screen (its headline metric shows a value, or its first table is drawn, in the
-  current run: not a stale element of an earlier one). ``--loads`` times per page.
+- load: a new tab opens the page's URL (a new Streamlit session; the browser's HTTP cache is
+  warm after the first load, as for a returning manager, or cold with ``--cold``); the time
+  from navigation start until the page's headline is on screen (its headline metric shows a
+  value, or its first table is drawn, in the current run: not a stale element of an earlier
+  one). ``--loads`` times per page. "first" is the very first load of each page.
 - switch: from a click on another page's link in the sidebar navigation until that page's
   headline is on screen, round the pages ``--loads`` times.
 
@@ -51,6 +53,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-background-networking",
 ]
+VIEWPORT = {"width": 1400, "height": 1000}
 LOAD_BAR_MS = 1500.0
 SWITCH_BAR_MS = 500.0
 
@@ -196,23 +199,32 @@ def wait_ready(page: Any, p: Page, timeout_ms: float = 60_000) -> float:
     return float(handle.json_value())
 
 
-def measure_loads(browser: Any, url: str, pages: list[Page], loads: int, query: str) -> dict:
-    """Each page opened ``loads`` times in a fresh context (a new Streamlit session)."""
+def measure_loads(
+    browser: Any, url: str, pages: list[Page], loads: int, query: str, *, cold: bool
+) -> dict:
+    """Each page opened ``loads`` times, each time in a new tab: a new Streamlit session. The
+    tabs share one browser profile, whose HTTP cache holds Streamlit's scripts after the first
+    load (a returning manager); with ``cold`` each load gets a fresh profile (a first visit)."""
     out: dict[str, list[float]] = {p.title: [] for p in pages}
+    shared = None if cold else browser.new_context(viewport=VIEWPORT)
     for _ in range(loads):
         for p in pages:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context = shared or browser.new_context(viewport=VIEWPORT)
             tab = context.new_page()
             tab.goto(f"{url}/{p.url_path}{query}", wait_until="commit")
             out[p.title].append(wait_ready(tab, p))
-            context.close()
+            tab.close()
+            if context is not shared:
+                context.close()
+    if shared is not None:
+        shared.close()
     return out
 
 
 def measure_switches(browser: Any, url: str, pages: list[Page], rounds: int, query: str) -> dict:
     """One session: click each page's sidebar link in turn, ``rounds`` times round."""
     out: dict[str, list[float]] = {p.title: [] for p in pages}
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport=VIEWPORT)
     tab = context.new_page()
     tab.goto(f"{url}/{pages[0].url_path}{query}", wait_until="commit")
     wait_ready(tab, pages[0])
@@ -270,6 +282,9 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, help="work here and keep what is built")
     parser.add_argument("--out", type=Path, default=Path("dashboard_pages.json"))
     parser.add_argument("--label", default="", help="a note kept in the JSON, e.g. a git ref")
+    parser.add_argument(
+        "--cold", action="store_true", help="each load in a fresh browser profile (no HTTP cache)"
+    )
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         parser.error(f"{CHROMIUM} is absent: install Debian's `chromium` package")
@@ -290,13 +305,14 @@ def main() -> int:
     with dashboard(db, workdir / "dashboard.log") as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            loads = summary(measure_loads(browser, url, PAGES, args.loads, query))
+            loads = summary(measure_loads(browser, url, PAGES, args.loads, query, cold=args.cold))
             switches = summary(measure_switches(browser, url, PAGES, args.loads, query))
         finally:
             browser.close()
 
     print(
-        f"# {what}; {args.loads} loads and switches per page; {os.cpu_count()} cores; "
+        f"# {what}; {args.loads} loads ({'cold' if args.cold else 'warm'} browser cache) and "
+        f"switches per page; {os.cpu_count()} cores; "
         "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
     )
     print(
@@ -324,6 +340,9 @@ def main() -> int:
         "database": what,
         "label": args.label,
         "loads_per_page": args.loads,
+        "browser_cache": "cold (a fresh profile per load)"
+        if args.cold
+        else "warm after the first load",
         "cores": os.cpu_count(),
         "load_average": os.getloadavg(),
         "first_content": loads,

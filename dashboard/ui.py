@@ -280,7 +280,7 @@ def table(
     )
     st.download_button(
         "Download CSV",
-        csv_bytes(frame),
+        _cached_csv(frame),
         file_name=file_name(name),
         mime="text/csv",
         key=f"csv-{name}",
@@ -299,6 +299,13 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return value
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached_csv(frame: pd.DataFrame) -> bytes:
+    """:func:`csv_bytes`, kept by the frame's content: a page rerun (any widget, a page
+    switch) offers the same bytes without writing them again."""
+    return csv_bytes(frame)
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
