@@ -40,7 +40,8 @@ def at_minute(value: Any) -> str | None:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{fmt.count(n)} {word}" + ("" if n == 1 else "s")
+    """``1 minute``, ``14 minutes``, ``no requests``."""
+    return ("no" if n == 0 else fmt.count(n)) + f" {word}" + ("" if n == 1 else "s")
 
 
 def above_limit_text(kind: str, minutes: int, throttled: int) -> str:

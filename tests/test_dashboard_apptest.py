@@ -20,7 +20,7 @@ from fixtures_dashboard import EXPECTED, build, llmledger
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from dashboard import fmt, ui
+from dashboard import fmt, limits, ui
 from models import views
 from models.snapshot import open_snapshot
 
@@ -662,3 +662,20 @@ def test_rate_limits_developer_filter_narrows_or_says_why(env: pytest.MonkeyPatc
         "sonnet us-east-1 geo",
         "bedrock claude-opus-4-6 global us-east-1",
     ]
+
+
+def test_above_the_limit_in_words() -> None:
+    assert limits.above_limit_text("litellm_key", 4, 110) == (
+        "Above 100% in 4 minutes: a LiteLLM key limit was exceeded; 110 requests throttled in "
+        "those minutes."
+    )
+    assert limits.above_limit_text("litellm_key_model", 21, 0) == (
+        "Above 100% in 21 minutes: a LiteLLM key's limit on one model was exceeded; no requests "
+        "throttled in those minutes."
+    )
+    assert limits.cell_note(0, 0) == ""
+    assert limits.cell_note(0, 3) == "3 requests throttled"
+    assert limits.cell_note(2, 1) == "limit exceeded in 2 minutes; 1 request throttled"
+    assert fmt.peak_of_limit(1_993_160, 2_000_000, "TPM") == "1.99M of 2.0M TPM"
+    assert fmt.peak_of_limit(1_999_990, 2_000_000, "TPM") == "1.99999M of 2.0M TPM"
+    assert fmt.peak_of_limit(74, 400, "RPM") == "74 of 400 RPM"
