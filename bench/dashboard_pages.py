@@ -74,7 +74,8 @@ PAGES = [
     Page("bill-check", "Bill check", "metric:"),
 ]
 
-# True once the page titled `title` shows its headline from the current script run. Stale
+# True once the page titled `title` shows its headline from the current script run, or the
+# message that stands in for it on a page with no data (the bill check without a bill). Stale
 # elements (data-stale="true") are the previous run's, still on screen while the next runs.
 READY_JS = """([title, headline]) => {
     const fresh = el => !el.closest('[data-stale="true"]');
@@ -92,6 +93,9 @@ READY_JS = """([title, headline]) => {
                 .startsWith(prefix)
             && (m.querySelector('[data-testid="stMetricValue"]')?.innerText.trim() || ''));
     }
+    // a page with nothing to show says why (st.info under its title): that is its content
+    ok = ok || [...document.querySelectorAll('[data-testid="stAlert"]')].some(a => fresh(a)
+        && (h1.compareDocumentPosition(a) & Node.DOCUMENT_POSITION_FOLLOWING));
     return ok ? performance.now() - (window.__benchStart || 0) : false;
 }"""
 
