@@ -1,10 +1,13 @@
 """The dashboard's only door to data: the published snapshot, opened read-only and briefly.
 
-Each query opens the snapshot (``models.snapshot.open_snapshot``), runs one function of
-``models.views`` and closes it again, so an ingest publishing a new snapshot (an atomic rename)
-never waits for the dashboard and the next query sees the new file. Results are cached with
-``st.cache_data`` keyed on the snapshot's identity (an id inside the file), so a new snapshot
-invalidates them; each script run pins one snapshot (:func:`pin`) so a page never mixes two.
+The process holds one read-only handle on the snapshot (``models.snapshot.attach_snapshot``)
+for as long as the file at the snapshot path is the one it opened: each query first compares
+the path's inode, size and mtime with the held file's (a stat, microseconds) and reopens when an
+ingest has published a new snapshot (an atomic rename, which never waits for the dashboard).
+Opening a DuckDB file costs tens of milliseconds, more on a busy machine, and a page runs ten
+queries, so opening per query made every page slow. Results are cached with ``st.cache_data``
+keyed on the snapshot's identity (an id inside the file), so a new snapshot invalidates them;
+each script run pins one snapshot (:func:`pin`) so a page never mixes two.
 
 The snapshot path comes from ``LLMLEDGER_SNAPSHOT``, which ``llmledger dashboard`` sets.
 
@@ -33,10 +36,14 @@ TEMP_DIRECTORY_ENV = "LLMLEDGER_TEMP_DIRECTORY"  # [database] temp_directory
 SCOPE_KEY = "llmledger_scope"
 PIN_KEY = "llmledger_snapshot"  # the snapshot this script run reads (see pin)
 
-# One snapshot connection at a time in this process: DuckDB shares an open database between
-# connections to the same path, so a query must not reuse a handle on a file that has since
-# been replaced. Rollup queries take milliseconds, so serialising them costs nothing visible.
+# One snapshot connection at a time in this process, used by one query at a time. Rollup
+# queries take milliseconds, so serialising them costs nothing visible.
 _OPEN_LOCK = threading.Lock()
+# the held handle: ((path, device, inode, size, mtime) of the file it opened, connection,
+# the snapshot's identity). The snapshot is attached to an in-memory database rather than opened
+# by path: DuckDB shares one open database between connections to the same path, so another
+# open of the path (a test, `report` in this process) would otherwise get this old file.
+_HELD: dict[str, tuple[tuple[Any, ...], Any, str]] = {}
 
 
 class NoSnapshot(Exception):
@@ -70,11 +77,35 @@ def _to_frame(result: Any) -> Any:
 def _open(path: Path) -> Any:
     """The snapshot, read-only, with the memory limit and spill folder the config gives."""
     temp = os.environ.get(TEMP_DIRECTORY_ENV)
-    return snapshot.open_snapshot(
+    return snapshot.attach_snapshot(
         path,
         memory_limit=os.environ.get(MEMORY_LIMIT_ENV) or None,
         temp_directory=Path(temp) if temp else None,
     )
+
+
+def _connection(path: Path) -> tuple[Any, str]:
+    """The held connection to the file now at ``path`` and its identity, opened anew when a
+    publish has replaced the file. Call with _OPEN_LOCK held.
+
+    The stat comes before the open: a file replaced in between leaves a key that no longer
+    matches, so the next query reopens (never a new key on an old handle)."""
+    info = path.stat()
+    key = (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    held = _HELD.get("snapshot")
+    if held is not None and held[0] == key:
+        return held[1], held[2]
+    if held is not None:
+        del _HELD["snapshot"]
+        held[1].close()  # frees the replaced file's disk space
+    con = _open(path)
+    try:
+        identity = snapshot.identity(con)
+    except BaseException:
+        con.close()
+        raise
+    _HELD["snapshot"] = (key, con, identity)
+    return con, identity
 
 
 def run_view(
@@ -85,17 +116,14 @@ def run_view(
     expect: str | None = None,
     **kwargs: Any,
 ) -> Any:
-    """``models.views.read(scope, con, name, ...)`` on a fresh read-only connection (no
+    """``models.views.read(scope, con, name, ...)`` on the snapshot now at ``path`` (no
     cache). Pages use :func:`query`, which always passes the viewer's scope. With ``expect``
     (a snapshot identity), raises SnapshotMoved if the file is no longer that snapshot."""
     with _OPEN_LOCK:
-        con = _open(Path(path))
-        try:
-            if expect is not None and snapshot.identity(con) != expect:
-                raise SnapshotMoved(path)
-            return _to_frame(views.read(scope, con, name, *args, **kwargs))
-        finally:
-            con.close()
+        con, identity = _connection(Path(path))
+        if expect is not None and identity != expect:
+            raise SnapshotMoved(path)
+        return _to_frame(views.read(scope, con, name, *args, **kwargs))
 
 
 def pin() -> str:
@@ -105,11 +133,7 @@ def pin() -> str:
     range of the old one with the totals of the new one."""
     path = snapshot_path()
     with _OPEN_LOCK:
-        con = _open(path)
-        try:
-            pinned = snapshot.identity(con)
-        finally:
-            con.close()
+        _, pinned = _connection(path)
     st.session_state[PIN_KEY] = pinned
     return pinned
 

@@ -28,6 +28,33 @@ def tokens(value: Any) -> str:
     return f"{int(n):,}"
 
 
+def compact(value: Any, digits: int = 3) -> str:
+    """A rate in K/M/B with ``digits`` significant digits: 1.99M, 2.0M, 150K, 74."""
+    if value is None:
+        return "—"
+    n = float(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= limit:
+            scaled = n / limit
+            text = f"{scaled:.{digits}g}"
+            if "e" in text:  # 1000K and up: the next unit already took it; keep it plain
+                text = f"{scaled:.0f}"
+            if "." not in text and abs(scaled) < 10:
+                text += ".0"
+            return text + suffix
+    return f"{int(round(n)):,}"
+
+
+def peak_of_limit(peak: Any, limit: Any, unit: str) -> str:
+    """ "1.99M of 2.0M TPM": enough digits that a peak just under its limit does not read as
+    equal to it."""
+    for digits in range(3, 8):
+        shown, of = compact(peak, digits), compact(limit, digits)
+        if shown != of or float(peak) == float(limit):
+            break
+    return f"{shown} of {of} {unit}"
+
+
 def count(value: Any) -> str:
     return "—" if value is None else f"{int(value):,}"
 

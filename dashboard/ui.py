@@ -57,6 +57,11 @@ LABELS = {
     "identity_status": "Identity status",
     "last_seen_at": "Last seen (UTC)",
     "peak_minute": "Busiest minute (UTC)",
+    "peak_tokens_minute": "Peak tokens at (UTC)",
+    "peak_requests_minute": "Peak requests at (UTC)",
+    "minutes_above_100pct": "Minutes > 100%",
+    "throttled_above_100pct": "Throttled above 100%",
+    "limit_kind": "Kind",
     "peak_tokens_per_minute": "Peak tokens/min",
     "peak_requests_per_minute": "Peak requests/min",
     "tokens_per_minute": "Limit tokens/min",
@@ -74,6 +79,10 @@ VALUE_LABELS = {
     "price_book_wrong": "Price book wrong",
     "not_billed": "Not billed",
     "tokens_differ": "Tokens differ",
+    "litellm_key": "LiteLLM key",
+    "litellm_key_model": "LiteLLM key, one model",
+    "litellm_team": "LiteLLM team",
+    "litellm_team_model": "LiteLLM team, one model",
 }
 _SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
 _WORDS = {"litellm": "LiteLLM", "usd": "(USD)", "pct": "%", "80pct": "80%", "id": "ID"}
@@ -271,7 +280,7 @@ def table(
     )
     st.download_button(
         "Download CSV",
-        csv_bytes(frame),
+        _cached_csv(frame),
         file_name=file_name(name),
         mime="text/csv",
         key=f"csv-{name}",
@@ -290,6 +299,13 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return value
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached_csv(frame: pd.DataFrame) -> bytes:
+    """:func:`csv_bytes`, kept by the frame's content: a page rerun (any widget, a page
+    switch) offers the same bytes without writing them again."""
+    return csv_bytes(frame)
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

@@ -236,5 +236,36 @@ def open_snapshot(
     return con
 
 
+def attach_snapshot(
+    snapshot_path: Path, *, memory_limit: str | None = None, temp_directory: Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """The snapshot read-only, attached to a private in-memory database, for a reader that
+    keeps it open (the dashboard). Unlike :func:`open_snapshot` it is not shared through
+    DuckDB's per-path instance cache, so a later open of the path, after a publish replaced the
+    file, reads the new file while this handle still reads the old one. Each table shows
+    through a view of the same name in the in-memory database's main schema (not ``use``:
+    that would not reach the cursors a query opens)."""
+    from models import limits
+
+    con = duckdb.connect()
+    try:
+        con.execute("set timezone = 'UTC'")
+        limits.apply(con, memory_limit=memory_limit, temp_directory=temp_directory)
+        con.execute(f"attach '{_quote(str(snapshot_path))}' as llmledger_snapshot (read_only)")
+        names = con.execute(
+            "select table_name from duckdb_tables() "
+            "where database_name = 'llmledger_snapshot' and schema_name = 'main'"
+        ).fetchall()
+        for (name,) in names:
+            quoted = '"' + str(name).replace('"', '""') + '"'
+            con.execute(
+                f"create view main.{quoted} as select * from llmledger_snapshot.main.{quoted}"
+            )
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def _quote(value: str) -> str:
     return value.replace("'", "''")

@@ -835,18 +835,22 @@ _TOTAL_TOKENS_U = (
 )
 
 
-def _limits_cte(
-    con: duckdb.DuckDBPyConnection, allowed_teams: tuple[str, ...] | None = None
-) -> tuple[str, list[Any]]:
+def _limits_cte(con: duckdb.DuckDBPyConnection, f: Filters | None = None) -> tuple[str, list[Any]]:
     """``limit_list``: one row per limit with a unique display name (``quota``), and its
     parameters (they come first: every query starts with this CTE).
 
-    With an access scope (``allowed_teams``), only the LiteLLM key and team limits of those
-    teams: a shared quota's usage is everybody's traffic, a company-wide figure for admins."""
+    With an access scope (``f.allowed_teams``), only the LiteLLM key and team limits of those
+    teams: a shared quota's usage is everybody's traffic, a company-wide figure for admins.
+    The team and developer filters narrow LiteLLM's limits (see :func:`_litellm_limit_filter`);
+    account quotas stay whole."""
     visible, params = "true", []
-    if allowed_teams is not None:
+    if f is not None and f.allowed_teams is not None:
         visible = "source = 'litellm' and list_contains(?::varchar[], team)"
-        params = [list(allowed_teams)]
+        params = [list(f.allowed_teams)]
+    if f is not None:
+        narrow, narrow_params = _litellm_limit_filter(f)
+        visible = f"({visible}) and ({narrow})"
+        params += narrow_params
     sql = f"""
         limit_source as ({_limit_source(con)}),
         limit_named as (
@@ -870,6 +874,34 @@ def _limits_cte(
     return sql, params
 
 
+def _litellm_limit_filter(f: Filters) -> tuple[str, list[Any]]:
+    """The team and developer filters on the limit list: a LiteLLM key limit is one
+    developer's, a team limit one team's, so they narrow to the chosen people (a team limit
+    stays when the team is chosen or one of its developers is). Account quotas are shared by
+    everyone calling the model, so they stay, whole (the page says so)."""
+    if not f.developers and not f.teams:
+        return "true", []
+    clauses, params = ["source is null"], []
+    if f.developers:
+        devs = list(f.developers)
+        clauses.append("(developer is not null and list_contains(?::varchar[], developer))")
+        clauses.append(
+            "(developer is null and team in (select distinct team from usage_daily"
+            " where list_contains(?::varchar[], developer)))"
+        )
+        params += [devs, devs]
+        if f.teams:  # both: the chosen developers within the chosen teams
+            clauses = [
+                clauses[0],
+                f"(({clauses[1]} or {clauses[2]}) and list_contains(?::varchar[], team))",
+            ]
+            params.append(list(f.teams))
+    else:
+        clauses.append("list_contains(?::varchar[], team)")
+        params.append(list(f.teams))
+    return " or ".join(clauses), params
+
+
 def _quota_minutes_sql(
     con: duckdb.DuckDBPyConnection, f: Filters, quota: str | None = None
 ) -> tuple[str, list[Any]]:
@@ -882,7 +914,7 @@ def _quota_minutes_sql(
     one = [quota] if quota is not None else []
     if not _has_litellm_limits(con):  # then usage_minute itself is never read
         wl = _Where(["false"], [])
-    limits, scope = _limits_cte(con, f.allowed_teams)
+    limits, scope = _limits_cte(con, f)
     sql = f"""
         with {limits},
         chosen as (select * from visible_limits {only}),
@@ -967,10 +999,18 @@ def quotas(con: duckdb.DuckDBPyConnection) -> pa.Table:
     )
 
 
+# account quotas first: what the company's traffic runs into, then LiteLLM's own limits
+_LIMIT_KIND_ORDER = """case coalesce(limit_kind, 'quota') when 'quota' then 0
+    when 'litellm_team' then 1 when 'litellm_team_model' then 2 when 'litellm_key' then 3
+    else 4 end"""
+
+
 @_read("filters")
 def quota_summary(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
-    """Per limit: peak tokens and requests per minute, peak utilisation, minutes >= 80%,
-    throttled requests and the busiest minute."""
+    """Per limit: peak tokens and requests per minute and the minutes they happened, peak
+    utilisation, minutes >= 80% and > 100%, throttled requests (all, and in the minutes above
+    100%) and the busiest minute. The account's (provider) quotas come first, then LiteLLM's
+    team limits, then its key limits; within each, the highest peak first."""
     sql, params = _quota_minutes_sql(con, f)
     return _arrow(
         con,
@@ -981,8 +1021,13 @@ def quota_summary(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
                    max(requests) as peak_requests_per_minute,
                    max(utilisation) as peak_utilisation,
                    count(*) filter (where utilisation >= {NEAR_LIMIT}) as minutes_above_80pct,
+                   count(*) filter (where utilisation > 1) as minutes_above_100pct,
                    coalesce(sum(throttled), 0)::bigint as throttled_requests,
-                   first(minute order by utilisation desc, minute) as peak_minute
+                   coalesce(sum(throttled) filter (where utilisation > 1), 0)::bigint
+                       as throttled_above_100pct,
+                   first(minute order by utilisation desc, minute) as peak_minute,
+                   first(minute order by tokens desc, minute) as peak_tokens_minute,
+                   first(minute order by requests desc, minute) as peak_requests_minute
             from quota_minutes group by quota
         ),
         final as (
@@ -993,11 +1038,14 @@ def quota_summary(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
                    coalesce(a.peak_requests_per_minute, 0) as peak_requests_per_minute,
                    coalesce(a.peak_utilisation, 0) as peak_utilisation,
                    coalesce(a.minutes_above_80pct, 0) as minutes_above_80pct,
+                   coalesce(a.minutes_above_100pct, 0) as minutes_above_100pct,
                    coalesce(a.throttled_requests, 0) as throttled_requests,
-                   a.peak_minute
+                   coalesce(a.throttled_above_100pct, 0) as throttled_above_100pct,
+                   a.peak_minute, a.peak_tokens_minute, a.peak_requests_minute
             from chosen q left join agg a using (quota)
         )
-        select * from final order by peak_utilisation desc, quota
+        select * from final
+        order by {_LIMIT_KIND_ORDER}, peak_utilisation desc, quota
         """,
         params,
     )
@@ -1005,7 +1053,8 @@ def quota_summary(con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
 
 @_read("filters")
 def quota_timeline(con: duckdb.DuckDBPyConnection, f: Filters, quota: str) -> pa.Table:
-    """Per hour: the busiest minute's tokens, requests and utilisation, and the throttles."""
+    """Per hour: the busiest minute's tokens, requests and utilisation, the minutes above 100%
+    of the limit, and the throttles."""
     sql, params = _quota_minutes_sql(con, f, quota)
     return _arrow(
         con,
@@ -1015,6 +1064,7 @@ def quota_timeline(con: duckdb.DuckDBPyConnection, f: Filters, quota: str) -> pa
                max(tokens) as peak_tokens_per_minute,
                max(requests) as peak_requests_per_minute,
                max(utilisation) as peak_utilisation,
+               count(*) filter (where utilisation > 1) as minutes_above_100pct,
                sum(throttled)::bigint as throttled_requests
         from quota_minutes group by hour order by hour
         """,
@@ -1024,7 +1074,8 @@ def quota_timeline(con: duckdb.DuckDBPyConnection, f: Filters, quota: str) -> pa
 
 @_read("filters")
 def quota_heatmap(con: duckdb.DuckDBPyConnection, f: Filters, quota: str) -> pa.Table:
-    """Peak utilisation per day and hour of day (UTC)."""
+    """Peak utilisation per day and hour of day (UTC), with the minutes above 100% of the
+    limit and the throttled requests in that hour."""
     sql, params = _quota_minutes_sql(con, f, quota)
     return _arrow(
         con,
@@ -1032,6 +1083,7 @@ def quota_heatmap(con: duckdb.DuckDBPyConnection, f: Filters, quota: str) -> pa.
         {sql}
         select minute::date as day, hour(minute) as hour_of_day,
                max(utilisation) as peak_utilisation,
+               count(*) filter (where utilisation > 1) as minutes_above_100pct,
                sum(throttled)::bigint as throttled_requests
         from quota_minutes group by day, hour_of_day order by day, hour_of_day
         """,
@@ -1070,7 +1122,7 @@ def peak_drivers(
         q.source is null and u.provider = q.provider and u.model = q.model
         and (q.region is null or u.region = q.region)
         and (q.scope is null or u.pricing_scope = q.scope)"""
-    limits, limit_params = _limits_cte(con, f.allowed_teams)
+    limits, limit_params = _limits_cte(con, f)
     return _arrow(
         con,
         f"""

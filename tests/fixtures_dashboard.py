@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -127,9 +129,12 @@ def _daily_ddl() -> str:
     )"""
 
 
-def build(path: Path, *, quota_limits: bool = True) -> Path:
+def build(
+    path: Path, *, quota_limits: bool = True, extra_minutes: Sequence[tuple[Any, ...]] = ()
+) -> Path:
     """Write the synthetic snapshot to ``path`` and return it. ``quota_limits=False`` leaves
-    out the LiteLLM limits table (a snapshot from before the LiteLLM models)."""
+    out the LiteLLM limits table (a snapshot from before the LiteLLM models);
+    ``extra_minutes`` are usage_minute rows (as in MINUTE) added to the usual ones."""
     path = Path(path)
     if path.exists():
         path.unlink()
@@ -154,7 +159,7 @@ def build(path: Path, *, quota_limits: bool = True) -> Path:
         "input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, "
         "cache_write_1h_tokens) "
         "values (?::timestamptz, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0)",
-        [(m + ":00+00", *rest) for m, *rest in MINUTE],
+        [(m + ":00+00", *rest) for m, *rest in [*MINUTE, *extra_minutes]],
     )
     con.execute(
         """

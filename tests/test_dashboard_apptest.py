@@ -20,7 +20,8 @@ from fixtures_dashboard import EXPECTED, build, llmledger
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from dashboard import fmt, ui
+from dashboard import fmt, limits, ui
+from models import views
 from models.snapshot import open_snapshot
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -57,6 +58,11 @@ def app(params: dict[str, str | list[str]] | None = None) -> AppTest:
 
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
+
+
+def cards(at: AppTest) -> dict[str, tuple[str, str]]:
+    """label -> (value, the line under it)."""
+    return {m.label: (m.value, m.proto.delta) for m in at.metric}
 
 
 def no_exception(at: AppTest) -> None:
@@ -172,10 +178,14 @@ def test_models_and_rate_limit_pages_show_their_figures(env: pytest.MonkeyPatch)
     )
     at.switch_page("app_pages/rate_limits.py").run()
     no_exception(at)
-    shown = metrics(at)
-    assert shown["Highest peak utilisation"] == "90.0%"
-    assert shown["Minutes at or above 80%"] == "4"  # 3 of the Sonnet quota, 1 of the team limit
-    assert shown["Throttled requests"] == "3"
+    # the account quota with the highest peak, not a LiteLLM key or team limit
+    assert at.selectbox(key="p_quota").value == "sonnet us-east-1 geo"
+    assert cards(at) == {
+        "Peak tokens": ("9.0K of 10K TPM", "at 2026-11-01 10:00 UTC"),
+        "Peak requests": ("9 of 10 RPM", "at 2026-11-01 11:00 UTC"),
+        "Minutes at or above 80%": ("3", ""),
+        "Throttled requests": ("3", ""),
+    }
 
 
 def test_data_health_counts_unmapped_identities_on_demand(env: pytest.MonkeyPatch) -> None:
@@ -274,13 +284,24 @@ def test_sample_headline_equals_llmledger_report(
     # the headline is the highest of all limits (the sample's LiteLLM key burst is higher)
     at.switch_page("app_pages/rate_limits.py").run()
     no_exception(at)
-    quotas = at.dataframe[0].value  # ratios are shown in percent points
+    quotas = at.dataframe[-1].value  # all limits; ratios are shown in percent points
     configured = quotas[quotas["limit_kind"] == "quota"]
     assert fmt.percent(float(configured["peak_utilisation"].max()) / 100) == fmt.percent(
         peak_by_scan(snapshot)
     )
-    assert metrics(at)["Highest peak utilisation"] == fmt.percent(
-        float(quotas["peak_utilisation"].max()) / 100
+    # the page opens on the account quota with the highest peak
+    top = configured.sort_values("peak_utilisation", ascending=False).iloc[0]
+    assert at.selectbox(key="p_quota").value == top["quota"]
+    con = open_snapshot(snapshot)
+    try:
+        period = views.Filters(since=date.fromisoformat(first), until=date.fromisoformat(last))
+        summary = views.quota_summary(con, period).to_pylist()
+    finally:
+        con.close()
+    (row,) = [r for r in summary if r["quota"] == top["quota"]]
+    assert cards(at)["Peak tokens"] == (
+        fmt.peak_of_limit(row["peak_tokens_per_minute"], row["tokens_per_minute"], "TPM"),
+        f"at {row['peak_tokens_minute']:%Y-%m-%d %H:%M} UTC",
     )
     for page in PAGES:
         at.switch_page(page).run()
@@ -492,11 +513,13 @@ def test_rate_limits_and_unmapped_identities_lead_with_their_key_columns(
     at = app(PERIOD).run()
     at.switch_page("app_pages/rate_limits.py").run()
     no_exception(at)
-    summary = at.dataframe[0]
-    assert list(summary.proto.column_order)[:4] == [
+    summary = at.dataframe[-1]
+    assert list(summary.proto.column_order)[:6] == [
         "quota",
+        "limit_kind",
         "peak_utilisation",
         "minutes_above_80pct",
+        "minutes_above_100pct",
         "throttled_requests",
     ]
     config = json.loads(summary.proto.columns)
@@ -543,3 +566,116 @@ def test_an_empty_table_says_which_filters_left_nothing(env: pytest.MonkeyPatch)
     assert "Nothing for team data and model claude-opus-4-6 from 2026-11-01 to 2026-11-06." in [
         c.value for c in at.caption
     ]
+
+
+# the Opus quota (7,000 TPM) passed in one minute: 7,700 tokens, 2 of 6 requests throttled
+OVER_LIMIT_MINUTE = (
+    "2026-11-02 12:01", "bedrock", "bedrock", "us-east-1", "claude-opus-4-6", "global",
+    "carol@acme.example", "search", 6, 2, 0, 7700, 0, 0,
+)  # fmt: skip
+
+
+def vega_charts(at: AppTest) -> list[Any]:
+    return list(at.get("vega_lite_chart"))
+
+
+def chart_rows(chart: Any) -> list[dict[str, Any]]:
+    """Every row of the chart's datasets (Streamlit sends them as Arrow IPC)."""
+    import pyarrow as pa
+
+    out: list[dict[str, Any]] = []
+    for dataset in chart.proto.datasets:
+        out += pa.ipc.open_stream(dataset.data.data).read_all().to_pylist()
+    return out
+
+
+def test_rate_limits_explain_a_limit_passed(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    env.setenv(
+        "LLMLEDGER_SNAPSHOT",
+        str(build(tmp_path / "over.duckdb", extra_minutes=[OVER_LIMIT_MINUTE])),
+    )
+    at = app(PERIOD).run()
+    at.switch_page("app_pages/rate_limits.py").run()
+    no_exception(at)
+    assert at.selectbox(key="p_quota").value == "bedrock claude-opus-4-6 global us-east-1"
+    assert cards(at) == {  # no requests-per-minute limit, so no requests card
+        "Peak tokens": ("7.7K of 7.0K TPM", "at 2026-11-02 12:01 UTC"),
+        "Minutes at or above 80%": ("1", ""),
+        "Throttled requests": ("2", ""),
+    }
+    assert [w.value for w in at.warning] == [
+        "Above 100% in 1 minute: the account quota was exceeded; 2 requests throttled in "
+        "those minutes."
+    ]
+    timeline, heatmap = vega_charts(at)
+    # the 80% and 100% lines carry their labels
+    spec = json.loads(timeline.proto.spec)
+    labels = [layer["mark"].get("text") for layer in spec["layer"][1]["layer"]]
+    assert labels == [None, "80% of the limit", None, "100%: the limit"]
+    # the cell past 100% has its own colour and says what happened
+    spec = json.loads(heatmap.proto.spec)
+    over = spec["layer"][1]["encoding"]["color"]["scale"]
+    assert over == {"domain": ["above 100%: limit exceeded"], "range": ["#6a3d9a"]}
+    cells = [r for r in chart_rows(heatmap) if r["band"]]
+    assert [(str(r["day"])[:10], r["hour_of_day"], r["note"]) for r in cells] == [
+        ("2026-11-02", 12, "limit exceeded in 1 minute; 2 requests throttled")
+    ]
+    assert (
+        "Purple cells: hours whose busiest minute passed the limit (1 minute, 2 requests "
+        "throttled in those hours)." in [c.value for c in at.caption]
+    )
+
+
+def test_rate_limits_developer_filter_narrows_or_says_why(env: pytest.MonkeyPatch) -> None:
+    at = app({**PERIOD, "developer": "dave@acme.example"}).run()
+    at.switch_page("app_pages/rate_limits.py").run()
+    no_exception(at)
+    # dave's LiteLLM key and his team's limit are listed; account quotas stay whole, and say so
+    assert at.selectbox(key="p_quota").options == [
+        "sonnet us-east-1 geo",
+        "bedrock claude-opus-4-6 global us-east-1",
+        "LiteLLM team search",
+        "LiteLLM key dave-key",
+    ]
+    assert [i.value for i in at.info if "filter" in i.value] == [
+        "The developer filter does not narrow an account quota: it is shared by everyone "
+        "calling the model, so its peaks are everyone's traffic. It narrows the LiteLLM limits "
+        "listed and “Who drove the peak minutes” below."
+    ]
+    assert cards(at)["Peak tokens"] == ("9.0K of 10K TPM", "at 2026-11-01 10:00 UTC")
+    # the peak drivers are narrowed: dave sent nothing through the Sonnet geo quota
+    assert "Nothing for developer dave@acme.example from 2026-11-01 to 2026-11-06." in [
+        c.value for c in at.caption
+    ]
+    # on his key limit the caption says the list is narrowed, and no reason banner shows
+    at.selectbox(key="p_quota").set_value("LiteLLM key dave-key").run()
+    no_exception(at)
+    assert not [i.value for i in at.info if "filter" in i.value]
+    assert "Only the LiteLLM limits of the chosen teams and developers are listed." in [
+        c.value for c in at.caption
+    ]
+    assert cards(at)["Peak tokens"] == ("1.2K of 2.0K TPM", "at 2026-11-04 09:00 UTC")
+    # alice (team data) has neither: only the account quotas are left
+    at = app({**PERIOD, "developer": "alice@acme.example"}).run()
+    at.switch_page("app_pages/rate_limits.py").run()
+    assert at.selectbox(key="p_quota").options == [
+        "sonnet us-east-1 geo",
+        "bedrock claude-opus-4-6 global us-east-1",
+    ]
+
+
+def test_above_the_limit_in_words() -> None:
+    assert limits.above_limit_text("litellm_key", 4, 110) == (
+        "Above 100% in 4 minutes: a LiteLLM key limit was exceeded; 110 requests throttled in "
+        "those minutes."
+    )
+    assert limits.above_limit_text("litellm_key_model", 21, 0) == (
+        "Above 100% in 21 minutes: a LiteLLM key's limit on one model was exceeded; no requests "
+        "throttled in those minutes."
+    )
+    assert limits.cell_note(0, 0) == ""
+    assert limits.cell_note(0, 3) == "3 requests throttled"
+    assert limits.cell_note(2, 1) == "limit exceeded in 2 minutes; 1 request throttled"
+    assert fmt.peak_of_limit(1_993_160, 2_000_000, "TPM") == "1.99M of 2.0M TPM"
+    assert fmt.peak_of_limit(1_999_990, 2_000_000, "TPM") == "1.99999M of 2.0M TPM"
+    assert fmt.peak_of_limit(74, 400, "RPM") == "74 of 400 RPM"

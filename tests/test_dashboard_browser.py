@@ -38,7 +38,7 @@ PAGES = [  # url path, title, headline metric labels that must show
     ("", "Overview", ["Total cost", "Requests", "Active developers", "Cache hit rate"]),
     ("teams", "Teams and developers", []),
     ("models", "Models and providers", ["Paid beyond global prices"]),
-    ("rate-limits", "Rate limits", ["Highest peak utilisation", "Minutes at or above 80%"]),
+    ("rate-limits", "Rate limits", ["Peak tokens", "Peak requests", "Minutes at or above 80%"]),
     ("data-health", "Data health", []),
 ]
 
@@ -190,6 +190,13 @@ def test_every_page_in_chromium(
         for label in labels:
             assert shown.get(label), f"{title}: no {label!r} in {shown}"
         seen[title] = shown
+        if path == "rate-limits":  # the account quota's busiest minute, in absolute numbers
+            card = page.locator('[data-testid="stMetric"]').first.inner_text()
+            assert [line.strip() for line in card.split("\n") if line.strip()] == [
+                "Peak tokens",
+                "1.99M of 2.0M TPM",
+                "at 2026-11-18 15:04 UTC",
+            ]
         page.screenshot(path=str(tmp_path / f"{path or 'overview'}.png"), full_page=True)
     assert {k: seen["Overview"][k] for k in expected} == expected
     # the filters in the URL survive a page change through the sidebar

@@ -206,6 +206,40 @@ def test_rate_limits_per_quota(con) -> None:
     assert opus["peak_utilisation"] == pytest.approx(0.3) and opus["minutes_above_80pct"] == 0
 
 
+def test_rate_limits_list_account_quotas_first_and_when_each_peak_happened(con) -> None:
+    summary = rows(views.quota_summary(con, PERIOD))
+    assert [(r["quota"], r["limit_kind"]) for r in summary] == [
+        (QUOTA, "quota"),  # 90%
+        ("bedrock claude-opus-4-6 global us-east-1", "quota"),  # 30%
+        ("LiteLLM team search", "litellm_team"),  # 80%: LiteLLM's own limits after the account's
+        ("LiteLLM key dave-key", "litellm_key"),
+    ]
+    sonnet = summary[0]
+    # tokens peaked at 10:00, requests at 11:00; nothing passed 100%
+    assert sonnet["peak_tokens_minute"] == datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    assert sonnet["peak_requests_minute"] == datetime(2026, 11, 1, 11, 0, tzinfo=UTC)
+    assert (sonnet["minutes_above_100pct"], sonnet["throttled_above_100pct"]) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("teams", "developers", "litellm"),
+    [
+        (("search",), (), ["LiteLLM team search", "LiteLLM key dave-key"]),
+        (("data",), (), []),
+        ((), ("carol@acme.example",), ["LiteLLM team search"]),  # her team's, not dave's key
+        (("data",), ("dave@acme.example",), []),  # dave is not in data
+    ],
+)
+def test_team_and_developer_filters_narrow_litellm_limits_only(
+    con, teams: tuple[str, ...], developers: tuple[str, ...], litellm: list[str]
+) -> None:
+    f = views.Filters(since=PERIOD.since, until=PERIOD.until, teams=teams, developers=developers)
+    listed = [r["quota"] for r in rows(views.quota_summary(con, f))]
+    assert listed == [QUOTA, "bedrock claude-opus-4-6 global us-east-1", *litellm]
+    # an account quota's figures are everyone's, whatever the filter
+    assert rows(views.quota_summary(con, f))[0]["peak_tokens_per_minute"] == 9000
+
+
 def test_quota_timeline_and_heatmap(con) -> None:
     timeline = rows(views.quota_timeline(con, PERIOD, QUOTA))
     assert [(r["hour"].hour, r["peak_utilisation"]) for r in timeline] == [

@@ -12,14 +12,15 @@ st.title("Models and providers")
 st.caption(f"{f.since} to {f.until} (UTC)")
 ui.token_toggle()
 
-daily = data.frame("daily_cost", f, "model")
 st.subheader("Model mix over time")
 left, right = st.columns(2)
+with st.container():  # the table first, under the charts drawn next: the headline is on
+    ui.table(data.frame("model_table", f), "models")  # screen before the charts are built
+daily = data.frame("daily_cost", f, "model")
 with left:
     ui.share_area(daily, "model", "cost_usd", "Share of cost")
 with right:
     ui.share_area(daily, "model", "requests", "Share of requests")
-ui.table(data.frame("model_table", f), "models")
 
 st.subheader("Bedrock, Vertex and LiteLLM")
 providers = data.frame("provider_table", f)
