@@ -20,7 +20,7 @@ from models import lake
 from models.snapshot import PUBLISHED
 
 SENTINEL = "LLMLEDGER-BODY-SENTINEL"
-EXPORTED = sorted(set(PUBLISHED) - {"ingest_cursors"})
+EXPORTED = sorted(set(PUBLISHED) - {"ingest_cursors"} | set(lake.MODEL_INPUTS))
 
 
 def run(*args: str):  # type: ignore[no-untyped-def]
