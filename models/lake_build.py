@@ -51,6 +51,7 @@ LAKE_INPUTS = [*lake.MODEL_INPUTS, "price_book", "ref_people"]
 class BuildSummary:
     engine: str
     marts: dict[str, int] = field(default_factory=dict)  # mart -> rows
+    mart_seconds: dict[str, float] = field(default_factory=dict)  # mart -> seconds on the engine
     skipped: list[str] = field(default_factory=list)  # optional marts created empty
     events: int = 0  # rows of stg_events read
     engine_seconds: float = 0.0  # the marts, on the engine
@@ -139,10 +140,12 @@ def _build_duckdb(con: duckdb.DuckDBPyConnection, summary: BuildSummary) -> None
     for name in LAKE_MARTS:
         sql = mart_sql(name)
         con.execute(f"drop view if exists main.{name}")
+        started = time.perf_counter()
         if sql is None or _reads_missing(sql, have):
             _empty_optional(con, name, summary)
         else:
             con.execute(f"create table lake_build.{name} as {sql}")
+        summary.mart_seconds[name] = round(time.perf_counter() - started, 3)
         con.execute(f"create view main.{name} as select * from lake_build.{name}")
         summary.marts[name] = _rows(con, name)
 
@@ -208,10 +211,12 @@ def _build_spark(
 
     spark = spark_session(master, conf)
     have = set(manifest["tables"])
+    columns: dict[str, list[str]] = {}  # every view the models may read, for translate
     for name in LAKE_INPUTS:
         if name in manifest["tables"]:
-            _register(spark, lake_dir, name, manifest["tables"][name])
+            columns[name] = _register(spark, lake_dir, name, manifest["tables"][name])
     spark.sql("select * from stg_events").createOrReplaceTempView(EVENTS)
+    columns[EVENTS] = columns["stg_events"]
     for name in LAKE_MARTS:
         sql = mart_sql(name)
         if sql is None or _reads_missing(sql, have):
@@ -220,42 +225,30 @@ def _build_spark(
             frame = spark.sql(_empty_select(OPTIONAL_MARTS[name]))
             summary.skipped.append(name)
         else:
-            frame = spark.sql(translate(sql, _catalog_columns(spark)))
+            frame = spark.sql(translate(sql, columns))
         out = scratch / name
+        started = time.perf_counter()
         frame.write.mode("overwrite").parquet(str(out))
+        summary.mart_seconds[name] = round(time.perf_counter() - started, 3)
         spark.read.parquet(str(out)).createOrReplaceTempView(name)
+        columns[name] = list(frame.columns)
 
 
-def _catalog_columns(spark: Any) -> dict[str, list[str]]:
-    """Every temp view of the session with its column names (for ``translate``)."""
-    return {
-        t.name: [c.name for c in spark.catalog.listColumns(t.name)]
-        for t in spark.catalog.listTables()
-        if not t.name.endswith("__lake")
-    }
-
-
-def _register(spark: Any, lake_dir: Path, name: str, table: dict[str, Any]) -> None:
-    """A lake table as a Spark temp view, named and typed as in the manifest."""
+def _register(spark: Any, lake_dir: Path, name: str, table: dict[str, Any]) -> list[str]:
+    """A lake table as a Spark temp view, named and typed as in the manifest; its columns.
+    The table's folder is read whole (Spark discovers the partitions in one listing; the
+    hidden staging folders of an export are not read)."""
     from models.spark_sql import spark_type
 
     columns = [(c["name"], c["type"]) for c in table["columns"]]
-    files = [
-        str(lake_dir / name / p["path"] / f)
-        for p in table["partitions"]
-        for f in sorted(os.listdir(lake_dir / name / p["path"]))
-        if f.endswith(".parquet")
-    ]
-    cells = ", ".join(f"cast(`{c}` as {spark_type(t)}) as `{c}`" for c, t in columns)
-    if not files:
+    if not table["partitions"]:
         nulls = ", ".join(f"cast(null as {spark_type(t)}) as `{c}`" for c, t in columns)
         spark.sql(f"select {nulls} where false").createOrReplaceTempView(name)
-        return
-    reader = spark.read
-    if table["partition_by"]:
-        reader = reader.option("basePath", str(lake_dir / name))
-    reader.parquet(*files).createOrReplaceTempView(f"{name}__lake")
+        return [c for c, _ in columns]
+    cells = ", ".join(f"cast(`{c}` as {spark_type(t)}) as `{c}`" for c, t in columns)
+    spark.read.parquet(str(lake_dir / name)).createOrReplaceTempView(f"{name}__lake")
     spark.sql(f"select {cells} from {name}__lake").createOrReplaceTempView(name)
+    return [c for c, _ in columns]
 
 
 def _empty_select(columns: str) -> str:

@@ -154,6 +154,7 @@ def build_lake(
         events=summary.events,
         marts=summary.marts,
         engine_seconds=round(summary.engine_seconds, 3),
+        mart_seconds=summary.mart_seconds,
         written=summary.written,
         kept=summary.kept,
     )
