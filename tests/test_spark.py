@@ -155,3 +155,18 @@ def test_translation_of_the_engine_specific_pieces() -> None:
         "ELSE CAST(CAST((t.n) AS DECIMAL(38, 0)) * (t.p) * CAST(0.000001 AS DECIMAL(7, 6)) "
         "AS DECIMAL(38, 12)) END)) AS c FROM t AS t"
     )
+
+
+def test_export_keeps_the_inputs_it_cannot_read(
+    sample_lake: Path, sample_ledger, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    lake_dir = _copy(sample_lake, tmp_path)
+    before = json.loads((lake_dir / "manifest.json").read_text())["tables"]
+    unreadable = tmp_path / "busy.duckdb"
+    unreadable.write_text("not a database (as good as one an ingest holds)")
+    summary = lake.export(sample_ledger.snapshot, lake_dir, inputs_db=unreadable)
+    assert (summary.written, summary.removed) == (0, 0)
+    after = json.loads((lake_dir / "manifest.json").read_text())["tables"]
+    for table in lake.MODEL_INPUTS:
+        assert after[table] == before[table], table
+    assert sorted(after) == sorted(before)
