@@ -74,23 +74,22 @@ def compare(duck: Path, spark: Path) -> dict[str, tuple[int, int]]:
     from models import lake
     from models.lake_build import LAKE_MARTS
 
-    a, b = lake.open_lake(duck), lake.open_lake(spark)
+    con = lake.open_lake(duck)
+    other = lake._read_manifest(spark)["tables"]
+    con.execute("create schema other")
     out = {}
     try:
         for mart in LAKE_MARTS:
-            left = a.execute(f"select * from {mart}").arrow()
-            b.register("other", left)
-            rows = b.execute(f"select count(*) from {mart}").fetchall()[0][0]
-            differ = b.execute(
+            con.execute(f"create view other.{mart} as {lake._view_sql(spark, mart, other[mart])}")
+            rows = con.execute(f"select count(*) from {mart}").fetchall()[0][0]
+            differ = con.execute(
                 f"select (select count(*) from (select * from {mart} except all "
-                f"select * from other)) + (select count(*) from (select * from other "
-                f"except all select * from {mart}))"
+                f"select * from other.{mart})) + (select count(*) from (select * from "
+                f"other.{mart} except all select * from {mart}))"
             ).fetchall()[0][0]
-            b.unregister("other")
             out[mart] = (int(rows), int(differ))
     finally:
-        a.close()
-        b.close()
+        con.close()
     return out
 
 
@@ -121,6 +120,10 @@ def main() -> None:
         for lake_dir in lakes.values():
             shutil.copytree(work / "lake", lake_dir)
         results = {e: build(e, lakes[e], cores) for e in lakes}
+        print(
+            json.dumps({e: {k: v for k, v in r.items() if k != "log"} for e, r in results.items()}),
+            file=sys.stderr,
+        )
         startup = spark_startup(cores)
         same = compare(lakes["duckdb"], lakes["spark"])
     print(f"llmledger lake build, {n:,} events, the same lake; DuckDB threads and Spark "
