@@ -7,6 +7,11 @@ Layout under the lake folder (readable by Athena, Trino, Spark or DuckDB without
     usage_daily/source=vertex/day=2026-11-03/data.parquet
     price_book/data.parquet                         a table with neither column: one file
 
+The lake also holds what the marts are built from (``MODEL_INPUTS``: the staged events and the
+reference tables the marts read), taken from the main database, so ``llmledger lake build``
+can run the marts downstream of the events from the lake alone, on DuckDB or on Spark
+(``models.lake_build``).
+
 A table is partitioned by ``source`` and ``day`` where it has them; the event-grain marts
 (``DAY_OF``) get a ``day`` partition derived from their UTC timestamp, which is not one of
 their columns. Partition columns live in the path, not in the files (the Hive convention).
@@ -40,6 +45,16 @@ FORMAT_VERSION = 1
 FILE = "data.parquet"
 # Operational state of one machine's ingest (S3 keys, log cursors): not data for a lake reader.
 NOT_EXPORTED = {"ingest_cursors"}
+# What the marts downstream of the events read besides the published tables (price_book and
+# ref_people are published): the staged events union (``stg_events``), Claude Code telemetry's
+# own columns, and the reference tables. Read from the main database (a snapshot holds marts).
+MODEL_INPUTS = [
+    "stg_events",
+    "stg_claude_code",
+    "ref_identity_rules",
+    "ref_identity_settings",
+    "ref_gateway_settings",
+]
 # Tables without a ``day`` column whose partition day is the UTC day of this timestamp.
 DAY_OF = {
     "usage_events": "occurred_at",
@@ -47,6 +62,8 @@ DAY_OF = {
     "usage_minute_quota": "minute_at",
     "vertex_attribution": "occurred_at",
     "claude_code_attribution": "occurred_at",
+    "stg_events": "occurred_at",
+    "stg_claude_code": "occurred_at",
 }
 PARTITION_COLUMNS = ("source", "day")
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # the Hive convention for a NULL value
@@ -63,8 +80,9 @@ class TableSpec:
     name: str
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type) as in the database
     partition_by: tuple[str, ...]  # a subset of ("source", "day"), in that order
+    schema: str = "lake_src"  # the attached database it is read from
 
-    def select(self, schema: str) -> str:
+    def select(self, schema: str | None = None) -> str:
         """The rows as written: wide integers as DECIMAL(38,0) (Parquet has no 128-bit int),
         plus the derived ``day`` when the table has none."""
         cells = [
@@ -75,7 +93,7 @@ class TableSpec:
         ]
         if "day" in self.partition_by and "day" not in dict(self.columns):
             cells.append(f"({_ident(DAY_OF[self.name])} at time zone 'UTC')::date as day")
-        return f"select {', '.join(cells)} from {schema}.{_ident(self.name)}"
+        return f"select {', '.join(cells)} from {schema or self.schema}.{_ident(self.name)}"
 
 
 @dataclass
@@ -92,9 +110,37 @@ class ExportSummary:
 # Export
 
 
-def export(source_db: Path, out: Path, *, memory_limit: str | None = None) -> ExportSummary:
+def export(
+    source_db: Path,
+    out: Path,
+    *,
+    memory_limit: str | None = None,
+    inputs_db: Path | None = None,
+) -> ExportSummary:
     """Write (or bring up to date) the lake at ``out`` from the database file ``source_db``
-    (the published snapshot, or the main database), read-only. Raises LakeError."""
+    (the published snapshot, or the main database), read-only, with the model inputs
+    (``MODEL_INPUTS``) from ``inputs_db`` (the main database; default ``source_db``). When the
+    inputs cannot be read (the database is being written), the lake keeps the inputs it had.
+    Raises LakeError."""
+    out = lake_folder(out)
+    con = duckdb.connect()
+    try:
+        con.execute("set timezone = 'UTC'")
+        limits.apply(con, memory_limit=memory_limit)
+        con.execute(f"attach '{_quote(str(source_db))}' as lake_src (read_only)")
+        specs = table_specs(con, "lake_src")
+        inputs = _attach_inputs(con, source_db, inputs_db)
+        if inputs is not None:
+            specs += table_specs(con, inputs, MODEL_INPUTS)
+        return write_tables(
+            con, out, specs, keep=set(MODEL_INPUTS) if inputs is None else set(), whole=True
+        )
+    finally:
+        con.close()
+
+
+def lake_folder(out: Path) -> Path:
+    """``out`` as a lake folder, created if missing. Raises LakeError."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise LakeError(f"--out {out} is a file; name a folder for the lake (created if missing)")
@@ -102,17 +148,49 @@ def export(source_db: Path, out: Path, *, memory_limit: str | None = None) -> Ex
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LakeError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") from None
+    return out
+
+
+def _attach_inputs(
+    con: duckdb.DuckDBPyConnection, source_db: Path, inputs_db: Path | None
+) -> str | None:
+    """The attached schema the model inputs are read from, or None when they cannot be read."""
+    schema = "lake_src"
+    if inputs_db is not None and Path(inputs_db).resolve() != Path(source_db).resolve():
+        try:
+            con.execute(f"attach '{_quote(str(inputs_db))}' as lake_in (read_only)")
+        except duckdb.Error:
+            return None  # locked by a writer, or absent: keep the lake's inputs as they were
+        schema = "lake_in"
+    have = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_catalog = ? and table_name = 'stg_events'",
+        [schema],
+    ).fetchall()
+    return schema if have[0][0] else None
+
+
+def write_tables(
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    specs: list[TableSpec],
+    *,
+    keep: set[str] | None = None,
+    whole: bool = False,
+) -> ExportSummary:
+    """Write the tables of ``specs`` (each read from its attached ``schema``) into the lake at
+    ``out``, rewriting only changed partitions, then replace the manifest. ``whole``: the lake
+    is these tables (and ``keep``, as they were); others are removed. Otherwise every other
+    table of the lake stays as it was (``llmledger lake build`` rewrites only its marts)."""
     old = _read_manifest(out) if (out / MANIFEST).is_file() else {"tables": {}}
     staging = out / f".staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    con = duckdb.connect()
     summary = ExportSummary()
-    tables: dict[str, Any] = {}
+    tables: dict[str, Any] = {
+        name: table for name, table in old["tables"].items() if not whole or name in (keep or set())
+    }
     try:
-        con.execute("set timezone = 'UTC'")
-        limits.apply(con, memory_limit=memory_limit)
-        con.execute(f"attach '{_quote(str(source_db))}' as lake_src (read_only)")
-        for spec in table_specs(con, "lake_src"):
+        for spec in specs:
             tables[spec.name] = _export_table(
                 con, spec, out, staging, old["tables"].get(spec.name), summary
             )
@@ -120,7 +198,6 @@ def export(source_db: Path, out: Path, *, memory_limit: str | None = None) -> Ex
         for gone in set(old["tables"]) - set(tables):
             shutil.rmtree(out / gone, ignore_errors=True)
     finally:
-        con.close()
         shutil.rmtree(staging, ignore_errors=True)
     manifest = {
         "format": FORMAT_VERSION,
@@ -135,7 +212,12 @@ def export(source_db: Path, out: Path, *, memory_limit: str | None = None) -> Ex
 
 
 def export_s3(
-    source_db: Path, url: str, client: Any, *, memory_limit: str | None = None
+    source_db: Path,
+    url: str,
+    client: Any,
+    *,
+    memory_limit: str | None = None,
+    inputs_db: Path | None = None,
 ) -> ExportSummary:
     """The same lake in S3 (``s3://bucket/prefix``) through a boto3 S3 ``client``: the changed
     partitions are written in a local folder, each uploaded as one object (a PUT replaces an
@@ -160,7 +242,7 @@ def export_s3(
         except client.exceptions.NoSuchKey:
             pass  # a new lake
         before = set(_read_manifest(local)["tables"]) if (local / MANIFEST).exists() else set()
-        summary = export(source_db, local, memory_limit=memory_limit)
+        summary = export(source_db, local, memory_limit=memory_limit, inputs_db=inputs_db)
         for relative in summary.written_files:
             client.upload_file(str(local / relative), bucket, key(relative))
         for gone in summary.removed_partitions:
@@ -179,8 +261,11 @@ def _delete_prefix(client: Any, bucket: str, prefix: str) -> None:
             client.delete_objects(Bucket=bucket, Delete={"Objects": objects})
 
 
-def table_specs(con: duckdb.DuckDBPyConnection, schema: str) -> list[TableSpec]:
-    """The published tables present in ``schema``, in PUBLISHED order; never a raw table."""
+def table_specs(
+    con: duckdb.DuckDBPyConnection, schema: str, tables: list[str] | None = None
+) -> list[TableSpec]:
+    """The tables of ``tables`` (default PUBLISHED) present in ``schema``, in that order; never
+    a raw table."""
     rows = con.execute(
         "select table_name, column_name, data_type from information_schema.columns "
         "where table_catalog = ? and table_schema = 'main' order by ordinal_position",
@@ -190,7 +275,7 @@ def table_specs(con: duckdb.DuckDBPyConnection, schema: str) -> list[TableSpec]:
     for table, column, kind in rows:
         columns.setdefault(str(table), []).append((str(column), str(kind)))
     specs = []
-    for name in PUBLISHED:
+    for name in PUBLISHED if tables is None else tables:
         if name not in columns or name in NOT_EXPORTED or name.startswith("raw_"):
             continue
         cols = tuple(columns[name])
@@ -199,7 +284,7 @@ def table_specs(con: duckdb.DuckDBPyConnection, schema: str) -> list[TableSpec]:
             raise LakeError(f"{name} has a body column ({bodies[0]}); it is never exported")
         names = {c for c, _ in cols}
         parts = tuple(p for p in PARTITION_COLUMNS if p in names or (p == "day" and name in DAY_OF))
-        specs.append(TableSpec(name, cols, parts))
+        specs.append(TableSpec(name, cols, parts, schema))
     return specs
 
 
@@ -211,7 +296,7 @@ def _export_table(
     previous: dict[str, Any] | None,
     summary: ExportSummary,
 ) -> dict[str, Any]:
-    select = spec.select("lake_src")
+    select = spec.select()
     keys = ", ".join(_ident(p) for p in spec.partition_by)
     fingerprints = con.execute(
         f"select {keys + ', ' if keys else ''}count(*), coalesce(sum(hash(x)), 0)::varchar "
