@@ -145,8 +145,9 @@ def _engine_specific(node: Any) -> Any:
     if not isinstance(node, exp.Anonymous):
         return node
     name, args = node.name.lower(), node.expressions
+    # a replaced node's children are not visited again by transform: translate them here
     if name in ("to_seconds", "to_milliseconds"):
-        seconds = args[0]
+        seconds = args[0].transform(_engine_specific)
         if name == "to_milliseconds":
             seconds = exp.Div(this=exp.Paren(this=seconds), expression=exp.Literal.number(1000))
         zero = exp.Literal.number(0)
@@ -155,5 +156,5 @@ def _engine_specific(node: Any) -> Any:
         zone = args[0]
         if not (isinstance(zone, exp.Literal) and zone.name.upper() == "UTC"):
             raise ValueError(f"timezone({zone.sql()}, ...): only UTC translates to Spark")
-        return args[1]  # the session time zone is UTC
+        return args[1].transform(_engine_specific)  # the session time zone is UTC
     return node

@@ -60,18 +60,24 @@ telemetry as (
 
 ),
 
-telemetry_days as (
+telemetry_day_series as (
 
     -- the UTC days a telemetry event's time-window match can reach (its start less the window
     -- to its end plus the window): only provider records on those days, or carrying one of
     -- the telemetry's request ids, can be candidates, so the rest of history is never read
-    select distinct cast(unnest(generate_series(
+    select unnest(generate_series(
         date_trunc('day', timezone('UTC', t.started_at - to_seconds(s.window_seconds))),
         date_trunc('day', timezone('UTC', t.occurred_at + to_seconds(s.window_seconds))),
         interval 1 day
-    )) as date) as day
+    )) as day_start
     from telemetry as t
     cross join settings as s
+
+),
+
+telemetry_days as (
+
+    select distinct cast(day_start as date) as day from telemetry_day_series
 
 ),
 
