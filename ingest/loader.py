@@ -159,6 +159,13 @@ class Loader:
         self.total += result
         return result
 
+    def upsert(self, table: str, rows: Any) -> LoadResult:
+        """Upsert ``rows`` into ``table`` inside the caller's own transaction (``write`` opens
+        one per page; `llmledger merge` holds one per worker database)."""
+        result = self._upsert(table, rows, f"{next(_counter)}_0", self.prefer.get(table))
+        self.total += result
+        return result
+
     def _upsert(self, table: str, rows: Any, suffix: str, prefer: str | None) -> LoadResult:
         """Upsert one page of rows into ``table`` (inside the caller's transaction)."""
         if table not in self.keys:
@@ -232,7 +239,8 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
         r[0]
         for r in con.execute(
             "select column_name from information_schema.columns "
-            "where table_name = ? and table_schema = 'main' order by ordinal_position",
+            "where table_name = ? and table_schema = 'main' "
+            "and table_catalog = current_database() order by ordinal_position",
             [table],
         ).fetchall()
     ]

@@ -16,6 +16,7 @@ import duckdb
 from ingest.context import AppContext
 from ingest.errors import ConfigError, ExitCode, LedgerError
 from ingest.loader import LoadResult, record_run
+from ingest.source import Shard
 
 
 @dataclass
@@ -35,6 +36,7 @@ def ingest_one(
     *,
     since: date | None = None,
     until: date | None = None,
+    shard: Shard | None = None,
 ) -> SourceOutcome:
     from ingest import runner, sources
 
@@ -45,7 +47,9 @@ def ingest_one(
 
     started = datetime.now(UTC)
     try:
-        result = runner.run_source(app, con, declared, options, since=since, until=until)
+        result = runner.run_source(
+            app, con, declared, options, since=since, until=until, shard=shard
+        )
     except LedgerError as exc:
         record_run(
             con,
@@ -142,6 +146,11 @@ def finish(app: AppContext, con: duckdb.DuckDBPyConnection, outcomes: list[Sourc
     """Build and publish after ingesting; report failures; return the exit code."""
     build(app, con)
     publish(app, con)
+    return report_failures(app, outcomes)
+
+
+def report_failures(app: AppContext, outcomes: list[SourceOutcome]) -> int:
+    """Log each source that failed; the exit code of the worst (0 when none did)."""
     failed = [o for o in outcomes if o.error is not None]
     for outcome in failed:
         app.log("source_failed", f"error: {outcome.error}", source=outcome.name)

@@ -158,6 +158,8 @@ def pages(
                 continue
             if seen.get(str(found.path)) == found.fingerprint:
                 continue
+            if run.shard is not None and not run.shard.owns("/".join(found.parts)):
+                continue  # another --shard worker's file
             yield found
 
     for batch in batches(wanted(), max_items=max_files, max_bytes=max_bytes, size=_size):

@@ -108,6 +108,7 @@ def pages(
                 s3, bucket, p, *_bounds(run, p, overlap, key_at), delimiter, accept, guard
             )
             if seen.get(uri(bucket, obj.key)) != obj.etag
+            and (run.shard is None or run.shard.owns(shard_unit(obj)))
         )
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3-get") as pool:
             chunks = batches(listing, max_items=max_objects, max_bytes=max_bytes, size=_size)
@@ -117,6 +118,15 @@ def pages(
                 kept = [(obj, local) for obj, local in zip(objs, got, strict=True) if local]
                 if kept:
                     yield _page(kept)
+
+
+def shard_unit(obj: S3Object) -> str:
+    """What a --shard worker owns: ``<partition>/YYYY/MM/DD`` (an account/region/day prefix),
+    or the whole partition when its keys carry no date (an export task)."""
+    partition = obj.partition
+    if not partition.dated:
+        return partition.name
+    return "/".join([partition.name, *obj.key[len(partition.prefix) :].split("/")[:3]])
 
 
 def _bounds(
