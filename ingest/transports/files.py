@@ -4,7 +4,8 @@ Walks in name order, following symbolic links once (a link back up the tree is s
 warning, not followed forever). A file already read is remembered in processed_objects by its
 absolute path and a ``size:mtime_ns`` fingerprint, so a later run reads only new or changed
 files. With --since/--until, files in a dated folder (``YYYY/MM/DD`` or ``YYYY/MM/DD/HH``)
-outside the window are left out.
+outside the window are left out. A ``--shard K/N`` worker reads only the files it owns (by
+their path below the walked root).
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ folder (``<prefix>YYYY/MM/DD/HH``) of --since, else of its cursor's hour less th
 stops at --until's; objects whose key and ETag are already in processed_objects are skipped.
 The rest are downloaded in parallel, a page at a time, into the run's scratch folder; a page's
 commit moves each partition's cursor (OBJECT_KEY) to the newest key it holds. An object
-deleted between the listing and its download (a lifecycle rule) is skipped. Errors from S3
-become ``SourceUnavailable`` (or a usage error for a missing bucket) through
+deleted between the listing and its download (a lifecycle rule) is skipped. A ``--shard K/N``
+worker keeps only the objects whose account/region/day prefix it owns (``shard_unit``).
+Errors from S3 become ``SourceUnavailable`` (or a usage error for a missing bucket) through
 ``aws.translate_errors``.
 """
 
