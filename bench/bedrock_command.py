@@ -35,7 +35,10 @@ sys.path.insert(0, str(HERE))
 TARGET_RATIO = 1.5
 
 # the baseline child imports duckdb only: the query is written here
-BASELINE = "import sys, duckdb; print(duckdb.connect().execute(sys.argv[1]).fetchall()[0][0])"
+BASELINE = (
+    "import sys, duckdb; con = duckdb.connect(); con.execute('set enable_progress_bar = false'); "
+    "print(con.execute(sys.argv[1]).fetchall()[0][0])"
+)
 
 
 def baseline_sql(root: Path) -> str:
@@ -56,10 +59,11 @@ def llmledger() -> list[str]:
     return [sys.executable, "-c", "from ingest.cli import main; main()"]
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str, str]:
+    """Seconds from start to exit, stdout, stderr."""
     started = time.perf_counter()
     out = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
-    return time.perf_counter() - started, out.stdout + out.stderr
+    return time.perf_counter() - started, out.stdout, out.stderr
 
 
 def main() -> None:
@@ -93,7 +97,7 @@ def main() -> None:
     seconds: dict[str, list[float]] = {side: [] for side in [*sides, "bare"]}
     try:
         for i in range(args.pairs):
-            b, printed = timed(baseline, env)
+            b, printed, _ = timed(baseline, env)
             if printed.strip() != str(n):
                 raise SystemExit(f"the baseline read {printed.strip()} records, not {n}")
             seconds["bare"].append(b)
@@ -103,7 +107,7 @@ def main() -> None:
                 run_env = env
                 if side == "before":
                     run_env = dict(env, PYTHONPATH=str(args.before))
-                a, log = timed(
+                a, _, log = timed(
                     [*cmd, "--db", str(db), "ingest", "bedrock-files", str(root)], run_env
                 )
                 if f"bedrock-files: {n} new" not in log:
