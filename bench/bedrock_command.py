@@ -124,6 +124,12 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print()
+    if "before" in seconds:
+        change = [a / b for a, b in zip(seconds["after"], seconds["before"], strict=True)]
+        print(
+            f"after / before, median of {len(change)} rounds: {statistics.median(change):.2f}x "
+            f"({min(change):.2f}-{max(change):.2f}x)"
+        )
     for side, found in ratios.items():
         median = statistics.median(found)
         print(
