@@ -19,6 +19,7 @@ import duckdb
 from ingest.context import AppContext
 from ingest.errors import ConfigError, ExitCode, LedgerError
 from ingest.loader import LoadResult, record_run
+from ingest.source import Shard
 
 
 @dataclass
@@ -38,6 +39,7 @@ def ingest_one(
     *,
     since: date | None = None,
     until: date | None = None,
+    shard: Shard | None = None,
 ) -> SourceOutcome:
     from ingest import runner, sources
 
@@ -48,7 +50,9 @@ def ingest_one(
 
     started = datetime.now(UTC)
     try:
-        result = runner.run_source(app, con, declared, options, since=since, until=until)
+        result = runner.run_source(
+            app, con, declared, options, since=since, until=until, shard=shard
+        )
     except LedgerError as exc:
         record_run(
             con,
@@ -150,10 +154,12 @@ def finish(app: AppContext, con: duckdb.DuckDBPyConnection, outcomes: list[Sourc
     return worst(outcomes)
 
 
-def report_failures(app: AppContext, outcomes: list[SourceOutcome]) -> None:
+def report_failures(app: AppContext, outcomes: list[SourceOutcome]) -> int:
+    """Log each source that failed; the exit code of the worst (0 when none did)."""
     for outcome in outcomes:
         if outcome.error is not None:
             app.log("source_failed", f"error: {outcome.error}", source=outcome.name)
+    return worst(outcomes)
 
 
 def worst(outcomes: list[SourceOutcome]) -> int:

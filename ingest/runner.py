@@ -40,7 +40,7 @@ from ingest.context import AppContext
 from ingest.deadline import Deadline, run_expired
 from ingest.errors import ConfigError
 from ingest.loader import Loader, LoadResult, PageWrite, ProcessedObject
-from ingest.source import Page, Parsed, Source, SourceRun
+from ingest.source import Page, Parsed, Shard, Source, SourceRun
 
 # A cursor never moves past now plus CURSOR_SKEW (clocks differ a little; a year 2099 record must
 # not hide every later one); formats reject records later than that (ingest.bounds).
@@ -59,13 +59,15 @@ def run_source(
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
     configured: bool = False,
+    shard: Shard | None = None,
 ) -> LoadResult:
     """Read ``source`` with ``options`` (a config table or flags) into its raw tables.
 
     ``client`` replaces the one the source's factory would build (tests: a client pointed at a
     local server); ``now``, ``clock`` and ``sleep`` replace the wall clock and the monotonic one
     a transport paces itself by (tests). ``configured`` says the options are already checked
-    (``configure``'s output).
+    (``configure``'s output). ``shard`` (``--shard K/N``) reads only the units that worker owns,
+    for a source that declares ``shards``.
     Raises ConfigError (exit 2) for bad options and SourceUnavailable (exit 3) for a source that
     is down or refuses credentials.
     """
@@ -81,6 +83,11 @@ def run_source(
         if configured
         else source.configure(options, base_dir=app.config.base_dir, where=source.name)
     )
+    if shard is not None and not source.shards:
+        raise ConfigError(
+            f"{source.name} does not shard; run one worker per source (each with its own --db) "
+            "and combine them with `llmledger merge`"
+        )
     if client is None and source.client is not None:
         client = source.client(opts)
     scratch = make_scratch(app.scratch_dir, source.name)
@@ -102,6 +109,7 @@ def run_source(
                 clock=clock or time.monotonic,
                 sleep=sleep or time.sleep,
                 deadline=Deadline.of(source.name, opts),
+                shard=shard,
             )
             return _load(run)
     finally:

@@ -24,6 +24,7 @@ sources; the CLI's ``ingest <name>`` commands and the config schema are generate
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -223,6 +224,34 @@ class Window:
     cursor: str | None = None
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Worker ``index`` of ``count`` (``--shard K/N``, K from 0): it reads only the units it
+    owns. A transport names its units (an S3 account/region/day prefix, a file below the
+    walked folder); a unit belongs to one shard, the same one on every run and machine (a hash
+    of its name, not Python's per-process ``hash``), so N workers cover everything once."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"K/N"`` with 0 <= K < N; anything else is a ConfigError saying so."""
+        index, slash, count = text.strip().partition("/")
+        if slash and index.isdigit() and count.isdigit() and int(index) < int(count):
+            return cls(int(index), int(count))
+        raise ConfigError(
+            f"--shard must be K/N with 0 <= K < N (K counts from 0, e.g. 0/3), got {text!r}"
+        )
+
+    def owns(self, unit: str) -> bool:
+        digest = hashlib.blake2b(unit.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
 # ----------------------------------------------------------------------------------------------
 # Pages
 # ----------------------------------------------------------------------------------------------
@@ -312,6 +341,8 @@ class SourceRun:
     sleep: Callable[[float], None] = time.sleep
     # request_timeout / run_timeout of a source that declares them (ingest/deadline.py)
     deadline: Deadline | None = None
+    # --shard K/N: the transport reads only the units this worker owns (Source.shards)
+    shard: Shard | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -416,6 +447,9 @@ class Source:
     # Checks across options (beyond each option's type), raising ConfigError.
     validate: Callable[[dict[str, Any]], None] | None = None
     unit: str = "files"  # what the progress bar counts
+    # What one --shard K/N worker owns (its transport honours SourceRun.shard); empty: the
+    # source does not shard (run one worker per source and `llmledger merge` them instead).
+    shards: str = ""
 
     def option(self, name: str) -> Option:
         for option in self.options:

@@ -16,9 +16,9 @@ Order:
    joins and attribution. They read staging, raw tables and each other; one whose inputs were
    not built (its source is absent) is skipped. ``int_<source>_events``, when built, replaces
    ``stg_<source>`` in the events union;
-6. ``int_events``: the union of every source's events, ``STAGED_COLUMNS`` only (a temp table:
-   identity_map, gateway_matches and usage_events all read it, and the views are not free to
-   recompute);
+6. ``int_events``: the union of every source's events, ``STAGED_COLUMNS`` only (a view of the
+   table ``stg_events``, which holds it: identity_map, gateway_matches and usage_events all
+   read it, and the views are not free to recompute);
 7. marts in ``MART_ORDER`` as tables, then any others sorted by name (they may read every mart
    above). Marts read staging, intermediate and reference tables, never ``raw_*``. A mart not
    in ``MART_ORDER`` whose inputs were not built is skipped with a warning. A mart in
@@ -189,7 +189,6 @@ def build(
             built |= _build_intermediate(con, result, built)
             _build_events(con, result)
             _build_marts(con, result, built | {EVENTS})
-            con.execute(f"create or replace table stg_events as select * from {EVENTS}")
         else:
             result.mode = "incremental"
             daybuild.build_days(con, result, plan.days, sys.modules[__name__])
@@ -315,7 +314,10 @@ def _build_events(con: duckdb.DuckDBPyConnection, result: BuildResult) -> None:
     ).fetchone()
     if stale_view and stale_view[0]:  # the union's name in older versions (a view)
         con.execute("drop view stg_events")
-    con.execute(f"create or replace temp table {EVENTS} as " + "\nunion all\n".join(parts))
+    # written once, as stg_events (what incremental builds replace day by day); int_events is
+    # a view of it, as in an incremental build (a temp table then a copy wrote it twice)
+    con.execute("create or replace table stg_events as " + "\nunion all\n".join(parts))
+    con.execute(f"create or replace temp view {EVENTS} as select * from stg_events")
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import closing
 from typing import Any
 
 import click
@@ -17,7 +18,7 @@ import click
 from ingest import pipeline, sources
 from ingest.cli.common import app_context, as_date, date_options
 from ingest.errors import ConfigError
-from ingest.source import Option, Source
+from ingest.source import Option, Shard, Source
 
 
 @click.group(invoke_without_command=True)
@@ -47,15 +48,36 @@ def ingest(ctx: click.Context, since: object, until: object) -> None:
     sys.exit(code)
 
 
-def run_ad_hoc(ctx: click.Context, kind: str, options: dict, since: object, until: object) -> None:
-    """Shared body of the ad hoc source commands."""
+def run_ad_hoc(
+    ctx: click.Context,
+    kind: str,
+    options: dict,
+    since: object,
+    until: object,
+    shard: Shard | None = None,
+) -> None:
+    """Shared body of the ad hoc source commands. A --shard worker only loads its raw tables:
+    `llmledger merge` combines the workers' databases, then builds and publishes once."""
     from ingest.scheduler import run_lock
 
     app = app_context(ctx)
     with run_lock(app):  # one run at a time, shared with `llmledger run` (exit 1 if busy)
-        code = pipeline.ingest_sources(
-            app, [(kind, options)], since=as_date(since), until=as_date(until)
-        )
+        if shard is None:
+            code = pipeline.ingest_sources(
+                app, [(kind, options)], since=as_date(since), until=as_date(until)
+            )
+        else:
+            with closing(app.connect()) as con:
+                outcome = pipeline.ingest_one(
+                    app, con, kind, options, since=as_date(since), until=as_date(until), shard=shard
+                )
+                code = pipeline.report_failures(app, [outcome])
+                app.log(
+                    "shard_done",
+                    f"shard {shard} of {outcome.name} loaded into {app.db_path}; combine the "
+                    "shards with `llmledger merge SHARD_DB...`",
+                    shard=str(shard),
+                )
     sys.exit(code)
 
 
@@ -103,7 +125,9 @@ def _epilog(source: Source) -> str:
 def command(source: Source) -> click.Command:
     """The ``ingest <name>`` command of one source."""
 
-    def callback(ctx: click.Context, since: object, until: object, **values: Any) -> None:
+    def callback(
+        ctx: click.Context, since: object, until: object, shard: str | None = None, **values: Any
+    ) -> None:
         options: dict[str, Any] = {}
         for option in source.options:
             value = values.get(option.name)
@@ -112,10 +136,20 @@ def command(source: Source) -> click.Command:
             if option.path and isinstance(value, str):
                 value = os.path.abspath(value)  # flags are relative to the working directory
             options[option.name] = value
-        run_ad_hoc(ctx, source.name, options, since, until)
+        run_ad_hoc(ctx, source.name, options, since, until, Shard.parse(shard) if shard else None)
 
     params = [_param(o) for o in source.options if o.cli]
     params += date_options(click.Command("_")).params[::-1]  # --since, --until
+    if source.shards:
+        params.append(
+            click.Option(
+                ["--shard"],
+                metavar="K/N",
+                help=f"Be worker K of N (K from 0): read only the {source.shards} this worker "
+                "owns, into this --db, without building; `llmledger merge` combines the N "
+                "databases. In a Kubernetes Indexed Job: --shard $(JOB_COMPLETION_INDEX)/N.",
+            )
+        )
     return click.Command(
         source.name,
         params=params,

@@ -4,7 +4,8 @@ Walks in name order, following symbolic links once (a link back up the tree is s
 warning, not followed forever). A file already read is remembered in processed_objects by its
 absolute path and a ``size:mtime_ns`` fingerprint, so a later run reads only new or changed
 files. With --since/--until, files in a dated folder (``YYYY/MM/DD`` or ``YYYY/MM/DD/HH``)
-outside the window are left out.
+outside the window are left out. A ``--shard K/N`` worker reads only the files it owns (by
+their path below the walked root).
 """
 
 from __future__ import annotations
@@ -158,6 +159,8 @@ def pages(
                 continue
             if seen.get(str(found.path)) == found.fingerprint:
                 continue
+            if run.shard is not None and not run.shard.owns("/".join(found.parts)):
+                continue  # another --shard worker's file
             yield found
 
     for batch in batches(wanted(), max_items=max_files, max_bytes=max_bytes, size=_size):

@@ -7,8 +7,9 @@ folder (``<prefix>YYYY/MM/DD/HH``) of --since, else of its cursor's hour less th
 stops at --until's; objects whose key and ETag are already in processed_objects are skipped.
 The rest are downloaded in parallel, a page at a time, into the run's scratch folder; a page's
 commit moves each partition's cursor (OBJECT_KEY) to the newest key it holds. An object
-deleted between the listing and its download (a lifecycle rule) is skipped. Errors from S3
-become ``SourceUnavailable`` (or a usage error for a missing bucket) through
+deleted between the listing and its download (a lifecycle rule) is skipped. A ``--shard K/N``
+worker keeps only the objects whose account/region/day prefix it owns (``shard_unit``).
+Errors from S3 become ``SourceUnavailable`` (or a usage error for a missing bucket) through
 ``aws.translate_errors``.
 """
 
@@ -108,6 +109,7 @@ def pages(
                 s3, bucket, p, *_bounds(run, p, overlap, key_at), delimiter, accept, guard
             )
             if seen.get(uri(bucket, obj.key)) != obj.etag
+            and (run.shard is None or run.shard.owns(shard_unit(obj)))
         )
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3-get") as pool:
             chunks = batches(listing, max_items=max_objects, max_bytes=max_bytes, size=_size)
@@ -117,6 +119,15 @@ def pages(
                 kept = [(obj, local) for obj, local in zip(objs, got, strict=True) if local]
                 if kept:
                     yield _page(kept)
+
+
+def shard_unit(obj: S3Object) -> str:
+    """What a --shard worker owns: ``<partition>/YYYY/MM/DD`` (an account/region/day prefix),
+    or the whole partition when its keys carry no date (an export task)."""
+    partition = obj.partition
+    if not partition.dated:
+        return partition.name
+    return "/".join([partition.name, *obj.key[len(partition.prefix) :].split("/")[:3]])
 
 
 def _bounds(

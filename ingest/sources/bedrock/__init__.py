@@ -124,6 +124,7 @@ BEDROCK_S3 = Source(
     transport=_s3_pages,
     parse=format.page_format("s3"),
     unit="objects",
+    shards="account/region/day prefixes (an export task's folder whole)",
 )
 
 
@@ -228,4 +229,5 @@ BEDROCK_FILES = Source(
     options=(path_argument("A folder (or one file) of Bedrock invocation logs.", metavar="DIR"),),
     transport=_local_pages,
     parse=format.page_format("files"),
+    shards="files",
 )

@@ -22,11 +22,11 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
-import pyarrow as pa
 
-from ingest import bounds
+from ingest import bounds, lists
 from ingest.source import Format, Page, Parsed, RawTable, SourceRun
 from ingest.sources.bedrock import shapes
 from ingest.sources.recovery import recover
@@ -429,7 +429,7 @@ def _segments(
     groups: dict[str, list[Segment]],
     location_of: Callable[[str], str],
     by_record: set[str],
-) -> pa.Table:
+) -> dict[str, tuple[str, list[Any]]]:
     """Where each scanned line came from: (file_index, first_line, last_line) -> caller's file.
 
     ``file_index`` is the position in ``scanned``, the list the batch's scan read.
@@ -442,8 +442,16 @@ def _segments(
             last = first + lines - 1 if path in groups else lines
             sep = "#" if member in by_record else ":"
             rows.append((index, first, last, caller, location_of(caller), order[member], sep))
-    columns = ["file_index", "first_line", "last_line", "caller", "location", "file_order", "sep"]
-    return pa.table({name: [r[i] for r in rows] for i, name in enumerate(columns)})
+    columns = {
+        "file_index": "bigint",
+        "first_line": "bigint",
+        "last_line": "bigint",
+        "caller": "varchar",
+        "location": "varchar",
+        "file_order": "bigint",
+        "sep": "varchar",
+    }
+    return {name: (kind, [r[i] for r in rows]) for i, (name, kind) in enumerate(columns.items())}
 
 
 def _quote_paths(paths: Sequence[str]) -> str:
@@ -566,26 +574,23 @@ def _relabel_valid_json(con: duckdb.DuckDBPyConnection, scan: str, scanned: list
 def _finish(
     con: duckdb.DuckDBPyConnection,
     batch: ParsedBatch,
-    segments: pa.Table,
+    segments: Mapping[str, tuple[str, Sequence[Any]]],
     source_kind: str,
     line_locations: Mapping[str, Sequence[str]],
 ) -> None:
     """Number the lines, drop in-batch duplicates, list rejections, define the rows view."""
     scan, files = f"{batch.table}_scan", f"{batch.table}_files"
-    view = f"{files}_arrow"
-    con.register(view, segments)
-    try:
-        con.execute(
-            f"""
-            create temp table {files} as
-            select g.*, s.first_row
-            from {view} g
-            join (select file_index, min(rowid) as first_row from {scan} group by file_index) s
-                using (file_index)
-            """
-        )
-    finally:
-        con.unregister(view)
+    rows, params = lists.select(segments)
+    con.execute(
+        f"""
+        create temp table {files} as
+        select g.*, s.first_row
+        from ({rows}) g
+        join (select file_index, min(rowid) as first_row from {scan} group by file_index) s
+            using (file_index)
+        """,
+        params,
+    )
     file_line = "(s.rowid - f.first_row + 1)"
     joins = (
         f"{scan} s join {files} f on f.file_index = s.file_index "
@@ -616,18 +621,15 @@ def _finish(
     ]
     if by_line:
         lines = f"{batch.table}_lines"
-        arrow = pa.table(
+        lists.temp_table(
+            con,
+            lines,
             {
-                "caller": [r[0] for r in by_line],
-                "line": pa.array([r[1] for r in by_line], pa.int64()),
-                "location": [r[2] for r in by_line],
-            }
+                "caller": ("varchar", [r[0] for r in by_line]),
+                "line": ("bigint", [r[1] for r in by_line]),
+                "location": ("varchar", [r[2] for r in by_line]),
+            },
         )
-        con.register(f"{lines}_arrow", arrow)
-        try:
-            con.execute(f"create temp table {lines} as select * from {lines}_arrow")
-        finally:
-            con.unregister(f"{lines}_arrow")
         location = f"coalesce(ll.location, {location})"
         joins += f" left join {lines} ll on ll.caller = f.caller and ll.line = {line}"
     # A file with no record and nothing but JSON without a record field is not a Bedrock log:
