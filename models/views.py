@@ -1164,6 +1164,13 @@ def peak_drivers(
 # --------------------------------------------------------------------------- data health
 
 
+def _event_source_of(run_source: str) -> str:
+    """SQL: the events' ``source`` an ingest source's records carry (its family: bedrock for
+    bedrock-s3; the otel sources stage Claude Code's telemetry as ``claude_code``)."""
+    family = f"split_part({run_source}, '-', 1)"
+    return f"case {family} when 'otel' then 'claude_code' else {family} end"
+
+
 @_read("admin")
 def source_health(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Per ingest source (bedrock-s3, vertex-files, ...): the newest record of its source family
@@ -1172,7 +1179,7 @@ def source_health(con: duckdb.DuckDBPyConnection) -> pa.Table:
     minutes = "usage_minute_quota" if _has_table(con, "usage_minute_quota") else "usage_minute"
     runs = (
         f"""
-        select source, split_part(source, '-', 1) as family,
+        select source, {_event_source_of("source")} as family,
                max(finished_at) filter (where status = 'ok') as last_success_at,
                max(started_at) as last_run_at,
                arg_max(status, started_at) as last_status,
@@ -1422,7 +1429,7 @@ def source_runs(con: duckdb.DuckDBPyConnection) -> pa.Table:
         select r.*, coalesce(own.newest_record_at, family.newest_record_at) as newest_record_at
         from runs as r
         left join newest as own on own.source = r.source
-        left join newest as family on family.source = split_part(r.source, '-', 1)
+        left join newest as family on family.source = {_event_source_of("r.source")}
         order by r.source
         """,
     )

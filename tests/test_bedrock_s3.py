@@ -345,6 +345,16 @@ def test_cli_exit_code_3_when_s3_is_unreachable(
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     db = tmp_path / "cli.duckdb"
+    first = CliRunner().invoke(
+        cli, ["--db", str(db), "ingest", "bedrock-s3", "--bucket", BUCKET], catch_exceptions=False
+    )
+    # a first run that loads nothing leaves no database behind (issue 10)
+    assert first.exit_code == 3, first.output
+    assert not db.exists()
+    assert first.stderr.splitlines()[-1] == (
+        f"nothing loaded: {db} not created (fix the error above and run again)"
+    )
+    store.connect(db).close()  # an existing database: the failed run is logged in it
     result = CliRunner().invoke(
         cli, ["--db", str(db), "ingest", "bedrock-s3", "--bucket", BUCKET], catch_exceptions=False
     )

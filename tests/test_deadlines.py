@@ -40,6 +40,8 @@ def errors_of(result: Any) -> list[str]:
 
 
 def cursors(db: Path) -> list[tuple[Any, ...]]:
+    if not db.exists():  # a first run that loaded nothing leaves no database (issue 10)
+        return []
     con = duckdb.connect(str(db))
     try:
         return con.execute("select source, partition, value from ingest_cursors").fetchall()

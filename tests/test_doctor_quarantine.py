@@ -110,7 +110,11 @@ def test_doctor_names_the_stale_source_only(sample_ledger: Any) -> None:
     finally:
         con.close()
     stale = [f.message for f in found if f.level == "warn" and f.area == "sources"]
-    assert stale == [_stale("vertex-files", "2026-11-20 18:46:25Z", 12)]
+    assert stale == [
+        _stale("gateway-files", "2026-11-20 17:57:20Z", 12),
+        _stale("otel-files", "2026-11-20 14:55:57Z", 12),  # its records: source claude_code
+        _stale("vertex-files", "2026-11-20 18:46:25Z", 12),
+    ]
     assert not [f for f in off if f.level == "warn" and f.area == "sources"]
 
 
@@ -154,7 +158,9 @@ def test_data_health_warns_about_stale_sources(
     # to the minute, as the page's table shows the newest record
     assert [w.value for w in at.warning if w.value.startswith("source ")] == [
         _stale("bedrock-files", "2026-11-20 23:45:00Z"),
+        _stale("gateway-files", "2026-11-20 17:57:00Z"),
         _stale("litellm-files", "2026-11-20 21:52:00Z"),
+        _stale("otel-files", "2026-11-20 14:55:00Z"),
         _stale("vertex-files", "2026-11-20 18:46:00Z"),
     ]
     monkeypatch.setenv("LLMLEDGER_STALE_AFTER_HOURS", "0")

@@ -68,6 +68,9 @@ def test_the_run_log_stores_the_message_redacted() -> None:
 
 def test_a_failing_source_never_prints_or_stores_its_password(tmp_path: Path) -> None:
     db = tmp_path / "ledger.duckdb"
+    # an existing database, where the failed run is logged (a first run that loads nothing
+    # leaves no database at all)
+    duckdb.connect(str(db)).close()
     result = subprocess.run(
         [
             sys.executable,
