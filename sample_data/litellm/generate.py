@@ -276,12 +276,20 @@ def spend_row(
     alias: str | None = None,
     store_prompts: bool = False,
     claude_code: bool = True,
+    provider_ms: int | None = None,
 ) -> dict[str, Any]:
     duration = (
         timedelta(milliseconds=800 + t.output * rng.randint(8, 25))
         if status == "success"
         else timedelta(milliseconds=rng.randint(40, 900))
     )
+    hop_ms = None
+    if provider_ms is not None:
+        # the same request as a Bedrock record that logs its own time: the proxy's whole time is
+        # that plus the hop (a proxy adds tens of milliseconds), drawn from the request id so
+        # the draws of `rng` above, and every other row, stay as they were
+        hop_ms = 20 + int(sha(request_id)[:8], 16) % 100
+        duration = timedelta(milliseconds=provider_ms + hop_ms)
     end = start + duration
     key = dev.key if dev else ""
     key_alias = alias or (dev.key_alias if dev else None)
@@ -389,6 +397,7 @@ class BedrockCall:
     error: str | None
     message_id: str | None
     ttl_known: bool
+    latency_ms: int | None = None  # Bedrock's own time, where its record logs one
 
 
 def read_gz_lines(path: Path) -> list[str]:
@@ -421,13 +430,16 @@ def proxy_calls() -> list[BedrockCall]:
             inp, out = r.get("input", {}), r.get("output", {})
             body = out.get("outputBodyJson")
             one_hour, message_id, ttl_known = 0, None, False
-            usage = None
+            usage, latency = None, None
             if isinstance(body, dict):
                 usage = body.get("usage")
                 message_id = body.get("id")
+                latency = (body.get("metrics") or {}).get("latencyMs")  # Converse
             elif isinstance(body, list) and body and body[0].get("type") == "message_start":
                 usage = body[0]["message"].get("usage")
                 message_id = body[0]["message"].get("id")
+                metrics = body[-1].get("amazon-bedrock-invocationMetrics") or {}
+                latency = metrics.get("invocationLatency")  # a stream's last event
             if isinstance(usage, dict) and isinstance(usage.get("cache_creation"), dict):
                 one_hour = int(usage["cache_creation"].get("ephemeral_1h_input_tokens") or 0)
                 ttl_known = True
@@ -449,6 +461,7 @@ def proxy_calls() -> list[BedrockCall]:
                 r.get("errorCode"),
                 message_id,
                 ttl_known,
+                int(latency) if isinstance(latency, int | float) else None,
             )
     return sorted(calls.values(), key=lambda c: (c.at, c.request_id))
 
@@ -567,6 +580,7 @@ def generate(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, Any], 
                 spend=spend,
                 with_ttl=call.ttl_known,
                 store_prompts=rng.random() < 0.03,
+                provider_ms=call.latency_ms,
             )
         )
         stats["bedrock_matched"] += 1
