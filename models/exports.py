@@ -242,6 +242,37 @@ BILLED_SIMPLE_COLUMNS = (
 )
 
 
+def _cents_sql(source: str, amount: str, order: str, *, by: str = "", prefix: str = "") -> str:
+    """CTEs ``{prefix}cents``, ``{prefix}ranked`` and ``{prefix}charged`` over ``source``: the cents
+    to book per row, ``{prefix}charge_usd``. Each row's ``amount`` is rounded down to the cent, and
+    the cents the rounding left over go one each to the rows with the largest remainders (ties in
+    ``order``), so the booked cents add up to the total rounded to the cent, per ``by`` (a
+    column, e.g. provider; the whole file when empty)."""
+    p = prefix
+    over = f"over (partition by {by})" if by else "over ()"
+    rank_over = f"partition by {by} " if by else ""
+    cent = "cast(0.01 as decimal(3, 2))"
+    return f"""{p}cents as (
+    select *,
+        floor({amount} * 100) * {cent} as {p}floor_usd,
+        {amount} - floor({amount} * 100) * {cent} as {p}remainder_usd
+    from {source}
+),
+{p}ranked as (
+    select *,
+        row_number() over ({rank_over}order by {p}remainder_usd desc nulls last, {order})
+            as {p}cents_rank,
+        (round(sum({amount}) {over}, 2) - sum({p}floor_usd) {over}) * 100 as {p}spare_cents
+    from {p}cents
+),
+{p}charged as (
+    select *,
+        {p}floor_usd + case when {p}cents_rank <= {p}spare_cents then {cent}
+                            else cast(0 as decimal(3, 2)) end as {p}charge_usd
+    from {p}ranked
+)"""
+
+
 def _billed_simple_sql(scales: Sequence[billed_.Scale]) -> str:
     """``--as-billed``: CTEs after ``charged`` ending in ``billed_charged``, which adds
     ``billed_cost_usd`` (scaled to the provider's invoice) and ``billed_charge_usd`` (its cents,
@@ -251,29 +282,7 @@ def _billed_simple_sql(scales: Sequence[billed_.Scale]) -> str:
     return f""",
 {scales_sql},
 {billed_.scaled_sql("charged", "contracted_cost_usd", keys)},
-billed_cents as (
-    select *,
-        floor(billed_cost_usd * 100) * cast(0.01 as decimal(3, 2)) as billed_floor_usd,
-        billed_cost_usd - floor(billed_cost_usd * 100) * cast(0.01 as decimal(3, 2))
-            as billed_remainder_usd
-    from scaled
-),
-billed_ranked as (
-    select *,
-        row_number() over (
-            partition by provider order by billed_remainder_usd desc nulls last, {keys}
-        ) as billed_cents_rank,
-        (round(sum(billed_cost_usd) over (partition by provider), 2)
-            - sum(billed_floor_usd) over (partition by provider)) * 100 as billed_spare_cents
-    from billed_cents
-),
-billed_charged as (
-    select *,
-        billed_floor_usd + case when billed_cents_rank <= billed_spare_cents
-                                then cast(0.01 as decimal(3, 2))
-                                else cast(0 as decimal(3, 2)) end as billed_charge_usd
-    from billed_ranked
-)"""
+{_cents_sql("scaled", "billed_cost_usd", keys, by="provider", prefix="billed_")}"""
 
 
 def billing_simple_sql(
@@ -283,6 +292,9 @@ def billing_simple_sql(
     every cell as text, plus ``sort_N`` keys (the raw grouping values). With ``scales``
     (``--as-billed``), also ``billed_cost_usd`` and ``billed_charge_usd``."""
     discounts_sql, params = _discounts_cte(discounts)
+    cents_sql = _cents_sql(
+        "grouped", "contracted_cost_usd", "cost_center, team, developer, provider, model"
+    )
     source, billed_sql, billed_cells = "charged", "", ""
     if scales is not None:
         source = "billed_charged"
@@ -319,31 +331,8 @@ grouped as (
     from priced
     group by cost_center, team, developer, provider, model
 ),
--- Cents to book: each row's contracted cost rounded down to the cent, and the cents the
--- rounding left over handed out one each to the rows with the largest remainders (ties in
--- row order), so the booked cents add up to the month's total rounded to the cent.
-cents as (
-    select *,
-        floor(contracted_cost_usd * 100) * cast(0.01 as decimal(3, 2)) as floor_usd,
-        contracted_cost_usd - floor(contracted_cost_usd * 100) * cast(0.01 as decimal(3, 2))
-            as remainder_usd
-    from grouped
-),
-ranked as (
-    select *,
-        row_number() over (
-            order by remainder_usd desc nulls last, cost_center, team, developer, provider, model
-        ) as remainder_rank,
-        (round(sum(contracted_cost_usd) over (), 2) - sum(floor_usd) over ()) * 100
-            as spare_cents
-    from cents
-),
-charged as (
-    select *,
-        floor_usd + case when remainder_rank <= spare_cents then cast(0.01 as decimal(3, 2))
-                         else cast(0 as decimal(3, 2)) end as charge_usd
-    from ranked
-){billed_sql},
+-- Cents to book: charge_usd adds up to the month's total rounded to the cent (_cents_sql).
+{cents_sql}{billed_sql},
 final as (
     select
         ? as billing_month,
@@ -549,33 +538,6 @@ def _merged(column: str) -> str:
     return f"nullif(array_to_string(list_sort(list_distinct(list({column}))), ';'), '') as {column}"
 
 
-# Cents to book per row (--grain day): EffectiveCost rounded down to the cent, and the cents
-# left over handed out one each to the provider's rows with the largest remainders, so each
-# provider's cents add up to its total rounded to the cent (as charge_usd in the simple export).
-_FOCUS_CENTS = """,
-cents as (
-    select c.*,
-        floor(c.effective_usd * 100) * cast(0.01 as decimal(3, 2)) as floor_usd,
-        c.effective_usd - floor(c.effective_usd * 100) * cast(0.01 as decimal(3, 2))
-            as remainder_usd
-    from {source} c
-),
-ranked as (
-    select *,
-        row_number() over (partition by provider order by remainder_usd desc, {order})
-            as cents_rank,
-        (round(sum(effective_usd) over (partition by provider), 2)
-            - sum(floor_usd) over (partition by provider)) * 100 as spare_cents
-    from cents
-),
-charged as (
-    select *,
-        floor_usd + case when cents_rank <= spare_cents then cast(0.01 as decimal(3, 2))
-                         else cast(0 as decimal(3, 2)) end as charge_usd
-    from ranked
-)"""
-
-
 def billing_focus_sql(
     discounts: Sequence[Discount],
     accounts: Sequence[BillingAccount],
@@ -615,7 +577,9 @@ contracted as (
     if grain == "day":
         billed_sql += f""",
 effective as (select c.*, {effective} as effective_usd from {source} c)"""
-        cents_sql = _FOCUS_CENTS.format(source="effective", order=", ".join(FOCUS_SORT))
+        cents_sql = ",\n" + _cents_sql(
+            "effective", "effective_usd", ", ".join(FOCUS_SORT), by="provider"
+        )  # each provider's cents add up to its total rounded to the cent
         source, billed_cost = "charged", num("c.effective_usd")
         cents_cells = (
             """
