@@ -85,28 +85,69 @@ def run(code: Path, args: list[str]) -> dict[str, Any]:
     return result
 
 
-def history(code: Path, db: Path, n: int) -> dict[str, Any]:
-    """A database with ``n`` raw events over 30 days, built once (the build's measurement)."""
+def history(code: Path, db: Path, n: int, chunk: int) -> dict[str, Any]:
+    """A database with ``n`` raw events over 30 days, built (the build's measurement).
+
+    Up to ``chunk`` events are inserted and built at once (one full build); a bigger history
+    grows as a deployment's does, ``chunk`` events (a few days) at a time, each chunk's days
+    marked as the loader marks them and built incrementally (``llmledger build``): a single
+    full build of 100M events would need several times the memory a run is given. The figure
+    returned is the last chunk's build (or the one full build)."""
     setup = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "from ingest.context import AppContext;"
         "app = AppContext.create(sys.argv[2], None); con = app.connect();"
-        "con.execute(sys.argv[3]); con.close()"
+        "[con.execute(q) for q in sys.argv[3:]]; con.close()"
     )
     step = 30 * 86400 * 1_000_000 / max(n, 1)
-    subprocess.run(
-        [sys.executable, "-c", setup, str(code), str(db), HISTORY_SQL.format(n=n, step=step)],
-        check=True,
-        cwd=code,
-        env={"TZ": "UTC", "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    return run(code, ["--db", str(db), "build"])
+    built: dict[str, Any] = {}
+    for first in range(0, max(n, 1), chunk):
+        rows = HISTORY_SQL.format(n=n, step=step).replace(
+            f"range({n})", f"range({first}, {min(n, first + chunk)})"
+        )
+        queries = [rows]
+        if first:  # the days the chunk wrote, as the loader marks them
+            low = (
+                "timestamptz '2026-01-31 00:00:00+00' + "
+                f"to_microseconds(cast({first} * {step} as bigint))"
+            )
+            queries.append(
+                "insert into build_dirty_days select distinct 'raw_bedrock', "
+                "cast(timezone('UTC', occurred_at) as date) from raw_bedrock "
+                f"where occurred_at >= {low}"
+            )
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", setup, str(code), str(db), *queries],
+            check=True,
+            cwd=code,
+            env={"TZ": "UTC", "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        built = run(code, ["--db", str(db), "build"])
+        if n > chunk:
+            print(
+                f"  history chunk {first:,}-{min(n, first + chunk):,}: inserted in "
+                f"{time.perf_counter() - started - built['seconds']:.0f}s, built in "
+                f"{built['seconds']:.0f}s (peak {built['peak_gb']:.1f} GB): "
+                + next((line for line in built["log"] if "rebuil" in line), ""),
+                file=sys.stderr,
+                flush=True,
+            )
+    return built
 
 
-def measure(code: Path, base: Path | None, work: Path, new: Path, repeat: int) -> dict[str, Any]:
-    """The fastest of ``repeat`` runs of 1,000 new records, then nothing new, from ``base``."""
+def measure(
+    code: Path, base: Path | None, work: Path, new: Path, repeat: int, in_place: bool = False
+) -> dict[str, Any]:
+    """The fastest of ``repeat`` runs of 1,000 new records, then nothing new, from ``base``
+    (a copy of it each time; ``in_place``: once, on ``base`` itself, for a history too big to
+    copy)."""
     best: dict[str, Any] = {}
     for _ in range(repeat):
+        if in_place and base is not None:
+            for kind in ("1,000 new", "nothing new"):
+                best[kind] = run(code, ["--db", str(base), "ingest", "bedrock-files", str(new)])
+            return best
         db = work / "run.duckdb"
         for leftover in work.glob("run*"):
             if leftover.is_dir():
@@ -130,11 +171,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100,000 events of history")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--before", help="a git ref whose code to measure instead")
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=20_000_000,
+        help="build a bigger history this many events at a time (default 20M)",
+    )
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="measure once on the history itself instead of copies (for 100M: no disk for copies)",
+    )
+    parser.add_argument("--dir", type=Path, help="work here (default: a temp dir)")
     opts = parser.parse_args()
     n = 100_000 if opts.quick else opts.events
     import bedrock_corpus
 
-    with tempfile.TemporaryDirectory(prefix="llmledger-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="llmledger-bench-", dir=opts.dir) as tmp:
         work = Path(tmp)
         code = REPO
         if opts.before:
@@ -152,13 +205,13 @@ def main() -> None:
         )
         base = work / "history.duckdb"
         started = time.perf_counter()
-        built = history(code, base, n)
+        built = history(code, base, n, opts.chunk)
         print(
             f"history: {n:,} events, made and built in {time.perf_counter() - started:.1f}s "
-            f"(the full build {built['seconds']:.1f}s)",
+            f"(the {'last' if n > opts.chunk else 'full'} build {built['seconds']:.1f}s)",
             file=sys.stderr,
         )
-        with_history = measure(code, base, work, new, opts.repeat)
+        with_history = measure(code, base, work, new, opts.repeat, opts.in_place)
         empty = measure(code, None, work, new, opts.repeat)
     label = f"code of {opts.before}" if opts.before else "this checkout"
     print(f"llmledger ingest bedrock-files (whole command), {label}, best of {opts.repeat}:")
@@ -171,7 +224,8 @@ def main() -> None:
             f"{h['peak_gb']:>9.2f}"
         )
     print(
-        f"full build of the history (`llmledger build`, with its checks): "
+        f"{'last chunk' if n > opts.chunk else 'full'} build of the history "
+        f"(`llmledger build`, with its checks): "
         f"{built['seconds']:.2f}s, peak {built['peak_gb']:.2f} GB"
     )
     build_lines = [line for line in with_history["1,000 new"]["log"] if "rebuil" in line]
