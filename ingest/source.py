@@ -227,9 +227,10 @@ class Window:
 @dataclass(frozen=True)
 class Shard:
     """Worker ``index`` of ``count`` (``--shard K/N``, K from 0): it reads only the units it
-    owns. A transport names its units (an S3 account/region/day prefix, a file below the
-    walked folder); a unit belongs to one shard, the same one on every run and machine (a hash
-    of its name, not Python's per-process ``hash``), so N workers cover everything once."""
+    owns. A transport names its units (an S3 account/region/day prefix, a day folder below the
+    walked folder, a bill's period); a unit belongs to one shard, the same one on every run and
+    machine (a hash of its name, not Python's per-process ``hash``), so N workers cover
+    everything once."""
 
     index: int
     count: int

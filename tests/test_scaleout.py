@@ -140,7 +140,7 @@ def test_shard_and_merge_refuse_what_they_cannot_do(aws: Any, tmp_path: Path) ->
     )
 
 
-def test_files_shards_split_a_folder_by_file(tmp_path: Path) -> None:
+def test_files_shards_split_a_folder_by_day_folder(tmp_path: Path) -> None:
     root = (
         SAMPLE
         / "bedrock-logs"
@@ -160,4 +160,8 @@ def test_files_shards_split_a_folder_by_file(tmp_path: Path) -> None:
         con.close()
     assert not found[0] & found[1]
     assert len(found[0] | found[1]) == sum(1 for p in root.rglob("*.json.gz"))
-    assert [len(f) for f in found] == [56, 70]
+    assert [len(f) for f in found] == [16, 110]
+    # a worker owns whole day folders (YYYY/MM/DD/, every hour of it), as an S3 worker a prefix
+    days = [{str(Path(key).relative_to(root).parent.parent) for key in f} for f in found]
+    assert not days[0] & days[1]
+    assert [len(d) for d in days] == [1, 7]

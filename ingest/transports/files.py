@@ -4,8 +4,9 @@ Walks in name order, following symbolic links once (a link back up the tree is s
 warning, not followed forever). A file already read is remembered in processed_objects by its
 absolute path and a ``size:mtime_ns`` fingerprint, so a later run reads only new or changed
 files. With --since/--until, files in a dated folder (``YYYY/MM/DD`` or ``YYYY/MM/DD/HH``)
-outside the window are left out. A ``--shard K/N`` worker reads only the files it owns (by
-their path below the walked root).
+outside the window are left out. A ``--shard K/N`` worker reads only the files it owns: a
+dated folder's files by the day folder they sit in (``.../YYYY/MM/DD/``, the unit an S3 worker
+owns too), any other file by its own path below the walked root (``shard_unit``).
 """
 
 from __future__ import annotations
@@ -100,6 +101,26 @@ def time_in_path(parts: Sequence[str]) -> datetime | None:
     return None
 
 
+# What a --shard worker owns of a files source (Source.shards, shown in `--help`)
+SHARDS = "day folders (.../YYYY/MM/DD/) and undated files"
+
+
+def shard_unit(parts: Sequence[str]) -> str:
+    """What a --shard worker owns of a file (``parts``: its path below the walked root): the
+    path down to the deepest ``YYYY/MM/DD`` folder it is filed under, so every file of one day
+    folder (a sink's S0/S1 files of an hour, a delivery written twice within the day) belongs
+    to one worker, as an S3 worker owns a day prefix; a file outside dated folders is a unit
+    of its own."""
+    folders = list(parts[:-1])
+    for i in range(len(folders) - 3, -1, -1):
+        try:
+            datetime.strptime("/".join(folders[i : i + 3]), "%Y/%m/%d")
+        except ValueError:
+            continue
+        return "/".join(folders[: i + 3])
+    return "/".join(parts)
+
+
 def in_window(run: SourceRun, at: datetime | None) -> bool:
     """Whether a file filed at ``at`` falls in --since/--until (undated files always do)."""
     if at is None:
@@ -159,7 +180,7 @@ def pages(
                 continue
             if seen.get(str(found.path)) == found.fingerprint:
                 continue
-            if run.shard is not None and not run.shard.owns("/".join(found.parts)):
+            if run.shard is not None and not run.shard.owns(shard_unit(found.parts)):
                 continue  # another --shard worker's file
             yield found
 

@@ -229,5 +229,5 @@ BEDROCK_FILES = Source(
     options=(path_argument("A folder (or one file) of Bedrock invocation logs.", metavar="DIR"),),
     transport=_local_pages,
     parse=format.page_format("files"),
-    shards="files",
+    shards=files.SHARDS,
 )

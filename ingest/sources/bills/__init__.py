@@ -51,6 +51,7 @@ AWS_CUR_FILES = Source(
     ),
     transport=deliveries.local_pages,
     parse=cur.parse,
+    shards=deliveries.SHARDS,
 )
 
 
@@ -80,6 +81,7 @@ AWS_CUR_S3 = Source(
     transport=deliveries.s3_pages,
     parse=cur.parse,
     unit="objects",
+    shards=deliveries.SHARDS,
 )
 
 

@@ -12,6 +12,10 @@ remembered, so a later run reads it once it is whole.
 Each delivery is one page: its data files plus ``meta`` (billing period, delivery id, delivery
 time); the format keys every row by period + delivery, and staging keeps each period's latest
 delivery only, so a re-delivered month replaces the earlier one instead of adding to it.
+A ``--shard K/N`` worker reads only the billing periods it owns (``SHARDS``): every export's
+manifest of the period, with the data files it names. Nothing is decided across periods; within
+one, staging picks the latest delivery by delivery time and then by load time, so all of a
+period's deliveries stay with one worker, read in the order one unsharded run reads them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from ingest.errors import ConfigError, DataError
 from ingest.source import LocalFile, Page, SourceRun
 from ingest.transports import files, s3
 
+# What a --shard worker owns (Source.shards, shown in `--help`)
+SHARDS = "billing periods (every export's BILLING_PERIOD=YYYY-MM manifest and its data files)"
 _PERIOD = re.compile(r"^BILLING_PERIOD=(\d{4}-\d{2})$")
 MANIFEST_SUFFIX = "Manifest.json"
 
@@ -135,6 +141,8 @@ def local_pages(run: SourceRun) -> Iterator[Page]:
         manifests += 1
         if seen.get(str(found.path)) == found.fingerprint:
             continue
+        if run.shard is not None and not run.shard.owns(period):
+            continue  # another --shard worker's billing period
         export_root = found.path.parents[2]  # <export>/metadata/BILLING_PERIOD=…/<manifest>
         delivered_at = datetime.fromtimestamp(found.mtime_ns / 1e9, UTC)
         read = read_manifest(
@@ -202,6 +210,8 @@ def s3_pages(run: SourceRun) -> Iterator[Page]:
             if seen.get(location) == obj.etag:
                 continue
             period = period_of(obj.key.split("/")) or ""
+            if run.shard is not None and not run.shard.owns(period):
+                continue  # another --shard worker's billing period
             stem = os.path.join(run.scratch, f"manifest-{number}")
             manifest = s3.download(client, bucket, obj, stem, run.guard())
             if manifest is None:

@@ -100,6 +100,7 @@ GATEWAY_FILES = Source(
     validate=_validate,
     transport=_local_pages,
     parse=format.page_format("files"),
+    shards=files.SHARDS,
 )
 
 
@@ -153,6 +154,7 @@ GATEWAY_S3 = Source(
     transport=_s3_pages,
     parse=format.page_format("s3"),
     unit="objects",
+    shards="day prefixes (PREFIX/YYYY/MM/DD/; other keys by their first three levels below it)",
 )
 
 

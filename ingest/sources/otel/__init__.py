@@ -57,6 +57,7 @@ OTEL_FILES = Source(
     options=(path_argument("A file or folder of OTLP JSON lines.", metavar="PATH"),),
     transport=_pages,
     parse=format.parse,
+    shards=files.SHARDS,
 )
 
 
@@ -118,4 +119,5 @@ OTEL_S3 = Source(
     transport=_s3_pages,
     parse=format.parse,
     unit="objects",
+    shards="day prefixes (PREFIX/YYYY/MM/DD/)",
 )

@@ -172,4 +172,5 @@ VERTEX_FILES = Source(
     options=(path_argument("A folder (or one file) of Cloud Logging entries.", metavar="PATH"),),
     transport=_sink_pages,
     parse=format.page_format("files"),
+    shards=files.SHARDS,
 )
