@@ -31,7 +31,8 @@ class AppContext:
     config: config_mod.Config
     log_json: bool = False
     quiet: bool = False
-    lake: Path | None = None  # `--lake DIR`: report/export read this lake, not the database
+    # `--lake DIR|s3://BUCKET/PREFIX`: report/export read this lake, not the database
+    lake: Path | str | None = None
 
     @classmethod
     def create(

@@ -413,6 +413,94 @@ def _remove_partition(table_dir: Path, path: str) -> None:
             break
 
 
+SYNC_INDEX = ".llmledger-sync.json"  # the cached objects' ETags, beside the local copy
+
+
+def default_cache(url: str) -> Path:
+    """Where ``--lake s3://bucket/prefix`` keeps its local copy: $XDG_CACHE_HOME (else
+    ~/.cache)/llmledger/lake/bucket/prefix."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    return base / "llmledger" / "lake" / bucket / prefix.strip("/")
+
+
+@dataclass
+class SyncSummary:
+    downloaded: int = 0
+    kept: int = 0
+    removed: int = 0
+
+
+def sync_s3(url: str, client: Any, cache: Path) -> SyncSummary:
+    """Bring the S3 lake ``url`` (s3://bucket/prefix, as ``export_s3`` wrote it) into the local
+    folder ``cache``, which ``open_lake`` then reads: only the Parquet objects the manifest's
+    partitions hold, each downloaded only when its ETag changed since the last sync; local
+    files the lake no longer holds are removed. The manifest is read first and written last,
+    so an interrupted sync leaves the previous copy readable. Raises LakeError."""
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not url.startswith("s3://") or not bucket:
+        raise LakeError(f"--lake {url}: an S3 lake is named s3://bucket/prefix")
+    prefix = prefix.strip("/")
+    root = f"{prefix}/" if prefix else ""
+    try:
+        body = client.get_object(Bucket=bucket, Key=root + MANIFEST)["Body"].read()
+    except client.exceptions.NoSuchKey:
+        raise LakeError(
+            f"{url} has no {MANIFEST}; it is not a lake (write one with "
+            f"`llmledger lake export --out {url}`)"
+        ) from None
+    cache.mkdir(parents=True, exist_ok=True)
+    staged = cache / f".{MANIFEST}.{os.getpid()}.tmp"
+    staged.write_bytes(body)
+    try:
+        manifest = _read_manifest_file(staged, url, f"{url.rstrip('/')}/{MANIFEST}")
+        wanted = {
+            f"{name}/{part['path']}".rstrip("/") + "/"
+            for name, table in manifest["tables"].items()
+            for part in table["partitions"]
+        }
+        listed: dict[str, str] = {}  # relative key -> ETag
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root)
+        for page in pages:
+            for obj in page.get("Contents", []):
+                relative = str(obj["Key"])[len(root) :]
+                folder = relative.rsplit("/", 1)[0] + "/"
+                if relative.endswith(".parquet") and folder in wanted:
+                    listed[relative] = str(obj["ETag"])
+        index_path = cache / SYNC_INDEX
+        try:
+            index: dict[str, str] = json.loads(index_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            index = {}
+        summary = SyncSummary()
+        for relative, etag in sorted(listed.items()):
+            target = cache / relative
+            if index.get(relative) == etag and target.is_file():
+                summary.kept += 1
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part = target.with_name(f".{target.name}.{os.getpid()}.part")
+            client.download_file(bucket, root + relative, str(part))
+            os.replace(part, target)
+            index[relative] = etag
+            summary.downloaded += 1
+        for path in sorted(cache.rglob("*.parquet")):
+            relative = path.relative_to(cache).as_posix()
+            if relative not in listed:
+                path.unlink()
+                index.pop(relative, None)
+                summary.removed += 1
+        for folder in sorted((p for p in cache.rglob("*") if p.is_dir()), reverse=True):
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        index = {k: v for k, v in index.items() if k in listed}
+        index_path.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n", "utf-8")
+        os.replace(staged, cache / MANIFEST)
+    finally:
+        staged.unlink(missing_ok=True)
+    return summary
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading
 
@@ -454,7 +542,13 @@ def _view_sql(lake: Path, name: str, table: dict[str, Any]) -> str:
 
 
 def _read_manifest(lake: Path) -> dict[str, Any]:
-    path = lake / MANIFEST
+    return _read_manifest_file(lake / MANIFEST, str(lake))
+
+
+def _read_manifest_file(path: Path, lake: str, shown: str | None = None) -> dict[str, Any]:
+    """The manifest at ``path``, of the lake named ``lake``; ``shown`` names the file in
+    errors (the S3 key of a downloaded one)."""
+    shown = shown or str(path)
     try:
         manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -463,9 +557,9 @@ def _read_manifest(lake: Path) -> dict[str, Any]:
             f"`llmledger lake export --out {lake}`)"
         ) from None
     except (OSError, ValueError) as exc:
-        raise LakeError(f"{path} cannot be read ({exc}); export the lake again") from None
+        raise LakeError(f"{shown} cannot be read ({exc}); export the lake again") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
-        raise LakeError(f"{path} is not a manifest this llmledger reads; export the lake again")
+        raise LakeError(f"{shown} is not a manifest this llmledger reads; export the lake again")
     return manifest
 
 

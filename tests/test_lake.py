@@ -323,6 +323,79 @@ def test_s3_lake_through_moto(aws: Aws, sample_ledger, sample_lake: Path, tmp_pa
 
 
 @pytest.mark.service
+def test_report_reads_an_s3_lake_through_a_local_copy(  # type: ignore[no-untyped-def]
+    aws: Aws,  # noqa: F811
+    sample_ledger,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="analytics")
+    db = tmp_path / "copy.duckdb"
+    shutil.copyfile(sample_ledger.snapshot, db)
+    assert run("--db", str(db), "lake", "export", "--out", "s3://analytics/llm/lake").exit_code == 0
+    url = "s3://analytics/llm/lake"
+    cache = tmp_path / "cache" / "llmledger" / "lake" / "analytics" / "llm" / "lake"
+    parquet = len(
+        [
+            o
+            for p in s3.get_paginator("list_objects_v2").paginate(Bucket="analytics")
+            for o in p.get("Contents", [])
+            if o["Key"].endswith(".parquet")
+        ]
+    )
+    from_db = run("--db", str(db), "report", "--by", "day", "--format", "json")
+
+    first = run("--db", str(db), "report", "--by", "day", "--format", "json", "--lake", url)
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout == from_db.stdout
+    assert first.stderr == (
+        f"lake {url}: {parquet} file(s) downloaded, 0 unchanged, 0 removed (local copy {cache})\n"
+    )
+    assert len(list(cache.rglob("*.parquet"))) == parquet
+
+    # a file the lake does not hold (a partition an export removed) leaves the copy
+    stray = cache / "usage_events" / "source=bedrock" / "day=2020-01-01" / "data.parquet"
+    stray.parent.mkdir(parents=True)
+    shutil.copyfile(next(cache.rglob("usage_events/*/*/data.parquet")), stray)
+    again = run("--db", str(db), "report", "--by", "day", "--format", "json", "--lake", url)
+    assert again.stdout == from_db.stdout
+    assert again.stderr.startswith(
+        f"lake {url}: 0 file(s) downloaded, {parquet} unchanged, 1 removed"
+    )
+    assert not stray.parent.exists()
+
+    # a new day exported: only its partitions are downloaded
+    _add_a_day(db)
+    assert run("--db", str(db), "lake", "export", "--out", url).exit_code == 0
+    from_db = run("--db", str(db), "report", "--by", "day", "--format", "json")
+    third = run("--db", str(db), "report", "--by", "day", "--format", "json", "--lake", url)
+    assert third.stdout == from_db.stdout
+    assert '"day": "2026-11-30"' in third.stdout
+    assert third.stderr.startswith(
+        f"lake {url}: 10 file(s) downloaded, {parquet} unchanged, 0 removed"
+    )
+
+
+@pytest.mark.service
+def test_s3_lake_read_errors(aws: Aws, sample_ledger, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    aws.client("s3").create_bucket(Bucket="empty")
+    result = run("--db", str(sample_ledger.db), "report", "--lake", "s3://empty/lake")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: s3://empty/lake has no manifest.json; it is not a lake "
+        "(write one with `llmledger lake export --out s3://empty/lake`)\n"
+    )
+    result = run("--db", str(sample_ledger.db), "report", "--lake", "s3://no-such-bucket/x")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: lake: cannot read s3://no-such-bucket/x (")
+    assert result.stderr.endswith("). Check the bucket exists and the credentials may read it\n")
+    assert result.stdout == ""
+
+
+@pytest.mark.service
 def test_s3_lake_missing_bucket(aws: Aws, sample_ledger) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     result = run("--db", str(sample_ledger.db), "lake", "export", "--out", "s3://no-such-bucket/x")
     assert result.exit_code == 3

@@ -21,7 +21,7 @@ import click
 import duckdb
 
 from ingest.context import AppContext
-from ingest.errors import ConfigError, DataError
+from ingest.errors import ConfigError, DataError, SourceUnavailable
 
 FORMATS = ("table", "csv", "json")
 REPORT_COLUMNS = (
@@ -179,15 +179,16 @@ def explain_empty(
 
 def _set_lake(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value is not None:
-        app_context(ctx).lake = Path(value)
+        app_context(ctx).lake = value if value.startswith("s3://") else Path(value)
 
 
 LAKE_OPTION = click.option(
     "--lake",
-    metavar="DIR",
+    metavar="DIR|s3://BUCKET/PREFIX",
     expose_value=False,
     callback=_set_lake,
-    help="Read a lake `llmledger lake export` wrote instead of the database.",
+    help="Read a lake `llmledger lake export` wrote instead of the database (an S3 lake is "
+    "synced to a local cache first, downloading only changed partitions).",
 )
 
 
@@ -198,11 +199,40 @@ def open_lake(app: AppContext) -> duckdb.DuckDBPyConnection:
 
     assert app.lake is not None
     try:
+        folder = app.lake if isinstance(app.lake, Path) else _sync_lake(app, app.lake)
         return lake.open_lake(
-            app.lake, memory_limit=app.memory_limit, temp_directory=app.temp_directory
+            folder, memory_limit=app.memory_limit, temp_directory=app.temp_directory
         )
     except lake.LakeError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _sync_lake(app: AppContext, url: str) -> Path:
+    """An S3 lake's local copy (models.lake.sync_s3), brought up to date; S3 errors are a
+    source-unavailable error (exit 3)."""
+    import botocore.exceptions
+
+    from ingest import aws
+    from models import lake
+
+    cache = lake.default_cache(url)
+    try:
+        summary = lake.sync_s3(url, aws.client("s3"), cache)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise SourceUnavailable(
+            "lake",
+            f"cannot read {url} ({str(exc).splitlines()[0]})",
+            "Check the bucket exists and the credentials may read it",
+        ) from None
+    app.log(
+        "lake_synced",
+        f"lake {url}: {summary.downloaded} file(s) downloaded, {summary.kept} unchanged, "
+        f"{summary.removed} removed (local copy {cache})",
+        downloaded=summary.downloaded,
+        kept=summary.kept,
+        removed=summary.removed,
+    )
+    return cache
 
 
 def require_tables(con: duckdb.DuckDBPyConnection, where: str, *tables: str) -> None:
