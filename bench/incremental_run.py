@@ -85,7 +85,7 @@ def run(code: Path, args: list[str]) -> dict[str, Any]:
     return result
 
 
-def history(code: Path, db: Path, n: int, chunk: int) -> dict[str, Any]:
+def history(code: Path, db: Path, n: int, chunk: int = 20_000_000) -> dict[str, Any]:
     """A database with ``n`` raw events over 30 days, built (the build's measurement).
 
     Up to ``chunk`` events are inserted and built at once (one full build); a bigger history
