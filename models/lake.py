@@ -490,9 +490,9 @@ def sync_s3(url: str, client: Any, cache: Path) -> SyncSummary:
                 path.unlink()
                 index.pop(relative, None)
                 summary.removed += 1
-        for folder in sorted((p for p in cache.rglob("*") if p.is_dir()), reverse=True):
-            if not any(folder.iterdir()):
-                folder.rmdir()
+        for directory in sorted((p for p in cache.rglob("*") if p.is_dir()), reverse=True):
+            if not any(directory.iterdir()):
+                directory.rmdir()
         index = {k: v for k, v in index.items() if k in listed}
         index_path.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n", "utf-8")
         os.replace(staged, cache / MANIFEST)
