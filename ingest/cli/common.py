@@ -210,20 +210,14 @@ def open_lake(app: AppContext) -> duckdb.DuckDBPyConnection:
 def _sync_lake(app: AppContext, url: str) -> Path:
     """An S3 lake's local copy (models.lake.sync_s3), brought up to date; S3 errors are a
     source-unavailable error (exit 3)."""
-    import botocore.exceptions
-
     from ingest import aws
     from models import lake
 
     cache = lake.default_cache(url)
-    try:
+    with s3_unavailable(
+        "lake", f"cannot read {url}", "Check the bucket exists and the credentials may read it"
+    ):
         summary = lake.sync_s3(url, aws.client("s3"), cache)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        raise SourceUnavailable(
-            "lake",
-            f"cannot read {url} ({str(exc).splitlines()[0]})",
-            "Check the bucket exists and the credentials may read it",
-        ) from None
     app.log(
         "lake_synced",
         f"lake {url}: {summary.downloaded} file(s) downloaded, {summary.kept} unchanged, "
@@ -233,6 +227,18 @@ def _sync_lake(app: AppContext, url: str) -> Path:
         removed=summary.removed,
     )
     return cache
+
+
+@contextmanager
+def s3_unavailable(source: str, problem: str, fix: str) -> Iterator[None]:
+    """An S3 (botocore) error inside as one line, exit 3: ``source: problem (AWS's first
+    line). fix``."""
+    import botocore.exceptions
+
+    try:
+        yield
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise SourceUnavailable(source, f"{problem} ({str(exc).splitlines()[0]})", fix) from None
 
 
 def require_tables(con: duckdb.DuckDBPyConnection, where: str, *tables: str) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from ingest.cli.common import app_context
-from ingest.errors import ConfigError, SourceUnavailable
+from ingest.cli.common import app_context, s3_unavailable
+from ingest.errors import ConfigError
 
 
 @click.group()
@@ -72,21 +72,17 @@ def export_lake(ctx: click.Context, out: str) -> None:
 
 
 def _export_s3(source: Path, url: str, memory_limit: str, inputs_db: Path) -> Any:
-    import botocore.exceptions
-
     from ingest import aws
     from models import lake as lake_mod
 
-    try:
+    with s3_unavailable(
+        "lake export",
+        f"cannot write {url}",
+        "Check the bucket exists and the credentials may write to it",
+    ):
         return lake_mod.export_s3(
             source, url, aws.client("s3"), memory_limit=memory_limit, inputs_db=inputs_db
         )
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        raise SourceUnavailable(
-            "lake export",
-            f"cannot write {url} ({str(exc).splitlines()[0]})",
-            "Check the bucket exists and the credentials may write to it",
-        ) from None
 
 
 @lake.command("build")
