@@ -3,21 +3,23 @@
 ``models.runner.build`` calls :func:`build_days` when nothing every day depends on changed
 (``models.incremental.plan``). For the marked days S:
 
-1. the day-partitioned raw tables (``incremental.DAY_COLUMNS``) are read for the context days
-   C = S widened by the cross-day joins (the Vertex audit <-> response window, one day at
-   least) plus every day holding a copy of a group a context day holds (the same Vertex
-   response logged twice); the staging and intermediate models run over them as temp views
-   (``_inc_<name>``, the SQL with its table names substituted), and the union's rows for S
-   replace those days of ``stg_events`` (delete + insert, in the build's transaction);
+1. the day-partitioned raw tables (``incremental.DAY_COLUMNS``) are read for the days S, and
+   those of a cross-day join (``CONTEXT_TABLES``) for the context days C = S widened by the
+   join (the Vertex audit <-> response window, one day at least) plus every day holding a copy
+   of a group a context day holds (the same Vertex response logged twice); the staging and
+   intermediate models run over them as temp views (``_inc_<name>``, the SQL with its table
+   names substituted), and the union's rows for S replace those days of ``stg_events``
+   (delete + insert, in the build's transaction);
 2. ``identity_map`` (one row per identity key, each resolved on its own): the keys of the
    rebuilt days are resolved again and merged in; keys no event carries any more are dropped;
 3. ``gateway_matches`` (matching across days) is rebuilt whole from ``stg_events``; the days
    of every event whose match changed join the days to rebuild (U = S plus those);
 4. the day-partitioned marts (``DAY_MARTS``) run over the events of U and replace U's rows;
 5. every other mart is rebuilt in full, as a full build would, when a day changed (or when its
-   table is missing); with nothing new it stays: its inputs are as they were, since a
-   reference or model change makes a full build. The telemetry marts read only the provider
-   records on the days (or with the request ids) their telemetry can match.
+   table is missing), unless it is empty and so is what its rows come from (``DRIVERS``: no
+   telemetry, gateway, Vertex or bill rows); with nothing new it stays: its inputs are as
+   they were, since a reference or model change makes a full build. The telemetry marts read
+   only the provider records on the days (or with the request ids) their telemetry can match.
 """
 
 from __future__ import annotations
@@ -43,7 +45,22 @@ DAY_MARTS = {
 }
 KEYED_MARTS = {"identity_map": ("source", "principal", "person_hint", "team_hint")}
 MATCH_MARTS = {"gateway_matches"}  # rebuilt whole; days of the events whose match changed
+# Whole-history marts whose every row comes from a row of their driver (the SQL: any row of it):
+# with the driver empty and the mart empty, a rebuild gives nothing again, so it is skipped: a
+# deployment without telemetry, gateways, Vertex or bills pays no scan of all history for them.
+DRIVERS = {
+    "gateway_matches": "select 1 from stg_events where gateway_name is not null",
+    "gateway_daily": "select 1 from stg_events where gateway_name is not null",
+    "claude_code_attribution": "select 1 from stg_claude_code",
+    "claude_code_sessions": "select 1 from stg_claude_code",
+    "vertex_attribution": "select 1 from int_vertex_responses union all "
+    "select 1 from int_vertex_audit_successes",
+    "bill_check": "select 1 from int_bill_lines",
+}
 EVENTS_DAY = incremental.day_of("occurred_at")
+# Raw tables whose staging joins rows across midnight (a Vertex audit entry and its response):
+# rebuilding a day reads them over the context days; every other day table reads its own days.
+CONTEXT_TABLES = {"raw_vertex_usage", "raw_vertex_audit"}
 
 
 def in_days(column: str, table: str, days: set[date]) -> str:
@@ -103,6 +120,8 @@ def _build_days(
             # an optional mart without a file: created empty by the full build, stays empty
             con.execute(f"create table if not exists {name} ({rn.OPTIONAL_MARTS[name]})")
             continue
+        if days and _undriven(con, name):
+            continue  # empty, and so is what its rows come from
         if name in KEYED_MARTS:
             if days:
                 _merge_keys(con, name, sql, KEYED_MARTS[name], rn.EVENTS)
@@ -163,9 +182,14 @@ def _stage_days(
     for table in sorted(set(incremental.DAY_COLUMNS) & rn._tables(con)):
         column = incremental.DAY_COLUMNS[table]
         names[table] = f"_inc_{table}"
+        # only the tables of a cross-day join read the context; the others their own days (a
+        # new day beside a busy one does not read the busy one)
+        within, listed = (
+            ("_inc_context", context) if table in CONTEXT_TABLES else ("_inc_days", days)
+        )
         con.execute(
             f"create or replace temp view _inc_{table} as select * from {table} "
-            f"where {in_days(column, '_inc_context', context)}"
+            f"where {in_days(column, within, listed)}"
         )
     for name, sql in staging + intermediate:
         names[name] = f"_inc_{name}"
@@ -214,6 +238,26 @@ def _context(con: duckdb.DuckDBPyConnection, days: set[date], rn: ModuleType) ->
     return context
 
 
+def _undriven(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether ``name`` (a DRIVERS mart) is empty and its driver is too."""
+    driver = DRIVERS.get(name)
+    if driver is None or not _exists(con, name):
+        return False
+    for query in (f"select 1 from {name}", driver):
+        if con.execute(f"select count(*) from ({query} limit 1) as q").fetchall()[0][0]:
+            return False
+    return True
+
+
+def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "select count(*) from duckdb_tables() where not temporary and schema_name = 'main' "
+        "and table_name = ?",
+        [name],
+    ).fetchall()[0]
+    return bool(row and row[0])
+
+
 def _merge_keys(
     con: duckdb.DuckDBPyConnection, name: str, sql: str, keys: tuple[str, ...], events: str
 ) -> None:
@@ -226,10 +270,18 @@ def _merge_keys(
     con.execute(f"insert into {name} select * from _inc_{name}")
     gone = " and ".join(f"e.{k} is not distinct from o.{k}" for k in keys)
     left = " and ".join(f"o.{k} is not distinct from m.{k}" for k in keys)
+    # the rebuilt days' old keys their new events lack; only those can be gone from history,
+    # so the scan of stg_events (all of history) runs only when there are some
     con.execute(
-        f"delete from {name} m where exists (select 1 from _inc_old_keys o where {left} "
-        f"and not exists (select 1 from stg_events e where {gone}))"
+        "create or replace temp table _inc_gone_keys as select * from _inc_old_keys o "
+        f"where not exists (select 1 from _inc_events e where {gone})"
     )
+    row = con.execute("select count(*) from _inc_gone_keys").fetchone()
+    if row and row[0]:
+        con.execute(
+            f"delete from {name} m where exists (select 1 from _inc_gone_keys o where {left} "
+            f"and not exists (select 1 from stg_events e where {gone}))"
+        )
 
 
 def _rematch(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> set[date]:
