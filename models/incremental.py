@@ -48,6 +48,8 @@ REFERENCE_LABELS = {
     "ref_model_aliases": "application profiles",
     "price_book": "price book",
 }
+# build_state keys a publish writes (a build keeps them)
+PUBLISH_KEYS = ("published_snapshot_id", "previous_snapshot_id", "published_days")
 # Bump when the way a build stores its results changes (a full rebuild follows).
 STATE_VERSION = "1"
 
@@ -138,14 +140,14 @@ def save(
     elif rebuilt:
         con.executemany("insert into publish_pending values (?)", [[d] for d in set(rebuilt)])
     published = con.execute(
-        "select value from build_state where key = 'published_snapshot_id'"
+        "select key, value from build_state where key in ("
+        + ", ".join(f"'{k}'" for k in PUBLISH_KEYS)
+        + ")"
     ).fetchall()
     con.execute("delete from build_state")
     con.executemany("insert into build_state values (?, ?)", sorted(prints.items()))
     if published:
-        con.execute(
-            "insert into build_state values ('published_snapshot_id', ?)", [published[0][0]]
-        )
+        con.executemany("insert into build_state values (?, ?)", [list(r) for r in published])
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str, str]:
@@ -218,12 +220,41 @@ def pending_days(con: duckdb.DuckDBPyConnection, snapshot: Path) -> set[date] | 
     return {r[0] for r in rows}
 
 
-def published(con: duckdb.DuckDBPyConnection, snapshot_id: str) -> None:
-    """After the snapshot file was replaced: nothing is pending, and which snapshot it was."""
+def published(
+    con: duckdb.DuckDBPyConnection,
+    snapshot_id: str,
+    previous_id: str | None = None,
+    days: set[date] | None = None,
+) -> None:
+    """After the snapshot file was replaced: nothing is pending, and which snapshot it was;
+    ``previous_id`` the snapshot it replaced (kept as the other generation) and ``days`` the
+    days this publish changed relative to it (None: it was written whole), so the next publish
+    can bring that older file up to date in place (models.snapshot)."""
     ensure_tables(con)
     con.execute("begin transaction")
     con.execute("delete from publish_pending")
-    con.execute(
-        "insert or replace into build_state values ('published_snapshot_id', ?)", [snapshot_id]
-    )
+    state = {
+        "published_snapshot_id": snapshot_id,
+        "previous_snapshot_id": previous_id or "",
+        "published_days": "all" if days is None else ",".join(sorted(d.isoformat() for d in days)),
+    }
+    con.executemany("insert or replace into build_state values (?, ?)", list(state.items()))
     con.execute("commit")
+
+
+def older_generation_days(con: duckdb.DuckDBPyConnection, older_id: str) -> set[date] | None:
+    """The days the snapshot ``older_id`` (the generation the last publish replaced) lacks
+    against the current one, when it is that one: the last publish's days. None: unknown, or
+    the last publish wrote everything."""
+    state = dict(
+        con.execute(
+            "select key, value from build_state where key in "
+            "('previous_snapshot_id', 'published_days')"
+        ).fetchall()
+    )
+    if not older_id or state.get("previous_snapshot_id") != older_id:
+        return None
+    listed = state.get("published_days")
+    if listed is None or listed == "all":
+        return None
+    return {date.fromisoformat(d) for d in listed.split(",") if d}

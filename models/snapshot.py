@@ -1,8 +1,9 @@
 """Publishing the read-only snapshot the dashboard and reports read (ARCHITECTURE rule 8).
 
-DuckDB allows one writer process. Ingest writes the main file, then copies the marts into a new
-file beside the snapshot and renames it over the old one, so a reader holding the old file keeps
-its view and the next open sees the new one. Readers open it read-only, briefly, per query.
+DuckDB allows one writer process. Ingest writes the main file, then writes the marts into the
+snapshot generation readers are not pointed at (in place when it can, else a new file renamed
+into place) and swaps the snapshot path's link to it, so a reader holding the old file keeps
+its view and the next open sees the new one (``publish``).
 """
 
 from __future__ import annotations
@@ -48,17 +49,32 @@ def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
+def generations(snapshot_path: Path) -> tuple[Path, Path]:
+    """The two files the snapshot path points at in turn (``NAME.a``, ``NAME.b``)."""
+    return (
+        snapshot_path.with_name(snapshot_path.name + ".a"),
+        snapshot_path.with_name(snapshot_path.name + ".b"),
+    )
+
+
 def publish(
     con: duckdb.DuckDBPyConnection, snapshot_path: Path, extra: list[str] | None = None
 ) -> Path:
-    """Write every published table into a new file, then atomically replace the snapshot.
+    """Write every published table into the other generation's file, then atomically point the
+    snapshot path at it.
 
-    Incremental where it can be (``models.incremental.pending_days``): the new file starts as a
-    copy of the current snapshot, and only the days rebuilt since the last publish are replaced
-    in the day-partitioned marts (``models.daybuild.DAY_MARTS``); the other tables are copied
-    whole. Readers keep the old file until the rename, so they never see a half-published one.
+    The snapshot path is a symbolic link to one of two files (``generations``). A publish
+    writes the one readers are not pointed at, then replaces the link, so readers never see a
+    half-published file. Incremental where it can be (``models.incremental``): when that older
+    file is the snapshot the last publish replaced and no reader holds it, it is brought up to
+    date in place (the last publish's days and the days rebuilt since, in the day-partitioned
+    marts ``models.daybuild.DAY_MARTS``; the other tables copied whole), in one transaction:
+    a publish then writes what changed, not all of history. Otherwise the new file starts as a
+    copy of the current one with the days rebuilt since replaced, or is written whole after a
+    full rebuild; it is written under a hidden name and renamed into place. Where symbolic
+    links cannot be made, the snapshot path is that file itself, renamed over as before.
     """
-    from models import daybuild, incremental
+    from models import incremental
 
     snapshot_path = Path(snapshot_path)
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,41 +82,25 @@ def publish(
     _remove_tmp(tmp)
     _remove_abandoned(snapshot_path)
     have = existing_tables(con)
+    wanted = [t for t in PUBLISHED + list(extra or []) if t in have]
+    current = _current_generation(snapshot_path)
+    target = next(g for g in generations(snapshot_path) if g != current)
     try:
         days = incremental.pending_days(con, snapshot_path)
-        if days is not None:
-            shutil.copyfile(snapshot_path, tmp)
-        con.execute(f"attach '{_quote(str(tmp))}' as llmledger_snapshot")
-        try:
-            kept = _snapshot_tables(con) if days is not None else set()
-            wanted = [t for t in PUBLISHED + list(extra or []) if t in have]
-            for table in wanted:
-                column = daybuild.DAY_MARTS.get(table)
-                if days is not None and column is not None and table in kept:
-                    if days:  # else the copy already holds every row
-                        rows = daybuild.in_days(column, "_publish_days", days)
-                        _replace_days(con, table, rows, days)
-                else:
-                    _copy_table(con, table)
-            for table in kept - set(wanted) - {"snapshot_info"}:
-                con.execute(f"drop table llmledger_snapshot.{table}")
-            con.execute(
-                "create or replace table llmledger_snapshot.snapshot_info as "
-                "select current_timestamp as published_at, uuid()::varchar as snapshot_id"
-            )
-            snapshot_id = str(
-                con.execute("select snapshot_id from llmledger_snapshot.snapshot_info").fetchall()[
-                    0
-                ][0]
-            )
-            # Write everything into the file now: a checkpoint that fails on detach is silent
-            # and would leave the tables in a .wal the rename below leaves behind.
-            con.execute("checkpoint llmledger_snapshot")
-        finally:
-            _detach(con)
-        if tmp.with_name(tmp.name + ".wal").exists():
-            raise OSError(errno.EIO, "the snapshot was not fully written", str(tmp))
-        os.replace(tmp, snapshot_path)
+        previous_id = _file_identity(snapshot_path) if days is not None else None
+        snapshot_id = None
+        if days is not None and current is not None:
+            older = incremental.older_generation_days(con, _file_identity(target) or "")
+            if older is not None:
+                snapshot_id = _write_in_place(con, snapshot_path, target, wanted, days | older)
+        if snapshot_id is None:
+            if days is not None:
+                shutil.copyfile(snapshot_path, tmp)
+            snapshot_id = _write(con, tmp, wanted, days)
+            if tmp.with_name(tmp.name + ".wal").exists():
+                raise OSError(errno.EIO, "the snapshot was not fully written", str(tmp))
+            if not _point(snapshot_path, tmp, target):
+                os.replace(tmp, snapshot_path)  # no symbolic links here: the file itself
     except BaseException as exc:
         # A failed publish (a full disk, a kill) leaves no hidden file behind; the old
         # snapshot stays published.
@@ -108,8 +108,123 @@ def publish(
         if no_space(exc):
             raise NoSpace(str(tmp.parent), _needed_mb(con, snapshot_path)) from exc
         raise
-    incremental.published(con, snapshot_id)
+    incremental.published(con, snapshot_id, previous_id, days)
     return snapshot_path
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection, path: Path, wanted: list[str], days: set[date] | None
+) -> str:
+    """Publish into the file ``path``: a copy of the current snapshot when ``days`` (the days to
+    replace) is a set, a new file when None. Returns the new snapshot id."""
+    con.execute(f"attach '{_quote(str(path))}' as llmledger_snapshot")
+    try:
+        snapshot_id = _fill(con, wanted, days)
+        # Write everything into the file now: a checkpoint that fails on detach is silent
+        # and would leave the tables in a .wal the rename leaves behind.
+        con.execute("checkpoint llmledger_snapshot")
+    finally:
+        _detach(con)
+    return snapshot_id
+
+
+def _write_in_place(
+    con: duckdb.DuckDBPyConnection,
+    snapshot_path: Path,
+    path: Path,
+    wanted: list[str],
+    days: set[date],
+) -> str | None:
+    """Bring the older generation ``path`` up to date by ``days``, in one transaction, then
+    point the snapshot path at it; None when it cannot be (a reader holds it)."""
+    try:
+        con.execute(f"attach '{_quote(str(path))}' as llmledger_snapshot")
+    except duckdb.IOException:
+        return None  # a reader still holds the file: write a new one instead
+    try:
+        con.execute("begin transaction")
+        try:
+            snapshot_id = _fill(con, wanted, days)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        con.execute("checkpoint llmledger_snapshot")
+    finally:
+        _detach(con)
+    if path.with_name(path.name + ".wal").exists():
+        raise OSError(errno.EIO, "the snapshot was not fully written", str(path))
+    if not _point(snapshot_path, None, path):
+        raise OSError(errno.EIO, "the snapshot link could not be replaced", str(path))
+    return snapshot_id
+
+
+def _fill(con: duckdb.DuckDBPyConnection, wanted: list[str], days: set[date] | None) -> str:
+    """The published tables into the attached ``llmledger_snapshot``: with ``days``, a copy of
+    a snapshot whose day-partitioned marts get those days replaced; else every table whole."""
+    from models import daybuild
+
+    kept = _snapshot_tables(con) if days is not None else set()
+    for table in wanted:
+        column = daybuild.DAY_MARTS.get(table)
+        if days is not None and column is not None and table in kept:
+            if days:  # else the copy already holds every row
+                rows = daybuild.in_days(column, "_publish_days", days)
+                _replace_days(con, table, rows, days)
+        else:
+            _copy_table(con, table)
+    for table in kept - set(wanted) - {"snapshot_info"}:
+        con.execute(f"drop table llmledger_snapshot.{table}")
+    con.execute(
+        "create or replace table llmledger_snapshot.snapshot_info as "
+        "select current_timestamp as published_at, uuid()::varchar as snapshot_id"
+    )
+    row = con.execute("select snapshot_id from llmledger_snapshot.snapshot_info").fetchall()
+    return str(row[0][0])
+
+
+def _current_generation(snapshot_path: Path) -> Path | None:
+    """The generation file the snapshot path links to, or None (a plain file, or nothing)."""
+    if not snapshot_path.is_symlink():
+        return None
+    target = snapshot_path.with_name(os.readlink(snapshot_path))
+    return target if target in generations(snapshot_path) and target.is_file() else None
+
+
+def _point(snapshot_path: Path, written: Path | None, target: Path) -> bool:
+    """Rename ``written`` (if any) to ``target``, then replace the snapshot path by a link to
+    it. False, with nothing changed, where symbolic links cannot be made."""
+    link = snapshot_path.with_name(f".{snapshot_path.name}.{os.getpid()}.link")
+    try:
+        link.unlink(missing_ok=True)
+        os.symlink(target.name, link)
+    except (OSError, NotImplementedError):
+        return False
+    try:
+        if written is not None:
+            # a .wal an in-place write left (killed after its commit) belongs to the old file
+            target.with_name(target.name + ".wal").unlink(missing_ok=True)
+            os.replace(written, target)
+        os.replace(link, snapshot_path)
+    except BaseException:
+        link.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _file_identity(path: Path) -> str | None:
+    """The snapshot id inside the file at ``path`` (read-only), or None."""
+    if not path.is_file():
+        return None
+    try:
+        con = duckdb.connect()
+        try:
+            con.execute(f"attach '{_quote(str(path))}' as llmledger_peek (read_only)")
+            return identity_of(con, "llmledger_peek") or None
+        finally:
+            con.close()
+    except duckdb.Error:
+        return None
 
 
 class NoSpace(OSError):
@@ -145,7 +260,8 @@ def _detach(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _remove_tmp(tmp: Path) -> None:
-    for path in (tmp, tmp.with_name(tmp.name + ".wal")):
+    link = tmp.with_name(tmp.name.removesuffix(".tmp") + ".link")
+    for path in (tmp, tmp.with_name(tmp.name + ".wal"), link):
         try:
             path.unlink()
         except FileNotFoundError:
@@ -155,7 +271,10 @@ def _remove_tmp(tmp: Path) -> None:
 def _remove_abandoned(snapshot_path: Path) -> None:
     """Hidden files of publishes that died (killed: their pid is gone) are removed."""
     prefix = f".{snapshot_path.name}."
-    for left in snapshot_path.parent.glob(f"{prefix}*.tmp*"):
+    for left in [
+        *snapshot_path.parent.glob(f"{prefix}*.tmp*"),
+        *snapshot_path.parent.glob(f"{prefix}*.link"),
+    ]:
         pid = left.name[len(prefix) :].split(".", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             try:
@@ -207,6 +326,15 @@ def _replace_days(con: duckdb.DuckDBPyConnection, table: str, rows: str, days: s
     con.execute(f"delete from {target} where {rows}")
     con.execute(f"insert into {target} select * from main.{table} where {rows}")
     con.execute("drop table _publish_days")
+
+
+def identity_of(con: duckdb.DuckDBPyConnection, database: str) -> str:
+    """The snapshot id of the attached ``database`` ('' when it has none)."""
+    try:
+        rows = con.execute(f"select snapshot_id from {database}.snapshot_info limit 1").fetchall()
+    except duckdb.Error:
+        return ""
+    return str(rows[0][0]) if rows and rows[0][0] is not None else ""
 
 
 def identity(con: duckdb.DuckDBPyConnection) -> str:

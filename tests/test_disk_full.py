@@ -8,6 +8,7 @@ through the real DuckDB out-of-space error injected into publish and into a comm
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -101,7 +102,10 @@ def test_publish_on_a_full_disk_is_one_line_and_the_next_run_publishes(
     subprocess.run(["mount", "-o", "remount,size=64m", str(tiny_disk)], check=True)
     again = runner.invoke(cli, [*args, "build"])
     assert again.exit_code == 0, again.output
-    assert [p.name for p in tiny_disk.iterdir()] == ["ledger.snapshot.duckdb"]
+    # the snapshot path links to the generation written (models.snapshot.generations)
+    names = sorted(p.name for p in tiny_disk.iterdir())
+    assert names == ["ledger.snapshot.duckdb", "ledger.snapshot.duckdb.a"]
+    assert os.readlink(tiny_disk / "ledger.snapshot.duckdb") == "ledger.snapshot.duckdb.a"
     con = duckdb.connect(str(tiny_disk / "ledger.snapshot.duckdb"), read_only=True)
     assert con.execute("select count(*) from usage_events").fetchone() == (loaded,)
     con.close()

@@ -4,6 +4,9 @@ touched; a change every day depends on rebuilds everything and says why."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -418,3 +421,60 @@ def test_publish_replaces_only_the_rebuilt_days_and_equals_the_database(ledger) 
     db.with_name("ledger.snapshot.duckdb").unlink()
     build()
     assert_snapshot_is_the_database(db)
+
+
+def test_publish_updates_the_older_generation_in_place_unless_a_reader_holds_it(ledger) -> None:  # type: ignore[no-untyped-def]
+    from models.snapshot import generations
+
+    build, ingest, _, db = ledger
+    snap = db.with_name("ledger.snapshot.duckdb")
+    a, b = generations(snap)
+    build()  # a full build: written whole, into a
+    assert os.readlink(snap) == a.name and not b.exists()
+    ingest([bedrock_row("d1", at(1, 5))])
+    build()  # b does not exist yet: a copy of a with the day replaced
+    assert os.readlink(snap) == b.name
+    assert_snapshot_is_the_database(db)
+    inode = a.stat().st_ino
+    ingest([bedrock_row("d2", at(2, 5))])
+    build()
+    # a is the snapshot b replaced: brought up to date in place (days 2 and 3), the same file
+    assert os.readlink(snap) == a.name and a.stat().st_ino == inode
+    assert_snapshot_is_the_database(db)
+
+    # a reader (another process) still holding b: the next publish writes a new b instead
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1], read_only=True); "
+            "print(con.execute('select snapshot_id from snapshot_info').fetchone()[0], "
+            "flush=True); time.sleep(120)",
+            str(b),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout is not None
+        held_id = reader.stdout.readline().strip()
+        inode = b.stat().st_ino
+        ingest([bedrock_row("d3", at(0, 9))])
+        build()
+        assert os.readlink(snap) == b.name and b.stat().st_ino != inode
+        assert snapshot_id(db) != held_id
+        assert_snapshot_is_the_database(db)
+    finally:
+        reader.kill()
+        reader.wait(timeout=30)
+    # and the next one is in place again
+    inode = a.stat().st_ino
+    ingest([bedrock_row("d4", at(1, 9))])
+    build()
+    assert os.readlink(snap) == a.name and a.stat().st_ino == inode
+    assert_snapshot_is_the_database(db)
+    assert sorted(p.name for p in db.parent.iterdir() if p.name.startswith("ledger.snap")) == [
+        "ledger.snapshot.duckdb",
+        "ledger.snapshot.duckdb.a",
+        "ledger.snapshot.duckdb.b",
+    ]
