@@ -423,12 +423,45 @@ def test_publish_replaces_only_the_rebuilt_days_and_equals_the_database(ledger) 
     assert_snapshot_is_the_database(db)
 
 
+def test_publish_copies_the_current_snapshot_when_the_older_one_lacks_a_large_share(ledger) -> None:  # type: ignore[no-untyped-def]
+    # After a backfill (a large share of the events rebuilt by the last publish), bringing the
+    # older generation up to date would write that backfill again: a copy of the current file
+    # costs less (models.snapshot.IN_PLACE_SHARE), so the next publish writes a new file.
+    from models.snapshot import IN_PLACE_SHARE, generations
+
+    build, ingest, _, db = ledger
+    snap = db.with_name("ledger.snapshot.duckdb")
+    a, b = generations(snap)
+    ingest([bedrock_row(f"h{i}", at(5, i)) for i in range(60)])  # 63 events
+    build()
+    ingest([bedrock_row("d1", at(1, 5))])
+    build()  # into b (a copy of a)
+    ingest([bedrock_row(f"backfill{i}", at(6, i)) for i in range(30)])  # 30 of 94 events
+    inode = a.stat().st_ino
+    build()  # a lacks only day 1 (2 of 94 events): in place
+    assert os.readlink(snap) == a.name and a.stat().st_ino == inode
+    assert 2 / 94 < IN_PLACE_SHARE < 30 / 95
+    inode = b.stat().st_ino
+    ingest([bedrock_row("d2", at(2, 5))])
+    build()  # b lacks the backfill's day (30 of 95 events): a copy of a, renamed over b
+    assert os.readlink(snap) == b.name and b.stat().st_ino != inode
+    assert_snapshot_is_the_database(db)
+    inode = a.stat().st_ino
+    ingest([bedrock_row("d3", at(0, 5))])
+    build()  # a lacks day 2 only (2 of 96): in place again
+    assert os.readlink(snap) == a.name and a.stat().st_ino == inode
+    assert_snapshot_is_the_database(db)
+
+
 def test_publish_updates_the_older_generation_in_place_unless_a_reader_holds_it(ledger) -> None:  # type: ignore[no-untyped-def]
     from models.snapshot import generations
 
     build, ingest, _, db = ledger
     snap = db.with_name("ledger.snapshot.duckdb")
     a, b = generations(snap)
+    # history, so that a day the older generation lacks is a small share of it (else a copy
+    # is the cheaper publish: the next test)
+    ingest([bedrock_row(f"h{i}", at(5, i)) for i in range(60)])
     build()  # a full build: written whole, into a
     assert os.readlink(snap) == a.name and not b.exists()
     ingest([bedrock_row("d1", at(1, 5))])
