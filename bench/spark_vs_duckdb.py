@@ -39,7 +39,7 @@ from incremental_run import history, run  # noqa: E402  (the big-history generat
 TWENTY_MILLION = 20_000_000
 
 
-def build(engine: str, lake: Path, cores: int) -> dict[str, Any]:
+def build(engine: str, lake: Path, cores: int, memory: str = "4g") -> dict[str, Any]:
     args = ["--log-json", "lake", "build", str(lake), "--engine", engine]
     if engine == "spark":
         args += [
@@ -47,6 +47,8 @@ def build(engine: str, lake: Path, cores: int) -> dict[str, Any]:
             f"local[{cores}]",
             "--conf",
             f"spark.sql.shuffle.partitions={cores * 4}",
+            "--conf",
+            f"spark.driver.memory={memory}",  # local mode: the one JVM's heap (default 1g)
         ]
         args += ["--conf", "spark.ui.enabled=false"]
     result = run(REPO, args)
@@ -103,6 +105,9 @@ def main() -> None:
         default=64,
         help="the one big DuckDB machine to compare Spark's cores against (on paper)",
     )
+    parser.add_argument(
+        "--spark-memory", default="4g", help="Spark's heap (local mode: spark.driver.memory)"
+    )
     opts = parser.parse_args()
     n, cores = opts.events, opts.cores
     with tempfile.TemporaryDirectory(prefix="llmledger-spark-bench-") as tmp:
@@ -119,7 +124,7 @@ def main() -> None:
         lakes = {e: work / f"lake-{e}" for e in ("duckdb", "spark")}
         for lake_dir in lakes.values():
             shutil.copytree(work / "lake", lake_dir)
-        results = {e: build(e, lakes[e], cores) for e in lakes}
+        results = {e: build(e, lakes[e], cores, opts.spark_memory) for e in lakes}
         print(
             json.dumps({e: {k: v for k, v in r.items() if k != "log"} for e, r in results.items()}),
             file=sys.stderr,
