@@ -32,6 +32,7 @@ DAY_COLUMNS = {
     "raw_vertex_usage": "occurred_at",
     "raw_vertex_audit": "occurred_at",
     "raw_litellm_spend": "start_time",
+    "raw_gateway": "occurred_at",
 }
 # Raw tables whose staging keeps one row per group across days (the same Vertex response logged
 # twice): rebuilding a day reads every copy of the groups it holds.

@@ -34,6 +34,7 @@ MARTS = [
     "usage_minute_quota",
     "quota_limits",
     "vertex_attribution",
+    "gateway_daily",
 ]
 SSO = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Users_0123/"
 PROXY = "arn:aws:sts::111122223333:assumed-role/litellm-proxy/botocore-session-1"
@@ -59,6 +60,7 @@ OVERRIDE = {
 GATEWAY = {"identities": ["assumed-role/litellm-proxy/"]}
 KEYS = {
     "raw_bedrock": ["request_id"],
+    "raw_gateway": ["gateway_name", "request_id"],
     "raw_litellm_spend": ["request_id"],
     "raw_litellm_teams": ["team_id"],
 }
@@ -145,6 +147,33 @@ def litellm(draw: Any) -> dict[str, Any]:
 
 
 @st.composite
+def gateway(draw: Any) -> dict[str, Any]:
+    """A gateway's own log record (Kong): its copy of a proxy-role Bedrock request (by the
+    provider's request id, or by counts and time), or a request of its own."""
+    return {
+        "gateway_name": "kong",
+        "request_id": f"g{draw(st.integers(0, 5))}",
+        "format": "kong",
+        "occurred_at": at(draw(st.integers(0, 4)), draw(SECONDS)),
+        "provider": "bedrock",
+        "model_id": draw(st.sampled_from(MODELS[:2])),
+        "consumer": draw(st.sampled_from(["alice@corp.example", "bob-key", None])),
+        "status_code": draw(st.sampled_from([200, 200, 429])),
+        "input_tokens": draw(st.sampled_from([10, 1000])),
+        "output_tokens": draw(st.sampled_from([5, 50])),
+        "cache_read_tokens": 0,
+        "cache_write_tokens": draw(st.sampled_from([0, 100])),
+        "token_detail": "full",
+        "truncated": False,
+        "provider_request_id": draw(st.sampled_from([None, "b1", "b3"])),
+        "total_latency_ms": 120.0,
+        "upstream_latency_ms": draw(st.sampled_from([None, 100.0])),
+        "source_kind": "files",
+        "source_location": "test",
+    }
+
+
+@st.composite
 def vertex(draw: Any) -> tuple[str, dict[str, Any]]:
     common = {
         "insert_id": f"v{draw(st.integers(0, 7))}",
@@ -181,6 +210,7 @@ STEP = st.one_of(
         st.lists(bedrock(), max_size=6),
         st.lists(litellm(), max_size=3),
         st.lists(vertex(), max_size=4),
+        st.lists(gateway(), max_size=3),
     ),
     st.tuples(st.just("people"), st.integers(0, 1)),
     st.tuples(st.just("override"), st.booleans()),
@@ -195,7 +225,7 @@ def load_refs(con: duckdb.DuckDBPyConnection, tmp: Path, people: int, override: 
     )
 
 
-RAW = ["raw_bedrock", "raw_litellm_spend", "raw_vertex_usage", "raw_vertex_audit"]
+RAW = ["raw_bedrock", "raw_litellm_spend", "raw_vertex_usage", "raw_vertex_audit", "raw_gateway"]
 
 
 def build_from_scratch(con: duckdb.DuckDBPyConnection, scratch: duckdb.DuckDBPyConnection) -> None:
@@ -240,17 +270,18 @@ def test_incremental_equals_a_full_build(  # type: ignore[no-untyped-def]
 ) -> None:
     """Random ingests (new days, late rows for old days, re-delivered and updated records,
     duplicates in a page, rows moving across midnight, Vertex response copies and audit entries,
-    LiteLLM copies of proxy-role Bedrock calls) and reference changes (people directory, a price
-    override), each followed by an incremental build: every mart equals a full build of the
-    same raw rows."""
+    LiteLLM's and a gateway's copies of proxy-role Bedrock calls) and reference changes (people
+    directory, a price override), each followed by an incremental build: every mart equals a
+    full build of the same raw rows."""
     tmp = tmp_path_factory.mktemp("incremental")
     con = new_db(":memory:")
     people, override = 0, False
     try:
         for step in steps:
             if step[0] == "ingest":
-                _, bedrock_rows, litellm_rows, vertex_rows = step
+                _, bedrock_rows, litellm_rows, vertex_rows, gateway_rows = step
                 write(con, "bedrock", "raw_bedrock", bedrock_rows)
+                write(con, "gateway", "raw_gateway", gateway_rows)
                 write(con, "litellm", "raw_litellm_spend", litellm_rows)
                 for table in ("raw_vertex_usage", "raw_vertex_audit"):
                     write(con, "vertex", table, [r for t, r in vertex_rows if t == table])
@@ -263,6 +294,54 @@ def test_incremental_equals_a_full_build(  # type: ignore[no-untyped-def]
             load_refs(scratch, tmp, people, override)
             build_from_scratch(con, scratch)
             assert_same_marts(con, scratch)
+    finally:
+        con.close()
+
+
+def test_a_gateway_record_rebuilds_its_day_and_the_day_of_the_provider_copy_it_matches(  # type: ignore[no-untyped-def]
+    tmp_path: Path, scratch
+) -> None:
+    """A gateway log is partitioned by day: its records rebuild their own day, not all of
+    history, and the day of the proxy-role Bedrock record one matches (counted once, from the
+    gateway), with the marts equal to a full build."""
+    con = new_db(":memory:")
+    try:
+        load_refs(con, tmp_path, 0, False)
+        proxied = {**bedrock_row("b1", at(0, 86_399)), "principal_arn": PROXY}
+        write(con, "bedrock", "raw_bedrock", [proxied, bedrock_row("b2", at(3, 600))])
+        assert runner.build(con, incremental=True).mode == "full"
+        record = {
+            "gateway_name": "kong",
+            "request_id": "g1",
+            "format": "kong",
+            "occurred_at": at(1, 1),  # the gateway logs it after midnight
+            "provider": "bedrock",
+            "model_id": MODELS[0],
+            "consumer": "alice@corp.example",
+            "status_code": 200,
+            "input_tokens": 10,
+            "output_tokens": 5,
+            "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
+            "token_detail": "full",
+            "truncated": False,
+            "provider_request_id": "b1",
+            "source_kind": "files",
+            "source_location": "test",
+        }
+        write(con, "gateway", "raw_gateway", [record])
+        result = runner.build(con, incremental=True)
+        assert (result.mode, result.days) == ("incremental", [DAY0.date(), at(1, 0).date()])
+        assert con.execute(
+            "select event_id, counted, developer from usage_events order by event_id"
+        ).fetchall() == [
+            ("bedrock:b1", False, "unattributed"),  # the proxy's role: counted from kong
+            ("bedrock:b2", True, "alice@corp.example"),
+            ("gateway:kong:g1", True, "alice@corp.example"),
+        ]
+        load_refs(scratch, tmp_path, 0, False)
+        build_from_scratch(con, scratch)
+        assert_same_marts(con, scratch)
     finally:
         con.close()
 
