@@ -12,7 +12,8 @@ build, publish), each in its own child process (peak memory is that process's ru
 
 on a database holding N events of history (raw_bedrock rows over 30 days, built once, then one
 warm-up run adding a record on the new day, as the run before a scheduled one would), and on
-an empty database; the ratio history / empty is what the history costs a run (target: a run
+an empty database (``--telemetry``: a history in which Claude Code reported every request too);
+the ratio history / empty is what the history costs a run (target: a run
 costs what it ingests, not what came before). ``--before REF`` runs the code of a git ref
 (extracted with ``git archive``), for a before/after comparison. Each measurement is repeated
 (``--repeat``) from a copy of the same database, and the fastest is reported.
@@ -70,6 +71,22 @@ select
 from range({n}) as t(i)
 """
 
+# --telemetry: Claude Code reports every successful request of the history too (one api_request
+# event per Bedrock record: the same model id, counts and time, a second later), as in a
+# deployment where every developer runs with telemetry on.
+TELEMETRY_SQL = """
+insert into raw_claude_code (event_key, occurred_at, event_name, session_id, model, input_tokens,
+    output_tokens, cache_read_tokens, cache_creation_tokens, duration_ms, user_email,
+    source_location)
+select
+    'tel-' || request_id, occurred_at + interval 1 second, 'api_request',
+    regexp_extract(principal_arn, '[^/]+$') || '-' || cast(cast(occurred_at as date) as varchar),
+    model_id, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, 2000,
+    regexp_extract(principal_arn, '[^/]+$'), 'bench-history'
+from raw_bedrock
+where source_location = 'bench-history' and error_code is null and occurred_at >= {low}
+"""
+
 
 def run(code: Path, args: list[str]) -> dict[str, Any]:
     out = subprocess.run(
@@ -87,7 +104,9 @@ def run(code: Path, args: list[str]) -> dict[str, Any]:
     return result
 
 
-def history(code: Path, db: Path, n: int, chunk: int = 20_000_000) -> dict[str, Any]:
+def history(
+    code: Path, db: Path, n: int, chunk: int = 20_000_000, telemetry: bool = False
+) -> dict[str, Any]:
     """A database with ``n`` raw events over 30 days, built (the build's measurement).
 
     Up to ``chunk`` events are inserted and built at once (one full build); a bigger history
@@ -108,16 +127,21 @@ def history(code: Path, db: Path, n: int, chunk: int = 20_000_000) -> dict[str, 
             f"range({n})", f"range({first}, {min(n, first + chunk)})"
         )
         queries = [rows]
+        low = (
+            "timestamptz '2026-01-31 00:00:00+00' + "
+            f"to_microseconds(cast({first} * {step} as bigint))"
+        )
+        tables = ["raw_bedrock"]
+        if telemetry:
+            queries.append(TELEMETRY_SQL.format(low=low))
+            tables.append("raw_claude_code")
         if first:  # the days the chunk wrote, as the loader marks them
-            low = (
-                "timestamptz '2026-01-31 00:00:00+00' + "
-                f"to_microseconds(cast({first} * {step} as bigint))"
-            )
-            queries.append(
-                "insert into build_dirty_days select distinct 'raw_bedrock', "
-                "cast(timezone('UTC', occurred_at) as date) from raw_bedrock "
+            queries += [
+                f"insert into build_dirty_days select distinct '{table}', "
+                f"cast(timezone('UTC', occurred_at) as date) from {table} "
                 f"where occurred_at >= {low}"
-            )
+                for table in tables
+            ]
         started = time.perf_counter()
         subprocess.run(
             [sys.executable, "-c", setup, str(code), str(db), *queries],
@@ -222,6 +246,11 @@ def main() -> None:
         action="store_true",
         help="measure once on the history itself instead of copies (for 100M: no disk for copies)",
     )
+    parser.add_argument(
+        "--telemetry",
+        action="store_true",
+        help="the history has Claude Code telemetry too: an api_request event per request",
+    )
     parser.add_argument("--dir", type=Path, help="work here (default: a temp dir)")
     opts = parser.parse_args()
     n = 100_000 if opts.quick else opts.events
@@ -245,7 +274,7 @@ def main() -> None:
         )
         base = work / "history.duckdb"
         started = time.perf_counter()
-        built = history(code, base, n, opts.chunk)
+        built = history(code, base, n, opts.chunk, opts.telemetry)
         warm_up(code, base, work)
         print(
             f"history: {n:,} events, made and built in {time.perf_counter() - started:.1f}s "
@@ -255,6 +284,8 @@ def main() -> None:
         with_history = measure(code, base, work, new, opts.repeat, opts.in_place)
         empty = measure(code, None, work, new, opts.repeat)
     label = f"code of {opts.before}" if opts.before else "this checkout"
+    if opts.telemetry:
+        label += ", history with Claude Code telemetry"
     print(f"llmledger ingest bedrock-files (whole command), {label}, best of {opts.repeat}:")
     print(f"{'run':<14}{'history ' + format(n, ','):>18}{'empty':>10}{'ratio':>8}{'peak GB':>9}")
     for kind in ("1,000 new", "nothing new"):

@@ -130,7 +130,8 @@ def build(app: AppContext, con: duckdb.DuckDBPyConnection, *, full: bool = False
         app.log(
             "build_incremental",
             f"incremental build: {len(days)} day{'' if len(days) == 1 else 's'} rebuilt"
-            + (f" ({shown})" if days else ""),
+            + (f" ({shown})" if days else "")
+            + (f"; {result.reason}: the marts over all days rebuilt" if result.reason else ""),
             days=days,
         )
     for warning in result.warnings:

@@ -12,11 +12,14 @@
    (delete + insert, in the build's transaction);
 2. ``identity_map`` (one row per identity key, each resolved on its own): the keys of the
    rebuilt days are resolved again and merged in; keys no event carries any more are dropped;
-3. ``gateway_matches`` (matching across days) is rebuilt whole from ``stg_events``; the days
-   of every event whose match changed join the days to rebuild (U = S plus those);
+3. ``gateway_matches`` and ``claude_code_attribution`` (matching across days: a gateway's
+   copy of a provider record, a Claude Code event and the provider record of the request) are
+   rebuilt whole from ``stg_events``; the days of every event whose match changed join the
+   days to rebuild (U = S plus those);
 4. the day-partitioned marts (``DAY_MARTS``) run over the events of U and replace U's rows;
-5. every other mart is rebuilt in full, as a full build would, when a day changed (or when its
-   table is missing), unless it is empty and so is what its rows come from (``DRIVERS``: no
+5. every other mart is rebuilt in full, as a full build would, when a day changed, or a raw
+   table only such marts read (``incremental.side_tables``: bills, telemetry metrics), or when
+   its table is missing, unless it is empty and so is what its rows come from (``DRIVERS``: no
    telemetry, gateway, Vertex or bill rows); with nothing new it stays: its inputs are as
    they were, since a reference or model change makes a full build. The telemetry marts read
    only the provider records on the days (or with the request ids) their telemetry can match.
@@ -44,7 +47,12 @@ DAY_MARTS = {
     "usage_minute_quota": "minute_at",
 }
 KEYED_MARTS = {"identity_map": ("source", "principal", "person_hint", "team_hint")}
-MATCH_MARTS = {"gateway_matches"}  # rebuilt whole; days of the events whose match changed
+# Marts matching events across days, rebuilt whole: a row that appeared, went or changed adds
+# the days of the events it names (these columns) to the days whose marts are rebuilt.
+MATCH_MARTS = {
+    "gateway_matches": ("event_id", "gateway_event_id"),
+    "claude_code_attribution": ("telemetry_event_id", "provider_event_id"),
+}
 # Whole-history marts whose every row comes from a row of their driver (the SQL: any row of it):
 # with the driver empty and the mart empty, a rebuild gives nothing again, so it is skipped: a
 # deployment without telemetry, gateways, Vertex or bills pays no scan of all history for them.
@@ -80,12 +88,18 @@ def in_days(column: str, table: str, days: set[date]) -> str:
 
 
 def build_days(
-    con: duckdb.DuckDBPyConnection, result: Any, days: set[date], rn: ModuleType
+    con: duckdb.DuckDBPyConnection,
+    result: Any,
+    days: set[date],
+    rn: ModuleType,
+    *,
+    refresh: bool = False,
 ) -> None:
-    """``rn`` is models.runner (passed in: it imports this module)."""
+    """``rn`` is models.runner (passed in: it imports this module); ``refresh``: a raw table
+    only the whole-history marts read changed (``incremental.side_tables``)."""
     drop_scratch(con, rn)
     try:
-        _build_days(con, result, days, rn)
+        _build_days(con, result, days, rn, refresh)
     finally:
         drop_scratch(con, rn)
 
@@ -97,9 +111,10 @@ def drop_scratch(con: duckdb.DuckDBPyConnection, rn: ModuleType) -> None:
 
 
 def _build_days(
-    con: duckdb.DuckDBPyConnection, result: Any, days: set[date], rn: ModuleType
+    con: duckdb.DuckDBPyConnection, result: Any, days: set[date], rn: ModuleType, refresh: bool
 ) -> None:
     staging, intermediate = _models(con, result, rn)
+    changed = bool(days) or refresh
     if days:
         _stage_days(con, staging, intermediate, days, rn)
     _drop_temp(con, rn.EVENTS)
@@ -120,18 +135,18 @@ def _build_days(
             # an optional mart without a file: created empty by the full build, stays empty
             con.execute(f"create table if not exists {name} ({rn.OPTIONAL_MARTS[name]})")
             continue
-        if days and _undriven(con, name):
+        if changed and _undriven(con, name):
             continue  # empty, and so is what its rows come from
         if name in KEYED_MARTS:
             if days:
                 _merge_keys(con, name, sql, KEYED_MARTS[name], rn.EVENTS)
         elif name in MATCH_MARTS:
             if days:
-                rebuild |= _rematch(con, name, sql)
+                rebuild |= _rematch(con, name, sql, MATCH_MARTS[name])
         elif name in DAY_MARTS:
             if rebuild:
                 _replace_days(con, name, sql, rebuild, rn.EVENTS)
-        elif days or name not in rn._tables(con):
+        elif changed or name not in rn._tables(con):
             # nothing new: every input of a whole-history mart is as it was (a reference or
             # model change is a full build), so it stays
             con.execute(f"create or replace table {name} as {sql}")
@@ -284,18 +299,23 @@ def _merge_keys(
         )
 
 
-def _rematch(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> set[date]:
-    """Rebuild ``name`` whole; the days of the events whose match appeared or went."""
+def _rematch(
+    con: duckdb.DuckDBPyConnection, name: str, sql: str, ids: tuple[str, ...]
+) -> set[date]:
+    """Rebuild ``name`` whole; the days of the events (``ids``: the columns naming them) of
+    every row that appeared, went or changed (a Claude Code event matched to a provider record
+    of the next day stops counting its own spend: its day is rebuilt too)."""
     con.execute(f"create or replace temp table _inc_{name} as {sql}")
+    named = " union ".join(f"select {c} as event_id from changed" for c in ids)
     rows = con.execute(
         f"""
         with changed as (
-            (select event_id from {name} except select event_id from _inc_{name})
-            union
-            (select event_id from _inc_{name} except select event_id from {name})
+            (select * from {name} except select * from _inc_{name})
+            union all
+            (select * from _inc_{name} except select * from {name})
         )
         select distinct {EVENTS_DAY} from stg_events
-        where event_id in (select event_id from changed)
+        where event_id in ({named})
         """
     ).fetchall()
     con.execute(f"create or replace table {name} as select * from _inc_{name}")

@@ -9,8 +9,11 @@ A full rebuild happens instead when something that touches every day changed, an
 the reason: the first build; ``llmledger build --full``; the reference inputs (people directory,
 identity rules and settings, gateway identities, application profiles, the price book with its
 overrides, ...), the model SQL files or the set of raw tables (a fingerprint of each, stored in
-``build_state``); a raw table that is not partitioned by day (LiteLLM keys, users, teams: any
-new or changed row); or a raw table whose row count changed with no mark (written by hand).
+``build_state``); a raw table that is not partitioned by day and reaches the events (LiteLLM
+keys, users, teams: any new or changed row); or a raw table whose row count changed with no
+mark (written by hand). A raw table that reaches no event and no day-partitioned mart (the
+bills, Claude Code's metrics: ``models.runner.side_tables``) rebuilds only the marts over all
+history.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ DAY_COLUMNS = {
     "raw_vertex_audit": "occurred_at",
     "raw_litellm_spend": "start_time",
     "raw_gateway": "occurred_at",
+    "raw_claude_code": "occurred_at",
 }
 # Raw tables whose staging keeps one row per group across days (the same Vertex response logged
 # twice): rebuilding a day reads every copy of the groups it holds.
@@ -98,12 +102,19 @@ class Plan:
     reason: str = ""
     days: set[date] = field(default_factory=set)
     fingerprint: dict[str, str] = field(default_factory=dict)
+    # side tables changed (``side_tables``): the whole-history marts are rebuilt, no day is
+    refresh: bool = False
 
 
 def plan(
-    con: duckdb.DuckDBPyConnection, sql_files: Iterable[Path], *, force: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    sql_files: Iterable[Path],
+    *,
+    force: str | None = None,
+    side: Iterable[str] = (),
 ) -> Plan:
-    """Decide the build (after the reference tables and the price book are loaded)."""
+    """Decide the build (after the reference tables and the price book are loaded); ``side``:
+    the raw tables only whole-history marts read (``models.runner.side_tables``)."""
     ensure_tables(con)
     files = sorted(sql_files)
     prints = fingerprint(con, files)
@@ -117,16 +128,24 @@ def plan(
             return Plan(True, f"{key.removeprefix('print:')} changed", fingerprint=prints)
     marks = con.execute("select distinct raw_table, day from build_dirty_days").fetchall()
     whole = sorted({str(t) for t, d in marks if d is None})
-    if whole:
+    side = set(side)
+    reaching = [t for t in whole if t not in side]
+    if reaching:
         return Plan(
-            True, f"{', '.join(whole)} changed (not partitioned by day)", fingerprint=prints
+            True, f"{', '.join(reaching)} changed (not partitioned by day)", fingerprint=prints
         )
     marked = {str(t) for t, _ in marks}
     for key, value in prints.items():
         table = key.removeprefix("rows:")
         if key.startswith("rows:") and state.get(key) != value and table not in marked:
             return Plan(True, f"{table} changed outside ingest", fingerprint=prints)
-    return Plan(False, days={d for _, d in marks}, fingerprint=prints)
+    return Plan(
+        False,
+        f"{', '.join(whole)} changed" if whole else "",
+        days={d for _, d in marks if d is not None},
+        fingerprint=prints,
+        refresh=bool(whole),
+    )
 
 
 def save(

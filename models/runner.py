@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -179,7 +180,8 @@ def build(
         create_macros(con)
         result.warnings += pricing.build_price_book(con)
         force = None if incremental else (full_reason or "full build requested")
-        plan = state.plan(con, model_files(), force=force)
+        files = model_files()
+        plan = state.plan(con, files, force=force, side=side_tables(files))
         result.reason = plan.reason
         if plan.full:
             daybuild.drop_scratch(
@@ -191,7 +193,7 @@ def build(
             _build_marts(con, result, built | {EVENTS})
         else:
             result.mode = "incremental"
-            daybuild.build_days(con, result, plan.days, sys.modules[__name__])
+            daybuild.build_days(con, result, plan.days, sys.modules[__name__], refresh=plan.refresh)
         build_quarantine(con)
         state.save(con, plan.fingerprint, None if plan.full else result.days)
         con.execute("commit")
@@ -208,6 +210,33 @@ def model_files() -> list[Path]:
     return [MODELS_DIR / "macros.sql"] + [
         p for d in (STAGING_DIR, INTERMEDIATE_DIR, MARTS_DIR) for p in sorted(d.glob("*.sql"))
     ]
+
+
+def side_tables(files: Iterable[Path]) -> set[str]:
+    """The raw tables no event and no day-partitioned mart reads, directly or through other
+    models (the bills, Claude Code's metrics), from the model files: a change to one rebuilds
+    the marts over all history only, not a day of events."""
+    from models import daybuild
+
+    paths = list(files)
+    stems = {p.stem for p in paths}
+    reads: dict[str, set[str]] = {}
+    for path in paths:
+        code = re.sub(r"--[^\n]*", "", path.read_text(encoding="utf-8"))
+        words = set(re.findall(r"\b[a-z_][a-z0-9_]*\b", code))
+        reads[path.stem] = {w for w in words if w.startswith("raw_") or w in stems} - {path.stem}
+    raw = {w for names in reads.values() for w in names if w.startswith("raw_")}
+    staging = sorted(n for n in reads if n.startswith("stg_"))
+    intermediate = sorted(n for n in reads if n.startswith("int_"))
+    reads[EVENTS] = set(event_members(staging, intermediate))
+    todo = [*daybuild.DAY_MARTS, *daybuild.KEYED_MARTS, *daybuild.MATCH_MARTS, EVENTS]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += sorted(reads.get(name, set()))
+    return raw - seen
 
 
 def _inputs(sql: str) -> tuple[set[str], set[str]]:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ MARTS = [
     "quota_limits",
     "vertex_attribution",
     "gateway_daily",
+    "claude_code_attribution",
+    "claude_code_sessions",
 ]
 SSO = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Users_0123/"
 PROXY = "arn:aws:sts::111122223333:assumed-role/litellm-proxy/botocore-session-1"
@@ -63,6 +66,8 @@ KEYS = {
     "raw_gateway": ["gateway_name", "request_id"],
     "raw_litellm_spend": ["request_id"],
     "raw_litellm_teams": ["team_id"],
+    "raw_claude_code": ["event_key"],
+    "raw_claude_code_metrics": ["point_key"],
 }
 DAY0 = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -204,6 +209,30 @@ def vertex(draw: Any) -> tuple[str, dict[str, Any]]:
     }
 
 
+@st.composite
+def telemetry(draw: Any) -> dict[str, Any]:
+    """A Claude Code event (raw_claude_code): the client's copy of a Bedrock request (by the
+    request id, or by model, counts and time, across midnight too), or of one no log holds."""
+    name = draw(st.sampled_from(["api_request", "api_request", "api_error"]))
+    return {
+        "event_key": f"t{draw(st.integers(0, 5))}",
+        "occurred_at": at(draw(st.integers(0, 4)), draw(SECONDS)),
+        "event_name": name,
+        "session_id": draw(st.sampled_from(["s1", "s2", None])),
+        "request_id": draw(st.sampled_from([None, None, "b1"])),
+        "model": draw(st.sampled_from(MODELS[:2])),
+        "input_tokens": draw(st.sampled_from([0, 10, 1000])),
+        "output_tokens": draw(st.sampled_from([0, 5, 50])),
+        "cache_read_tokens": 0,
+        "cache_creation_tokens": draw(st.sampled_from([0, 100])),
+        "cost_usd": "0.001",
+        "duration_ms": draw(st.sampled_from([0, 30_000])),
+        "status_code": "429" if name == "api_error" else None,
+        "user_email": draw(st.sampled_from(["alice@corp.example", "bob@corp.example", None])),
+        "source_location": "test",
+    }
+
+
 STEP = st.one_of(
     st.tuples(
         st.just("ingest"),
@@ -211,6 +240,7 @@ STEP = st.one_of(
         st.lists(litellm(), max_size=3),
         st.lists(vertex(), max_size=4),
         st.lists(gateway(), max_size=3),
+        st.lists(telemetry(), max_size=3),
     ),
     st.tuples(st.just("people"), st.integers(0, 1)),
     st.tuples(st.just("override"), st.booleans()),
@@ -225,7 +255,14 @@ def load_refs(con: duckdb.DuckDBPyConnection, tmp: Path, people: int, override: 
     )
 
 
-RAW = ["raw_bedrock", "raw_litellm_spend", "raw_vertex_usage", "raw_vertex_audit", "raw_gateway"]
+RAW = [
+    "raw_bedrock",
+    "raw_litellm_spend",
+    "raw_vertex_usage",
+    "raw_vertex_audit",
+    "raw_gateway",
+    "raw_claude_code",
+]
 
 
 def build_from_scratch(con: duckdb.DuckDBPyConnection, scratch: duckdb.DuckDBPyConnection) -> None:
@@ -260,7 +297,7 @@ def scratch() -> Any:
 
 
 @settings(
-    max_examples=8,
+    max_examples=int(os.environ.get("LLMLEDGER_PROPERTY_EXAMPLES", "8")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -270,7 +307,8 @@ def test_incremental_equals_a_full_build(  # type: ignore[no-untyped-def]
 ) -> None:
     """Random ingests (new days, late rows for old days, re-delivered and updated records,
     duplicates in a page, rows moving across midnight, Vertex response copies and audit entries,
-    LiteLLM's and a gateway's copies of proxy-role Bedrock calls) and reference changes (people
+    LiteLLM's and a gateway's copies of proxy-role Bedrock calls, Claude Code events matching
+    Bedrock records or not, across midnight too) and reference changes (people
     directory, a price override), each followed by an incremental build: every mart equals a
     full build of the same raw rows."""
     tmp = tmp_path_factory.mktemp("incremental")
@@ -279,9 +317,10 @@ def test_incremental_equals_a_full_build(  # type: ignore[no-untyped-def]
     try:
         for step in steps:
             if step[0] == "ingest":
-                _, bedrock_rows, litellm_rows, vertex_rows, gateway_rows = step
+                _, bedrock_rows, litellm_rows, vertex_rows, gateway_rows, telemetry_rows = step
                 write(con, "bedrock", "raw_bedrock", bedrock_rows)
                 write(con, "gateway", "raw_gateway", gateway_rows)
+                write(con, "otel", "raw_claude_code", telemetry_rows)
                 write(con, "litellm", "raw_litellm_spend", litellm_rows)
                 for table in ("raw_vertex_usage", "raw_vertex_audit"):
                     write(con, "vertex", table, [r for t, r in vertex_rows if t == table])
@@ -590,3 +629,102 @@ def test_publish_updates_the_older_generation_in_place_unless_a_reader_holds_it(
         "ledger.snapshot.duckdb.a",
         "ledger.snapshot.duckdb.b",
     ]
+
+
+def telemetry_row(key: str, when: datetime, duration_ms: int = 30_000) -> dict[str, Any]:
+    """A Claude Code api_request event (raw_claude_code) for MODELS[0], 10 in / 5 out."""
+    return {
+        "event_key": key,
+        "occurred_at": when,
+        "event_name": "api_request",
+        "session_id": "s1",
+        "model": MODELS[0],
+        "input_tokens": 10,
+        "output_tokens": 5,
+        "cache_read_tokens": 0,
+        "cache_creation_tokens": 0,
+        "cost_usd": "0.0001",
+        "duration_ms": duration_ms,
+        "user_email": "alice@corp.example",
+        "source_location": "test",
+    }
+
+
+def test_a_provider_record_matching_telemetry_of_the_day_before_rebuilds_that_day(  # type: ignore[no-untyped-def]
+    tmp_path: Path, scratch
+) -> None:
+    """A Bedrock record delivered after midnight that matches a Claude Code event of the day
+    before (the event counted its own spend until then) rebuilds that day too: the event stops
+    counting, so the day's spend is the provider's record, once, as in a full build."""
+    con = new_db(":memory:")
+    try:
+        load_refs(con, tmp_path, 0, False)
+        write(con, "otel", "raw_claude_code", [telemetry_row("t1", at(0, 86_390))])
+        write(con, "bedrock", "raw_bedrock", [bedrock_row("b9", at(3, 600))])
+        assert runner.build(con, incremental=True).mode == "full"
+        assert con.execute(
+            "select event_id, counted from usage_events order by event_id"
+        ).fetchall() == [("bedrock:b9", True), ("claude_code:t1", True)]
+        late = {**bedrock_row("b1", at(1, 5)), "principal_arn": PROXY}
+        write(con, "bedrock", "raw_bedrock", [late])
+        result = runner.build(con, incremental=True)
+        assert (result.mode, result.days) == ("incremental", [DAY0.date(), at(1, 0).date()])
+        assert con.execute(
+            "select event_id, counted, developer from usage_events order by event_id"
+        ).fetchall() == [
+            ("bedrock:b1", True, "alice@corp.example"),  # the developer from the telemetry
+            ("bedrock:b9", True, "alice@corp.example"),
+            ("claude_code:t1", False, "alice@corp.example"),
+        ]
+        load_refs(scratch, tmp_path, 0, False)
+        build_from_scratch(con, scratch)
+        assert_same_marts(con, scratch)
+    finally:
+        con.close()
+
+
+def test_telemetry_rebuilds_its_days_and_metrics_or_bills_only_whole_history_marts(ledger) -> None:  # type: ignore[no-untyped-def]
+    """Claude Code events are partitioned by day like the provider logs; its metrics (like the
+    bills) reach no event: a new data point rebuilds the session mart, not a day, and says so."""
+    build, ingest, _, db = ledger
+    build()
+    ingest([{**telemetry_row("t1", at(2, 700)), "request_id": "b2"}], "raw_claude_code")
+    assert build()[0] == "incremental build: 1 day rebuilt (2026-10-03)"
+    point = {
+        "point_key": "p1",
+        "metric_name": "claude_code.active_time.total",
+        "temporality": "delta",
+        "occurred_at": at(2, 760),
+        "value": "42.5",
+        "session_id": "s1",
+        "source_location": "test",
+    }
+    ingest([point], "raw_claude_code_metrics")
+    assert build()[0] == (
+        "incremental build: 0 days rebuilt; raw_claude_code_metrics changed: "
+        "the marts over all days rebuilt"
+    )
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute(
+            "select session_id, developer, requests, cost_usd is not null, active_seconds "
+            "from claude_code_sessions"
+        ).fetchall() == [("s1", "alice@corp.example", 1, True, Decimal("42.500"))]
+        assert con.execute(
+            "select telemetry_event_id, provider_event_id, match_method "
+            "from claude_code_attribution"
+        ).fetchall() == [("claude_code:t1", "bedrock:b2", "request_id")]
+    finally:
+        con.close()
+    assert build()[0] == "incremental build: 0 days rebuilt"
+    assert build("--full")[0] == "full rebuild: --full"
+
+
+def test_the_side_tables_are_the_bills_and_the_telemetry_metrics() -> None:
+    """Read off the model files: what no event and no day-partitioned mart reads."""
+    assert runner.side_tables(runner.model_files()) == {
+        "raw_aws_cur",
+        "raw_aws_cur_deliveries",
+        "raw_gcp_billing",
+        "raw_claude_code_metrics",
+    }
