@@ -46,6 +46,9 @@ DAY_MARTS = {
     "usage_daily": "day",  # a date; the others are timestamptz
     "usage_minute_quota": "minute_at",
 }
+# Tables a publish replaces day by day (models.snapshot): the day marts, and the Claude Code
+# matches, whose rows that change are all on the days a build rebuilt (``_reattribute``).
+PUBLISH_DAY_COLUMNS = {**DAY_MARTS, "claude_code_attribution": "occurred_at"}
 KEYED_MARTS = {"identity_map": ("source", "principal", "person_hint", "team_hint")}
 # Marts matching events across days, rebuilt whole: a row that appeared, went or changed adds
 # the days of the events it names (these columns) to the days whose marts are rebuilt.
@@ -53,6 +56,13 @@ MATCH_MARTS = {
     "gateway_matches": ("event_id", "gateway_event_id"),
     "claude_code_attribution": ("telemetry_event_id", "provider_event_id"),
 }
+# One row per Claude Code request event (its time occurred_at), matched to the provider record
+# of the request within a time window or by request id: rebuilt for the events near the days
+# that changed (``_reattribute``), not for all history.
+ATTRIBUTION = "claude_code_attribution"
+# One row per Claude Code session: rebuilt for the sessions the changed days (and the days of
+# new metric points) touch (``_resession``).
+SESSIONS = "claude_code_sessions"
 # Whole-history marts whose every row comes from a row of their driver (the SQL: any row of it):
 # with the driver empty and the mart empty, a rebuild gives nothing again, so it is skipped: a
 # deployment without telemetry, gateways, Vertex or bills pays no scan of all history for them.
@@ -94,12 +104,15 @@ def build_days(
     rn: ModuleType,
     *,
     refresh: bool = False,
+    side_days: set[date] | None = None,
 ) -> None:
     """``rn`` is models.runner (passed in: it imports this module); ``refresh``: a raw table
-    only the whole-history marts read changed (``incremental.side_tables``)."""
+    only the whole-history marts read changed (``runner.side_tables``); ``side_days``: the
+    days of the new or changed rows of such a table partitioned by day (Claude Code's metric
+    points: ``incremental.SIDE_DAY_COLUMNS``)."""
     drop_scratch(con, rn)
     try:
-        _build_days(con, result, days, rn, refresh)
+        _build_days(con, result, days, rn, refresh, side_days or set())
     finally:
         drop_scratch(con, rn)
 
@@ -111,7 +124,12 @@ def drop_scratch(con: duckdb.DuckDBPyConnection, rn: ModuleType) -> None:
 
 
 def _build_days(
-    con: duckdb.DuckDBPyConnection, result: Any, days: set[date], rn: ModuleType, refresh: bool
+    con: duckdb.DuckDBPyConnection,
+    result: Any,
+    days: set[date],
+    rn: ModuleType,
+    refresh: bool,
+    side_days: set[date],
 ) -> None:
     staging, intermediate = _models(con, result, rn)
     changed = bool(days) or refresh
@@ -140,9 +158,15 @@ def _build_days(
         if name in KEYED_MARTS:
             if days:
                 _merge_keys(con, name, sql, KEYED_MARTS[name], rn.EVENTS)
+        elif name == ATTRIBUTION and _exists(con, name):
+            if days:
+                rebuild |= _reattribute(con, name, sql, rebuild, rn)
         elif name in MATCH_MARTS:
             if days:
                 rebuild |= _rematch(con, name, sql, MATCH_MARTS[name])
+        elif name == SESSIONS and _exists(con, name) and not refresh:
+            if days or side_days:
+                _resession(con, name, sql, rebuild, side_days, rn)
         elif name in DAY_MARTS:
             if rebuild:
                 _replace_days(con, name, sql, rebuild, rn.EVENTS)
@@ -224,7 +248,15 @@ def _stage_days(
         f"create or replace temp table _inc_old_keys as select distinct {keys} from stg_events "
         f"where {in_days('occurred_at', '_inc_days', days)}"
     )
-    con.execute(f"delete from stg_events where {in_days('occurred_at', '_inc_days', days)}")
+    # the request ids the rebuilt days held (Claude Code events match provider records by them,
+    # across days: ``_reattribute``)
+    rebuilt = in_days("occurred_at", "_inc_days", days)
+    con.execute(
+        "create or replace temp table _inc_old_ids as select source, request_id, "
+        f"provider_request_id, occurred_at from stg_events where {rebuilt} "
+        "and (request_id is not null or provider_request_id is not null)"
+    )
+    con.execute(f"delete from stg_events where {rebuilt}")
     con.execute("insert into stg_events select * from _inc_events")
 
 
@@ -299,6 +331,349 @@ def _merge_keys(
         )
 
 
+def _reattribute(
+    con: duckdb.DuckDBPyConnection, name: str, sql: str, days: set[date], rn: ModuleType
+) -> set[date]:
+    """Match again the Claude Code events whose match the changed days can move; replace their
+    rows; return the days of the events of every row that appeared, went or changed.
+
+    An event E is a candidate pair with a provider record P when they share a request id, or
+    when P's time is within R of E's (R: the longest request plus the match window), and
+    E's row depends on its candidates and on the other events claiming them. So a change at
+    time t moves only the rows of events within 2R of t (E2 - P - E), or linked to a changed
+    event by a request id (twice: E2 - P by its id, P - E3 by its other id). Those events
+    (``affected``: the changed days widened by 2R, and the linked events' times by 2R) are
+    matched again from their context: the events within 2R of them, the events sharing a
+    request id with those (twice), and one provider record per model and day of the affected
+    days (whether a record of the model exists that day decides an unmatched event's
+    counting), then replace their rows. The rest of history is not read.
+    """
+    reach, by_id = _match_reach(con)
+    _day_table(con, "_inc_attr_days", days)
+    # the changed days, and the events linked to them by a request id (old and new ids)
+    con.execute(
+        "create or replace temp table _inc_attr_seed as "
+        "select timestamptz '1970-01-01 00:00:00+00' + to_days(cast(day - date '1970-01-01' "
+        "as integer)) as lo, timestamptz '1970-01-01 00:00:00+00' + to_days(cast(day - "
+        "date '1970-01-01' as integer) + 1) as hi from _inc_attr_days"
+    )
+    if by_id:
+        con.execute(
+            "create or replace temp table _inc_attr_q as select source, request_id, "
+            f"provider_request_id, occurred_at from stg_events where "
+            f"{in_days('occurred_at', '_inc_attr_days', days)} "
+            "and (request_id is not null or provider_request_id is not null) "
+            "union all select * from _inc_old_ids"
+        )
+        for _ in range(2):
+            _linked(con, "_inc_attr_q", "_inc_attr_q")
+        con.execute("insert into _inc_attr_seed select occurred_at, occurred_at from _inc_attr_q")
+    _widen(con, "_inc_attr_seed", "_inc_attr_affected", 2 * reach)
+    _widen(con, "_inc_attr_affected", "_inc_attr_context", 2 * reach)
+    within = _within("e.occurred_at", "_inc_attr_context", con)
+    con.execute(
+        "create or replace temp table _inc_attr_events as select e.* from stg_events e "
+        f"where {within}"
+    )
+    if by_id:
+        for _ in range(2):
+            _linked(con, "_inc_attr_events", "_inc_attr_events", whole=True)
+    # one provider (or gateway) record per model and UTC day of an affected event, where the
+    # context holds none (whether one exists decides an unmatched event's counting)
+    affected_telemetry = _within("occurred_at", "_inc_attr_affected", con)
+    con.execute(
+        f"""
+        create or replace temp table _inc_attr_covers as
+        select distinct model, {incremental.day_of("occurred_at")} as day
+        from _inc_attr_events where source = 'claude_code' and {affected_telemetry}
+        except
+        select distinct model, {incremental.day_of("occurred_at")} from _inc_attr_events
+        where source <> 'claude_code'
+            and event_id not in (select event_id from gateway_matches)
+        """
+    )
+    wanted = {r[0] for r in con.execute("select day from _inc_attr_covers").fetchall()}
+    if wanted:
+        _day_table(con, "_inc_attr_cover_days", wanted)
+        con.execute(
+            f"""
+            insert into _inc_attr_events
+            select e.* from stg_events e
+            where e.source <> 'claude_code'
+                and {in_days("e.occurred_at", "_inc_attr_cover_days", wanted)}
+                and exists (select 1 from _inc_attr_covers c
+                    where c.model = e.model and c.day = {EVENTS_DAY_OF_E})
+                and e.event_id not in (select event_id from gateway_matches)
+                and e.event_id not in (select event_id from _inc_attr_events)
+            qualify row_number() over (
+                partition by e.model, {EVENTS_DAY_OF_E} order by e.event_id) = 1
+            """
+        )
+    # the telemetry's own columns, for those events (the time range lets the scan of the raw
+    # table skip the rest of history)
+    low, high = con.execute(
+        "select min(occurred_at), max(occurred_at) from _inc_attr_events "
+        "where source = 'claude_code'"
+    ).fetchall()[0]
+    span = (
+        f"occurred_at >= timestamptz '{low.isoformat()}' and occurred_at <= timestamptz "
+        f"'{high.isoformat()}' and "
+        if low is not None
+        else ""
+    )
+    con.execute(
+        "create or replace temp view _inc_attr_raw_claude_code as select * from raw_claude_code "
+        f"where {span}'claude_code:' || event_key in (select event_id from _inc_attr_events "
+        "where source = 'claude_code')"
+    )
+    staging = (rn.STAGING_DIR / "stg_claude_code.sql").read_text(encoding="utf-8")
+    con.execute(
+        "create or replace temp view _inc_attr_stg_claude_code as "
+        + _rename(staging, {"raw_claude_code": "_inc_attr_raw_claude_code"})
+    )
+    renamed = _rename(
+        sql, {rn.EVENTS: "_inc_attr_events", "stg_claude_code": "_inc_attr_stg_claude_code"}
+    )
+    affected = _within("occurred_at", "_inc_attr_affected", con)
+    con.execute(
+        f"create or replace temp table _inc_{name} as select * from ({renamed}) as r "
+        f"where {affected}"
+    )
+    con.execute(
+        f"create or replace temp table _inc_{name}_old as select * from {name} where {affected}"
+    )
+    changed = con.execute(
+        f"""
+        with changed as (
+            (select * from _inc_{name}_old except select * from _inc_{name})
+            union all
+            (select * from _inc_{name} except select * from _inc_{name}_old)
+        )
+        select distinct {EVENTS_DAY} from stg_events
+        where event_id in (
+            select telemetry_event_id from changed union select provider_event_id from changed)
+        """
+    ).fetchall()
+    con.execute(f"delete from {name} where {affected}")
+    con.execute(f"insert into {name} select * from _inc_{name}")
+    return {r[0] for r in changed if r[0] is not None}
+
+
+EVENTS_DAY_OF_E = incremental.day_of("e.occurred_at")
+
+
+def _match_reach(con: duckdb.DuckDBPyConnection) -> tuple[float, bool]:
+    """R, the farthest apart in seconds a Claude Code event and the provider record it matches
+    by time can be (the longest request plus the match window), and whether any event carries
+    a request id (else every match is within R)."""
+    rows = con.execute(
+        "select coalesce(max(abs(duration_ms)), 0) / 1000.0 + (select coalesce("
+        "max(match_window_seconds), 120) from ref_gateway_settings) from raw_claude_code"
+    ).fetchall()
+    reach = float(rows[0][0]) if rows and rows[0][0] is not None else 120.0
+    by_id = bool(
+        con.execute(
+            "select count(*) from (select 1 from raw_claude_code where request_id is not null "
+            "limit 1) as q"
+        ).fetchall()[0][0]
+    )
+    return max(reach, 1.0), by_id
+
+
+def _near(column: str, days: set[date], seconds: float) -> str:
+    """A filter for ``column`` between the first of ``days`` less ``seconds`` and the end of
+    the last plus ``seconds`` (a range DuckDB prunes row groups with)."""
+    low = f"timestamptz '{min(days).isoformat()} 00:00:00+00'"
+    high = f"timestamptz '{(max(days) + timedelta(days=1)).isoformat()} 00:00:00+00'"
+    pad = f"to_microseconds(cast({seconds * 1e6:.0f} as bigint))"
+    return f"{column} >= {low} - {pad} and {column} < {high} + {pad}"
+
+
+def _resession(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    sql: str,
+    days: set[date],
+    metric_days: set[date],
+    rn: ModuleType,
+) -> None:
+    """Rebuild the rows of the sessions the rebuilt ``days`` and the ``metric_days`` (days of
+    new or changed metric points) can change; the rest of history is not read.
+
+    A session's row comes from its events, their matches (claude_code_attribution), the
+    usage_events rows of those events and of the provider records they matched, and its
+    metric points. The sessions touched: those of the events on the rebuilt days (new and, from
+    the sessions' own spans, old), of the events matched to a record of those days, and of the
+    metric points of the metric days. Their events, matches and metric series are read, their
+    rows replaced.
+    """
+    _day_table(con, "_inc_sess_days", days)
+    _day_table(con, "_inc_sess_metric_days", metric_days)
+    parts = []
+    if days:
+        on_days = in_days("occurred_at", "_inc_sess_days", days)
+        low, high = min(days), max(days) + timedelta(days=1)
+        parts += [
+            f"select session_id from raw_claude_code where {on_days}",
+            # a session that had an event on those days (an event that since moved away)
+            f"select session_id from {name} where first_at < timestamptz "
+            f"'{high.isoformat()} 00:00:00+00' and last_at >= timestamptz "
+            f"'{low.isoformat()} 00:00:00+00' and exists (select 1 from _inc_sess_days d "
+            "where first_at < timestamptz '1970-01-01 00:00:00+00' + to_days(cast(d.day - "
+            "date '1970-01-01' as integer) + 1) and last_at >= timestamptz '1970-01-01 "
+            "00:00:00+00' + to_days(cast(d.day - date '1970-01-01' as integer)))",
+            f"select session_id from {ATTRIBUTION} where provider_event_id in (select event_id "
+            f"from stg_events where {in_days('occurred_at', '_inc_sess_days', days)})",
+        ]
+    if metric_days:
+        on_metric_days = in_days("occurred_at", "_inc_sess_metric_days", metric_days)
+        parts.append(f"select session_id from raw_claude_code_metrics where {on_metric_days}")
+    con.execute(
+        "create or replace temp table _inc_sess_ids as select distinct session_id from ("
+        + " union all ".join(parts)
+        + ") as s where session_id is not null"
+    )
+    # the time span their events can lie in: their old spans and the rebuilt days
+    low, high = con.execute(
+        f"""
+        select min(lo), max(hi) from (
+            select first_at as lo, last_at as hi from {name}
+            where session_id in (select session_id from _inc_sess_ids)
+            union all
+            select min(occurred_at), max(occurred_at) from raw_claude_code
+            where {in_days("occurred_at", "_inc_sess_days", days) if days else "false"}
+        ) as spans
+        """
+    ).fetchall()[0]
+    span = (
+        f"occurred_at >= timestamptz '{low.isoformat()}' and occurred_at <= timestamptz "
+        f"'{high.isoformat()}' and "
+        if low is not None
+        else "false and "
+    )
+    touched = "session_id in (select session_id from _inc_sess_ids)"
+    con.execute(
+        "create or replace temp view _inc_sess_raw_claude_code as select * from raw_claude_code "
+        f"where {span}{touched}"
+    )
+    staging = (rn.STAGING_DIR / "stg_claude_code.sql").read_text(encoding="utf-8")
+    con.execute(
+        "create or replace temp view _inc_sess_stg_claude_code as "
+        + _rename(staging, {"raw_claude_code": "_inc_sess_raw_claude_code"})
+    )
+    con.execute(
+        f"create or replace temp view _inc_sess_attribution as select * from {ATTRIBUTION} "
+        f"where {span}{touched}"
+    )
+    # every point of the metric series the sessions' points belong to (a cumulative series'
+    # deltas read the point before)
+    con.execute(
+        """
+        create or replace temp view _inc_sess_raw_metrics as
+        select m.* from raw_claude_code_metrics m
+        where exists (
+            select 1 from raw_claude_code_metrics s
+            where s.session_id in (select session_id from _inc_sess_ids)
+              and s.metric_name = m.metric_name and s.temporality = m.temporality
+              and cast(s.attributes as varchar) is not distinct from cast(m.attributes as varchar)
+              and s.start_at is not distinct from m.start_at)
+        """
+    )
+    deltas = (rn.INTERMEDIATE_DIR / "int_claude_code_metric_deltas.sql").read_text(encoding="utf-8")
+    con.execute(
+        "create or replace temp view _inc_sess_metric_deltas as "
+        + _rename(deltas, {"raw_claude_code_metrics": "_inc_sess_raw_metrics"})
+    )
+    names = {
+        "stg_claude_code": "_inc_sess_stg_claude_code",
+        ATTRIBUTION: "_inc_sess_attribution",
+        "int_claude_code_metric_deltas": "_inc_sess_metric_deltas",
+    }
+    reach, by_id = _match_reach(con)
+    if low is not None and not by_id:
+        # the usage rows of their events and of the records those matched (within R of them)
+        pad = f"to_microseconds(cast({reach * 1e6:.0f} as bigint))"
+        con.execute(
+            "create or replace temp view _inc_sess_usage_events as select * from usage_events "
+            f"where occurred_at >= timestamptz '{low.isoformat()}' - {pad} "
+            f"and occurred_at <= timestamptz '{high.isoformat()}' + {pad}"
+        )
+        names["usage_events"] = "_inc_sess_usage_events"
+    renamed = _rename(sql, names)
+    con.execute(f"create or replace temp table _inc_{name} as {renamed}")
+    con.execute(f"delete from {name} where {touched}")
+    con.execute(f"insert into {name} select * from _inc_{name}")
+
+
+def _widen(con: duckdb.DuckDBPyConnection, source: str, target: str, seconds: float) -> None:
+    """``target``: the intervals (lo, hi) of ``source`` widened by ``seconds`` each way and
+    merged where they overlap."""
+    pad = f"to_microseconds(cast({seconds * 1e6:.0f} as bigint))"
+    con.execute(
+        f"""
+        create or replace temp table {target} as
+        with padded as (
+            select lo - {pad} as lo, hi + {pad} as hi from {source}
+        ),
+        marked as (
+            select lo, hi, case when lo <= max(hi) over (order by lo, hi rows between
+                unbounded preceding and 1 preceding) then 0 else 1 end as starts
+            from padded
+        ),
+        grouped as (
+            select lo, hi, sum(starts) over (order by lo, hi) as run from marked
+        )
+        select min(lo) as lo, max(hi) as hi from grouped group by run
+        """
+    )
+
+
+def _within(column: str, intervals: str, con: duckdb.DuckDBPyConnection) -> str:
+    """A filter for ``column`` inside one of the (few, merged) ``intervals``; the overall range
+    lets DuckDB skip row groups outside it."""
+    low, high = con.execute(f"select min(lo), max(hi) from {intervals}").fetchall()[0]
+    if low is None:
+        return "false"
+    return (
+        f"{column} >= timestamptz '{low.isoformat()}' and {column} <= timestamptz "
+        f"'{high.isoformat()}' and exists (select 1 from {intervals} w "
+        f"where {column} >= w.lo and {column} <= w.hi)"
+    )
+
+
+def _linked(
+    con: duckdb.DuckDBPyConnection, source: str, target: str, *, whole: bool = False
+) -> None:
+    """Add to ``target`` the events of stg_events sharing a request id with one of ``source``
+    across the telemetry/provider divide (a Claude Code event's request_id; a provider
+    record's request_id or provider_request_id) that it does not hold yet; ``whole``: whole
+    rows (else source, request_id, provider_request_id, occurred_at)."""
+    columns = "e.*" if whole else "e.source, e.request_id, e.provider_request_id, e.occurred_at"
+    held = (
+        f"and e.event_id not in (select event_id from {target})"
+        if whole
+        else f"and not exists (select 1 from {target} t where t.source = e.source "
+        "and t.request_id is not distinct from e.request_id and t.occurred_at = e.occurred_at "
+        "and t.provider_request_id is not distinct from e.provider_request_id)"
+    )
+    con.execute(
+        f"""
+        insert into {target}
+        select distinct {columns} from stg_events e
+        where ((e.source = 'claude_code' and e.request_id in (
+                    select request_id from {source} where source <> 'claude_code'
+                    union select provider_request_id from {source}
+                    where source <> 'claude_code'))
+            or (e.source <> 'claude_code' and (
+                    e.request_id in (
+                        select request_id from {source} where source = 'claude_code')
+                    or e.provider_request_id in (
+                        select request_id from {source} where source = 'claude_code'))))
+            {held}
+        """
+    )
+
+
 def _rematch(
     con: duckdb.DuckDBPyConnection, name: str, sql: str, ids: tuple[str, ...]
 ) -> set[date]:
@@ -334,6 +709,19 @@ def _replace_days(
         )
     names = {events: "_inc_day_events"}
     names.update({m: f"_inc_{m}" for m in DAY_MARTS if _has_temp(con, f"_inc_{m}")})
+    if re.search(rf"\b{ATTRIBUTION}\b", sql) and _exists(con, ATTRIBUTION):
+        # the matches of these days' events only (usage_events joins them by event id): not
+        # a hash table of every telemetry event in history
+        if not _has_temp(con, "_inc_day_attribution"):
+            reach, by_id = _match_reach(con)
+            # without request ids, a match lies within R of its events
+            near = "" if by_id else _near("occurred_at", days, reach) + " and "
+            con.execute(
+                f"create temp table _inc_day_attribution as select * from {ATTRIBUTION} "
+                f"where {near}(telemetry_event_id in (select event_id from _inc_day_events) "
+                "or provider_event_id in (select event_id from _inc_day_events))"
+            )
+        names[ATTRIBUTION] = "_inc_day_attribution"
     con.execute(f"create or replace temp table _inc_{name} as {_rename(sql, names)}")
     con.execute(f"delete from {name} where {in_days(DAY_MARTS[name], '_inc_rebuild', days)}")
     con.execute(f"insert into {name} select * from _inc_{name}")
@@ -350,7 +738,8 @@ def _rename(sql: str, names: dict[str, str]) -> str:
 
 def _day_table(con: duckdb.DuckDBPyConnection, name: str, days: set[date]) -> None:
     con.execute(f"create or replace temp table {name} (day date)")
-    con.executemany(f"insert into {name} values (?)", [[d] for d in sorted(days)])
+    if days:
+        con.executemany(f"insert into {name} values (?)", [[d] for d in sorted(days)])
 
 
 def _has_temp(con: duckdb.DuckDBPyConnection, name: str) -> bool:

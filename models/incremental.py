@@ -38,6 +38,10 @@ DAY_COLUMNS = {
     "raw_gateway": "occurred_at",
     "raw_claude_code": "occurred_at",
 }
+# Raw tables only whole-history marts read (``models.runner.side_tables``) whose rows still
+# fall on a day, with its column: a change marks its days, and the marts built from it rebuild
+# what those days touch (Claude Code's metric points: the sessions they belong to).
+SIDE_DAY_COLUMNS = {"raw_claude_code_metrics": "occurred_at"}
 # Raw tables whose staging keeps one row per group across days (the same Vertex response logged
 # twice): rebuilding a day reads every copy of the groups it holds.
 GROUP_KEYS = {"raw_vertex_usage": "response_id"}
@@ -79,7 +83,7 @@ def day_of(column: str) -> str:
 def mark_dirty(con: duckdb.DuckDBPyConnection, table: str, rows: str) -> None:
     """Record the days that ``rows`` (a table or view with ``table``'s columns: the new
     versions, or the old ones being replaced) fall on. Inside the loader's transaction."""
-    column = DAY_COLUMNS.get(table)
+    column = DAY_COLUMNS.get(table) or SIDE_DAY_COLUMNS.get(table)
     if column is None:
         con.execute(
             "insert into build_dirty_days select ?, null from (select 1 from "
@@ -104,6 +108,8 @@ class Plan:
     fingerprint: dict[str, str] = field(default_factory=dict)
     # side tables changed (``side_tables``): the whole-history marts are rebuilt, no day is
     refresh: bool = False
+    # the days of the changed rows of side tables partitioned by day (SIDE_DAY_COLUMNS)
+    side_days: set[date] = field(default_factory=set)
 
 
 def plan(
@@ -127,14 +133,16 @@ def plan(
         if key.startswith("print:") and state.get(key) != value:
             return Plan(True, f"{key.removeprefix('print:')} changed", fingerprint=prints)
     marks = con.execute("select distinct raw_table, day from build_dirty_days").fetchall()
-    whole = sorted({str(t) for t, d in marks if d is None})
     side = set(side)
+    side_days = {d for t, d in marks if t in side and t in SIDE_DAY_COLUMNS and d is not None}
+    marks = [(t, d) for t, d in marks if not (t in side and t in SIDE_DAY_COLUMNS)]
+    whole = sorted({str(t) for t, d in marks if d is None})
     reaching = [t for t in whole if t not in side]
     if reaching:
         return Plan(
             True, f"{', '.join(reaching)} changed (not partitioned by day)", fingerprint=prints
         )
-    marked = {str(t) for t, _ in marks}
+    marked = {str(t) for t, _ in marks} | ({t for t in SIDE_DAY_COLUMNS} if side_days else set())
     for key, value in prints.items():
         table = key.removeprefix("rows:")
         if key.startswith("rows:") and state.get(key) != value and table not in marked:
@@ -145,6 +153,7 @@ def plan(
         days={d for _, d in marks if d is not None},
         fingerprint=prints,
         refresh=bool(whole),
+        side_days=side_days,
     )
 
 

@@ -193,7 +193,14 @@ def build(
             _build_marts(con, result, built | {EVENTS})
         else:
             result.mode = "incremental"
-            daybuild.build_days(con, result, plan.days, sys.modules[__name__], refresh=plan.refresh)
+            daybuild.build_days(
+                con,
+                result,
+                plan.days,
+                sys.modules[__name__],
+                refresh=plan.refresh,
+                side_days=plan.side_days,
+            )
         build_quarantine(con)
         state.save(con, plan.fingerprint, None if plan.full else result.days)
         con.execute("commit")

@@ -69,7 +69,7 @@ def publish(
     file is the snapshot the last publish replaced, no reader holds it and the days it lacks
     are a small share of the events (``IN_PLACE_SHARE``), it is brought up to date in place
     (the last publish's days and the days rebuilt since, in the day-partitioned marts
-    ``models.daybuild.DAY_MARTS``; the other tables copied whole), in one transaction: a
+    ``models.daybuild.PUBLISH_DAY_COLUMNS``; the other tables copied whole), in one transaction: a
     publish then writes what changed, not all of history. Otherwise the new file starts as a
     copy of the current one with the days rebuilt since replaced, or is written whole after a
     full rebuild; it is written under a hidden name and renamed into place. Where symbolic
@@ -195,7 +195,7 @@ def _fill(con: duckdb.DuckDBPyConnection, wanted: list[str], days: set[date] | N
 
     kept = _snapshot_tables(con) if days is not None else set()
     for table in wanted:
-        column = daybuild.DAY_MARTS.get(table)
+        column = daybuild.PUBLISH_DAY_COLUMNS.get(table)
         if days is not None and column is not None and table in kept:
             if days:  # else the copy already holds every row
                 rows = daybuild.in_days(column, "_publish_days", days)

@@ -68,6 +68,7 @@ KEYS = {
     "raw_litellm_teams": ["team_id"],
     "raw_claude_code": ["event_key"],
     "raw_claude_code_metrics": ["point_key"],
+    "raw_gcp_billing": ["line_id"],
 }
 DAY0 = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -233,6 +234,23 @@ def telemetry(draw: Any) -> dict[str, Any]:
     }
 
 
+@st.composite
+def metric_point(draw: Any) -> dict[str, Any]:
+    """A Claude Code active-time data point (raw_claude_code_metrics), delta or cumulative."""
+    session = draw(st.sampled_from(["s1", "s2", None]))
+    return {
+        "point_key": f"p{draw(st.integers(0, 3))}",
+        "metric_name": "claude_code.active_time.total",
+        "temporality": draw(st.sampled_from(["delta", "cumulative"])),
+        "start_at": draw(st.sampled_from([None, DAY0])),
+        "occurred_at": at(draw(st.integers(0, 4)), draw(SECONDS)),
+        "value": draw(st.sampled_from(["1", "5", "10"])),
+        "session_id": session,
+        "attributes": draw(st.sampled_from([None, f'{{"session.id": "{session}"}}'])),
+        "source_location": "test",
+    }
+
+
 STEP = st.one_of(
     st.tuples(
         st.just("ingest"),
@@ -241,6 +259,7 @@ STEP = st.one_of(
         st.lists(vertex(), max_size=4),
         st.lists(gateway(), max_size=3),
         st.lists(telemetry(), max_size=3),
+        st.lists(metric_point(), max_size=2),
     ),
     st.tuples(st.just("people"), st.integers(0, 1)),
     st.tuples(st.just("override"), st.booleans()),
@@ -262,6 +281,7 @@ RAW = [
     "raw_vertex_audit",
     "raw_gateway",
     "raw_claude_code",
+    "raw_claude_code_metrics",
 ]
 
 
@@ -317,7 +337,8 @@ def test_incremental_equals_a_full_build(  # type: ignore[no-untyped-def]
     try:
         for step in steps:
             if step[0] == "ingest":
-                _, bedrock_rows, litellm_rows, vertex_rows, gateway_rows, telemetry_rows = step
+                _, bedrock_rows, litellm_rows, vertex_rows, gateway_rows, telemetry_rows = step[:6]
+                write(con, "otel", "raw_claude_code_metrics", step[6])
                 write(con, "bedrock", "raw_bedrock", bedrock_rows)
                 write(con, "gateway", "raw_gateway", gateway_rows)
                 write(con, "otel", "raw_claude_code", telemetry_rows)
@@ -684,12 +705,15 @@ def test_a_provider_record_matching_telemetry_of_the_day_before_rebuilds_that_da
 
 
 def test_telemetry_rebuilds_its_days_and_metrics_or_bills_only_whole_history_marts(ledger) -> None:  # type: ignore[no-untyped-def]
-    """Claude Code events are partitioned by day like the provider logs; its metrics (like the
-    bills) reach no event: a new data point rebuilds the session mart, not a day, and says so."""
+    """Claude Code events are partitioned by day like the provider logs. Its metric points and
+    the bills reach no event: a new point rebuilds its session's row, not a day; a bill line
+    rebuilds the whole-history marts, not a day, and says so."""
     build, ingest, _, db = ledger
     build()
     ingest([{**telemetry_row("t1", at(2, 700)), "request_id": "b2"}], "raw_claude_code")
-    assert build()[0] == "incremental build: 1 day rebuilt (2026-10-03)"
+    ingest([{**telemetry_row("t2", at(0, 700)), "session_id": "s2"}], "raw_claude_code")
+    assert build()[0] == "incremental build: 2 days rebuilt (2026-10-01, 2026-10-03)"
+    assert_snapshot_is_the_database(db)  # the matches published by day
     point = {
         "point_key": "p1",
         "metric_name": "claude_code.active_time.total",
@@ -700,24 +724,52 @@ def test_telemetry_rebuilds_its_days_and_metrics_or_bills_only_whole_history_mar
         "source_location": "test",
     }
     ingest([point], "raw_claude_code_metrics")
-    assert build()[0] == (
-        "incremental build: 0 days rebuilt; raw_claude_code_metrics changed: "
-        "the marts over all days rebuilt"
+    assert build()[0] == "incremental build: 0 days rebuilt"
+    assert_snapshot_is_the_database(db)
+    sessions = (
+        "select session_id, developer, requests, cost_usd is not null, active_seconds "
+        "from claude_code_sessions order by session_id"
     )
     con = duckdb.connect(str(db), read_only=True)
     try:
-        assert con.execute(
-            "select session_id, developer, requests, cost_usd is not null, active_seconds "
-            "from claude_code_sessions"
-        ).fetchall() == [("s1", "alice@corp.example", 1, True, Decimal("42.500"))]
+        assert con.execute(sessions).fetchall() == [
+            ("s1", "alice@corp.example", 1, True, Decimal("42.500")),
+            ("s2", "alice@corp.example", 1, True, Decimal("0.000")),
+        ]
         assert con.execute(
             "select telemetry_event_id, provider_event_id, match_method "
-            "from claude_code_attribution"
-        ).fetchall() == [("claude_code:t1", "bedrock:b2", "request_id")]
+            "from claude_code_attribution order by 1"
+        ).fetchall() == [
+            ("claude_code:t1", "bedrock:b2", "request_id"),
+            ("claude_code:t2", "bedrock:b0", "model_tokens_time"),
+        ]
     finally:
         con.close()
+    line = {
+        "line_id": "g1",
+        "service_description": "Claude Sonnet 4.5",
+        "sku_description": "Claude Sonnet 4.5 Input Tokens",
+        "usage_start_at": at(1, 0),
+        "cost": "1.25",
+        "source_location": "test",
+    }
+    ingest([line], "raw_gcp_billing")
+    assert build()[0] == (
+        "incremental build: 0 days rebuilt; raw_gcp_billing changed: the marts over all days "
+        "rebuilt"
+    )
     assert build()[0] == "incremental build: 0 days rebuilt"
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        after = con.execute(sessions).fetchall()
+    finally:
+        con.close()
     assert build("--full")[0] == "full rebuild: --full"
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute(sessions).fetchall() == after  # as a full build makes them
+    finally:
+        con.close()
 
 
 def test_the_side_tables_are_the_bills_and_the_telemetry_metrics() -> None:

@@ -65,9 +65,16 @@ per_session as (
         session_id,
         min(occurred_at) as first_at,
         max(occurred_at) as last_at,
-        coalesce(any_value(developer) filter (where developer <> 'unattributed'), 'unattributed')
-            as developer,
-        coalesce(any_value(team) filter (where team <> 'unattributed'), 'unattributed') as team,
+        -- a session is one person's; where its events resolve to several (identities that
+        -- disagree), the first event's, so every build picks the same one
+        coalesce(
+            arg_min(developer, (occurred_at, event_id)) filter (where developer <> 'unattributed'),
+            'unattributed'
+        ) as developer,
+        coalesce(
+            arg_min(team, (occurred_at, event_id)) filter (where team <> 'unattributed'),
+            'unattributed'
+        ) as team,
         count(*) filter (where event_name = 'api_request') as requests,
         count(*) filter (where event_name = 'api_error') as errors,
         cast(sum(input_tokens) filter (where event_name = 'api_request') as bigint) as input_tokens,
