@@ -12,13 +12,14 @@
    (delete + insert, in the build's transaction);
 2. ``identity_map`` (one row per identity key, each resolved on its own): the keys of the
    rebuilt days are resolved again and merged in; keys no event carries any more are dropped;
-3. ``gateway_matches`` and ``claude_code_attribution`` (matching across days: a gateway's
-   copy of a provider record, a Claude Code event and the provider record of the request) are
-   rebuilt whole from ``stg_events``; the days of every event whose match changed join the
-   days to rebuild (U = S plus those);
+3. ``gateway_matches`` (a gateway's copy of a provider record, across days) is rebuilt whole
+   from ``stg_events``; ``claude_code_attribution`` (a Claude Code event and the provider
+   record of the request) for the events a change can reach (``_reattribute``); the days of
+   every event whose match changed join the days to rebuild (U = S plus those);
 4. the day-partitioned marts (``DAY_MARTS``) run over the events of U and replace U's rows;
-5. every other mart is rebuilt in full, as a full build would, when a day changed, or a raw
-   table only such marts read (``incremental.side_tables``: bills, telemetry metrics), or when
+5. ``claude_code_sessions`` is rebuilt for the sessions U and new metric points touch
+   (``_resession``); every other mart is rebuilt in full, as a full build would, when a day
+   changed, or a raw table only such marts read (``runner.side_tables``: the bills), or when
    its table is missing, unless it is empty and so is what its rows come from (``DRIVERS``: no
    telemetry, gateway, Vertex or bill rows); with nothing new it stays: its inputs are as
    they were, since a reference or model change makes a full build. The telemetry marts read
@@ -133,8 +134,9 @@ def _build_days(
 ) -> None:
     staging, intermediate = _models(con, result, rn)
     changed = bool(days) or refresh
+    match = _match_reach(con) if "raw_claude_code" in rn._tables(con) else (120.0, False)
     if days:
-        _stage_days(con, staging, intermediate, days, rn)
+        _stage_days(con, staging, intermediate, days, rn, by_id=match[1])
     _drop_temp(con, rn.EVENTS)
     con.execute(f"create temp view {rn.EVENTS} as select * from stg_events")
     rebuild = set(days)
@@ -160,16 +162,16 @@ def _build_days(
                 _merge_keys(con, name, sql, KEYED_MARTS[name], rn.EVENTS)
         elif name == ATTRIBUTION and _exists(con, name):
             if days:
-                rebuild |= _reattribute(con, name, sql, rebuild, rn)
+                rebuild |= _reattribute(con, name, sql, rebuild, rn, match)
         elif name in MATCH_MARTS:
             if days:
                 rebuild |= _rematch(con, name, sql, MATCH_MARTS[name])
         elif name == SESSIONS and _exists(con, name) and not refresh:
             if days or side_days:
-                _resession(con, name, sql, rebuild, side_days, rn)
+                _resession(con, name, sql, rebuild, side_days, rn, match)
         elif name in DAY_MARTS:
             if rebuild:
-                _replace_days(con, name, sql, rebuild, rn.EVENTS)
+                _replace_days(con, name, sql, rebuild, rn.EVENTS, match)
         elif changed or name not in rn._tables(con):
             # nothing new: every input of a whole-history mart is as it was (a reference or
             # model change is a full build), so it stays
@@ -212,6 +214,8 @@ def _stage_days(
     intermediate: list[tuple[str, str]],
     days: set[date],
     rn: ModuleType,
+    *,
+    by_id: bool = False,
 ) -> None:
     """Replace the rows of ``days`` in stg_events with the models run over their context."""
     context = _context(con, days, rn)
@@ -248,13 +252,15 @@ def _stage_days(
         f"create or replace temp table _inc_old_keys as select distinct {keys} from stg_events "
         f"where {in_days('occurred_at', '_inc_days', days)}"
     )
-    # the request ids the rebuilt days held (Claude Code events match provider records by them,
-    # across days: ``_reattribute``)
+    # the request ids the rebuilt days held that can link a Claude Code event to a provider
+    # record across days (``_reattribute``): the telemetry's, and, where telemetry carries
+    # request ids (``by_id``), the providers' too
     rebuilt = in_days("occurred_at", "_inc_days", days)
+    provider_ids = "or (request_id is not null or provider_request_id is not null)" if by_id else ""
     con.execute(
         "create or replace temp table _inc_old_ids as select source, request_id, "
         f"provider_request_id, occurred_at from stg_events where {rebuilt} "
-        "and (request_id is not null or provider_request_id is not null)"
+        f"and ((source = 'claude_code' and request_id is not null) {provider_ids})"
     )
     con.execute(f"delete from stg_events where {rebuilt}")
     con.execute("insert into stg_events select * from _inc_events")
@@ -290,10 +296,7 @@ def _undriven(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     driver = DRIVERS.get(name)
     if driver is None or not _exists(con, name):
         return False
-    for query in (f"select 1 from {name}", driver):
-        if con.execute(f"select count(*) from ({query} limit 1) as q").fetchall()[0][0]:
-            return False
-    return True
+    return not any(_count(con, query) for query in (f"select 1 from {name}", driver))
 
 
 def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -332,7 +335,12 @@ def _merge_keys(
 
 
 def _reattribute(
-    con: duckdb.DuckDBPyConnection, name: str, sql: str, days: set[date], rn: ModuleType
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    sql: str,
+    days: set[date],
+    rn: ModuleType,
+    match: tuple[float, bool],
 ) -> set[date]:
     """Match again the Claude Code events whose match the changed days can move; replace their
     rows; return the days of the events of every row that appeared, went or changed.
@@ -348,14 +356,14 @@ def _reattribute(
     days (whether a record of the model exists that day decides an unmatched event's
     counting), then replace their rows. The rest of history is not read.
     """
-    reach, by_id = _match_reach(con)
+    reach, by_id = match
+    # an id the rebuilt days' telemetry held before this build links too
+    by_id = by_id or _count(con, "select 1 from _inc_old_ids") > 0
     _day_table(con, "_inc_attr_days", days)
     # the changed days, and the events linked to them by a request id (old and new ids)
     con.execute(
-        "create or replace temp table _inc_attr_seed as "
-        "select timestamptz '1970-01-01 00:00:00+00' + to_days(cast(day - date '1970-01-01' "
-        "as integer)) as lo, timestamptz '1970-01-01 00:00:00+00' + to_days(cast(day - "
-        "date '1970-01-01' as integer) + 1) as hi from _inc_attr_days"
+        "create or replace temp table _inc_attr_seed as select cast(day as timestamptz) as lo, "
+        "cast(day + 1 as timestamptz) as hi from _inc_attr_days"
     )
     if by_id:
         con.execute(
@@ -415,12 +423,7 @@ def _reattribute(
         "select min(occurred_at), max(occurred_at) from _inc_attr_events "
         "where source = 'claude_code'"
     ).fetchall()[0]
-    span = (
-        f"occurred_at >= timestamptz '{low.isoformat()}' and occurred_at <= timestamptz "
-        f"'{high.isoformat()}' and "
-        if low is not None
-        else ""
-    )
+    span = _between("occurred_at", low, high) + " and " if low is not None else ""
     con.execute(
         "create or replace temp view _inc_attr_raw_claude_code as select * from raw_claude_code "
         f"where {span}'claude_code:' || event_key in (select event_id from _inc_attr_events "
@@ -471,12 +474,7 @@ def _match_reach(con: duckdb.DuckDBPyConnection) -> tuple[float, bool]:
         "max(match_window_seconds), 120) from ref_gateway_settings) from raw_claude_code"
     ).fetchall()
     reach = float(rows[0][0]) if rows and rows[0][0] is not None else 120.0
-    by_id = bool(
-        con.execute(
-            "select count(*) from (select 1 from raw_claude_code where request_id is not null "
-            "limit 1) as q"
-        ).fetchall()[0][0]
-    )
+    by_id = _count(con, "select 1 from raw_claude_code where request_id is not null") > 0
     return max(reach, 1.0), by_id
 
 
@@ -485,8 +483,27 @@ def _near(column: str, days: set[date], seconds: float) -> str:
     the last plus ``seconds`` (a range DuckDB prunes row groups with)."""
     low = f"timestamptz '{min(days).isoformat()} 00:00:00+00'"
     high = f"timestamptz '{(max(days) + timedelta(days=1)).isoformat()} 00:00:00+00'"
-    pad = f"to_microseconds(cast({seconds * 1e6:.0f} as bigint))"
-    return f"{column} >= {low} - {pad} and {column} < {high} + {pad}"
+    return f"{column} >= {low} - {_pad(seconds)} and {column} < {high} + {_pad(seconds)}"
+
+
+def _between(column: str, low: Any, high: Any, seconds: float = 0.0) -> str:
+    """A filter for ``column`` from the timestamp ``low`` to ``high`` (inclusive), widened by
+    ``seconds`` each way."""
+    pad = f" - {_pad(seconds)}" if seconds else ""
+    more = f" + {_pad(seconds)}" if seconds else ""
+    return (
+        f"{column} >= timestamptz '{low.isoformat()}'{pad} "
+        f"and {column} <= timestamptz '{high.isoformat()}'{more}"
+    )
+
+
+def _pad(seconds: float) -> str:
+    return f"to_microseconds(cast({seconds * 1e6:.0f} as bigint))"
+
+
+def _count(con: duckdb.DuckDBPyConnection, query: str) -> int:
+    row = con.execute(f"select count(*) from ({query} limit 1) as q").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _resession(
@@ -496,6 +513,7 @@ def _resession(
     days: set[date],
     metric_days: set[date],
     rn: ModuleType,
+    match: tuple[float, bool],
 ) -> None:
     """Rebuild the rows of the sessions the rebuilt ``days`` and the ``metric_days`` (days of
     new or changed metric points) can change; the rest of history is not read.
@@ -519,9 +537,8 @@ def _resession(
             f"select session_id from {name} where first_at < timestamptz "
             f"'{high.isoformat()} 00:00:00+00' and last_at >= timestamptz "
             f"'{low.isoformat()} 00:00:00+00' and exists (select 1 from _inc_sess_days d "
-            "where first_at < timestamptz '1970-01-01 00:00:00+00' + to_days(cast(d.day - "
-            "date '1970-01-01' as integer) + 1) and last_at >= timestamptz '1970-01-01 "
-            "00:00:00+00' + to_days(cast(d.day - date '1970-01-01' as integer)))",
+            "where first_at < cast(d.day + 1 as timestamptz) "
+            "and last_at >= cast(d.day as timestamptz))",
             f"select session_id from {ATTRIBUTION} where provider_event_id in (select event_id "
             f"from stg_events where {in_days('occurred_at', '_inc_sess_days', days)})",
         ]
@@ -545,12 +562,7 @@ def _resession(
         ) as spans
         """
     ).fetchall()[0]
-    span = (
-        f"occurred_at >= timestamptz '{low.isoformat()}' and occurred_at <= timestamptz "
-        f"'{high.isoformat()}' and "
-        if low is not None
-        else "false and "
-    )
+    span = _between("occurred_at", low, high) + " and " if low is not None else "false and "
     touched = "session_id in (select session_id from _inc_sess_ids)"
     con.execute(
         "create or replace temp view _inc_sess_raw_claude_code as select * from raw_claude_code "
@@ -589,14 +601,12 @@ def _resession(
         ATTRIBUTION: "_inc_sess_attribution",
         "int_claude_code_metric_deltas": "_inc_sess_metric_deltas",
     }
-    reach, by_id = _match_reach(con)
+    reach, by_id = match
     if low is not None and not by_id:
         # the usage rows of their events and of the records those matched (within R of them)
-        pad = f"to_microseconds(cast({reach * 1e6:.0f} as bigint))"
         con.execute(
             "create or replace temp view _inc_sess_usage_events as select * from usage_events "
-            f"where occurred_at >= timestamptz '{low.isoformat()}' - {pad} "
-            f"and occurred_at <= timestamptz '{high.isoformat()}' + {pad}"
+            f"where {_between('occurred_at', low, high, reach)}"
         )
         names["usage_events"] = "_inc_sess_usage_events"
     renamed = _rename(sql, names)
@@ -608,7 +618,7 @@ def _resession(
 def _widen(con: duckdb.DuckDBPyConnection, source: str, target: str, seconds: float) -> None:
     """``target``: the intervals (lo, hi) of ``source`` widened by ``seconds`` each way and
     merged where they overlap."""
-    pad = f"to_microseconds(cast({seconds * 1e6:.0f} as bigint))"
+    pad = _pad(seconds)
     con.execute(
         f"""
         create or replace temp table {target} as
@@ -635,8 +645,7 @@ def _within(column: str, intervals: str, con: duckdb.DuckDBPyConnection) -> str:
     if low is None:
         return "false"
     return (
-        f"{column} >= timestamptz '{low.isoformat()}' and {column} <= timestamptz "
-        f"'{high.isoformat()}' and exists (select 1 from {intervals} w "
+        f"{_between(column, low, high)} and exists (select 1 from {intervals} w "
         f"where {column} >= w.lo and {column} <= w.hi)"
     )
 
@@ -649,13 +658,8 @@ def _linked(
     record's request_id or provider_request_id) that it does not hold yet; ``whole``: whole
     rows (else source, request_id, provider_request_id, occurred_at)."""
     columns = "e.*" if whole else "e.source, e.request_id, e.provider_request_id, e.occurred_at"
-    held = (
-        f"and e.event_id not in (select event_id from {target})"
-        if whole
-        else f"and not exists (select 1 from {target} t where t.source = e.source "
-        "and t.request_id is not distinct from e.request_id and t.occurred_at = e.occurred_at "
-        "and t.provider_request_id is not distinct from e.provider_request_id)"
-    )
+    # an event held twice would be a candidate twice; a seed's time held twice is harmless
+    held = f"and e.event_id not in (select event_id from {target})" if whole else ""
     con.execute(
         f"""
         insert into {target}
@@ -678,8 +682,7 @@ def _rematch(
     con: duckdb.DuckDBPyConnection, name: str, sql: str, ids: tuple[str, ...]
 ) -> set[date]:
     """Rebuild ``name`` whole; the days of the events (``ids``: the columns naming them) of
-    every row that appeared, went or changed (a Claude Code event matched to a provider record
-    of the next day stops counting its own spend: its day is rebuilt too)."""
+    every row that appeared, went or changed."""
     con.execute(f"create or replace temp table _inc_{name} as {sql}")
     named = " union ".join(f"select {c} as event_id from changed" for c in ids)
     rows = con.execute(
@@ -698,7 +701,12 @@ def _rematch(
 
 
 def _replace_days(
-    con: duckdb.DuckDBPyConnection, name: str, sql: str, days: set[date], events: str
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    sql: str,
+    days: set[date],
+    events: str,
+    match: tuple[float, bool],
 ) -> None:
     """Run a day-partitioned mart over its inputs' rows of ``days``; replace those days."""
     _day_table(con, "_inc_rebuild", days)
@@ -713,7 +721,7 @@ def _replace_days(
         # the matches of these days' events only (usage_events joins them by event id): not
         # a hash table of every telemetry event in history
         if not _has_temp(con, "_inc_day_attribution"):
-            reach, by_id = _match_reach(con)
+            reach, by_id = match
             # without request ids, a match lies within R of its events
             near = "" if by_id else _near("occurred_at", days, reach) + " and "
             con.execute(

@@ -133,16 +133,17 @@ def plan(
         if key.startswith("print:") and state.get(key) != value:
             return Plan(True, f"{key.removeprefix('print:')} changed", fingerprint=prints)
     marks = con.execute("select distinct raw_table, day from build_dirty_days").fetchall()
+    marked = {str(t) for t, _ in marks}
     side = set(side)
-    side_days = {d for t, d in marks if t in side and t in SIDE_DAY_COLUMNS and d is not None}
-    marks = [(t, d) for t, d in marks if not (t in side and t in SIDE_DAY_COLUMNS)]
+    side_by_day = side & set(SIDE_DAY_COLUMNS)
+    side_days = {d for t, d in marks if t in side_by_day and d is not None}
+    marks = [(t, d) for t, d in marks if t not in side_by_day]
     whole = sorted({str(t) for t, d in marks if d is None})
     reaching = [t for t in whole if t not in side]
     if reaching:
         return Plan(
             True, f"{', '.join(reaching)} changed (not partitioned by day)", fingerprint=prints
         )
-    marked = {str(t) for t, _ in marks} | ({t for t in SIDE_DAY_COLUMNS} if side_days else set())
     for key, value in prints.items():
         table = key.removeprefix("rows:")
         if key.startswith("rows:") and state.get(key) != value and table not in marked:

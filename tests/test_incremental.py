@@ -309,6 +309,19 @@ def assert_same_marts(con: duckdb.DuckDBPyConnection, scratch: duckdb.DuckDBPyCo
             scratch.unregister("built")
 
 
+def assert_equals_a_full_build(
+    con: duckdb.DuckDBPyConnection,
+    scratch: duckdb.DuckDBPyConnection,
+    tmp: Path,
+    people: int = 0,
+    override: bool = False,
+) -> None:
+    """Every mart of ``con`` equals a full build of its raw rows in ``scratch``."""
+    load_refs(scratch, tmp, people, override)
+    build_from_scratch(con, scratch)
+    assert_same_marts(con, scratch)
+
+
 @pytest.fixture(scope="module")
 def scratch() -> Any:
     con = new_db(":memory:")
@@ -351,9 +364,7 @@ def test_incremental_equals_a_full_build(  # type: ignore[no-untyped-def]
                 override = step[1]
             load_refs(con, tmp, people, override)
             runner.build(con, incremental=True)
-            load_refs(scratch, tmp, people, override)
-            build_from_scratch(con, scratch)
-            assert_same_marts(con, scratch)
+            assert_equals_a_full_build(con, scratch, tmp, people, override)
     finally:
         con.close()
 
@@ -399,9 +410,7 @@ def test_a_gateway_record_rebuilds_its_day_and_the_day_of_the_provider_copy_it_m
             ("bedrock:b2", True, "alice@corp.example"),
             ("gateway:kong:g1", True, "alice@corp.example"),
         ]
-        load_refs(scratch, tmp_path, 0, False)
-        build_from_scratch(con, scratch)
-        assert_same_marts(con, scratch)
+        assert_equals_a_full_build(con, scratch, tmp_path)
     finally:
         con.close()
 
@@ -697,9 +706,7 @@ def test_a_provider_record_matching_telemetry_of_the_day_before_rebuilds_that_da
             ("bedrock:b9", True, "alice@corp.example"),
             ("claude_code:t1", False, "alice@corp.example"),
         ]
-        load_refs(scratch, tmp_path, 0, False)
-        build_from_scratch(con, scratch)
-        assert_same_marts(con, scratch)
+        assert_equals_a_full_build(con, scratch, tmp_path)
     finally:
         con.close()
 
