@@ -467,10 +467,11 @@ EVENTS_DAY_OF_E = incremental.day_of("e.occurred_at")
 
 def _match_reach(con: duckdb.DuckDBPyConnection) -> tuple[float, bool]:
     """R, the farthest apart in seconds a Claude Code event and the provider record it matches
-    by time can be (the longest request plus the match window), and whether any event carries
-    a request id (else every match is within R)."""
+    by time can be (the longest request, at most the hour claude_code_attribution takes as a
+    request's longest, plus the match window), and whether any event carries a request id (else
+    every match is within R)."""
     rows = con.execute(
-        "select coalesce(max(abs(duration_ms)), 0) / 1000.0 + (select coalesce("
+        "select least(coalesce(max(duration_ms), 0), 3600000) / 1000.0 + (select coalesce("
         "max(match_window_seconds), 120) from ref_gateway_settings) from raw_claude_code"
     ).fetchall()
     reach = float(rows[0][0]) if rows and rows[0][0] is not None else 120.0

@@ -15,6 +15,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 from gateway_records import (
+    EPOCH_2026_11_20_10,
     body_log,
     cloudflare_api,
     cloudflare_logpush,
@@ -677,6 +678,61 @@ def test_gateway_in_front_of_bedrock_is_counted_once(tmp_path: Path) -> None:
         ("only_in_provider", "bedrock", 1, None, "0.000039600000"),
         ("matched (kong)", "bedrock", 1, "0.006138000000", "0.006138000000"),
     ]
+
+
+def test_repeated_token_counts_behind_a_gateway_match_by_time(tmp_path: Path) -> None:
+    # The same quota probe (8 tokens in, 1 out) all day, every day, and no request id kept:
+    # each Kong record matches the Bedrock copy of its own time, up to the window (120 s)
+    # exactly, and nothing past it.
+    kong_role = "arn:aws:sts::111122223333:assumed-role/kong-gateway/i-0abc"
+    probe = {"arn": kong_role, "input_tokens": 8, "output_tokens": 1}
+    bedrock_log = tmp_path / "bedrock.jsonl"
+    bedrock_log.write_text(
+        _lines(
+            [
+                record("br-edge", timestamp="2026-11-20T10:00:00Z", **probe),
+                record("br-next-day", timestamp="2026-11-21T10:00:00Z", **probe),
+                record("br-too-far", timestamp="2026-11-20T10:06:00Z", **probe),
+            ]
+        )
+    )
+    second = 1000
+    kong_log = tmp_path / "kong.log"
+    kong_log.write_text(
+        _lines(
+            [
+                kong(
+                    f"kong-{name}",
+                    provider="bedrock",
+                    model="us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                    prompt_tokens=8,
+                    completion_tokens=1,
+                    started_at=EPOCH_2026_11_20_10 + offset * second,
+                    headers={"x-user-email": "dave@acme.example"},
+                )
+                for name, offset in [
+                    ("edge", 120),  # 10:02:00, the next time bucket
+                    ("next-day", 86_400 + 1),
+                    ("too-far", 360 + 121),  # 10:08:01
+                ]
+            ]
+        )
+    )
+    config = tmp_path / "llmledger.toml"
+    config.write_text("[gateway]\nidentities = ['assumed-role/kong-gateway/']\n")
+    db = tmp_path / "ledger.duckdb"
+    _ingest(db, "bedrock-files", str(bedrock_log), config=config)
+    _ingest(db, "gateway-files", str(kong_log), "--format", "kong", config=config)
+    assert _rows(db, "select event_id, gateway_event_id, match_method, seconds_apart "
+                     "from gateway_matches order by 1") == [
+        ("bedrock:br-edge", "gateway:kong:kong-edge", "time_model_tokens", Decimal("120.000")),
+        ("bedrock:br-next-day", "gateway:kong:kong-next-day", "time_model_tokens",
+         Decimal("1.000")),
+    ]  # fmt: skip
+    # the unmatched pair is two requests, both counted
+    assert _rows(db, "select request_id from usage_events where counted order by 1") == [
+        ("br-too-far",), ("kong-edge",), ("kong-next-day",), ("kong-too-far",),
+    ]  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------

@@ -927,6 +927,63 @@ def test_a_long_request_matches_from_its_start(tmp_path: Path) -> None:
     ).fetchone() == (0,)
 
 
+def test_repeated_token_counts_match_by_time_and_a_broken_duration_is_an_hour(
+    tmp_path: Path,
+) -> None:
+    # Every Claude Code start sends the same one-token quota probe: identical counts all day,
+    # every day. Each event matches the provider record of its own time, including one exactly
+    # at the window's edge (120 s before the request started: a different time bucket), and a
+    # record of the same counts 121 s before is not a candidate.
+    probe = {"input_tokens": 8, "output_tokens": 1}
+    lines = [
+        logs_line(
+            [
+                api_request(email="alice@corp.example", at="2026-11-02T10:00:03Z", **probe),
+                api_request(
+                    email="bob@corp.example", at="2026-11-02T14:00:03Z", sequence=2, **probe
+                ),
+                api_request(
+                    email="carol@corp.example", at="2026-11-03T10:00:03Z", sequence=3, **probe
+                ),
+                # a client clock error: a 30-day duration. The request is taken to have lasted
+                # at most an hour, so of two same-count records only the one 30 minutes before
+                # the event is a candidate (not the one 2 hours before): a unique match
+                api_request(
+                    email="dana@corp.example",
+                    at="2026-11-04T12:00:00Z",
+                    sequence=4,
+                    extra={"duration_ms": 30 * 86_400_000},
+                    **probe,
+                ),
+            ]
+        ),
+    ]
+    con = _ledger(tmp_path, lines)
+    probe_args = {"principal": SHARED_ROLE, "input_tokens": 8, "output_tokens": 1}
+    # alice's request started at 10:00:00.9 (duration 2.1 s): 09:58:00.9 is the window's edge
+    add_bedrock(con, "q-alice", at="2026-11-02T09:58:00.900Z", **probe_args)
+    add_bedrock(con, "q-early", at="2026-11-02T09:57:59.900Z", **probe_args)
+    add_bedrock(con, "q-bob", at="2026-11-02T14:00:01Z", **probe_args)
+    add_bedrock(con, "q-carol", at="2026-11-03T10:00:01Z", **probe_args)
+    add_bedrock(con, "q-dana", at="2026-11-04T11:30:00Z", **probe_args)
+    add_bedrock(con, "q-dana-2h", at="2026-11-04T10:00:00Z", **probe_args)
+    build(con, tmp_path, people=PEOPLE)
+    assert con.execute(
+        "select a.developer, a.match_method, a.candidates, u.request_id "
+        "from claude_code_attribution as a join usage_events as u "
+        "on u.event_id = a.provider_event_id order by 1"
+    ).fetchall() == [
+        ("alice@corp.example", "model_tokens_time", 1, "q-alice"),
+        ("bob@corp.example", "model_tokens_time", 1, "q-bob"),
+        ("carol@corp.example", "model_tokens_time", 1, "q-carol"),
+        ("dana@corp.example", "model_tokens_time", 1, "q-dana"),
+    ]
+    assert con.execute(
+        "select request_id, developer from usage_events where source = 'bedrock' "
+        "and request_id in ('q-early', 'q-dana-2h') order by 1"
+    ).fetchall() == [("q-dana-2h", "unattributed"), ("q-early", "unattributed")]
+
+
 def test_end_to_end_shared_role_named_after_ingesting_telemetry(
     collector: CollectorServer, tmp_path: Path
 ) -> None:

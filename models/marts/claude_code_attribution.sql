@@ -6,7 +6,12 @@
 -- canonical model and exact token counts (input, output, cache read, cache write), the provider
 -- record's time between the request's start (the event's time less duration_ms: the event is
 -- emitted when the response ends) and its end, give or take [gateway] match_window_seconds
--- (default 120). A match must be unique both ways: one candidate record for the event and one
+-- (default 120); a duration is taken as at most an hour (no request streams longer; a larger
+-- one is a client's clock error and would only widen the search). The token search is an
+-- equality join on the counts and a time bucket of the window's width, never on the counts
+-- alone: they repeat across history (each Claude Code start sends the same one-token quota
+-- probe), and a join on them alone grows with the square of the history. A match must be
+-- unique both ways: one candidate record for the event and one
 -- candidate event for the record; anything else is 'ambiguous' and attributes nothing. Provider records considered are the counted
 -- ones (not a provider's copy of a gateway's record). usage_events gives a matched provider
 -- record the developer, team and cost centre resolved for the telemetry event when its own
@@ -36,7 +41,9 @@ telemetry_extra as (
 
 settings as (
 
-    select coalesce(max(match_window_seconds), 120) as window_seconds
+    select
+        coalesce(max(match_window_seconds), 120) as window_seconds,
+        greatest(coalesce(max(match_window_seconds), 120), 1) as bucket_seconds
     from ref_gateway_settings
 
 ),
@@ -53,7 +60,9 @@ telemetry as (
     select
         e.*,
         e.cache_write_5m_tokens + e.cache_write_1h_tokens as cache_write_tokens,
-        e.occurred_at - to_milliseconds(coalesce(x.duration_ms, 0)) as started_at
+        e.occurred_at
+            - to_milliseconds(least(greatest(coalesce(x.duration_ms, 0), 0), 3600000))
+            as started_at
     from events as e
     left join telemetry_extra as x on x.event_id = e.event_id
     where e.source = 'claude_code' and e.billable
@@ -132,24 +141,49 @@ id_candidates as (
 
 ),
 
+telemetry_buckets as (
+
+    -- the time buckets (the window's width) from the request's start to its end, and one more
+    -- either side: a provider record within the window is in one of them
+    select
+        t.event_id, t.model, t.input_tokens, t.output_tokens, t.cache_read_tokens,
+        t.cache_write_tokens, t.started_at, t.occurred_at,
+        unnest(generate_series(
+            cast(floor(epoch(t.started_at) / s.bucket_seconds) as bigint) - 1,
+            cast(floor(epoch(t.occurred_at) / s.bucket_seconds) as bigint) + 1
+        )) as bucket
+    from telemetry as t
+    cross join settings as s
+    where t.event_id not in (select telemetry_event_id from id_candidates)
+
+),
+
+provider_buckets as (
+
+    select p.*, cast(floor(epoch(p.occurred_at) / s.bucket_seconds) as bigint) as bucket
+    from provider_side as p
+    cross join settings as s
+    where p.event_id not in (select provider_event_id from id_candidates)
+
+),
+
 token_candidates as (
 
     select
         t.event_id as telemetry_event_id,
         p.event_id as provider_event_id,
         abs(epoch(p.occurred_at) - epoch(t.occurred_at)) as seconds_apart
-    from telemetry as t
+    from telemetry_buckets as t
     cross join settings as s
-    inner join provider_side as p
-        on p.model = t.model
+    inner join provider_buckets as p
+        on p.bucket = t.bucket
+        and p.model = t.model
         and p.input_tokens = t.input_tokens
         and p.output_tokens = t.output_tokens
         and p.cache_read_tokens = t.cache_read_tokens
         and p.cache_write_tokens = t.cache_write_tokens
-        and p.occurred_at between t.started_at - to_seconds(s.window_seconds)
-                              and t.occurred_at + to_seconds(s.window_seconds)
-    where t.event_id not in (select telemetry_event_id from id_candidates)
-      and p.event_id not in (select provider_event_id from id_candidates)
+    where p.occurred_at between t.started_at - to_seconds(s.window_seconds)
+                            and t.occurred_at + to_seconds(s.window_seconds)
 
 ),
 

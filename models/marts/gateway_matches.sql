@@ -7,6 +7,12 @@
 -- provider's response id, or its provider_request_id); then the same provider, model, status and
 -- token counts within [gateway] match_window_seconds (default 120), nearest in time, each row
 -- used once (mutual nearest, in two rounds).
+-- Both searches are equality joins, never a comparison of every pair: the request ids in two
+-- joins (an OR in one join condition compares every pair), and the token counts together with
+-- a time bucket of the window's width (a gateway record within the window of a provider record
+-- is in its bucket or the next one either side). Token counts alone repeat across history
+-- (each Claude Code start sends the same one-token quota probe), so a join on them alone grows
+-- with the square of the history.
 with events as (
 
     select * from int_events
@@ -15,7 +21,9 @@ with events as (
 
 settings as (
 
-    select coalesce(max(match_window_seconds), 120) as window_seconds
+    select
+        coalesce(max(match_window_seconds), 120) as window_seconds,
+        greatest(coalesce(max(match_window_seconds), 120), 1) as bucket_seconds
     from ref_gateway_settings
 
 ),
@@ -36,6 +44,23 @@ gateway_side as (
 
 ),
 
+id_pairs as (
+
+    select distinct p_event_id, g_event_id
+    from (
+        select p.event_id as p_event_id, g.event_id as g_event_id
+        from provider_side as p
+        inner join gateway_side as g
+            on g.provider = p.provider and g.request_id = p.request_id
+        union all
+        select p.event_id, g.event_id
+        from provider_side as p
+        inner join gateway_side as g
+            on g.provider = p.provider and g.provider_request_id = p.request_id
+    ) as pairs
+
+),
+
 by_request_id as (
 
     select
@@ -47,18 +72,56 @@ by_request_id as (
         g.request_id as gateway_request_id,
         'provider_request_id' as match_method,
         abs(epoch(p.occurred_at) - epoch(g.occurred_at)) as seconds_apart
-    from provider_side as p
-    inner join gateway_side as g
-        on g.provider = p.provider
-        and (g.request_id = p.request_id or g.provider_request_id = p.request_id)
+    from id_pairs as i
+    inner join provider_side as p on p.event_id = i.p_event_id
+    inner join gateway_side as g on g.event_id = i.g_event_id
     qualify row_number() over (partition by p.event_id order by seconds_apart, g.event_id) = 1
         and row_number() over (partition by g.event_id order by seconds_apart, p.event_id) = 1
 
 ),
 
-candidates as (
+provider_inputs as (
+
+    -- each provider record with the input a gateway may have logged for it: the same counts, or
+    -- (a gateway that cannot split cached tokens) the uncached input or the whole prompt
+    select *, input_tokens as gateway_input_tokens, 'full' as gateway_detail
+    from provider_side
+    where event_id not in (select event_id from by_request_id)
+    union all
+    select *, input_tokens, 'partial'
+    from provider_side
+    where event_id not in (select event_id from by_request_id)
+    union all
+    select *, input_tokens + cache_read_tokens + cache_write_tokens, 'partial'
+    from provider_side
+    where event_id not in (select event_id from by_request_id)
+
+),
+
+provider_buckets as (
+
+    select p.*, cast(floor(epoch(p.occurred_at) / s.bucket_seconds) as bigint) + o.step as bucket
+    from provider_inputs as p
+    cross join settings as s
+    cross join (values (-1), (0), (1)) as o(step)
+
+),
+
+gateway_buckets as (
 
     select
+        g.*,
+        case when g.token_detail = 'partial' then 'partial' else 'full' end as detail,
+        cast(floor(epoch(g.occurred_at) / s.bucket_seconds) as bigint) as bucket
+    from gateway_side as g
+    cross join settings as s
+    where g.event_id not in (select gateway_event_id from by_request_id)
+
+),
+
+candidates as (
+
+    select distinct
         p.event_id,
         g.event_id as gateway_event_id,
         g.gateway_name,
@@ -67,27 +130,21 @@ candidates as (
         g.request_id as gateway_request_id,
         'time_model_tokens' as match_method,
         abs(epoch(p.occurred_at) - epoch(g.occurred_at)) as seconds_apart
-    from provider_side as p
+    from provider_buckets as p
     cross join settings as s
-    inner join gateway_side as g
-        on g.provider = p.provider
+    inner join gateway_buckets as g
+        on g.bucket = p.bucket
+        and g.provider = p.provider
         and g.model = p.model
         and g.status = p.status
         and g.output_tokens = p.output_tokens
-        and (
-            (g.input_tokens = p.input_tokens
-             and g.cache_read_tokens = p.cache_read_tokens
-             and g.cache_write_tokens = p.cache_write_tokens)
-            -- a gateway that cannot split cached tokens: its input is the uncached input or
-            -- the whole prompt
-            or (g.token_detail = 'partial'
-                and g.input_tokens in (p.input_tokens,
-                                       p.input_tokens + p.cache_read_tokens + p.cache_write_tokens))
-        )
-        and g.occurred_at between p.occurred_at - to_seconds(s.window_seconds)
-                              and p.occurred_at + to_seconds(s.window_seconds)
-    where p.event_id not in (select event_id from by_request_id)
-      and g.event_id not in (select gateway_event_id from by_request_id)
+        and g.input_tokens = p.gateway_input_tokens
+        and g.detail = p.gateway_detail
+    where g.occurred_at between p.occurred_at - to_seconds(s.window_seconds)
+                            and p.occurred_at + to_seconds(s.window_seconds)
+      and (g.detail = 'partial'
+           or (g.cache_read_tokens = p.cache_read_tokens
+               and g.cache_write_tokens = p.cache_write_tokens))
 
 ),
 
