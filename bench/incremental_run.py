@@ -12,7 +12,10 @@ build, publish), each in its own child process (peak memory is that process's ru
 
 on a database holding N events of history (raw_bedrock rows over 30 days, built once, then one
 warm-up run adding a record on the new day, as the run before a scheduled one would), and on
-an empty database (``--telemetry``: a history in which Claude Code reported every request too);
+an empty database (``--telemetry``: a history in which Claude Code reported every request too;
+``--gateway``: one in which every request went through a Kong gateway in front of Bedrock, so
+each has a gateway record and a Bedrock copy under the gateway's role, half of them linked by the
+Bedrock request id the gateway kept, half matched by tokens and time);
 the ratio history / empty is what the history costs a run (target: a run
 costs what it ingests, not what came before). ``--before REF`` runs the code of a git ref
 (extracted with ``git archive``), for a before/after comparison. Each measurement is repeated
@@ -88,7 +91,32 @@ where source_location = 'bench-history' and error_code is null and occurred_at >
 """
 
 
+# --gateway: every request of the history went through Kong in front of Bedrock (the Bedrock
+# record is the gateway role's copy; half the Kong records kept Bedrock's request id).
+GATEWAY_ROLE = "arn:aws:sts::111122223333:assumed-role/kong-gateway/i-0abc"
+GATEWAY_SQL = """
+insert into raw_gateway (gateway_name, request_id, format, occurred_at, provider, model_id,
+    user_hint, status_code, error_type, input_tokens, output_tokens, cache_read_tokens,
+    cache_write_tokens, token_detail, truncated, provider_request_id, source_kind,
+    source_location)
+select
+    'kong', 'kong-' || request_id, 'kong', occurred_at + interval 1 second, 'bedrock', model_id,
+    regexp_extract(principal_arn, '[^/]+$'), case when error_code is null then 200 else 429 end,
+    error_code, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, 'full', false,
+    case when hash(request_id) % 2 = 0 then request_id end, 'files', 'bench-history'
+from raw_bedrock
+where source_location = 'bench-history' and occurred_at >= {low}
+"""
+GATEWAY_ROLE_SQL = """
+update raw_bedrock set principal_arn = '{role}'
+where source_location = 'bench-history' and occurred_at >= {low}
+"""
+# the global options of every command (--gateway: a config naming the gateway's role)
+GLOBAL: list[str] = []
+
+
 def run(code: Path, args: list[str]) -> dict[str, Any]:
+    args = [*GLOBAL, *args]
     out = subprocess.run(
         [sys.executable, "-c", WRAPPER, str(code), *args],
         capture_output=True,
@@ -105,7 +133,12 @@ def run(code: Path, args: list[str]) -> dict[str, Any]:
 
 
 def history(
-    code: Path, db: Path, n: int, chunk: int = 20_000_000, telemetry: bool = False
+    code: Path,
+    db: Path,
+    n: int,
+    chunk: int = 20_000_000,
+    telemetry: bool = False,
+    gateway: bool = False,
 ) -> dict[str, Any]:
     """A database with ``n`` raw events over 30 days, built (the build's measurement).
 
@@ -135,6 +168,10 @@ def history(
         if telemetry:
             queries.append(TELEMETRY_SQL.format(low=low))
             tables.append("raw_claude_code")
+        if gateway:
+            queries.append(GATEWAY_SQL.format(low=low))
+            queries.append(GATEWAY_ROLE_SQL.format(role=GATEWAY_ROLE, low=low))
+            tables.append("raw_gateway")
         if first:  # the days the chunk wrote, as the loader marks them
             queries += [
                 f"insert into build_dirty_days select distinct '{table}', "
@@ -251,6 +288,12 @@ def main() -> None:
         action="store_true",
         help="the history has Claude Code telemetry too: an api_request event per request",
     )
+    parser.add_argument(
+        "--gateway",
+        action="store_true",
+        help="the history went through a gateway in front of Bedrock: a Kong record and a "
+        "Bedrock copy per request",
+    )
     parser.add_argument("--dir", type=Path, help="work here (default: a temp dir)")
     opts = parser.parse_args()
     n = 100_000 if opts.quick else opts.events
@@ -273,8 +316,12 @@ def main() -> None:
             new, 1000, records_per_file=1000, start=datetime(2026, 3, 2, 6, tzinfo=UTC)
         )
         base = work / "history.duckdb"
+        if opts.gateway:
+            config = work / "llmledger.toml"
+            config.write_text("[gateway]\nidentities = ['assumed-role/kong-gateway/']\n")
+            GLOBAL.extend(["--config", str(config)])
         started = time.perf_counter()
-        built = history(code, base, n, opts.chunk, opts.telemetry)
+        built = history(code, base, n, opts.chunk, opts.telemetry, opts.gateway)
         warm_up(code, base, work)
         print(
             f"history: {n:,} events, made and built in {time.perf_counter() - started:.1f}s "
@@ -286,6 +333,8 @@ def main() -> None:
     label = f"code of {opts.before}" if opts.before else "this checkout"
     if opts.telemetry:
         label += ", history with Claude Code telemetry"
+    if opts.gateway:
+        label += ", history through a gateway in front of Bedrock"
     print(f"llmledger ingest bedrock-files (whole command), {label}, best of {opts.repeat}:")
     print(f"{'run':<14}{'history ' + format(n, ','):>18}{'empty':>10}{'ratio':>8}{'peak GB':>9}")
     for kind in ("1,000 new", "nothing new"):

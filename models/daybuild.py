@@ -12,11 +12,14 @@
    (delete + insert, in the build's transaction);
 2. ``identity_map`` (one row per identity key, each resolved on its own): the keys of the
    rebuilt days are resolved again and merged in; keys no event carries any more are dropped;
-3. ``gateway_matches`` (a gateway's copy of a provider record, across days) is rebuilt whole
-   from ``stg_events``; ``claude_code_attribution`` (a Claude Code event and the provider
-   record of the request) for the events a change can reach (``_reattribute``); the days of
-   every event whose match changed join the days to rebuild (U = S plus those);
-4. the day-partitioned marts (``DAY_MARTS``) run over the events of U and replace U's rows;
+3. ``gateway_matches`` (a gateway's record and a provider's copy of the same request) is
+   rebuilt for the provider records a change can reach (``_regateway``), and
+   ``claude_code_attribution`` (a Claude Code event and the provider record of the request)
+   for the events a change can reach (``_reattribute``); the days of every event whose match
+   changed join the days to rebuild (U = S plus those);
+4. the day-partitioned marts (``DAY_MARTS``) run over the events of U (and the provider copies
+   their gateway records matched on other days, whose exact counts price them) and replace
+   U's rows;
 5. ``claude_code_sessions`` is rebuilt for the sessions U and new metric points touch
    (``_resession``); every other mart is rebuilt in full, as a full build would, when a day
    changed, or a raw table only such marts read (``runner.side_tables``: the bills), or when
@@ -49,7 +52,11 @@ DAY_MARTS = {
 }
 # Tables a publish replaces day by day (models.snapshot): the day marts, and the Claude Code
 # matches, whose rows that change are all on the days a build rebuilt (``_reattribute``).
-PUBLISH_DAY_COLUMNS = {**DAY_MARTS, "claude_code_attribution": "occurred_at"}
+PUBLISH_DAY_COLUMNS = {
+    **DAY_MARTS,
+    "claude_code_attribution": "occurred_at",
+    "gateway_matches": "occurred_at",
+}
 KEYED_MARTS = {"identity_map": ("source", "principal", "person_hint", "team_hint")}
 # Marts matching events across days, rebuilt whole: a row that appeared, went or changed adds
 # the days of the events it names (these columns) to the days whose marts are rebuilt.
@@ -57,6 +64,13 @@ MATCH_MARTS = {
     "gateway_matches": ("event_id", "gateway_event_id"),
     "claude_code_attribution": ("telemetry_event_id", "provider_event_id"),
 }
+# One row per provider record under a gateway identity (its time occurred_at) matched to the
+# gateway's record of the request, within a time window or by request id: rebuilt for the
+# provider records near the days that changed (``_regateway``), not for all history.
+GATEWAY = "gateway_matches"
+# The events gateway_matches reads: the gateways' records and the providers' records under a
+# gateway identity (their copies).
+GATEWAY_SIDES = "(e.gateway_name is not null or e.gateway_role)"
 # One row per Claude Code request event (its time occurred_at), matched to the provider record
 # of the request within a time window or by request id: rebuilt for the events near the days
 # that changed (``_reattribute``), not for all history.
@@ -160,6 +174,9 @@ def _build_days(
         if name in KEYED_MARTS:
             if days:
                 _merge_keys(con, name, sql, KEYED_MARTS[name], rn.EVENTS)
+        elif name == GATEWAY and _exists(con, name):
+            if days:
+                rebuild |= _regateway(con, name, sql, rebuild, rn)
         elif name == ATTRIBUTION and _exists(con, name):
             if days:
                 rebuild |= _reattribute(con, name, sql, rebuild, rn, match)
@@ -261,6 +278,12 @@ def _stage_days(
         "create or replace temp table _inc_old_ids as select source, request_id, "
         f"provider_request_id, occurred_at from stg_events where {rebuilt} "
         f"and ((source = 'claude_code' and request_id is not null) {provider_ids})"
+    )
+    # and those that can link a gateway's record to a provider's copy (``_regateway``)
+    con.execute(
+        "create or replace temp table _inc_old_gateway_ids as select e.gateway_name, "
+        f"e.request_id, e.provider_request_id, e.occurred_at from stg_events e where {rebuilt} "
+        f"and {GATEWAY_SIDES} and (e.request_id is not null or e.provider_request_id is not null)"
     )
     con.execute(f"delete from stg_events where {rebuilt}")
     con.execute("insert into stg_events select * from _inc_events")
@@ -463,6 +486,119 @@ def _reattribute(
 
 
 EVENTS_DAY_OF_E = incremental.day_of("e.occurred_at")
+
+
+def _regateway(
+    con: duckdb.DuckDBPyConnection, name: str, sql: str, days: set[date], rn: ModuleType
+) -> set[date]:
+    """Match again the provider copies whose match the changed days can move; replace their
+    rows (a row's time is its provider record's); return the days of the events of every row
+    that appeared, went or changed.
+
+    A provider copy P and a gateway record G are candidates when they share a request id, or
+    have the same counts within W (the match window) of each other. P's row depends on its
+    candidates, theirs, and (the second round takes what the first left) theirs again: on the
+    records within 4W of P, and on whether a request id pairs each of those (the records up to
+    two request ids away). So a change at time t moves only the rows of provider copies within
+    5W of t (a row moved by its gateway record, W from its copy), or linked to a changed record
+    through up to two request ids. Those (``affected``: the changed days widened by 5W, and the
+    linked records' times too) are matched again from their context: the records within 4W of
+    them and the records two request ids away from those. The rest of history is not read.
+    """
+    window = _gateway_window(con) + 1.0  # a second's margin over the window's rounding
+    _day_table(con, "_inc_gw_days", days)
+    con.execute(
+        "create or replace temp table _inc_gw_seed as select cast(day as timestamptz) as lo, "
+        "cast(day + 1 as timestamptz) as hi from _inc_gw_days"
+    )
+    # the records of the changed days (new, and old) that carry a request id, and those two
+    # request ids away from them
+    con.execute(
+        "create or replace temp table _inc_gw_q as select e.gateway_name, e.request_id, "
+        f"e.provider_request_id, e.occurred_at from stg_events e where "
+        f"{in_days('e.occurred_at', '_inc_gw_days', days)} and {GATEWAY_SIDES} "
+        "and (e.request_id is not null or e.provider_request_id is not null) "
+        "union all select * from _inc_old_gateway_ids"
+    )
+    if _count(con, "select 1 from _inc_gw_q"):
+        for _ in range(2):
+            _gateway_linked(con, "_inc_gw_q", "_inc_gw_q")
+        con.execute("insert into _inc_gw_seed select occurred_at, occurred_at from _inc_gw_q")
+    _widen(con, "_inc_gw_seed", "_inc_gw_affected", 5 * window)
+    _widen(con, "_inc_gw_affected", "_inc_gw_context", 4 * window)
+    within = _within("e.occurred_at", "_inc_gw_context", con)
+    con.execute(
+        "create or replace temp table _inc_gw_events as select e.* from stg_events e "
+        f"where {within} and {GATEWAY_SIDES}"
+    )
+    if _count(
+        con,
+        "select 1 from _inc_gw_events where request_id is not null "
+        "or provider_request_id is not null",
+    ):
+        for _ in range(2):
+            _gateway_linked(con, "_inc_gw_events", "_inc_gw_events", whole=True)
+    renamed = _rename(sql, {rn.EVENTS: "_inc_gw_events"})
+    affected = _within("occurred_at", "_inc_gw_affected", con)
+    con.execute(
+        f"create or replace temp table _inc_{name} as select * from ({renamed}) as r "
+        f"where {affected}"
+    )
+    con.execute(
+        f"create or replace temp table _inc_{name}_old as select * from {name} where {affected}"
+    )
+    changed = con.execute(
+        f"""
+        with changed as (
+            (select * from _inc_{name}_old except select * from _inc_{name})
+            union all
+            (select * from _inc_{name} except select * from _inc_{name}_old)
+        )
+        select distinct {EVENTS_DAY} from stg_events
+        where event_id in (
+            select event_id from changed union select gateway_event_id from changed)
+        """
+    ).fetchall()
+    con.execute(f"delete from {name} where {affected}")
+    con.execute(f"insert into {name} select * from _inc_{name}")
+    return {r[0] for r in changed if r[0] is not None}
+
+
+def _gateway_window(con: duckdb.DuckDBPyConnection) -> float:
+    """W, the farthest apart in seconds a gateway record and its provider copy can match by
+    time ([gateway] match_window_seconds, 120 by default)."""
+    row = con.execute(
+        "select coalesce(max(match_window_seconds), 120) from ref_gateway_settings"
+    ).fetchone()
+    return max(float(row[0]), 0.0) if row and row[0] is not None else 120.0
+
+
+def _gateway_linked(
+    con: duckdb.DuckDBPyConnection, source: str, target: str, *, whole: bool = False
+) -> None:
+    """Add to ``target`` the records of stg_events sharing a request id with one of
+    ``source`` across the gateway/provider divide (a gateway record's request_id or
+    provider_request_id; a provider copy's request_id) that it does not hold yet; ``whole``:
+    whole rows (else gateway_name, request_id, provider_request_id, occurred_at)."""
+    columns = (
+        "e.*" if whole else "e.gateway_name, e.request_id, e.provider_request_id, e.occurred_at"
+    )
+    held = f"and e.event_id not in (select event_id from {target})" if whole else ""
+    con.execute(
+        f"""
+        insert into {target}
+        select distinct {columns} from stg_events e
+        where ((e.gateway_name is null and e.gateway_role and e.request_id in (
+                    select request_id from {source} where gateway_name is not null
+                    union select provider_request_id from {source}
+                    where gateway_name is not null))
+            or (e.gateway_name is not null and (
+                    e.request_id in (select request_id from {source} where gateway_name is null)
+                    or e.provider_request_id in (
+                        select request_id from {source} where gateway_name is null))))
+            {held}
+        """
+    )
 
 
 def _match_reach(con: duckdb.DuckDBPyConnection) -> tuple[float, bool]:
@@ -718,6 +854,10 @@ def _replace_days(
         )
     names = {events: "_inc_day_events"}
     names.update({m: f"_inc_{m}" for m in DAY_MARTS if _has_temp(con, f"_inc_{m}")})
+    if re.search(rf"\b{GATEWAY}\b", sql) and _exists(con, GATEWAY):
+        if not _has_temp(con, "_inc_day_gateway_matches"):
+            _day_gateway_matches(con, days)
+        names[GATEWAY] = "_inc_day_gateway_matches"
     if re.search(rf"\b{ATTRIBUTION}\b", sql) and _exists(con, ATTRIBUTION):
         # the matches of these days' events only (usage_events joins them by event id): not
         # a hash table of every telemetry event in history
@@ -731,9 +871,37 @@ def _replace_days(
                 "or provider_event_id in (select event_id from _inc_day_events))"
             )
         names[ATTRIBUTION] = "_inc_day_attribution"
-    con.execute(f"create or replace temp table _inc_{name} as {_rename(sql, names)}")
-    con.execute(f"delete from {name} where {in_days(DAY_MARTS[name], '_inc_rebuild', days)}")
+    rows = in_days(DAY_MARTS[name], "_inc_rebuild", days)
+    # (the provider copies of other days read beside the days' events give no rows of their own)
+    con.execute(
+        f"create or replace temp table _inc_{name} as select * from ({_rename(sql, names)}) "
+        f"where {rows}"
+    )
+    con.execute(f"delete from {name} where {rows}")
     con.execute(f"insert into {name} select * from _inc_{name}")
+
+
+def _day_gateway_matches(con: duckdb.DuckDBPyConnection, days: set[date]) -> None:
+    """``_inc_day_gateway_matches``: the gateway matches of the rebuilt days' events (not a
+    hash table of every match in history); and, added to ``_inc_day_events``, the provider
+    copies those days' gateway records matched on another day (a gateway record that cannot
+    split its tokens is priced from its copy's exact counts, wherever the copy lies)."""
+    con.execute(
+        f"create temp table _inc_day_gateway_matches as select * from {GATEWAY} "
+        "where event_id in (select event_id from _inc_day_events) "
+        "or gateway_event_id in (select event_id from _inc_day_events)"
+    )
+    low, high = con.execute(
+        "select min(occurred_at), max(occurred_at) from _inc_day_gateway_matches "
+        "where event_id not in (select event_id from _inc_day_events)"
+    ).fetchall()[0]
+    if low is not None:
+        con.execute(
+            f"insert into _inc_day_events select * from stg_events "
+            f"where {_between('occurred_at', low, high)} and event_id in ("
+            "select event_id from _inc_day_gateway_matches "
+            "where event_id not in (select event_id from _inc_day_events))"
+        )
 
 
 def _rename(sql: str, names: dict[str, str]) -> str:

@@ -62,6 +62,7 @@ DAY_OF = {
     "usage_minute_quota": "minute_at",
     "vertex_attribution": "occurred_at",
     "claude_code_attribution": "occurred_at",
+    "gateway_matches": "occurred_at",
     "stg_events": "occurred_at",
     "stg_claude_code": "occurred_at",
 }

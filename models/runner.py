@@ -127,7 +127,8 @@ MART_ORDER = [
     "usage_daily",
 ]
 OPTIONAL_MARTS = {
-    "gateway_matches": "event_id varchar, gateway_event_id varchar",
+    "gateway_matches": "event_id varchar, gateway_event_id varchar, "
+    "occurred_at timestamp with time zone",
     # Claude Code telemetry matched to provider records (empty without the otel source)
     "claude_code_attribution": "telemetry_event_id varchar, provider_event_id varchar, "
     "match_method varchar, candidates bigint, counts_spend boolean, developer varchar, "

@@ -169,7 +169,8 @@ def gateway(draw: Any) -> dict[str, Any]:
         "output_tokens": draw(st.sampled_from([5, 50])),
         "cache_read_tokens": 0,
         "cache_write_tokens": draw(st.sampled_from([0, 100])),
-        "token_detail": "full",
+        # partial: priced from the provider copy it matches, wherever that lies
+        "token_detail": draw(st.sampled_from(["full", "partial"])),
         "truncated": False,
         "provider_request_id": draw(st.sampled_from([None, "b1", "b3"])),
         "total_latency_ms": 120.0,
@@ -410,6 +411,70 @@ def test_a_gateway_record_rebuilds_its_day_and_the_day_of_the_provider_copy_it_m
             ("bedrock:b2", True, "alice@corp.example"),
             ("gateway:kong:g1", True, "alice@corp.example"),
         ]
+        assert_equals_a_full_build(con, scratch, tmp_path)
+    finally:
+        con.close()
+
+
+def test_a_partial_gateway_record_keeps_the_price_of_its_copy_of_the_next_day(  # type: ignore[no-untyped-def]
+    tmp_path: Path, scratch
+) -> None:
+    """A gateway record that cannot split its tokens is priced from the provider copy it
+    matches; a later run rebuilding only the gateway record's day still finds the copy on the
+    next day. A run on a day far from the match leaves its row as it was."""
+    con = new_db(":memory:")
+    try:
+        load_refs(con, tmp_path, 0, False)
+        # the copy after midnight, 1,000 tokens in with 100 written to the cache
+        proxied = {
+            **bedrock_row("b1", at(1, 20), tokens=1000),
+            "principal_arn": PROXY,
+            "cache_write_tokens": 100,
+        }
+        record = {
+            "gateway_name": "kong",
+            "request_id": "g1",
+            "format": "kong",
+            "occurred_at": at(0, 86_370),  # 50 s before: matched by counts and time
+            "provider": "bedrock",
+            "model_id": MODELS[0],
+            "consumer": "alice@corp.example",
+            "status_code": 200,
+            "input_tokens": 1100,  # the whole prompt, no cache split
+            "output_tokens": 5,
+            "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
+            "token_detail": "partial",
+            "truncated": False,
+            "provider_request_id": None,
+            "source_kind": "files",
+            "source_location": "test",
+        }
+        write(con, "bedrock", "raw_bedrock", [proxied])
+        write(con, "gateway", "raw_gateway", [record])
+        assert runner.build(con, incremental=True).mode == "full"
+        priced = (
+            "select event_id, counted, input_tokens, cache_write_5m_tokens, token_detail "
+            "from usage_events order by event_id"
+        )
+        expected = [
+            ("bedrock:b1", False, 1000, 100, "exact"),
+            ("gateway:kong:g1", True, 1000, 100, "exact"),
+        ]
+        assert con.execute(priced).fetchall() == expected
+        # a new record on the gateway record's day only
+        write(con, "bedrock", "raw_bedrock", [bedrock_row("b2", at(0, 600))])
+        result = runner.build(con, incremental=True)
+        assert (result.mode, result.days) == ("incremental", [DAY0.date()])
+        assert [r for r in con.execute(priced).fetchall() if r[0] != "bedrock:b2"] == expected
+        assert_equals_a_full_build(con, scratch, tmp_path)
+        # a day three days on: the match's row stays as it was
+        con.execute("create temp table before_match as select * from gateway_matches")
+        write(con, "bedrock", "raw_bedrock", [bedrock_row("b3", at(4, 600))])
+        assert runner.build(con, incremental=True).days == [at(4, 0).date()]
+        assert con.execute(
+            "select count(*) from (select * from gateway_matches except select * from before_match)"
+        ).fetchall() == [(0,)]
         assert_equals_a_full_build(con, scratch, tmp_path)
     finally:
         con.close()

@@ -199,7 +199,7 @@ def test_reexport_rewrites_only_the_new_day(sample_ledger, tmp_path: Path) -> No
     again = run("--db", str(db), "lake", "export", "--out", str(out))
     assert (
         again.stderr
-        == "lake " + str(out) + ": 20 tables; 0 partition(s) written, 602 unchanged, 0 removed\n"
+        == "lake " + str(out) + ": 20 tables; 0 partition(s) written, 631 unchanged, 0 removed\n"
     )
     before = _files(out)
 
@@ -216,7 +216,7 @@ def test_reexport_rewrites_only_the_new_day(sample_ledger, tmp_path: Path) -> No
     # the two tables
     assert (
         result.stderr
-        == "lake " + str(out) + ": 20 tables; 10 partition(s) written, 602 unchanged, 0 removed\n"
+        == "lake " + str(out) + ": 20 tables; 10 partition(s) written, 631 unchanged, 0 removed\n"
     )
     after = _files(out)
     assert {k: v for k, v in after.items() if k in before} == before  # same inode, same mtime
@@ -301,7 +301,7 @@ def test_s3_lake_through_moto(aws: Aws, sample_ledger, sample_lake: Path, tmp_pa
 
     _add_a_day(db)
     result = run("--db", str(db), "lake", "export", "--out", "s3://analytics/llm/lake")
-    assert result.stderr.endswith("10 partition(s) written, 602 unchanged, 0 removed\n")
+    assert result.stderr.endswith("10 partition(s) written, 631 unchanged, 0 removed\n")
     second = objects()
     changed = {k for k in second if first.get(k) != second[k]}
     assert changed == {"llm/lake/manifest.json"} | {

@@ -1,4 +1,5 @@
--- grain: one row per provider-side event matched to the gateway record of the same request.
+-- grain: one row per provider-side event matched to the gateway record of the same request
+-- (occurred_at: the provider record's time, the row's day).
 -- A gateway record is a staged event with gateway_name set (LiteLLM's spend log, and any other
 -- gateway source); the provider-side copy is a provider's own record (gateway_name NULL) logged
 -- under a configured gateway identity (gateway_role). usage_events marks these event_ids
@@ -71,7 +72,8 @@ by_request_id as (
         p.request_id as provider_request_id,
         g.request_id as gateway_request_id,
         'provider_request_id' as match_method,
-        abs(epoch(p.occurred_at) - epoch(g.occurred_at)) as seconds_apart
+        abs(epoch(p.occurred_at) - epoch(g.occurred_at)) as seconds_apart,
+        p.occurred_at
     from id_pairs as i
     inner join provider_side as p on p.event_id = i.p_event_id
     inner join gateway_side as g on g.event_id = i.g_event_id
@@ -129,7 +131,8 @@ candidates as (
         p.request_id as provider_request_id,
         g.request_id as gateway_request_id,
         'time_model_tokens' as match_method,
-        abs(epoch(p.occurred_at) - epoch(g.occurred_at)) as seconds_apart
+        abs(epoch(p.occurred_at) - epoch(g.occurred_at)) as seconds_apart,
+        p.occurred_at
     from provider_buckets as p
     cross join settings as s
     inner join gateway_buckets as g
@@ -190,7 +193,8 @@ final as (
         provider_request_id,
         gateway_request_id,
         match_method,
-        cast(seconds_apart as decimal(18, 3)) as seconds_apart
+        cast(seconds_apart as decimal(18, 3)) as seconds_apart,
+        occurred_at
     from matched
 
 )
