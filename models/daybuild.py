@@ -49,6 +49,8 @@ DAY_MARTS = {
     "usage_minute": "minute_at",
     "usage_daily": "day",  # a date; the others are timestamptz
     "usage_minute_quota": "minute_at",
+    # a gateway's own records per day (its records of the day and their provider copies)
+    "gateway_daily": "day",
 }
 # Tables a publish replaces day by day (models.snapshot): the day marts, and the Claude Code
 # matches, whose rows that change are all on the days a build rebuilt (``_reattribute``).
@@ -58,8 +60,9 @@ PUBLISH_DAY_COLUMNS = {
     "gateway_matches": "occurred_at",
 }
 KEYED_MARTS = {"identity_map": ("source", "principal", "person_hint", "team_hint")}
-# Marts matching events across days, rebuilt whole: a row that appeared, went or changed adds
-# the days of the events it names (these columns) to the days whose marts are rebuilt.
+# Marts matching events across days (rebuilt for the rows a change can reach; whole where the
+# table is missing): a row that appeared, went or changed adds the days of the events it names
+# (these columns) to the days whose marts are rebuilt.
 MATCH_MARTS = {
     "gateway_matches": ("event_id", "gateway_event_id"),
     "claude_code_attribution": ("telemetry_event_id", "provider_event_id"),
@@ -71,6 +74,10 @@ GATEWAY = "gateway_matches"
 # The events gateway_matches reads: the gateways' records and the providers' records under a
 # gateway identity (their copies).
 GATEWAY_SIDES = "(e.gateway_name is not null or e.gateway_role)"
+# Two records pair up by request id only within a day of each other (a gateway record and a
+# provider copy, marts/gateway_matches.sql; a Claude Code event and a provider record,
+# marts/claude_code_attribution.sql).
+ID_SECONDS = 86_400.0
 # One row per Claude Code request event (its time occurred_at), matched to the provider record
 # of the request within a time window or by request id: rebuilt for the events near the days
 # that changed (``_reattribute``), not for all history.
@@ -279,6 +286,15 @@ def _stage_days(
         f"provider_request_id, occurred_at from stg_events where {rebuilt} "
         f"and ((source = 'claude_code' and request_id is not null) {provider_ids})"
     )
+    # the gateway records and provider copies of the rebuilt days that appeared, went or
+    # changed: their partners' rows (priced from, or timed against, them) are rebuilt too
+    sides = f"{rebuilt} and {GATEWAY_SIDES}"
+    con.execute(
+        "create or replace temp table _inc_changed_gateway_ids as select event_id from ("
+        f"(select * from stg_events e where {sides} except select * from _inc_events e "
+        f"where {GATEWAY_SIDES}) union all (select * from _inc_events e where {GATEWAY_SIDES} "
+        f"except select * from stg_events e where {sides}))"
+    )
     # and those that can link a gateway's record to a provider's copy (``_regateway``)
     con.execute(
         "create or replace temp table _inc_old_gateway_ids as select e.gateway_name, "
@@ -368,7 +384,8 @@ def _reattribute(
     """Match again the Claude Code events whose match the changed days can move; replace their
     rows; return the days of the events of every row that appeared, went or changed.
 
-    An event E is a candidate pair with a provider record P when they share a request id, or
+    An event E is a candidate pair with a provider record P when they share a request id (and
+    lie within a day of each other), or
     when P's time is within R of E's (R: the longest request plus the match window), and
     E's row depends on its candidates and on the other events claiming them. So a change at
     time t moves only the rows of events within 2R of t (E2 - P - E), or linked to a changed
@@ -461,28 +478,7 @@ def _reattribute(
         sql, {rn.EVENTS: "_inc_attr_events", "stg_claude_code": "_inc_attr_stg_claude_code"}
     )
     affected = _within("occurred_at", "_inc_attr_affected", con)
-    con.execute(
-        f"create or replace temp table _inc_{name} as select * from ({renamed}) as r "
-        f"where {affected}"
-    )
-    con.execute(
-        f"create or replace temp table _inc_{name}_old as select * from {name} where {affected}"
-    )
-    changed = con.execute(
-        f"""
-        with changed as (
-            (select * from _inc_{name}_old except select * from _inc_{name})
-            union all
-            (select * from _inc_{name} except select * from _inc_{name}_old)
-        )
-        select distinct {EVENTS_DAY} from stg_events
-        where event_id in (
-            select telemetry_event_id from changed union select provider_event_id from changed)
-        """
-    ).fetchall()
-    con.execute(f"delete from {name} where {affected}")
-    con.execute(f"insert into {name} select * from _inc_{name}")
-    return {r[0] for r in changed if r[0] is not None}
+    return _replace_rows(con, name, renamed, affected, MATCH_MARTS[name])
 
 
 EVENTS_DAY_OF_E = incremental.day_of("e.occurred_at")
@@ -499,11 +495,12 @@ def _regateway(
     have the same counts within W (the match window) of each other. P's row depends on its
     candidates, theirs, and (the second round takes what the first left) theirs again: on the
     records within 4W of P, and on whether a request id pairs each of those (the records up to
-    two request ids away). So a change at time t moves only the rows of provider copies within
-    5W of t (a row moved by its gateway record, W from its copy), or linked to a changed record
-    through up to two request ids. Those (``affected``: the changed days widened by 5W, and the
-    linked records' times too) are matched again from their context: the records within 4W of
-    them and the records two request ids away from those. The rest of history is not read.
+    two request ids away, each within a day). So a change at time t moves only the rows of
+    provider copies within 5W of t (a row moved by its gateway record, W from its copy), or
+    linked to a changed record through up to two request ids. Those (``affected``: the changed
+    days widened by 5W, and the linked records' times too) are matched again from their context:
+    the records within 4W of them and the records two request ids away from those. The rest of
+    history is not read.
     """
     window = _gateway_window(con) + 1.0  # a second's margin over the window's rounding
     _day_table(con, "_inc_gw_days", days)
@@ -540,13 +537,37 @@ def _regateway(
             _gateway_linked(con, "_inc_gw_events", "_inc_gw_events", whole=True)
     renamed = _rename(sql, {rn.EVENTS: "_inc_gw_events"})
     affected = _within("occurred_at", "_inc_gw_affected", con)
+    moved = _replace_rows(con, name, renamed, affected, MATCH_MARTS[name])
+    if not _count(con, "select 1 from _inc_changed_gateway_ids"):
+        return moved
+    # the days of the partners of records that changed under a match that did not (a gateway
+    # record priced from its copy's counts, or timed against its latency)
+    partners = con.execute(
+        f"""
+        select distinct {EVENTS_DAY} from stg_events where event_id in (
+            select gateway_event_id from {name}
+            where event_id in (select event_id from _inc_changed_gateway_ids)
+            union
+            select event_id from {name}
+            where gateway_event_id in (select event_id from _inc_changed_gateway_ids))
+        """
+    ).fetchall()
+    return moved | {r[0] for r in partners if r[0] is not None}
+
+
+def _replace_rows(
+    con: duckdb.DuckDBPyConnection, name: str, sql: str, rows: str, ids: tuple[str, ...]
+) -> set[date]:
+    """Replace the ``rows`` (a filter) of the match mart ``name`` with those of ``sql``; return
+    the days of the events (``ids``: the columns naming them) of every row that appeared, went
+    or changed."""
     con.execute(
-        f"create or replace temp table _inc_{name} as select * from ({renamed}) as r "
-        f"where {affected}"
+        f"create or replace temp table _inc_{name} as select * from ({sql}) as r where {rows}"
     )
     con.execute(
-        f"create or replace temp table _inc_{name}_old as select * from {name} where {affected}"
+        f"create or replace temp table _inc_{name}_old as select * from {name} where {rows}"
     )
+    named = " union ".join(f"select {c} from changed" for c in ids)
     changed = con.execute(
         f"""
         with changed as (
@@ -554,12 +575,10 @@ def _regateway(
             union all
             (select * from _inc_{name} except select * from _inc_{name}_old)
         )
-        select distinct {EVENTS_DAY} from stg_events
-        where event_id in (
-            select event_id from changed union select gateway_event_id from changed)
+        select distinct {EVENTS_DAY} from stg_events where event_id in ({named})
         """
     ).fetchall()
-    con.execute(f"delete from {name} where {affected}")
+    con.execute(f"delete from {name} where {rows}")
     con.execute(f"insert into {name} select * from _inc_{name}")
     return {r[0] for r in changed if r[0] is not None}
 
@@ -578,8 +597,14 @@ def _gateway_linked(
 ) -> None:
     """Add to ``target`` the records of stg_events sharing a request id with one of
     ``source`` across the gateway/provider divide (a gateway record's request_id or
-    provider_request_id; a provider copy's request_id) that it does not hold yet; ``whole``:
-    whole rows (else gateway_name, request_id, provider_request_id, occurred_at)."""
+    provider_request_id; a provider copy's request_id), within the day either side an id pairs
+    them in, that it does not hold yet; ``whole``: whole rows (else gateway_name, request_id,
+    provider_request_id, occurred_at). Only those days of history are read."""
+    span = f"select min(occurred_at), max(occurred_at) from {source}"
+    low, high = con.execute(span).fetchall()[0]
+    if low is None:
+        return
+    near = _between("e.occurred_at", low, high, ID_SECONDS)
     columns = (
         "e.*" if whole else "e.gateway_name, e.request_id, e.provider_request_id, e.occurred_at"
     )
@@ -596,7 +621,7 @@ def _gateway_linked(
                     e.request_id in (select request_id from {source} where gateway_name is null)
                     or e.provider_request_id in (
                         select request_id from {source} where gateway_name is null))))
-            {held}
+            and {near} {held}
         """
     )
 
@@ -739,8 +764,10 @@ def _resession(
         "int_claude_code_metric_deltas": "_inc_sess_metric_deltas",
     }
     reach, by_id = match
-    if low is not None and not by_id:
-        # the usage rows of their events and of the records those matched (within R of them)
+    if low is not None:
+        # the usage rows of their events and of the records those matched (within R of them,
+        # or a day where a request id may pair them)
+        reach = max(reach, ID_SECONDS) if by_id else reach
         con.execute(
             "create or replace temp view _inc_sess_usage_events as select * from usage_events "
             f"where {_between('occurred_at', low, high, reach)}"
@@ -792,8 +819,15 @@ def _linked(
 ) -> None:
     """Add to ``target`` the events of stg_events sharing a request id with one of ``source``
     across the telemetry/provider divide (a Claude Code event's request_id; a provider
-    record's request_id or provider_request_id) that it does not hold yet; ``whole``: whole
-    rows (else source, request_id, provider_request_id, occurred_at)."""
+    record's request_id or provider_request_id), within the day either side an id pairs them
+    in (marts/claude_code_attribution.sql), that it does not hold yet; ``whole``: whole rows
+    (else source, request_id, provider_request_id, occurred_at). Only those days of history
+    are read."""
+    span = f"select min(occurred_at), max(occurred_at) from {source}"
+    low, high = con.execute(span).fetchall()[0]
+    if low is None:
+        return
+    near = _between("e.occurred_at", low, high, ID_SECONDS)
     columns = "e.*" if whole else "e.source, e.request_id, e.provider_request_id, e.occurred_at"
     # an event held twice would be a candidate twice; a seed's time held twice is harmless
     held = f"and e.event_id not in (select event_id from {target})" if whole else ""
@@ -810,7 +844,7 @@ def _linked(
                         select request_id from {source} where source = 'claude_code')
                     or e.provider_request_id in (
                         select request_id from {source} where source = 'claude_code'))))
-            {held}
+            and {near} {held}
         """
     )
 
@@ -858,16 +892,24 @@ def _replace_days(
         if not _has_temp(con, "_inc_day_gateway_matches"):
             _day_gateway_matches(con, days)
         names[GATEWAY] = "_inc_day_gateway_matches"
+    if re.search(r"\bstg_gateway\b", sql):
+        # the gateways' own records of these days (a view over all of raw_gateway otherwise)
+        if not _has_temp(con, "_inc_day_stg_gateway"):
+            con.execute(
+                "create temp table _inc_day_stg_gateway as select * from stg_gateway "
+                f"where {in_days('occurred_at', '_inc_rebuild', days)}"
+            )
+        names["stg_gateway"] = "_inc_day_stg_gateway"
     if re.search(rf"\b{ATTRIBUTION}\b", sql) and _exists(con, ATTRIBUTION):
         # the matches of these days' events only (usage_events joins them by event id): not
         # a hash table of every telemetry event in history
         if not _has_temp(con, "_inc_day_attribution"):
             reach, by_id = match
-            # without request ids, a match lies within R of its events
-            near = "" if by_id else _near("occurred_at", days, reach) + " and "
+            # a match lies within R of its events (a day, by request id)
+            near = _near("occurred_at", days, max(reach, ID_SECONDS) if by_id else reach)
             con.execute(
                 f"create temp table _inc_day_attribution as select * from {ATTRIBUTION} "
-                f"where {near}(telemetry_event_id in (select event_id from _inc_day_events) "
+                f"where {near} and (telemetry_event_id in (select event_id from _inc_day_events) "
                 "or provider_event_id in (select event_id from _inc_day_events))"
             )
         names[ATTRIBUTION] = "_inc_day_attribution"

@@ -680,49 +680,63 @@ def test_gateway_in_front_of_bedrock_is_counted_once(tmp_path: Path) -> None:
     ]
 
 
-def test_repeated_token_counts_behind_a_gateway_match_by_time(tmp_path: Path) -> None:
-    # The same quota probe (8 tokens in, 1 out) all day, every day, and no request id kept:
-    # each Kong record matches the Bedrock copy of its own time, up to the window (120 s)
-    # exactly, and nothing past it.
-    kong_role = "arn:aws:sts::111122223333:assumed-role/kong-gateway/i-0abc"
-    probe = {"arn": kong_role, "input_tokens": 8, "output_tokens": 1}
+KONG_ROLE = "arn:aws:sts::111122223333:assumed-role/kong-gateway/i-0abc"
+
+
+def _behind_kong(
+    tmp_path: Path, bedrock_records: list[dict[str, Any]], kong_records: list[dict[str, Any]]
+) -> Path:
+    """A database with Bedrock's records and Kong's, Kong in front of Bedrock under
+    ``KONG_ROLE`` (a [gateway] identity)."""
     bedrock_log = tmp_path / "bedrock.jsonl"
-    bedrock_log.write_text(
-        _lines(
-            [
-                record("br-edge", timestamp="2026-11-20T10:00:00Z", **probe),
-                record("br-next-day", timestamp="2026-11-21T10:00:00Z", **probe),
-                record("br-too-far", timestamp="2026-11-20T10:06:00Z", **probe),
-            ]
-        )
-    )
-    second = 1000
+    bedrock_log.write_text(_lines(bedrock_records))
     kong_log = tmp_path / "kong.log"
-    kong_log.write_text(
-        _lines(
-            [
-                kong(
-                    f"kong-{name}",
-                    provider="bedrock",
-                    model="us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-                    prompt_tokens=8,
-                    completion_tokens=1,
-                    started_at=EPOCH_2026_11_20_10 + offset * second,
-                    headers={"x-user-email": "dave@acme.example"},
-                )
-                for name, offset in [
-                    ("edge", 120),  # 10:02:00, the next time bucket
-                    ("next-day", 86_400 + 1),
-                    ("too-far", 360 + 121),  # 10:08:01
-                ]
-            ]
-        )
-    )
+    kong_log.write_text(_lines(kong_records))
     config = tmp_path / "llmledger.toml"
     config.write_text("[gateway]\nidentities = ['assumed-role/kong-gateway/']\n")
     db = tmp_path / "ledger.duckdb"
     _ingest(db, "bedrock-files", str(bedrock_log), config=config)
     _ingest(db, "gateway-files", str(kong_log), "--format", "kong", config=config)
+    return db
+
+
+def _kong_to_bedrock(request_id: str, **fields: Any) -> dict[str, Any]:
+    return kong(
+        request_id,
+        provider="bedrock",
+        model="us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        headers={"x-user-email": "dave@acme.example"},
+        **fields,
+    )
+
+
+def test_repeated_token_counts_behind_a_gateway_match_by_time(tmp_path: Path) -> None:
+    # The same quota probe (8 tokens in, 1 out) all day, every day, and no request id kept:
+    # each Kong record matches the Bedrock copy of its own time, up to the window (120 s)
+    # exactly, and nothing past it.
+    probe = {"arn": KONG_ROLE, "input_tokens": 8, "output_tokens": 1}
+    second = 1000
+    db = _behind_kong(
+        tmp_path,
+        [
+            record("br-edge", timestamp="2026-11-20T10:00:00Z", **probe),
+            record("br-next-day", timestamp="2026-11-21T10:00:00Z", **probe),
+            record("br-too-far", timestamp="2026-11-20T10:06:00Z", **probe),
+        ],
+        [
+            _kong_to_bedrock(
+                f"kong-{name}",
+                prompt_tokens=8,
+                completion_tokens=1,
+                started_at=EPOCH_2026_11_20_10 + offset * second,
+            )
+            for name, offset in [
+                ("edge", 120),  # 10:02:00, the next time bucket
+                ("next-day", 86_400 + 1),
+                ("too-far", 360 + 121),  # 10:08:01
+            ]
+        ],
+    )
     assert _rows(db, "select event_id, gateway_event_id, match_method, seconds_apart "
                      "from gateway_matches order by 1") == [
         ("bedrock:br-edge", "gateway:kong:kong-edge", "time_model_tokens", Decimal("120.000")),
@@ -732,6 +746,32 @@ def test_repeated_token_counts_behind_a_gateway_match_by_time(tmp_path: Path) ->
     # the unmatched pair is two requests, both counted
     assert _rows(db, "select request_id from usage_events where counted order by 1") == [
         ("br-too-far",), ("kong-edge",), ("kong-next-day",), ("kong-too-far",),
+    ]  # fmt: skip
+
+
+def test_a_request_id_pairs_records_within_a_day_only(tmp_path: Path) -> None:
+    # Kong kept Bedrock's request id: the copy 23 hours before is the same request; the same id
+    # on a copy two days before is an id used again, not the request (both are counted)
+    db = _behind_kong(
+        tmp_path,
+        [
+            record("br-near", timestamp="2026-11-19T11:00:00Z", arn=KONG_ROLE),
+            record("br-far", timestamp="2026-11-18T10:00:00Z", arn=KONG_ROLE),
+        ],
+        [
+            _kong_to_bedrock(
+                f"kong-{name}",
+                prompt_tokens=99,
+                response_headers={"x-amzn-requestid": f"br-{name}"},
+            )
+            for name in ("near", "far")
+        ],
+    )
+    assert _rows(db, "select event_id, gateway_event_id, match_method from gateway_matches") == [
+        ("bedrock:br-near", "gateway:kong:kong-near", "provider_request_id")
+    ]
+    assert _rows(db, "select request_id from usage_events where counted order by 1") == [
+        ("br-far",), ("kong-far",), ("kong-near",),
     ]  # fmt: skip
 
 

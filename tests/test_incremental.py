@@ -480,6 +480,50 @@ def test_a_partial_gateway_record_keeps_the_price_of_its_copy_of_the_next_day(  
         con.close()
 
 
+def test_a_copy_delivered_again_with_other_counts_reprices_its_gateway_record(  # type: ignore[no-untyped-def]
+    tmp_path: Path, scratch
+) -> None:
+    """The match (by the request id the gateway kept) stays the same when the provider copy is
+    delivered again with other counts; the gateway record priced from the copy is on the day
+    before, and that day is rebuilt too."""
+    con = new_db(":memory:")
+    try:
+        load_refs(con, tmp_path, 0, False)
+        copy = {**bedrock_row("b1", at(1, 20), tokens=1000), "principal_arn": PROXY}
+        record = {
+            "gateway_name": "kong",
+            "request_id": "g1",
+            "format": "kong",
+            "occurred_at": at(0, 86_390),
+            "provider": "bedrock",
+            "model_id": MODELS[0],
+            "consumer": "alice@corp.example",
+            "status_code": 200,
+            "input_tokens": 1100,
+            "output_tokens": 5,
+            "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
+            "token_detail": "partial",
+            "truncated": False,
+            "provider_request_id": "b1",
+            "source_kind": "files",
+            "source_location": "test",
+        }
+        write(con, "bedrock", "raw_bedrock", [copy])
+        write(con, "gateway", "raw_gateway", [record])
+        assert runner.build(con, incremental=True).mode == "full"
+        write(con, "bedrock", "raw_bedrock", [{**copy, "cache_write_tokens": 100}])
+        result = runner.build(con, incremental=True)
+        assert (result.mode, result.days) == ("incremental", [DAY0.date(), at(1, 0).date()])
+        assert con.execute(
+            "select event_id, input_tokens, cache_write_5m_tokens from usage_events "
+            "order by event_id"
+        ).fetchall() == [("bedrock:b1", 1000, 100), ("gateway:kong:g1", 1000, 100)]
+        assert_equals_a_full_build(con, scratch, tmp_path)
+    finally:
+        con.close()
+
+
 def bedrock_row(request_id: str, when: datetime, tokens: int = 10) -> dict[str, Any]:
     return {
         "request_id": request_id,

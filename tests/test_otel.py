@@ -644,6 +644,43 @@ def test_request_id_match_wins_and_named_identities_keep_theirs(tmp_path: Path) 
     ]
 
 
+def test_a_request_id_matches_within_a_day_only(tmp_path: Path) -> None:
+    # the same id on a record 20 hours before is the request (a clock far off); on a record
+    # three days before it is an id used again: not a match
+    lines = [
+        logs_line(
+            [
+                api_request(
+                    email="alice@corp.example",
+                    request_id="rid-near",
+                    input_tokens=7,
+                    at="2026-11-03T06:00:00Z",
+                ),
+                api_request(
+                    email="bob@corp.example",
+                    request_id="rid-far",
+                    input_tokens=8,
+                    at="2026-11-05T10:00:00Z",
+                    sequence=2,
+                ),
+            ]
+        ),
+    ]
+    con = _ledger(tmp_path, lines)
+    add_bedrock(con, "rid-near", principal=SHARED_ROLE, input_tokens=100, output_tokens=50)
+    add_bedrock(con, "rid-far", principal=SHARED_ROLE, input_tokens=100, output_tokens=50)
+    build(con, tmp_path, people=PEOPLE)
+    assert con.execute(
+        "select developer, match_method, provider_event_id from claude_code_attribution order by 1"
+    ).fetchall() == [
+        ("alice@corp.example", "request_id", "bedrock:rid-near"),
+        ("bob@corp.example", "no_provider_record", None),
+    ]
+    assert con.execute(
+        "select request_id, developer from usage_events where source = 'bedrock' order by 1"
+    ).fetchall() == [("rid-far", "unattributed"), ("rid-near", "alice@corp.example")]
+
+
 def test_developer_from_a_configured_resource_attribute(tmp_path: Path) -> None:
     # no user.email; the company sets OTEL_RESOURCE_ATTRIBUTES=developer=... centrally
     lines = [

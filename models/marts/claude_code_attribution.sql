@@ -2,7 +2,8 @@
 -- provider-side record of the same request it was matched to, if exactly one.
 -- The telemetry says who sent a request; the provider (or gateway) log says what it cost.
 -- Matching (each provider record at most once): first the request id, where the provider or
--- gateway logged the one the client saw (request_id or provider_request_id); else the same
+-- gateway logged the one the client saw (request_id or provider_request_id), the two within a
+-- day of each other (an id a day away is an id used again, not the request); else the same
 -- canonical model and exact token counts (input, output, cache read, cache write), the provider
 -- record's time between the request's start (the event's time less duration_ms: the event is
 -- emitted when the response ends) and its end, give or take [gateway] match_window_seconds
@@ -130,6 +131,8 @@ id_candidates as (
             abs(epoch(p.occurred_at) - epoch(t.occurred_at)) as seconds_apart
         from telemetry as t
         inner join provider_side as p on p.request_id = t.request_id
+        where p.occurred_at between t.occurred_at - to_seconds(86400)
+                                and t.occurred_at + to_seconds(86400)
         union all
         select
             t.event_id,
@@ -137,6 +140,8 @@ id_candidates as (
             abs(epoch(p.occurred_at) - epoch(t.occurred_at))
         from telemetry as t
         inner join provider_side as p on p.provider_request_id = t.request_id
+        where p.occurred_at between t.occurred_at - to_seconds(86400)
+                                and t.occurred_at + to_seconds(86400)
     ) as pairs
 
 ),

@@ -5,7 +5,9 @@
 -- under a configured gateway identity (gateway_role). usage_events marks these event_ids
 -- counted = false: the request is counted once, from the gateway, where the developer is known.
 -- Matching: first a provider request id the gateway kept (its own request_id when it is the
--- provider's response id, or its provider_request_id); then the same provider, model, status and
+-- provider's response id, or its provider_request_id), the two records within a day of each
+-- other (they log the same request seconds apart; an id a day away is an id used again, and
+-- the bound keeps a run's search to the days around it); then the same provider, model, status and
 -- token counts within [gateway] match_window_seconds (default 120), nearest in time, each row
 -- used once (mutual nearest, in two rounds).
 -- Both searches are equality joins, never a comparison of every pair: the request ids in two
@@ -53,11 +55,15 @@ id_pairs as (
         from provider_side as p
         inner join gateway_side as g
             on g.provider = p.provider and g.request_id = p.request_id
+        where g.occurred_at between p.occurred_at - to_seconds(86400)
+                                and p.occurred_at + to_seconds(86400)
         union all
         select p.event_id, g.event_id
         from provider_side as p
         inner join gateway_side as g
             on g.provider = p.provider and g.provider_request_id = p.request_id
+        where g.occurred_at between p.occurred_at - to_seconds(86400)
+                                and p.occurred_at + to_seconds(86400)
     ) as pairs
 
 ),
