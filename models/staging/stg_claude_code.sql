@@ -13,21 +13,49 @@ with source as (
 
 ),
 
-renamed as (
+guessed as (
 
+    -- the model as sent: a Bedrock profile id, a Vertex name@date or an Anthropic id; each
+    -- distinct model once (a handful behind millions of events)
     select
-        *,
-        -- the model as sent: a Bedrock profile id, a Vertex name@date or an Anthropic id
+        model,
         case
             when regexp_matches(lower(model), '(^|[/.])anthropic\.claude|^arn:aws:bedrock')
                 then 'bedrock'
             when contains(model, '@') then 'vertex'
             else 'anthropic'
-        end as provider_guess,
+        end as provider_guess
+    from (select distinct model from source) as ids
+
+),
+
+models as (
+
+    -- resolved through the application profiles and priced by scope, once per model
+    select
+        model,
+        provider_guess,
+        canonical_model(resolve_model_id(model)) as canonical_model,
+        case provider_guess
+            when 'bedrock' then bedrock_pricing_scope(resolve_model_id(model))
+            when 'anthropic' then 'global'
+        end as pricing_scope
+    from guessed
+
+),
+
+renamed as (
+
+    select
+        s.*,
+        m.provider_guess,
+        m.canonical_model,
+        m.pricing_scope,
         case when identity_setting('otel_developer_attribute', '') <> ''
-            then json_tag(attributes, identity_setting('otel_developer_attribute', ''))
+            then json_tag(s.attributes, identity_setting('otel_developer_attribute', ''))
         end as developer_attribute
-    from source
+    from source as s
+    left join models as m on m.model is not distinct from s.model
 
 ),
 
@@ -45,12 +73,9 @@ final as (
         team_id as team_hint,
         cast(null as varchar) as project,
         model as model_id,
-        canonical_model(resolve_model_id(model)) as model,
+        canonical_model as model,
         cast(null as varchar) as region,
-        case provider_guess
-            when 'bedrock' then bedrock_pricing_scope(resolve_model_id(model))
-            when 'anthropic' then 'global'
-        end as pricing_scope,
+        pricing_scope,
         coalesce(input_tokens, 0) as input_tokens,
         coalesce(output_tokens, 0) as output_tokens,
         coalesce(cache_read_tokens, 0) as cache_read_tokens,
