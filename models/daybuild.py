@@ -195,7 +195,7 @@ def _build_days(
                 _resession(con, name, sql, rebuild, side_days, rn, match)
         elif name in DAY_MARTS:
             if rebuild:
-                _replace_days(con, name, sql, rebuild, rn.EVENTS, match)
+                _replace_days(con, name, sql, rebuild, rn, match)
         elif changed or name not in rn._tables(con):
             # nothing new: every input of a whole-history mart is as it was (a reference or
             # model change is a full build), so it stays
@@ -282,7 +282,7 @@ def _stage_days(
     rebuilt = in_days("occurred_at", "_inc_days", days)
     provider_ids = "or (request_id is not null or provider_request_id is not null)" if by_id else ""
     con.execute(
-        "create or replace temp table _inc_old_ids as select source, request_id, "
+        "create or replace temp table _inc_old_ids as select event_id, source, request_id, "
         f"provider_request_id, occurred_at from stg_events where {rebuilt} "
         f"and ((source = 'claude_code' and request_id is not null) {provider_ids})"
     )
@@ -297,8 +297,9 @@ def _stage_days(
     )
     # and those that can link a gateway's record to a provider's copy (``_regateway``)
     con.execute(
-        "create or replace temp table _inc_old_gateway_ids as select e.gateway_name, "
-        f"e.request_id, e.provider_request_id, e.occurred_at from stg_events e where {rebuilt} "
+        "create or replace temp table _inc_old_gateway_ids as select e.event_id, "
+        "e.gateway_name, e.request_id, e.provider_request_id, e.occurred_at from stg_events e "
+        f"where {rebuilt} "
         f"and {GATEWAY_SIDES} and (e.request_id is not null or e.provider_request_id is not null)"
     )
     con.execute(f"delete from stg_events where {rebuilt}")
@@ -407,7 +408,7 @@ def _reattribute(
     )
     if by_id:
         con.execute(
-            "create or replace temp table _inc_attr_q as select source, request_id, "
+            "create or replace temp table _inc_attr_q as select event_id, source, request_id, "
             f"provider_request_id, occurred_at from stg_events where "
             f"{in_days('occurred_at', '_inc_attr_days', days)} "
             "and (request_id is not null or provider_request_id is not null) "
@@ -415,7 +416,11 @@ def _reattribute(
         )
         for _ in range(2):
             _linked(con, "_inc_attr_q", "_inc_attr_q")
-        con.execute("insert into _inc_attr_seed select occurred_at, occurred_at from _inc_attr_q")
+        # the records outside the changed days (those inside are seeds already)
+        con.execute(
+            "insert into _inc_attr_seed select occurred_at, occurred_at from _inc_attr_q "
+            f"where not ({in_days('occurred_at', '_inc_attr_days', days)})"
+        )
     _widen(con, "_inc_attr_seed", "_inc_attr_affected", 2 * reach)
     _widen(con, "_inc_attr_affected", "_inc_attr_context", 2 * reach)
     within = _within("e.occurred_at", "_inc_attr_context", con)
@@ -511,8 +516,8 @@ def _regateway(
     # the records of the changed days (new, and old) that carry a request id, and those two
     # request ids away from them
     con.execute(
-        "create or replace temp table _inc_gw_q as select e.gateway_name, e.request_id, "
-        f"e.provider_request_id, e.occurred_at from stg_events e where "
+        "create or replace temp table _inc_gw_q as select e.event_id, e.gateway_name, "
+        "e.request_id, e.provider_request_id, e.occurred_at from stg_events e where "
         f"{in_days('e.occurred_at', '_inc_gw_days', days)} and {GATEWAY_SIDES} "
         "and (e.request_id is not null or e.provider_request_id is not null) "
         "union all select * from _inc_old_gateway_ids"
@@ -520,7 +525,11 @@ def _regateway(
     if _count(con, "select 1 from _inc_gw_q"):
         for _ in range(2):
             _gateway_linked(con, "_inc_gw_q", "_inc_gw_q")
-        con.execute("insert into _inc_gw_seed select occurred_at, occurred_at from _inc_gw_q")
+        # the records outside the changed days (those inside are seeds already)
+        con.execute(
+            "insert into _inc_gw_seed select occurred_at, occurred_at from _inc_gw_q "
+            f"where not ({in_days('occurred_at', '_inc_gw_days', days)})"
+        )
     _widen(con, "_inc_gw_seed", "_inc_gw_affected", 5 * window)
     _widen(con, "_inc_gw_affected", "_inc_gw_context", 4 * window)
     within = _within("e.occurred_at", "_inc_gw_context", con)
@@ -598,17 +607,19 @@ def _gateway_linked(
     """Add to ``target`` the records of stg_events sharing a request id with one of
     ``source`` across the gateway/provider divide (a gateway record's request_id or
     provider_request_id; a provider copy's request_id), within the day either side an id pairs
-    them in, that it does not hold yet; ``whole``: whole rows (else gateway_name, request_id,
-    provider_request_id, occurred_at). Only those days of history are read."""
+    them in, that it does not hold yet; ``whole``: whole rows (else event_id, gateway_name,
+    request_id, provider_request_id, occurred_at). Only those days of history are read."""
     span = f"select min(occurred_at), max(occurred_at) from {source}"
     low, high = con.execute(span).fetchall()[0]
     if low is None:
         return
     near = _between("e.occurred_at", low, high, ID_SECONDS)
     columns = (
-        "e.*" if whole else "e.gateway_name, e.request_id, e.provider_request_id, e.occurred_at"
+        "e.*"
+        if whole
+        else "e.event_id, e.gateway_name, e.request_id, e.provider_request_id, e.occurred_at"
     )
-    held = f"and e.event_id not in (select event_id from {target})" if whole else ""
+    held = f"and e.event_id not in (select event_id from {target})"
     con.execute(
         f"""
         insert into {target}
@@ -821,16 +832,21 @@ def _linked(
     across the telemetry/provider divide (a Claude Code event's request_id; a provider
     record's request_id or provider_request_id), within the day either side an id pairs them
     in (marts/claude_code_attribution.sql), that it does not hold yet; ``whole``: whole rows
-    (else source, request_id, provider_request_id, occurred_at). Only those days of history
-    are read."""
+    (else event_id, source, request_id, provider_request_id, occurred_at). Only those days of
+    history are read."""
     span = f"select min(occurred_at), max(occurred_at) from {source}"
     low, high = con.execute(span).fetchall()[0]
     if low is None:
         return
     near = _between("e.occurred_at", low, high, ID_SECONDS)
-    columns = "e.*" if whole else "e.source, e.request_id, e.provider_request_id, e.occurred_at"
-    # an event held twice would be a candidate twice; a seed's time held twice is harmless
-    held = f"and e.event_id not in (select event_id from {target})" if whole else ""
+    columns = (
+        "e.*"
+        if whole
+        else "e.event_id, e.source, e.request_id, e.provider_request_id, e.occurred_at"
+    )
+    # an event held twice would be a candidate twice (and a big change's links would grow
+    # with each pass)
+    held = f"and e.event_id not in (select event_id from {target})"
     con.execute(
         f"""
         insert into {target}
@@ -876,10 +892,11 @@ def _replace_days(
     name: str,
     sql: str,
     days: set[date],
-    events: str,
+    rn: ModuleType,
     match: tuple[float, bool],
 ) -> None:
     """Run a day-partitioned mart over its inputs' rows of ``days``; replace those days."""
+    events = rn.EVENTS
     _day_table(con, "_inc_rebuild", days)
     if not _has_temp(con, "_inc_day_events"):
         con.execute(
@@ -895,9 +912,15 @@ def _replace_days(
     if re.search(r"\bstg_gateway\b", sql):
         # the gateways' own records of these days (a view over all of raw_gateway otherwise)
         if not _has_temp(con, "_inc_day_stg_gateway"):
+            # staged from those days' raw rows (a filter on the view would stage all of them)
             con.execute(
-                "create temp table _inc_day_stg_gateway as select * from stg_gateway "
+                "create temp view _inc_day_raw_gateway as select * from raw_gateway "
                 f"where {in_days('occurred_at', '_inc_rebuild', days)}"
+            )
+            staging = (rn.STAGING_DIR / "stg_gateway.sql").read_text(encoding="utf-8")
+            con.execute(
+                "create temp table _inc_day_stg_gateway as "
+                + _rename(staging, {"raw_gateway": "_inc_day_raw_gateway"})
             )
         names["stg_gateway"] = "_inc_day_stg_gateway"
     if re.search(rf"\b{ATTRIBUTION}\b", sql) and _exists(con, ATTRIBUTION):
@@ -928,10 +951,12 @@ def _day_gateway_matches(con: duckdb.DuckDBPyConnection, days: set[date]) -> Non
     hash table of every match in history); and, added to ``_inc_day_events``, the provider
     copies those days' gateway records matched on another day (a gateway record that cannot
     split its tokens is priced from its copy's exact counts, wherever the copy lies)."""
+    # a row's time is its provider copy's, within a day of its gateway record's
+    near = _near("occurred_at", days, ID_SECONDS)
     con.execute(
         f"create temp table _inc_day_gateway_matches as select * from {GATEWAY} "
-        "where event_id in (select event_id from _inc_day_events) "
-        "or gateway_event_id in (select event_id from _inc_day_events)"
+        f"where {near} and (event_id in (select event_id from _inc_day_events) "
+        "or gateway_event_id in (select event_id from _inc_day_events))"
     )
     low, high = con.execute(
         "select min(occurred_at), max(occurred_at) from _inc_day_gateway_matches "

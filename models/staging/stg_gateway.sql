@@ -17,21 +17,40 @@ with source as (
 
 ),
 
+models as (
+
+    -- each distinct model id once (a handful behind millions of records): without a router's
+    -- prefix (bedrock/, anthropic/, vertex_ai/), resolved through the application profiles
+    select
+        model_id,
+        canonical_model(resolved_model_id) as model,
+        bedrock_pricing_scope(resolved_model_id) as bedrock_scope
+    from (
+        select
+            model_id,
+            resolve_model_id(regexp_replace(
+                model_id, '^(bedrock|bedrock_converse|anthropic|vertex_ai)/', ''
+            )) as resolved_model_id
+        from (select distinct model_id from source) as ids
+    ) as resolved
+
+),
+
 classified as (
 
     select
-        *,
+        s.*,
         case
-            when lower(coalesce(provider, '')) like '%bedrock%' then 'bedrock'
-            when lower(coalesce(provider, '')) like '%vertex%' then 'vertex'
-            when provider is null or lower(provider) in ('anthropic', 'claude') then 'anthropic'
-            else lower(provider)
+            when lower(coalesce(s.provider, '')) like '%bedrock%' then 'bedrock'
+            when lower(coalesce(s.provider, '')) like '%vertex%' then 'vertex'
+            when s.provider is null or lower(s.provider) in ('anthropic', 'claude')
+                then 'anthropic'
+            else lower(s.provider)
         end as served_by,
-        -- the model id without a router's prefix (bedrock/, anthropic/, vertex_ai/)
-        resolve_model_id(regexp_replace(
-            model_id, '^(bedrock|bedrock_converse|anthropic|vertex_ai)/', ''
-        )) as resolved_model_id
-    from source
+        m.model,
+        m.bedrock_scope
+    from source as s
+    left join models as m on m.model_id = s.model_id
 
 ),
 
@@ -49,10 +68,10 @@ final as (
         team_hint,
         cast(null as varchar) as project,
         model_id,
-        canonical_model(resolved_model_id) as model,
+        model,
         region,
         case
-            when served_by = 'bedrock' then bedrock_pricing_scope(resolved_model_id)
+            when served_by = 'bedrock' then bedrock_scope
             -- the Vertex endpoint's location where the log names it; else regional, the dearer
             when served_by = 'vertex' then vertex_pricing_scope(region)
             else 'global'
