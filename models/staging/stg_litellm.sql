@@ -39,10 +39,36 @@ named as (
 
 ),
 
+models as (
+
+    -- each distinct logged model once (a handful behind millions of rows): the Bedrock id
+    -- without LiteLLM's routing prefix (bedrock/, bedrock/converse/, ...), resolved through the
+    -- application profiles, and the canonical names and Bedrock scope of it
+    select
+        logged_model,
+        resolved_model_id,
+        canonical_model(resolved_model_id) as canonical_resolved,
+        canonical_model(logged_model) as canonical_logged,
+        bedrock_pricing_scope(resolved_model_id) as bedrock_scope
+    from (
+        select
+            logged_model,
+            resolve_model_id(regexp_replace(
+                logged_model, '^(bedrock|bedrock_converse)/((converse|invoke)/)?', ''
+            )) as resolved_model_id
+        from (select distinct logged_model from named) as ids
+    ) as resolved
+
+),
+
 classified as (
 
     select
-        *,
+        n.*,
+        m.resolved_model_id,
+        m.canonical_resolved,
+        m.canonical_logged,
+        m.bedrock_scope,
         case
             when litellm_provider in ('bedrock', 'bedrock_converse') then 'bedrock'
             when litellm_provider like 'vertex_ai%' then 'vertex'
@@ -53,10 +79,6 @@ classified as (
             json_tag(spend_logs_metadata, identity_setting('request_metadata_team_key', 'team')),
             nullif(substr(list_filter(tags, lambda t: t like 'team:%')[1], 6), '')
         ) as metadata_team_hint,
-        -- the Bedrock id without LiteLLM's routing prefix (bedrock/, bedrock/converse/, ...)
-        resolve_model_id(regexp_replace(
-            logged_model, '^(bedrock|bedrock_converse)/((converse|invoke)/)?', ''
-        )) as resolved_model_id,
         case
             when api_base like '%bedrock-runtime%'
                 then nullif(regexp_extract(api_base, 'bedrock-runtime[.-]([a-z0-9-]+)\.', 1), '')
@@ -73,7 +95,8 @@ classified as (
                  then coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0) end,
             0
         ) as creation_tokens
-    from named
+    from named as n
+    left join models as m on m.logged_model is not distinct from n.logged_model
 
 ),
 
@@ -101,11 +124,11 @@ final as (
             key_project_alias
         ) as project,
         logged_model as model_id,
-        case when provider = 'bedrock' then canonical_model(resolved_model_id)
-             else canonical_model(logged_model) end as model,
+        case when provider = 'bedrock' then canonical_resolved else canonical_logged end
+            as model,
         api_region as region,
         case
-            when provider = 'bedrock' then bedrock_pricing_scope(resolved_model_id)
+            when provider = 'bedrock' then bedrock_scope
             when provider = 'vertex' then vertex_pricing_scope(api_region)
             else 'global'
         end as pricing_scope,
