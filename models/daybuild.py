@@ -278,8 +278,11 @@ def _stage_days(
     )
     # the request ids the rebuilt days held that can link a Claude Code event to a provider
     # record across days (``_reattribute``): the telemetry's, and, where telemetry carries
-    # request ids (``by_id``), the providers' too
-    rebuilt = in_days("occurred_at", "_inc_days", days)
+    # request ids (``by_id``), the providers' too; only on the days at the edge of the rebuilt
+    # ones (a record pairs within a day: an inner day's partners are all rebuilt)
+    edges = _edges(days)
+    _day_table(con, "_inc_edge_days", edges)
+    rebuilt = in_days("occurred_at", "_inc_edge_days", edges)
     provider_ids = "or (request_id is not null or provider_request_id is not null)" if by_id else ""
     con.execute(
         "create or replace temp table _inc_old_ids as select event_id, source, request_id, "
@@ -288,11 +291,12 @@ def _stage_days(
     )
     # the gateway records and provider copies of the rebuilt days that appeared, went or
     # changed: their partners' rows (priced from, or timed against, them) are rebuilt too
+    # (those of the edge days: an inner day's partners are rebuilt anyway)
     sides = f"{rebuilt} and {GATEWAY_SIDES}"
     con.execute(
         "create or replace temp table _inc_changed_gateway_ids as select event_id from ("
         f"(select * from stg_events e where {sides} except select * from _inc_events e "
-        f"where {GATEWAY_SIDES}) union all (select * from _inc_events e where {GATEWAY_SIDES} "
+        f"where {sides}) union all (select * from _inc_events e where {sides} "
         f"except select * from stg_events e where {sides}))"
     )
     # and those that can link a gateway's record to a provider's copy (``_regateway``)
@@ -302,8 +306,16 @@ def _stage_days(
         f"where {rebuilt} "
         f"and {GATEWAY_SIDES} and (e.request_id is not null or e.provider_request_id is not null)"
     )
-    con.execute(f"delete from stg_events where {rebuilt}")
+    con.execute(f"delete from stg_events where {in_days('occurred_at', '_inc_days', days)}")
     con.execute("insert into stg_events select * from _inc_events")
+
+
+def _edges(days: set[date]) -> set[date]:
+    """The days of ``days`` next to a day not in them: a record within a day of another day
+    than its own's neighbours is on one of these."""
+    return {
+        d for d in days if d - timedelta(days=1) not in days or d + timedelta(days=1) not in days
+    }
 
 
 def _context(con: duckdb.DuckDBPyConnection, days: set[date], rn: ModuleType) -> set[date]:
@@ -401,6 +413,9 @@ def _reattribute(
     # an id the rebuilt days' telemetry held before this build links too
     by_id = by_id or _count(con, "select 1 from _inc_old_ids") > 0
     _day_table(con, "_inc_attr_days", days)
+    # (the records of the days at their edge: an inner day's links stay within the days)
+    edges = _edges(days)
+    _day_table(con, "_inc_attr_edges", edges)
     # the changed days, and the events linked to them by a request id (old and new ids)
     con.execute(
         "create or replace temp table _inc_attr_seed as select cast(day as timestamptz) as lo, "
@@ -410,7 +425,7 @@ def _reattribute(
         con.execute(
             "create or replace temp table _inc_attr_q as select event_id, source, request_id, "
             f"provider_request_id, occurred_at from stg_events where "
-            f"{in_days('occurred_at', '_inc_attr_days', days)} "
+            f"{in_days('occurred_at', '_inc_attr_edges', edges)} "
             "and (request_id is not null or provider_request_id is not null) "
             "union all select * from _inc_old_ids"
         )
@@ -509,16 +524,19 @@ def _regateway(
     """
     window = _gateway_window(con) + 1.0  # a second's margin over the window's rounding
     _day_table(con, "_inc_gw_days", days)
+    edges = _edges(days)
+    _day_table(con, "_inc_gw_edges", edges)
     con.execute(
         "create or replace temp table _inc_gw_seed as select cast(day as timestamptz) as lo, "
         "cast(day + 1 as timestamptz) as hi from _inc_gw_days"
     )
     # the records of the changed days (new, and old) that carry a request id, and those two
-    # request ids away from them
+    # request ids away from them (of the days at the edge of the changed ones: a record pairs
+    # within a day, so an inner day's links stay within the changed days)
     con.execute(
         "create or replace temp table _inc_gw_q as select e.event_id, e.gateway_name, "
         "e.request_id, e.provider_request_id, e.occurred_at from stg_events e where "
-        f"{in_days('e.occurred_at', '_inc_gw_days', days)} and {GATEWAY_SIDES} "
+        f"{in_days('e.occurred_at', '_inc_gw_edges', edges)} and {GATEWAY_SIDES} "
         "and (e.request_id is not null or e.provider_request_id is not null) "
         "union all select * from _inc_old_gateway_ids"
     )
@@ -551,9 +569,11 @@ def _regateway(
         return moved
     # the days of the partners of records that changed under a match that did not (a gateway
     # record priced from its copy's counts, or timed against its latency)
+    # (a partner is within a day of its record, on the edge days)
+    near = _near("occurred_at", edges, ID_SECONDS)
     partners = con.execute(
         f"""
-        select distinct {EVENTS_DAY} from stg_events where event_id in (
+        select distinct {EVENTS_DAY} from stg_events where {near} and event_id in (
             select gateway_event_id from {name}
             where event_id in (select event_id from _inc_changed_gateway_ids)
             union
