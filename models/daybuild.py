@@ -624,36 +624,18 @@ def _gateway_window(con: duckdb.DuckDBPyConnection) -> float:
 def _gateway_linked(
     con: duckdb.DuckDBPyConnection, source: str, target: str, *, whole: bool = False
 ) -> None:
-    """Add to ``target`` the records of stg_events sharing a request id with one of
-    ``source`` across the gateway/provider divide (a gateway record's request_id or
-    provider_request_id; a provider copy's request_id), within the day either side an id pairs
-    them in, that it does not hold yet; ``whole``: whole rows (else event_id, gateway_name,
-    request_id, provider_request_id, occurred_at). Only those days of history are read."""
-    span = f"select min(occurred_at), max(occurred_at) from {source}"
-    low, high = con.execute(span).fetchall()[0]
-    if low is None:
-        return
-    near = _between("e.occurred_at", low, high, ID_SECONDS)
-    columns = (
-        "e.*"
-        if whole
-        else "e.event_id, e.gateway_name, e.request_id, e.provider_request_id, e.occurred_at"
-    )
-    held = f"and e.event_id not in (select event_id from {target})"
-    con.execute(
-        f"""
-        insert into {target}
-        select distinct {columns} from stg_events e
-        where ((e.gateway_name is null and e.gateway_role and e.request_id in (
-                    select request_id from {source} where gateway_name is not null
-                    union select provider_request_id from {source}
-                    where gateway_name is not null))
-            or (e.gateway_name is not null and (
-                    e.request_id in (select request_id from {source} where gateway_name is null)
-                    or e.provider_request_id in (
-                        select request_id from {source} where gateway_name is null))))
-            and {near} {held}
-        """
+    """Add to ``target`` the records sharing a request id with one of ``source`` across the
+    gateway/provider divide (a provider copy's request_id; a gateway record's request_id or
+    provider_request_id), as ``_link``."""
+    _link(
+        con,
+        source,
+        target,
+        whole=whole,
+        side="gateway_name",
+        one="{t}gateway_name is null",
+        other="{t}gateway_name is not null",
+        copies=True,
     )
 
 
@@ -848,12 +830,39 @@ def _within(column: str, intervals: str, con: duckdb.DuckDBPyConnection) -> str:
 def _linked(
     con: duckdb.DuckDBPyConnection, source: str, target: str, *, whole: bool = False
 ) -> None:
-    """Add to ``target`` the events of stg_events sharing a request id with one of ``source``
-    across the telemetry/provider divide (a Claude Code event's request_id; a provider
-    record's request_id or provider_request_id), within the day either side an id pairs them
-    in (marts/claude_code_attribution.sql), that it does not hold yet; ``whole``: whole rows
-    (else event_id, source, request_id, provider_request_id, occurred_at). Only those days of
-    history are read."""
+    """Add to ``target`` the events sharing a request id with one of ``source`` across the
+    telemetry/provider divide (a Claude Code event's request_id; a provider record's
+    request_id or provider_request_id), as ``_link``."""
+    _link(
+        con,
+        source,
+        target,
+        whole=whole,
+        side="source",
+        one="{t}source = 'claude_code'",
+        other="{t}source <> 'claude_code'",
+    )
+
+
+def _link(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    target: str,
+    *,
+    whole: bool,
+    side: str,
+    one: str,
+    other: str,
+    copies: bool = False,
+) -> None:
+    """Add to ``target`` the events of stg_events that share a request id with one of
+    ``source``'s across two sides (``one``, ``other``: filters, ``{t}`` the table's prefix): an
+    event of one side whose request_id is an id (request_id or provider_request_id) of the
+    other side's, and the reverse; within the day either side an id pairs two records in
+    (marts/gateway_matches.sql, marts/claude_code_attribution.sql), and not held yet. Only
+    those days of history are read. ``whole``: whole rows (else event_id, ``side``,
+    request_id, provider_request_id, occurred_at); ``copies``: of the first side, only the
+    providers' records under a gateway identity."""
     span = f"select min(occurred_at), max(occurred_at) from {source}"
     low, high = con.execute(span).fetchall()[0]
     if low is None:
@@ -862,25 +871,26 @@ def _linked(
     columns = (
         "e.*"
         if whole
-        else "e.event_id, e.source, e.request_id, e.provider_request_id, e.occurred_at"
+        else f"e.event_id, e.{side}, e.request_id, e.provider_request_id, e.occurred_at"
     )
+    e_one, e_other = one.format(t="e."), other.format(t="e.")
+    if copies:
+        e_one += " and e.gateway_role"
+    s_one, s_other = one.format(t=""), other.format(t="")
     # an event held twice would be a candidate twice (and a big change's links would grow
     # with each pass)
-    held = f"and e.event_id not in (select event_id from {target})"
     con.execute(
         f"""
         insert into {target}
         select distinct {columns} from stg_events e
-        where ((e.source = 'claude_code' and e.request_id in (
-                    select request_id from {source} where source <> 'claude_code'
-                    union select provider_request_id from {source}
-                    where source <> 'claude_code'))
-            or (e.source <> 'claude_code' and (
-                    e.request_id in (
-                        select request_id from {source} where source = 'claude_code')
+        where (({e_one} and e.request_id in (
+                    select request_id from {source} where {s_other}
+                    union select provider_request_id from {source} where {s_other}))
+            or ({e_other} and (
+                    e.request_id in (select request_id from {source} where {s_one})
                     or e.provider_request_id in (
-                        select request_id from {source} where source = 'claude_code'))))
-            and {near} {held}
+                        select request_id from {source} where {s_one}))))
+            and {near} and e.event_id not in (select event_id from {target})
         """
     )
 
