@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from types import ModuleType
 from typing import Any
@@ -429,13 +430,7 @@ def _reattribute(
             "and (request_id is not null or provider_request_id is not null) "
             "union all select * from _inc_old_ids"
         )
-        for _ in range(2):
-            _linked(con, "_inc_attr_q", "_inc_attr_q")
-        # the records outside the changed days (those inside are seeds already)
-        con.execute(
-            "insert into _inc_attr_seed select occurred_at, occurred_at from _inc_attr_q "
-            f"where not ({in_days('occurred_at', '_inc_attr_days', days)})"
-        )
+        _seed_links(con, "_inc_attr_q", "_inc_attr_seed", "_inc_attr_days", days, _linked)
     _widen(con, "_inc_attr_seed", "_inc_attr_affected", 2 * reach)
     _widen(con, "_inc_attr_affected", "_inc_attr_context", 2 * reach)
     within = _within("e.occurred_at", "_inc_attr_context", con)
@@ -541,13 +536,7 @@ def _regateway(
         "union all select * from _inc_old_gateway_ids"
     )
     if _count(con, "select 1 from _inc_gw_q"):
-        for _ in range(2):
-            _gateway_linked(con, "_inc_gw_q", "_inc_gw_q")
-        # the records outside the changed days (those inside are seeds already)
-        con.execute(
-            "insert into _inc_gw_seed select occurred_at, occurred_at from _inc_gw_q "
-            f"where not ({in_days('occurred_at', '_inc_gw_days', days)})"
-        )
+        _seed_links(con, "_inc_gw_q", "_inc_gw_seed", "_inc_gw_days", days, _gateway_linked)
     _widen(con, "_inc_gw_seed", "_inc_gw_affected", 5 * window)
     _widen(con, "_inc_gw_affected", "_inc_gw_context", 4 * window)
     within = _within("e.occurred_at", "_inc_gw_context", con)
@@ -610,6 +599,25 @@ def _replace_rows(
     con.execute(f"delete from {name} where {rows}")
     con.execute(f"insert into {name} select * from _inc_{name}")
     return {r[0] for r in changed if r[0] is not None}
+
+
+def _seed_links(
+    con: duckdb.DuckDBPyConnection,
+    records: str,
+    seed: str,
+    days_table: str,
+    days: set[date],
+    link: Callable[..., None],
+) -> None:
+    """Follow the request ids of ``records`` (the changed days' records that carry one) two
+    links out with ``link``, then add the times of the records outside the changed days to
+    the intervals ``seed`` (those inside are seeds already)."""
+    for _ in range(2):
+        link(con, records, records)
+    con.execute(
+        f"insert into {seed} select occurred_at, occurred_at from {records} "
+        f"where not ({in_days('occurred_at', days_table, days)})"
+    )
 
 
 def _gateway_window(con: duckdb.DuckDBPyConnection) -> float:
