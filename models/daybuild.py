@@ -479,15 +479,13 @@ def _reattribute(
         "where source = 'claude_code'"
     ).fetchall()[0]
     span = _between("occurred_at", low, high) + " and " if low is not None else ""
-    con.execute(
-        "create or replace temp view _inc_attr_raw_claude_code as select * from raw_claude_code "
-        f"where {span}'claude_code:' || event_key in (select event_id from _inc_attr_events "
-        "where source = 'claude_code')"
-    )
-    staging = (rn.STAGING_DIR / "stg_claude_code.sql").read_text(encoding="utf-8")
-    con.execute(
-        "create or replace temp view _inc_attr_stg_claude_code as "
-        + _rename(staging, {"raw_claude_code": "_inc_attr_raw_claude_code"})
+    _restage(
+        con,
+        rn,
+        "stg_claude_code",
+        "_inc_attr",
+        f"{span}'claude_code:' || event_key in (select event_id from _inc_attr_events "
+        "where source = 'claude_code')",
     )
     renamed = _rename(
         sql, {rn.EVENTS: "_inc_attr_events", "stg_claude_code": "_inc_attr_stg_claude_code"}
@@ -747,15 +745,7 @@ def _resession(
     ).fetchall()[0]
     span = _between("occurred_at", low, high) + " and " if low is not None else "false and "
     touched = "session_id in (select session_id from _inc_sess_ids)"
-    con.execute(
-        "create or replace temp view _inc_sess_raw_claude_code as select * from raw_claude_code "
-        f"where {span}{touched}"
-    )
-    staging = (rn.STAGING_DIR / "stg_claude_code.sql").read_text(encoding="utf-8")
-    con.execute(
-        "create or replace temp view _inc_sess_stg_claude_code as "
-        + _rename(staging, {"raw_claude_code": "_inc_sess_raw_claude_code"})
-    )
+    _restage(con, rn, "stg_claude_code", "_inc_sess", f"{span}{touched}")
     con.execute(
         f"create or replace temp view _inc_sess_attribution as select * from {ATTRIBUTION} "
         f"where {span}{touched}"
@@ -951,15 +941,8 @@ def _replace_days(
         # the gateways' own records of these days (a view over all of raw_gateway otherwise)
         if not _has_temp(con, "_inc_day_stg_gateway"):
             # staged from those days' raw rows (a filter on the view would stage all of them)
-            con.execute(
-                "create temp view _inc_day_raw_gateway as select * from raw_gateway "
-                f"where {in_days('occurred_at', '_inc_rebuild', days)}"
-            )
-            staging = (rn.STAGING_DIR / "stg_gateway.sql").read_text(encoding="utf-8")
-            con.execute(
-                "create temp table _inc_day_stg_gateway as "
-                + _rename(staging, {"raw_gateway": "_inc_day_raw_gateway"})
-            )
+            where = in_days("occurred_at", "_inc_rebuild", days)
+            _restage(con, rn, "stg_gateway", "_inc_day", where, kind="table")
         names["stg_gateway"] = "_inc_day_stg_gateway"
     if re.search(rf"\b{ATTRIBUTION}\b", sql) and _exists(con, ATTRIBUTION):
         # the matches of these days' events only (usage_events joins them by event id): not
@@ -1007,6 +990,25 @@ def _day_gateway_matches(con: duckdb.DuckDBPyConnection, days: set[date]) -> Non
             "select event_id from _inc_day_gateway_matches "
             "where event_id not in (select event_id from _inc_day_events))"
         )
+
+
+def _restage(
+    con: duckdb.DuckDBPyConnection,
+    rn: ModuleType,
+    model: str,
+    prefix: str,
+    where: str,
+    kind: str = "view",
+) -> None:
+    """``{prefix}_{model}``: the staging model run over the rows of its raw table that
+    ``where`` keeps (the view ``{prefix}_{raw table}``), not over all of them."""
+    raw = "raw_" + model.removeprefix("stg_")
+    con.execute(f"create or replace temp view {prefix}_{raw} as select * from {raw} where {where}")
+    staging = (rn.STAGING_DIR / f"{model}.sql").read_text(encoding="utf-8")
+    con.execute(
+        f"create or replace temp {kind} {prefix}_{model} as "
+        + _rename(staging, {raw: f"{prefix}_{raw}"})
+    )
 
 
 def _rename(sql: str, names: dict[str, str]) -> str:
