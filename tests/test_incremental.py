@@ -382,25 +382,8 @@ def test_a_gateway_record_rebuilds_its_day_and_the_day_of_the_provider_copy_it_m
         proxied = {**bedrock_row("b1", at(0, 86_399)), "principal_arn": PROXY}
         write(con, "bedrock", "raw_bedrock", [proxied, bedrock_row("b2", at(3, 600))])
         assert runner.build(con, incremental=True).mode == "full"
-        record = {
-            "gateway_name": "kong",
-            "request_id": "g1",
-            "format": "kong",
-            "occurred_at": at(1, 1),  # the gateway logs it after midnight
-            "provider": "bedrock",
-            "model_id": MODELS[0],
-            "consumer": "alice@corp.example",
-            "status_code": 200,
-            "input_tokens": 10,
-            "output_tokens": 5,
-            "cache_read_tokens": 0,
-            "cache_write_tokens": 0,
-            "token_detail": "full",
-            "truncated": False,
-            "provider_request_id": "b1",
-            "source_kind": "files",
-            "source_location": "test",
-        }
+        # the gateway logs it after midnight
+        record = kong_row("g1", at(1, 1), tokens=10, provider_request_id="b1")
         write(con, "gateway", "raw_gateway", [record])
         result = runner.build(con, incremental=True)
         assert (result.mode, result.days) == ("incremental", [DAY0.date(), at(1, 0).date()])
@@ -431,25 +414,8 @@ def test_a_partial_gateway_record_keeps_the_price_of_its_copy_of_the_next_day(  
             "principal_arn": PROXY,
             "cache_write_tokens": 100,
         }
-        record = {
-            "gateway_name": "kong",
-            "request_id": "g1",
-            "format": "kong",
-            "occurred_at": at(0, 86_370),  # 50 s before: matched by counts and time
-            "provider": "bedrock",
-            "model_id": MODELS[0],
-            "consumer": "alice@corp.example",
-            "status_code": 200,
-            "input_tokens": 1100,  # the whole prompt, no cache split
-            "output_tokens": 5,
-            "cache_read_tokens": 0,
-            "cache_write_tokens": 0,
-            "token_detail": "partial",
-            "truncated": False,
-            "provider_request_id": None,
-            "source_kind": "files",
-            "source_location": "test",
-        }
+        # 50 s before: matched by counts and time; its input is the whole prompt, no cache split
+        record = kong_row("g1", at(0, 86_370), tokens=1100, token_detail="partial")
         write(con, "bedrock", "raw_bedrock", [proxied])
         write(con, "gateway", "raw_gateway", [record])
         assert runner.build(con, incremental=True).mode == "full"
@@ -490,25 +456,9 @@ def test_a_copy_delivered_again_with_other_counts_reprices_its_gateway_record(  
     try:
         load_refs(con, tmp_path, 0, False)
         copy = {**bedrock_row("b1", at(1, 20), tokens=1000), "principal_arn": PROXY}
-        record = {
-            "gateway_name": "kong",
-            "request_id": "g1",
-            "format": "kong",
-            "occurred_at": at(0, 86_390),
-            "provider": "bedrock",
-            "model_id": MODELS[0],
-            "consumer": "alice@corp.example",
-            "status_code": 200,
-            "input_tokens": 1100,
-            "output_tokens": 5,
-            "cache_read_tokens": 0,
-            "cache_write_tokens": 0,
-            "token_detail": "partial",
-            "truncated": False,
-            "provider_request_id": "b1",
-            "source_kind": "files",
-            "source_location": "test",
-        }
+        record = kong_row(
+            "g1", at(0, 86_390), tokens=1100, token_detail="partial", provider_request_id="b1"
+        )
         write(con, "bedrock", "raw_bedrock", [copy])
         write(con, "gateway", "raw_gateway", [record])
         assert runner.build(con, incremental=True).mode == "full"
@@ -522,6 +472,36 @@ def test_a_copy_delivered_again_with_other_counts_reprices_its_gateway_record(  
         assert_equals_a_full_build(con, scratch, tmp_path)
     finally:
         con.close()
+
+
+def kong_row(
+    request_id: str,
+    when: datetime,
+    *,
+    tokens: int,
+    token_detail: str = "full",
+    provider_request_id: str | None = None,
+) -> dict[str, Any]:
+    """Kong's record of alice's request to Bedrock (5 tokens out, no cache counts)."""
+    return {
+        "gateway_name": "kong",
+        "request_id": request_id,
+        "format": "kong",
+        "occurred_at": when,
+        "provider": "bedrock",
+        "model_id": MODELS[0],
+        "consumer": "alice@corp.example",
+        "status_code": 200,
+        "input_tokens": tokens,
+        "output_tokens": 5,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "token_detail": token_detail,
+        "truncated": False,
+        "provider_request_id": provider_request_id,
+        "source_kind": "files",
+        "source_location": "test",
+    }
 
 
 def bedrock_row(request_id: str, when: datetime, tokens: int = 10) -> dict[str, Any]:
