@@ -164,6 +164,42 @@ def test_exported_json_files_of_every_shape(tmp_path: Path) -> None:
     ).fetchall() == [(f"{root / 'array.json'}#2",)]
 
 
+def test_numbers_read_out_of_the_response_body(tmp_path: Path) -> None:
+    """The 1-hour cache writes and Bedrock's latency are the first such key followed by digits;
+    the same text inside the model's output is escaped and never matches."""
+    quoted = 'the log says \\"ephemeral_1h_input_tokens\\": 999 and \\"latencyMs\\": 7'
+    streamed = record("stream", one_hour=40)
+    streamed["output"]["outputBodyJson"][1]["delta"]["text"] = quoted
+    streamed["output"]["outputBodyJson"].append(
+        {"amazon-bedrock-invocationMetrics": {"invocationLatency": 3848, "firstByteLatency": 9}}
+    )
+    converse = record("converse", operation="Converse")
+    converse["output"]["outputBodyJson"] = {
+        "output": {"message": {"content": [{"text": quoted}]}},
+        "metrics": {"latencyMs": 2435},
+        "usage": {"cacheWriteInputTokens": 0},
+    }
+    spaced = record("spaced", one_hour=0)
+    spaced["output"]["outputBodyJson"] = {"usage": {"cache_creation": "x"}}
+    lines = [json.dumps(r) for r in (streamed, converse)]
+    # whitespace after the colon, as a pretty-printing writer leaves it
+    lines.append(json.dumps(spaced).replace('"x"', '{"ephemeral_1h_input_tokens":   12}'))
+    lines.append(json.dumps(record("plain", body=False)))
+    root = tmp_path / "logs"
+    _write(root, {"a.json.gz": gzip.compress(("\n".join(lines) + "\n").encode())})
+    app = _app(tmp_path)
+    con = app.connect()
+    run_source(app, con, "bedrock-files", {"path": str(root)})
+    assert con.execute(
+        "select request_id, cache_write_1h_tokens, latency_ms from raw_bedrock order by 1"
+    ).fetchall() == [
+        ("converse", None, 2435),
+        ("plain", None, None),
+        ("spaced", 12, None),
+        ("stream", 40, 3848),
+    ]
+
+
 def test_single_file_and_paths_with_glob_characters(tmp_path: Path) -> None:
     odd = tmp_path / "exports [old]" / "bedrock*2026?.json.gz"
     odd.parent.mkdir()
