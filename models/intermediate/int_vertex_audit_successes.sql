@@ -7,18 +7,27 @@ with audit_entries as (
 
 ),
 
+model_ids as (
+
+    -- each distinct model id canonicalised once, not every row
+    select model_id, canonical_model(model_id) as model
+    from (select distinct model_id from audit_entries) as ids
+
+),
+
 final as (
 
     select
-        insert_id,
-        occurred_at,
-        project_id,
-        region,
-        canonical_model(model_id) as model,
-        principal_email,
-        delegation_chain
-    from audit_entries
-    where status_code = 0 and canonical_model(model_id) <> 'count-tokens'
+        a.insert_id,
+        a.occurred_at,
+        a.project_id,
+        a.region,
+        m.model,
+        a.principal_email,
+        a.delegation_chain
+    from audit_entries as a
+    inner join model_ids as m on m.model_id = a.model_id
+    where a.status_code = 0 and m.model <> 'count-tokens'
 
 )
 

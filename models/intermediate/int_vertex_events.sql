@@ -60,10 +60,15 @@ final as (
         status,
         error_code,
         billable,
-        is_gateway_identity(any_principal) as gateway_role,
+        g.is_gateway as gateway_role,
         gateway_name,
         provider_request_id
     from attributed
+    -- each distinct caller tried against the gateway identities once, not every row
+    left join (
+        select any_principal as gateway_principal, is_gateway_identity(any_principal) as is_gateway
+        from (select distinct any_principal from attributed) as p
+    ) as g on g.gateway_principal is not distinct from attributed.any_principal
 
 )
 

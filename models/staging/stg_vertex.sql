@@ -35,14 +35,27 @@ settings as (
 
 ),
 
+model_ids as (
+
+    -- each distinct model id once (a handful behind millions of rows), canonicalised
+    select model_id, canonical_model(model_id) as canonical
+    from (
+        select model_id from usage_entries
+        union
+        select model_id from audit_entries
+    ) as ids
+
+),
+
 responses as (
 
     -- one row per response: the same response logged twice (two shards, two collectors)
     -- counts once; the copy with labels wins
-    select *, canonical_model(model_id) as canonical
-    from usage_entries
+    select u.*, m.canonical
+    from usage_entries as u
+    left join model_ids as m on m.model_id is not distinct from u.model_id
     qualify row_number() over (
-        partition by response_id order by labels is null, occurred_at, insert_id
+        partition by u.response_id order by u.labels is null, u.occurred_at, u.insert_id
     ) = 1
 
 ),
@@ -50,10 +63,11 @@ responses as (
 audit_calls as (
 
     select
-        *,
-        canonical_model(model_id) as canonical,
-        canonical_model(model_id) = 'count-tokens' as is_count_tokens
-    from audit_entries
+        a.*,
+        m.canonical,
+        m.canonical = 'count-tokens' as is_count_tokens
+    from audit_entries as a
+    left join model_ids as m on m.model_id is not distinct from a.model_id
 
 ),
 
@@ -167,7 +181,7 @@ final as (
         'vertex' as provider,
         request_id,
         occurred_at,
-        principal,
+        e.principal,
         person_hint,
         team_hint,
         project,
@@ -187,14 +201,19 @@ final as (
         status,
         error_code,
         billable,
-        is_gateway_identity(principal) as gateway_role,
+        g.gateway_role,
         cast(null as varchar) as gateway_name,
         cast(null as varchar) as provider_request_id,
         vertex_log,
         insert_id,
         project_id,
         developer_label
-    from events
+    from events as e
+    -- each distinct principal tried against the gateway identities once, not every row
+    left join (
+        select principal, is_gateway_identity(principal) as gateway_role
+        from (select distinct principal from events) as p
+    ) as g on g.principal is not distinct from e.principal
 
 )
 
