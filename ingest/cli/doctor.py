@@ -8,13 +8,16 @@ and renders every finding as one line.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from ingest.cli.common import app_context, effective_price_book, open_for_read
 from ingest.context import AppContext
 from ingest.errors import ExitCode, LedgerError
-from models.doctor import Finding
+
+if TYPE_CHECKING:  # models.doctor imports pyarrow: every command would pay for it at start-up
+    from models.doctor import Finding
 
 LABELS = {"ok": "ok", "warn": "warning", "fail": "FAIL", "info": ""}
 
@@ -68,7 +71,7 @@ def stale_after_hours(app: AppContext, given: int | None = None) -> float:
 def diagnose(app: AppContext, stale_after: int | None = None) -> list[Finding]:
     """Every finding, in the order shown: config, price book, database, then its data."""
     from ingest import pipeline
-    from models.doctor import data_findings
+    from models.doctor import Finding, data_findings
 
     cfg_path = app.config.path
     found = [

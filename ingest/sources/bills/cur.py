@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from ingest.source import Page, Parsed, RawTable, SourceRun
 from ingest.sources.bills import tabular
@@ -257,6 +256,8 @@ _REASON = f"""
 
 def parse(con: duckdb.DuckDBPyConnection, page: Page, run: SourceRun) -> Parsed:
     """One delivery's data files: LLM lines to raw_aws_cur, bad lines and files rejected."""
+    import pyarrow as pa  # here, not at import: every command would load it at start-up
+
     if "reject" in page.meta:
         return Parsed(rows={}, rejected=[(str(page.meta["location"]), str(page.meta["reject"]))])
     rejected: list[tuple[str, str]] = []
