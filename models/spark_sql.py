@@ -22,6 +22,8 @@ any_value(x)              any_value(x, true) (DuckDB's skips NULLs)      identit
                                                                          claude_code_attribution
 qualify                   a filtered subquery (sqlglot; ``*`` expanded    window picks
                           first with the known columns)
+with x as not             with x as (...) (Spark inlines a CTE; it has    usage_events
+materialized (...)        no such hint)
 ========================  =============================================  =====================
 
 and session settings (``SPARK_CONF``): UTC session time, exact decimal arithmetic
@@ -128,6 +130,9 @@ def _engine_specific(node: Any) -> Any:
     """The DuckDB functions and types sqlglot does not map to Spark (the table above)."""
     from sqlglot import exp
 
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        node.set("materialized", None)  # Spark has no MATERIALIZED hint
+        return node
     if isinstance(node, exp.DataType) and node.this in (
         exp.DataType.Type.INT128,
         exp.DataType.Type.UINT128,

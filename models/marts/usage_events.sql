@@ -1,8 +1,9 @@
 -- grain: one row per request (event_id), every source: identity resolved, priced, de-duplicated.
 -- Columns: the data contract's (ARCHITECTURE.md) in order, then unpriced, pricing_tier, project,
 -- identity_status, billable and further extras (token_detail, gateway_name last).
-with staged as (
+with staged as not materialized (
 
+    -- read where it is used (three places), not copied first: the events are a table
     select * from int_events
 
 ),
