@@ -198,8 +198,9 @@ def _body_number_sql(name: str) -> str:
 
     Text inside strings has its quotes escaped, so a key in the model's output cannot match.
     One RE2 pass over the body: a strpos to find the key and a second one to read after it
-    cost 2.5x as much inside the scan (the latency keys sit at the end of a streamed body or
-    nowhere, so each search reads all of it), and json_extract parses the body again.
+    cost about 1.0 s of a 200k-record scan where this costs 0.2 s (the latency keys sit at the
+    end of a streamed body or nowhere, so each search reads all of it), and json_extract
+    parses the body again.
     """
     body = "cast(output.outputBodyJson as varchar)"
     return f"try_cast(regexp_extract({body}, '\"{name}\":\\s*(\\d+)', 1) as bigint)"
