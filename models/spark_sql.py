@@ -13,6 +13,7 @@ macros (macros.sql)       inlined at each call, arguments substituted    cost_of
                                                                          identity_setting
 epoch(ts)                 unix_micros(ts) / 1000000 (seconds, with       gateway_matches,
                           their fraction, as DuckDB's double)            claude_code_attribution
+epoch_us(ts)              unix_micros(ts)                                Vertex audit join
 to_seconds(n)             make_dt_interval(0, 0, 0, n)                   match windows
 to_milliseconds(n)        make_dt_interval(0, 0, 0, n / 1000)            Claude Code duration
 timezone('UTC', ts)       ts (the Spark session runs in UTC)             usage_daily
@@ -151,6 +152,8 @@ def _engine_specific(node: Any) -> Any:
         return node
     name, args = node.name.lower(), node.expressions
     # a replaced node's children are not visited again by transform: translate them here
+    if name == "epoch_us":
+        return exp.Anonymous(this="unix_micros", expressions=[args[0].transform(_engine_specific)])
     if name in ("to_seconds", "to_milliseconds"):
         seconds = args[0].transform(_engine_specific)
         if name == "to_milliseconds":

@@ -146,14 +146,14 @@ def test_build_needs_the_model_inputs(sample_lake: Path, tmp_path: Path) -> None
 def test_translation_of_the_engine_specific_pieces() -> None:
     sql = (
         "select epoch(a) - epoch(b) as s, to_milliseconds(w) as i, cast(n as hugeint) as h, "
-        "timezone('UTC', a) as u, cost_of(n, p) as c from t"
+        "timezone('UTC', a) as u, cost_of(n, p) as c, epoch_us(a) // n as k from t"
     )
     assert translate(sql, {"t": ["a", "b", "w", "n", "p"]}) == (
         "SELECT UNIX_MICROS(t.a) / 1000000 - UNIX_MICROS(t.b) / 1000000 AS s, "
         "MAKE_DT_INTERVAL(0, 0, 0, (t.w) / 1000) AS i, CAST(t.n AS DECIMAL(38, 0)) AS h, "
         "t.a AS u, ((CASE WHEN COALESCE((t.n), 0) = 0 THEN CAST(0 AS DECIMAL(38, 12)) "
         "ELSE CAST(CAST((t.n) AS DECIMAL(38, 0)) * (t.p) * CAST(0.000001 AS DECIMAL(7, 6)) "
-        "AS DECIMAL(38, 12)) END)) AS c FROM t AS t"
+        "AS DECIMAL(38, 12)) END)) AS c, UNIX_MICROS(t.a) DIV t.n AS k FROM t AS t"
     )
 
 

@@ -730,6 +730,61 @@ def test_attribution_labels_then_principal_then_a_unique_join(ledger, server) ->
 
 
 @pytest.mark.service
+def test_a_burst_is_counted_not_paired(ledger, server) -> None:
+    """A busy project puts many calls of one model in every window: each entry's candidates are
+    counted (one row per entry, never one per pair), exactly, to the microsecond of the window's
+    edge, and only a one-to-one pair attributes."""
+    app, con = ledger
+    burst = T0 + timedelta(minutes=5)
+    entries = []
+    for i in range(40):  # 40 calls in 0.39 s: every entry of either side has 40 candidates
+        at = burst + timedelta(milliseconds=10 * i)
+        entries += [audit(f"a-burst-{i}", at), response(f"u-burst-{i}", at, f"msg_vrtx_burst_{i}")]
+    edge = T0 + timedelta(minutes=10)
+    far = T0 + timedelta(minutes=15)
+    entries += [
+        # exactly the 2 s window apart: a candidate, and the only one on both sides
+        audit("a-edge", edge, "bo.chen@corp.example"),
+        response("u-edge", edge + timedelta(seconds=2), "msg_vrtx_edge"),
+        # a microsecond beyond it: none
+        audit("a-far", far, "bo.chen@corp.example"),
+        response("u-far", far + timedelta(seconds=2, microseconds=1), "msg_vrtx_far"),
+    ]
+    server.add(*entries)
+    ingest(app, con, server, since=date(2026, 11, 2), until=date(2026, 11, 3))
+    build(app, con)
+    assert rows(
+        con, "select side, count(*) from int_vertex_audit_candidates group by 1 order by 1"
+    ) == [
+        ("audit", 42),
+        ("response", 42),
+    ]
+    assert rows(
+        con,
+        "select candidates, count(*) from int_vertex_audit_candidates "
+        "where insert_id like '%-burst-%' group by 1",
+    ) == [(40, 80)]
+    assert rows(
+        con,
+        "select insert_id, attribution, candidates, matched_audit_insert_id "
+        "from vertex_attribution where insert_id not like '%-burst-%' order by 1",
+    ) == [
+        ("a-far", "audit_without_response", 0, "a-far"),
+        ("u-edge", "audit_join", 1, "a-edge"),
+        ("u-far", "no_audit_entry", 0, None),
+    ]
+    assert rows(
+        con,
+        "select attribution, count(*), min(candidates), max(candidates) from vertex_attribution "
+        "where insert_id like 'u-burst-%' group by 1",
+    ) == [("ambiguous", 40, 40, 40)]
+    got = {e["request_id"]: e["developer"] for e in _events(con)}
+    assert got["msg_vrtx_edge"] == "bo.chen@corp.example"
+    assert got["msg_vrtx_far"] == "unattributed"
+    assert {got[f"msg_vrtx_burst_{i}"] for i in range(40)} == {"unattributed"}
+
+
+@pytest.mark.service
 def test_the_match_window_is_configurable(tmp_path, server) -> None:
     (tmp_path / "people.csv").write_text(PEOPLE, encoding="utf-8")
     config = tmp_path / "llmledger.toml"

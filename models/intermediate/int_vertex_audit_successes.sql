@@ -1,5 +1,5 @@
 -- grain: one row per successful Vertex audit entry (insertId) other than count-tokens: a call
--- that produced a response whose caller it names. int_vertex_audit_candidates pairs these with
+-- that produced a response whose caller it names. int_vertex_audit_candidates counts these against
 -- responses; marts/vertex_attribution.sql counts those no response joins to.
 with audit_entries as (
 

@@ -4,8 +4,8 @@
 -- 'audit_join' (exactly one audit entry matches, and it matches nothing else), 'ambiguous'
 -- (candidates exist but not exactly one: left unattributed, never guessed), 'no_audit_entry',
 -- 'audit_without_response' (a successful call whose tokens were never logged: not in
--- usage_events). The candidate pairs are intermediate/int_vertex_audit_candidates.sql's, the
--- pairs int_vertex_events attributes through.
+-- usage_events). The candidate counts and the one-to-one matches are
+-- intermediate/int_vertex_audit_candidates.sql's, the matches int_vertex_events attributes through.
 with responses as (
 
     select * from int_vertex_responses
@@ -30,28 +30,6 @@ candidates as (
 
 ),
 
-counted_candidates as (
-
-    select
-        *,
-        count(*) over (partition by usage_insert_id) as usage_candidates,
-        count(*) over (partition by audit_insert_id) as audit_candidates
-    from candidates
-
-),
-
-per_response as (
-
-    select
-        usage_insert_id,
-        count(*) as candidates,
-        max(case when usage_candidates = 1 and audit_candidates = 1 then audit_insert_id end)
-            as matched_audit_insert_id
-    from counted_candidates
-    group by usage_insert_id
-
-),
-
 response_rows as (
 
     select
@@ -61,17 +39,17 @@ response_rows as (
         r.project_id,
         r.region,
         r.model,
-        coalesce(p.candidates, 0) as candidates,
-        p.matched_audit_insert_id,
+        coalesce(c.candidates, 0) as candidates,
+        c.matched_insert_id as matched_audit_insert_id,
         case
             when r.developer_label is not null then 'label'
             when r.principal is not null then 'principal'
-            when p.matched_audit_insert_id is not null then 'audit_join'
-            when coalesce(p.candidates, 0) > 0 then 'ambiguous'
+            when c.matched_insert_id is not null then 'audit_join'
+            when coalesce(c.candidates, 0) > 0 then 'ambiguous'
             else 'no_audit_entry'
         end as attribution
     from responses as r
-    left join per_response as p on p.usage_insert_id = r.insert_id
+    left join candidates as c on c.side = 'response' and c.insert_id = r.insert_id
 
 ),
 
@@ -88,7 +66,10 @@ audit_rows as (
         a.insert_id as matched_audit_insert_id,
         'audit_without_response' as attribution
     from audit_ok as a
-    where not exists (select 1 from candidates as c where c.audit_insert_id = a.insert_id)
+    where not exists (
+        select 1 from candidates as c
+        where c.side = 'audit' and c.insert_id = a.insert_id and c.candidates > 0
+    )
 
 ),
 
