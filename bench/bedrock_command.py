@@ -19,6 +19,7 @@ reused.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -66,6 +68,30 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
     return time.perf_counter() - started, out.stdout, out.stderr
 
 
+PHASE_EVENTS = {"source_done": "ingest", "build_full": "build", "published": "publish"}
+
+
+def phases(started: float, log: str, total: float) -> dict[str, float]:
+    """Seconds of each phase of the command from its ``--log-json`` events: start-up, parse and
+    load up to the source's last event; the build up to its own; the publish up to its own;
+    the exit after it."""
+    at = {"start": started}
+    for line in log.splitlines():
+        if not line.startswith("{"):
+            continue
+        event = json.loads(line)
+        if event.get("event") in PHASE_EVENTS:
+            at[PHASE_EVENTS[event["event"]]] = datetime.fromisoformat(event["ts"]).timestamp()
+    if set(at) != {"start", *PHASE_EVENTS.values()}:
+        return {}
+    return {
+        "ingest": at["ingest"] - at["start"],
+        "build": at["build"] - at["ingest"],
+        "publish": at["publish"] - at["build"],
+        "exit": started + total - at["publish"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=200_000, help="records (default 200,000)")
@@ -95,6 +121,7 @@ def main() -> None:
         sides = {"before": command, "after": command}
     ratios: dict[str, list[float]] = {side: [] for side in sides}
     seconds: dict[str, list[float]] = {side: [] for side in [*sides, "bare"]}
+    split: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
     try:
         for i in range(args.pairs):
             b, printed, _ = timed(baseline, env)
@@ -107,14 +134,23 @@ def main() -> None:
                 run_env = env
                 if side == "before":
                     run_env = dict(env, PYTHONPATH=str(args.before))
+                started = time.time()
                 a, _, log = timed(
-                    [*cmd, "--db", str(db), "ingest", "bedrock-files", str(root)], run_env
+                    [*cmd, "--log-json", "--db", str(db), "ingest", "bedrock-files", str(root)],
+                    run_env,
                 )
                 if f"bedrock-files: {n} new" not in log:
                     raise SystemExit(f"the command did not load {n} records:\n{log}")
                 seconds[side].append(a)
                 ratios[side].append(a / b)
-                shown.append(f"{side} {a:7.2f}s {a / b:5.2f}x")
+                parts = phases(started, log, a)
+                if parts:
+                    split[side].append({k: v / b for k, v in parts.items()})
+                shown.append(
+                    f"{side} {a:7.2f}s {a / b:5.2f}x"
+                    + (" (" + ", ".join(f"{k} {v:.2f}s" for k, v in parts.items()) + ")")
+                    * bool(parts)
+                )
             print(f"  round {i + 1}: " + "   ".join(shown), flush=True)
             for left in work.iterdir():
                 if left.is_file():
@@ -138,6 +174,15 @@ def main() -> None:
             f"{statistics.median(seconds[side]):.2f} vs {statistics.median(seconds['bare']):.2f})"
             f"   target <= {TARGET_RATIO:.1f}x {'ok' if median <= TARGET_RATIO else 'MISSED'}"
         )
+        if split[side]:
+            print(
+                f"  of which, each as a ratio to the bare scan (median of {len(split[side])}): "
+                + ", ".join(
+                    f"{k} {statistics.median(p[k] for p in split[side]):.2f}x"
+                    for k in ("ingest", "build", "publish", "exit")
+                )
+                + " (ingest: start-up, parse and load, up to the source's last log event)"
+            )
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ def _corpus(root: Path, n: int, per_file: int) -> tuple[int, int]:
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
         started = time.perf_counter()
-        files, raw = bedrock_corpus.generate(root, n, records_per_file=per_file)
+        _, raw = bedrock_corpus.generate(root, n, records_per_file=per_file)
         marker.write_text(str(raw))
         print(f"generated {n:,} records in {time.perf_counter() - started:.0f}s", file=sys.stderr)
     files = _files(root)

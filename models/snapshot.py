@@ -71,9 +71,11 @@ def publish(
     (the last publish's days and the days rebuilt since, in the day-partitioned marts
     ``models.daybuild.PUBLISH_DAY_COLUMNS``; the other tables copied whole), in one transaction: a
     publish then writes what changed, not all of history. Otherwise the new file starts as a
-    copy of the current one with the days rebuilt since replaced, or is written whole after a
-    full rebuild; it is written under a hidden name and renamed into place. Where symbolic
-    links cannot be made, the snapshot path is that file itself, renamed over as before.
+    copy of the current one with the days rebuilt since replaced, or, after a full rebuild, as
+    a copy of the database file with all it does not publish dropped
+    (``_write_copy_of_main``); it is written under a hidden name and renamed into place.
+    Where symbolic links cannot be made, the snapshot path is that file itself, renamed over
+    as before.
     """
     from models import incremental
 
@@ -95,9 +97,12 @@ def publish(
             if older is not None and _in_place_pays(con, older - days):
                 snapshot_id = _write_in_place(con, snapshot_path, target, wanted, days | older)
         if snapshot_id is None:
-            if days is not None:
-                shutil.copyfile(snapshot_path, tmp)
-            snapshot_id = _write(con, tmp, wanted, days)
+            if days is None:  # a whole snapshot: a copy of the database, trimmed
+                snapshot_id = _write_copy_of_main(con, tmp, wanted)
+            if snapshot_id is None:
+                if days is not None:
+                    shutil.copyfile(snapshot_path, tmp)
+                snapshot_id = _write(con, tmp, wanted, days)
             if tmp.with_name(tmp.name + ".wal").exists():
                 raise OSError(errno.EIO, "the snapshot was not fully written", str(tmp))
             if not _point(snapshot_path, tmp, target):
@@ -123,6 +128,72 @@ def _write(
         snapshot_id = _fill(con, wanted, days)
         # Write everything into the file now: a checkpoint that fails on detach is silent
         # and would leave the tables in a .wal the rename leaves behind.
+        con.execute("checkpoint llmledger_snapshot")
+    finally:
+        _detach(con)
+    return snapshot_id
+
+
+# The free space a whole publish by copy leaves on top of three times the database's size.
+COPY_MARGIN = 64 << 20
+
+
+def _write_copy_of_main(
+    con: duckdb.DuckDBPyConnection, path: Path, wanted: list[str]
+) -> str | None:
+    """A whole publish as a copy of the main database file with all it does not publish dropped
+    (the other tables, the views, the macros): the published tables' blocks are copied as they
+    are, not read, compressed and written again. None, with nothing written, where the main
+    database is not a file or cannot be checkpointed (its last changes would be in its .wal)."""
+    main = _database_path(con)
+    if main is None or not main.is_file():
+        return None
+    wal = main.with_name(main.name + ".wal")
+    size = main.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    # room for the checkpoint and the copy, with a margin (a checkpoint writes whole blocks):
+    # a checkpoint that fills the disk leaves the database unusable until the process restarts
+    # (DuckDB invalidates it), where the table copy fails cleanly and says what it needs
+    free = min(shutil.disk_usage(main.parent).free, shutil.disk_usage(path.parent).free)
+    if free < 3 * size + COPY_MARGIN:
+        return None
+    try:
+        con.execute("checkpoint")
+    except duckdb.Error:
+        return None  # another transaction is open: copy the tables instead
+    if wal.exists() and wal.stat().st_size:
+        return None
+    shutil.copyfile(main, path)
+    con.execute(f"attach '{_quote(str(path))}' as llmledger_snapshot")
+    try:
+        for (view,) in con.execute(
+            "select view_name from duckdb_views() "
+            "where database_name = 'llmledger_snapshot' and not internal"
+        ).fetchall():
+            con.execute(f'drop view llmledger_snapshot.main."{view}"')
+        for name, kind in con.execute(
+            "select distinct function_name, function_type from duckdb_functions() "
+            "where database_name = 'llmledger_snapshot' and not internal "
+            "and function_type in ('macro', 'table_macro')"
+        ).fetchall():
+            table = " table" if kind == "table_macro" else ""
+            con.execute(f'drop macro{table} llmledger_snapshot.main."{name}"')
+        for table in sorted(_snapshot_tables(con) - set(wanted)):
+            con.execute(f'drop table llmledger_snapshot.main."{table}"')
+        # the bookkeeping and reference tables carry keys, NOT NULLs and defaults in the
+        # database; a published table has none (as a table copy makes it): small, written anew
+        for (table,) in con.execute(
+            "select distinct table_name from duckdb_constraints() "
+            "where database_name = 'llmledger_snapshot' union "
+            "select distinct table_name from duckdb_columns() "
+            "where database_name = 'llmledger_snapshot' and column_default is not null"
+        ).fetchall():
+            _copy_table(con, str(table))
+        for (sequence,) in con.execute(
+            "select sequence_name from duckdb_sequences() "
+            "where database_name = 'llmledger_snapshot'"
+        ).fetchall():
+            con.execute(f'drop sequence llmledger_snapshot.main."{sequence}"')
+        snapshot_id = _stamp(con)
         con.execute("checkpoint llmledger_snapshot")
     finally:
         _detach(con)
@@ -204,6 +275,11 @@ def _fill(con: duckdb.DuckDBPyConnection, wanted: list[str], days: set[date] | N
             _copy_table(con, table)
     for table in kept - set(wanted) - {"snapshot_info"}:
         con.execute(f"drop table llmledger_snapshot.{table}")
+    return _stamp(con)
+
+
+def _stamp(con: duckdb.DuckDBPyConnection) -> str:
+    """A new ``snapshot_info`` in the attached snapshot; returns its snapshot id."""
     con.execute(
         "create or replace table llmledger_snapshot.snapshot_info as "
         "select current_timestamp as published_at, uuid()::varchar as snapshot_id"
@@ -328,14 +404,20 @@ def _needed_mb(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> int | Non
         if snapshot_path.is_file():
             size = snapshot_path.stat().st_size
         else:
-            row = con.execute(
-                "select path from duckdb_databases() where database_name = current_database()"
-            ).fetchone()
-            path = str(row[0]) if row and row[0] else ""
+            main = _database_path(con)
+            path = str(main) if main else ""
             size = sum(os.path.getsize(p) for p in (path, path + ".wal") if p and os.path.isfile(p))
     except (OSError, duckdb.Error):
         return None
     return max(1, -(-size // (1 << 20))) if size else None
+
+
+def _database_path(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The main database's file, or None (in memory)."""
+    row = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()
+    return Path(str(row[0][0])) if row and row[0][0] else None
 
 
 def _snapshot_tables(con: duckdb.DuckDBPyConnection) -> set[str]:

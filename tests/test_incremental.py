@@ -660,6 +660,64 @@ def test_publish_replaces_only_the_rebuilt_days_and_equals_the_database(ledger) 
     assert_snapshot_is_the_database(db)
 
 
+def snapshot_objects(db: Path) -> dict[str, Any]:
+    """What the published snapshot holds besides its tables' rows."""
+    con = duckdb.connect(str(db.with_name("ledger.snapshot.duckdb")), read_only=True)
+    try:
+        one = lambda sql: sorted(r[0] for r in con.execute(sql).fetchall())  # noqa: E731
+        return {
+            "tables": one("select table_name from duckdb_tables()"),
+            "views": one("select view_name from duckdb_views() where not internal"),
+            "macros": one(
+                "select distinct function_name from duckdb_functions() where not internal "
+                "and database_name = current_database()"
+            ),
+            "sequences": one("select sequence_name from duckdb_sequences()"),
+            "constrained": one("select distinct table_name from duckdb_constraints()"),
+            "defaults": one(
+                "select distinct table_name from duckdb_columns() where column_default is not null"
+            ),
+        }
+    finally:
+        con.close()
+
+
+def test_a_whole_publish_copies_the_database_file_and_drops_the_rest(ledger, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A whole publish (first build, full rebuild) copies the checkpointed database file and
+    # drops what it does not publish: the marts' blocks are not read and written again. Where
+    # the disk lacks room for the copy, the tables are copied one by one; either way the
+    # snapshot holds the published tables only, as the database has them.
+    from models import snapshot
+
+    build, _, people, db = ledger
+    copied: list[str] = []
+    copy_table = snapshot._copy_table
+    monkeypatch.setattr(
+        snapshot, "_copy_table", lambda con, table: (copied.append(table), copy_table(con, table))
+    )
+    assert build()[0] == "full rebuild: first build"
+    assert "usage_events" not in copied and "usage_minute" not in copied
+    assert "ingest_runs" in copied  # keys and defaults in the database; none published
+    assert_snapshot_is_the_database(db)
+    published = snapshot_objects(db)
+    assert published == {
+        "tables": sorted([*snapshot.PUBLISHED, "snapshot_info"]),
+        "views": [],
+        "macros": [],
+        "sequences": [],
+        "constrained": [],
+        "defaults": [],
+    }
+    assert not (db.parent / "ledger.snapshot.duckdb.a.wal").exists()
+    copied.clear()
+    monkeypatch.setattr(snapshot, "COPY_MARGIN", 1 << 60)  # no room: table by table
+    people.write_text(PEOPLE[1], encoding="utf-8")
+    assert build()[0].startswith("full rebuild: ")
+    assert "usage_events" in copied and "usage_minute" in copied
+    assert_snapshot_is_the_database(db)
+    assert snapshot_objects(db) == published
+
+
 def test_publish_copies_the_current_snapshot_when_the_older_one_lacks_a_large_share(ledger) -> None:  # type: ignore[no-untyped-def]
     # After a backfill (a large share of the events rebuilt by the last publish), bringing the
     # older generation up to date would write that backfill again: a copy of the current file
