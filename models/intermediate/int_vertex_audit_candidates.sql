@@ -73,7 +73,7 @@ entries as materialized (
     select
         row_number() over () as entry_no,
         e.side = 'response' as is_response,
-        e.side, e.insert_id, e.project_id, e.region, e.model, e.at_us,
+        e.insert_id, e.at_us,
         k.key_no,
         e.at_us // greatest(s.window_us, 1) as bucket,
         s.window_us
@@ -109,10 +109,8 @@ classed as materialized (
     -- counted, not paired
     select
         e.*,
-        b.crowded as in_crowded,
         r.bucket is not null as near_crowded
     from entries as e
-    inner join buckets as b on b.key_no = e.key_no and b.bucket = e.bucket
     left join crowded_reach as r on r.key_no = e.key_no and r.bucket = e.bucket
 
 ),
@@ -177,8 +175,7 @@ counted_crowded as (
 counted as materialized (
 
     select
-        c.entry_no, c.is_response, c.side, c.insert_id, c.project_id, c.region, c.model,
-        c.at_us, c.key_no, c.bucket, c.window_us,
+        c.entry_no, c.is_response, c.insert_id, c.at_us, c.key_no, c.bucket, c.window_us,
         cast(coalesce(n.candidates, 0) as bigint) as candidates
     from classed as c
     left join (
@@ -230,12 +227,8 @@ matched as (
 final as (
 
     select
-        c.side,
+        case when c.is_response then 'response' else 'audit' end as side,
         c.insert_id,
-        c.project_id,
-        c.region,
-        c.model,
-        c.at_us,
         c.candidates,
         m.matched_insert_id
     from counted as c
@@ -245,10 +238,6 @@ final as (
     select
         e.side,
         e.insert_id,
-        e.project_id,
-        e.region,
-        e.model,
-        e.at_us,
         cast(0 as bigint) as candidates,
         cast(null as varchar) as matched_insert_id
     from all_entries as e
