@@ -24,7 +24,7 @@ events as (
 
 ),
 
-candidates as (
+candidates as materialized (  -- read twice: computed once
 
     select * from int_vertex_audit_candidates
 
