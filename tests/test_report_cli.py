@@ -256,7 +256,12 @@ def test_report_reads_the_snapshot(ledger: Path) -> None:
     )
 
 
-def test_report_usage_errors(tmp_path: Path, ledger: Path) -> None:
+def test_report_usage_errors(tmp_path: Path, ledger: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the hint lists the databases in the working folder too: run from an empty one, not from
+    # wherever pytest was started (a clone in which the demo ran holds llmledger-demo.duckdb)
+    empty = tmp_path / "cwd"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
     missing = tmp_path / "nothing.duckdb"
     result = run("--db", str(missing), "report")
     assert result.exit_code == 2
