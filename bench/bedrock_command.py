@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -61,11 +62,16 @@ def llmledger() -> list[str]:
     return [sys.executable, "-c", "from ingest.cli import main; main()"]
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str, str]:
-    """Seconds from start to exit, stdout, stderr."""
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str, str, float]:
+    """Seconds from start to exit, stdout, stderr, and the CPU seconds (user + system, every
+    thread) the child used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     out = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
-    return time.perf_counter() - started, out.stdout, out.stderr
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, out.stdout, out.stderr, cpu
 
 
 PHASE_EVENTS = {"source_done": "ingest", "build_full": "build", "published": "publish"}
@@ -121,33 +127,36 @@ def main() -> None:
         sides = {"before": command, "after": command}
     ratios: dict[str, list[float]] = {side: [] for side in sides}
     seconds: dict[str, list[float]] = {side: [] for side in [*sides, "bare"]}
+    cpu: dict[str, list[float]] = {side: [] for side in [*sides, "bare"]}
     split: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
     try:
         for i in range(args.pairs):
-            b, printed, _ = timed(baseline, env)
+            b, printed, _, b_cpu = timed(baseline, env)
             if printed.strip() != str(n):
                 raise SystemExit(f"the baseline read {printed.strip()} records, not {n}")
             seconds["bare"].append(b)
-            shown = [f"bare read_ndjson {b:7.2f}s"]
+            cpu["bare"].append(b_cpu)
+            shown = [f"bare read_ndjson {b:7.2f}s (cpu {b_cpu:.2f}s)"]
             for side, cmd in sides.items():
                 db = work / f"{side}-{i}.duckdb"
                 run_env = env
                 if side == "before":
                     run_env = dict(env, PYTHONPATH=str(args.before))
                 started = time.time()
-                a, _, log = timed(
+                a, _, log, a_cpu = timed(
                     [*cmd, "--log-json", "--db", str(db), "ingest", "bedrock-files", str(root)],
                     run_env,
                 )
                 if f"bedrock-files: {n} new" not in log:
                     raise SystemExit(f"the command did not load {n} records:\n{log}")
                 seconds[side].append(a)
+                cpu[side].append(a_cpu)
                 ratios[side].append(a / b)
                 parts = phases(started, log, a)
                 if parts:
                     split[side].append({k: v / b for k, v in parts.items()})
                 shown.append(
-                    f"{side} {a:7.2f}s {a / b:5.2f}x"
+                    f"{side} {a:7.2f}s {a / b:5.2f}x (cpu {a_cpu:.2f}s)"
                     + (" (" + ", ".join(f"{k} {v:.2f}s" for k, v in parts.items()) + ")")
                     * bool(parts)
                 )
@@ -173,6 +182,18 @@ def main() -> None:
             f"{median:.2f}x (pairs {min(found):.2f}-{max(found):.2f}x; median seconds "
             f"{statistics.median(seconds[side]):.2f} vs {statistics.median(seconds['bare']):.2f})"
             f"   target <= {TARGET_RATIO:.1f}x {'ok' if median <= TARGET_RATIO else 'MISSED'}"
+        )
+        cores = os.cpu_count() or 1
+        cpu_ratio = statistics.median(c / b for c, b in zip(cpu[side], cpu["bare"], strict=True))
+        floor = statistics.median(
+            c / cores / b for c, b in zip(cpu[side], seconds["bare"], strict=True)
+        )
+        print(
+            f"  CPU time (user + system, all threads): {cpu_ratio:.2f}x the bare scan's "
+            f"(median seconds {statistics.median(cpu[side]):.2f} vs "
+            f"{statistics.median(cpu['bare']):.2f}); spread perfectly over this machine's "
+            f"{cores} core{'s' * (cores != 1)}, the command could take no less than "
+            f"{floor:.2f}x the bare scan's time"
         )
         if split[side]:
             print(

@@ -131,7 +131,8 @@ def path_argument(help: str, *, metavar: str = "PATH") -> Option:  # noqa: A002 
 
 @dataclass(frozen=True)
 class RawTable:
-    """A raw table a source writes: its DDL and natural key (loads upsert on it)."""
+    """A raw table a source writes: its DDL and natural key (loads upsert on it: the loader
+    keeps the key unique; the DDL declares its columns NOT NULL but no PRIMARY KEY)."""
 
     name: str
     ddl: str

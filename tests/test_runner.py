@@ -106,6 +106,63 @@ def test_loading_twice_equals_loading_once(tmp_path: Path) -> None:
     assert _cursor(con) == "2026-11-20T11:00:00+00:00"
 
 
+@pytest.mark.parametrize(
+    "ddl",
+    [
+        "create table raw_toy (id varchar not null, seen_at timestamptz, n bigint)",
+        # a database made before raw tables dropped their PRIMARY KEY keeps it
+        "create table raw_toy (id varchar primary key, seen_at timestamptz, n bigint)",
+    ],
+    ids=["no index", "made before"],
+)
+def test_a_changed_record_replaces_the_stored_one_and_the_key_stays_unique(
+    tmp_path: Path, ddl: str
+) -> None:
+    app = AppContext(db_path=tmp_path / "ledger.duckdb", config=Config(path=None), quiet=True)
+    con = app.connect()
+    con.execute(ddl)
+    _run(app, con, [[_rec(1, "2026-11-20T10:00:00Z"), _rec(2, "2026-11-20T10:05:00Z")]])
+    changed = {"id": "r2", "at": "2026-11-20T10:05:00Z", "n": 20}
+    # one page: r2 changed, r3 new and twice; a later page changes r2 again
+    result = _run(
+        app,
+        con,
+        [
+            [_rec(1, "2026-11-20T10:00:00Z"), changed, _rec(3, "2026-11-20T10:09:00Z")]
+            + [_rec(3, "2026-11-20T10:09:00Z")],
+            [{**changed, "n": 21}],
+        ],
+    )
+    assert (result.new_rows, result.updated_rows, result.unchanged_rows) == (1, 2, 1)
+    rows = con.execute("select id, n from raw_toy order by id").fetchall()
+    assert rows == [("r1", 1), ("r2", 21), ("r3", 3)]
+
+
+def test_no_raw_table_keeps_an_index_and_every_key_column_is_not_null(tmp_path: Path) -> None:
+    """The loader keeps each natural key unique; DuckDB's index on it cost ~1.5x the time of a
+    raw table's writes and a third of its space (bench/bedrock_command.py), for nothing."""
+    from ingest import sources
+
+    con = duckdb.connect(str(tmp_path / "schema.duckdb"))
+    tables = {t.name: t for s in sources.SOURCES.values() for t in s.tables}
+    for table in tables.values():
+        con.execute(table.ddl)
+    constrained = con.execute(
+        "select table_name, constraint_type, constraint_column_names from duckdb_constraints() "
+        "where constraint_type in ('PRIMARY KEY', 'UNIQUE')"
+    ).fetchall()
+    assert constrained == []
+    not_null = {
+        (str(t), str(c))
+        for t, c in con.execute(
+            "select table_name, column_name from duckdb_columns() where not is_nullable"
+        ).fetchall()
+    }
+    keys = {(name, column) for name, t in tables.items() for column in t.key}
+    assert keys - not_null == set()
+    assert len(tables) >= 13  # every declared raw table was looked at
+
+
 def test_a_cursor_never_moves_backwards(tmp_path: Path) -> None:
     app, con = _app(tmp_path)
     _run(app, con, [[_rec(1, "2026-11-20T11:00:00Z")]])

@@ -39,7 +39,7 @@ NATURAL_KEY = ["request_id"]
 RAW_TABLE_DDL = [
     f"""
     create table if not exists {RAW_TABLE} (
-        request_id varchar primary key,
+        request_id varchar not null,
         occurred_at timestamptz not null,
         account_id varchar,
         region varchar,

@@ -49,8 +49,7 @@ DDL = f"""
         product_name varchar,
         iam_principal varchar,
         principal_tags json,
-        source_location varchar not null,
-        primary key (billing_period, delivery_id, file_key, row_number)
+        source_location varchar not null
     )
 """
 RAW = RawTable(RAW_TABLE, DDL, ("billing_period", "delivery_id", "file_key", "row_number"))
@@ -67,8 +66,7 @@ DELIVERIES_DDL = f"""
         data_files bigint not null,
         llm_lines bigint not null,
         skipped_lines bigint not null,
-        manifest_location varchar not null,
-        primary key (billing_period, delivery_id)
+        manifest_location varchar not null
     )
 """
 DELIVERIES = RawTable(DELIVERIES_TABLE, DELIVERIES_DDL, ("billing_period", "delivery_id"))

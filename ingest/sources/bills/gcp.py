@@ -23,7 +23,7 @@ from ingest.sources.bills import tabular
 RAW_TABLE = "raw_gcp_billing"
 DDL = f"""
     create table if not exists {RAW_TABLE} (
-        line_id varchar primary key,
+        line_id varchar not null,
         billing_account_id varchar,
         service_id varchar,
         service_description varchar not null,

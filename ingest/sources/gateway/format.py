@@ -68,8 +68,7 @@ RAW_TABLE_DDL = f"""
         upstream_latency_ms double,
         gateway_latency_ms double,
         source_kind varchar not null,
-        source_location varchar not null,
-        primary key (gateway_name, request_id)
+        source_location varchar not null
     )
 """
 RAW = RawTable(RAW_TABLE, RAW_TABLE_DDL, NATURAL_KEY)

@@ -58,7 +58,7 @@ WIRE_COLUMNS = [
 
 RAW_SPEND_DDL = f"""
     create table if not exists {RAW_TABLE} (
-        request_id varchar primary key,
+        request_id varchar not null,
         start_time timestamptz not null,
         end_time timestamptz,
         call_type varchar,
@@ -444,7 +444,7 @@ RAW_TABLE_DDL = [
     RAW_SPEND_DDL,
     f"""
     create table if not exists {KEYS_TABLE} (
-        token varchar primary key,       -- SHA-256 of the virtual key; = spend logs' api_key
+        token varchar not null,          -- SHA-256 of the virtual key; = spend logs' api_key
         key_alias varchar,
         key_name varchar,                -- abbreviated display form (sk-...abcd)
         user_id varchar,
@@ -469,7 +469,7 @@ RAW_TABLE_DDL = [
     """,
     f"""
     create table if not exists {TEAMS_TABLE} (
-        team_id varchar primary key,
+        team_id varchar not null,
         team_alias varchar,
         organization_id varchar,
         tpm_limit bigint,
@@ -488,7 +488,7 @@ RAW_TABLE_DDL = [
     """,
     f"""
     create table if not exists {USERS_TABLE} (
-        user_id varchar primary key,
+        user_id varchar not null,
         user_alias varchar,
         user_email varchar,
         team_id varchar,

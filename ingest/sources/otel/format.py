@@ -37,7 +37,7 @@ METRICS_TABLE = "raw_claude_code_metrics"
 
 _EVENTS_DDL = f"""
 create table if not exists {EVENTS_TABLE} (
-    event_key varchar primary key,
+    event_key varchar not null,
     occurred_at timestamptz not null,
     event_name varchar not null,
     session_id varchar,
@@ -69,7 +69,7 @@ create table if not exists {EVENTS_TABLE} (
 """
 _METRICS_DDL = f"""
 create table if not exists {METRICS_TABLE} (
-    point_key varchar primary key,
+    point_key varchar not null,
     metric_name varchar not null,
     temporality varchar not null,
     start_at timestamptz,

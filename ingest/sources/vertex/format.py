@@ -50,7 +50,7 @@ NATURAL_KEY = ("insert_id",)
 _AUDIT_DDL, _USAGE_DDL = (
     f"""
     create table if not exists {AUDIT_TABLE} (
-        insert_id varchar primary key,
+        insert_id varchar not null,
         occurred_at timestamptz not null,
         log_name varchar,
         project_id varchar,
@@ -71,7 +71,7 @@ _AUDIT_DDL, _USAGE_DDL = (
     """,
     f"""
     create table if not exists {USAGE_TABLE} (
-        insert_id varchar primary key,
+        insert_id varchar not null,
         occurred_at timestamptz not null,
         log_name varchar,
         shape varchar not null,
