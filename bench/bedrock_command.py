@@ -183,7 +183,12 @@ def main() -> None:
             f"{statistics.median(seconds[side]):.2f} vs {statistics.median(seconds['bare']):.2f})"
             f"   target <= {TARGET_RATIO:.1f}x {'ok' if median <= TARGET_RATIO else 'MISSED'}"
         )
-        cores = os.cpu_count() or 1
+        # the cores this process may use (a container's CPU set), not the machine's count
+        cores = (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
+        )
         cpu_ratio = statistics.median(c / b for c, b in zip(cpu[side], cpu["bare"], strict=True))
         floor = statistics.median(
             c / cores / b for c, b in zip(cpu[side], seconds["bare"], strict=True)
