@@ -192,6 +192,12 @@ class Loader:
                 con, f"select count(*) from {source_rows} p semi join {table} t on {join}"
             )
             changed = total  # every row is new when none of their keys exists yet
+            # Raw tables have no PRIMARY KEY: the natural key is kept unique here (a page's
+            # duplicates dropped above; a changed record's stored version deleted, then the new
+            # one inserted; an unchanged one left as it is). DuckDB's index on the key made a
+            # raw table's writes ~1.5x as slow and its file 1.3x (1M rows) to 3.3x (20M) as big;
+            # it served no lookup (a semi join scans the keys either way). A database made
+            # before keeps its index; this works on both.
             if existing:
                 table_cols = ", ".join(f"t.{c}" for c in columns)
                 con.execute(
@@ -204,20 +210,12 @@ class Loader:
                 incremental.mark_dirty(
                     con, table, f"(select t.* from {table} t semi join {fresh} p on {join})"
                 )
-            elif total:
-                incremental.mark_dirty(con, table, source_rows)
-            # Raw tables have no PRIMARY KEY: the natural key is kept unique here (a page's
-            # duplicates dropped above; a changed record's stored version deleted, then the new
-            # one inserted; an unchanged one left as it is). DuckDB's index on the key made a
-            # raw table's writes ~1.5x as slow and its file 1.3x (1M rows) to 3.3x (20M) as big;
-            # it served no lookup (a semi join scans the keys either way). A database made
-            # before keeps its index; this works on both.
-            if existing:
                 con.execute(
                     f"delete from {table} t where exists (select 1 from {fresh} p where {join})"
                 )
                 con.execute(f"insert into {table} ({cols}) select {cols} from {fresh}")
-            else:  # every row is new
+            elif total:  # every row is new
+                incremental.mark_dirty(con, table, source_rows)
                 con.execute(f"insert into {table} ({cols}) select {cols} from {source_rows}")
             con.execute(f"drop table if exists {dedup}")
             con.execute(f"drop table if exists {fresh}")
