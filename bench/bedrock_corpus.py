@@ -101,8 +101,10 @@ def record(
         if rng.random() < 0.85
         else f"arn:aws:iam::{account}:user/BedrockAPIKey-{i % 7}"
     )
+    # unique (i times an odd number is a bijection mod 2^32) and spread like a UUID's: an id
+    # rising with i would let DuckDB's min/max of a row group answer a key check unread
     req = (
-        f"{i:08x}-{rng.getrandbits(16):04x}-4{rng.getrandbits(12):03x}-"
+        f"{(i * 2654435761) % 2**32:08x}-{rng.getrandbits(16):04x}-4{rng.getrandbits(12):03x}-"
         f"{rng.getrandbits(16):04x}-{rng.getrandbits(48):012x}"
     )
     in_tok, out_tok = rng.randint(1, 40), rng.randint(20, 2000)

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from ingest import lists
+from ingest import keyindex, lists
 from models import incremental
 
 _counter = itertools.count()
@@ -169,6 +169,7 @@ class Loader:
         page_view = f"_llmledger_page_{suffix}"
         dedup = f"_llmledger_dedup_{suffix}"
         fresh = f"_llmledger_changed_{suffix}"
+        new_keys = f"_llmledger_new_keys_{suffix}"
         columns = self.columns[table]
         try:
             self._stage(rows, page_view)
@@ -188,17 +189,34 @@ class Loader:
                 )
                 total = distinct
             join = " and ".join(f"p.{k} = t.{k}" for k in self.keys[table])
-            existing = _scalar(
-                con, f"select count(*) from {source_rows} p semi join {table} t on {join}"
-            )
+            # The key index (ingest/keyindex.py): the stored keys themselves are read only when
+            # one of the page's key hashes is stored already. Checked on every page (a few
+            # milliseconds): a page rolled back may have been the one that built it.
+            index = keyindex.ensure(con, table, self.keys[table])
+            hashed = keyindex.hash_sql(self.keys[table], "p")
+            existing = 0
+            if _scalar(
+                con,
+                f"select count(*) from (select {hashed} as h from {source_rows} p) p "
+                f"semi join {index} i on i.h = p.h",
+            ):
+                existing = _scalar(
+                    con, f"select count(*) from {source_rows} p semi join {table} t on {join}"
+                )
             changed = total  # every row is new when none of their keys exists yet
             # Raw tables have no PRIMARY KEY: the natural key is kept unique here (a page's
             # duplicates dropped above; a changed record's stored version deleted, then the new
             # one inserted; an unchanged one left as it is). DuckDB's index on the key made a
             # raw table's writes ~1.5x as slow and its file 1.3x (1M rows) to 3.3x (20M) as big;
             # it served no lookup (a semi join scans the keys either way). A database made
-            # before keeps its index; this works on both.
+            # before keeps its index; this works on both. The key index's hashes are those of
+            # the new keys only: a changed record keeps its key.
             if existing:
+                # the hashes of the page's new keys, taken before any of its rows is written
+                con.execute(
+                    f"create or replace temp table {new_keys} as select {hashed} as h "
+                    f"from {source_rows} p anti join {table} t on {join}"
+                )
                 table_cols = ", ".join(f"t.{c}" for c in columns)
                 con.execute(
                     f"create or replace temp table {fresh} as select {cols} from {source_rows} "
@@ -214,11 +232,14 @@ class Loader:
                     f"delete from {table} t where exists (select 1 from {fresh} p where {join})"
                 )
                 con.execute(f"insert into {table} ({cols}) select {cols} from {fresh}")
+                con.execute(f"insert into {index} select h from {new_keys}")
             elif total:  # every row is new
                 incremental.mark_dirty(con, table, source_rows)
                 con.execute(f"insert into {table} ({cols}) select {cols} from {source_rows}")
+                con.execute(f"insert into {index} select {hashed} from {source_rows} p")
             con.execute(f"drop table if exists {dedup}")
             con.execute(f"drop table if exists {fresh}")
+            con.execute(f"drop table if exists {new_keys}")
             result.new_rows = total - existing
             result.updated_rows = changed - result.new_rows
             result.unchanged_rows = existing - result.updated_rows

@@ -177,6 +177,8 @@ def _write_copy_of_main(
         ).fetchall():
             table = " table" if kind == "table_macro" else ""
             con.execute(f'drop macro{table} llmledger_snapshot.main."{name}"')
+        # the loader's key index (ingest/keyindex.py): the database's, not a reader's
+        con.execute("drop schema if exists llmledger_snapshot.llmledger_keys cascade")
         for table in sorted(_snapshot_tables(con) - set(wanted)):
             con.execute(f'drop table llmledger_snapshot.main."{table}"')
         # the bookkeeping and reference tables carry keys, NOT NULLs and defaults in the
@@ -422,7 +424,8 @@ def _database_path(con: duckdb.DuckDBPyConnection) -> Path | None:
 
 def _snapshot_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     rows = con.execute(
-        "select table_name from duckdb_tables() where database_name = 'llmledger_snapshot'"
+        "select table_name from duckdb_tables() where database_name = 'llmledger_snapshot' "
+        "and schema_name = 'main'"
     ).fetchall()
     return {str(r[0]) for r in rows}
 

@@ -138,6 +138,67 @@ def test_a_changed_record_replaces_the_stored_one_and_the_key_stays_unique(
     assert rows == [("r1", 1), ("r2", 21), ("r3", 3)]
 
 
+def _index_matches_table(con: duckdb.DuckDBPyConnection) -> bool:
+    """The key index holds exactly one hash per stored row, each that row's key's."""
+    stored = sorted(r[0] for r in con.execute("select hash(id) from raw_toy").fetchall())
+    index = sorted(r[0] for r in con.execute("select h from llmledger_keys.raw_toy").fetchall())
+    return stored == index
+
+
+def test_the_key_index_follows_every_write_and_is_rebuilt_when_it_cannot_be_trusted(
+    tmp_path: Path,
+) -> None:
+    app, con = _app(tmp_path)
+    _run(app, con, [[_rec(1, "2026-11-20T10:00:00Z"), _rec(2, "2026-11-20T10:05:00Z")]])
+    assert _index_matches_table(con)
+    # a changed record keeps its hash; a new one adds its own
+    result = _run(
+        app, con, [[{**_rec(2, "2026-11-20T10:05:00Z"), "n": 20}, _rec(3, "2026-11-20T10:09:00Z")]]
+    )
+    assert (result.new_rows, result.updated_rows) == (1, 1)
+    assert _index_matches_table(con)
+
+    # a row written by hand: the index no longer counts every row, and is rebuilt before the
+    # next page, which re-delivers that row's key: updated, not stored twice
+    con.execute("insert into raw_toy values ('r9', timestamptz '2026-11-20 12:00:00+00', 9)")
+    result = _run(app, con, [[{**_rec(9, "2026-11-20T12:00:00Z"), "n": 90}]])
+    assert (result.new_rows, result.updated_rows) == (0, 1)
+    assert con.execute("select count(*) from raw_toy where id = 'r9'").fetchall() == [(1,)]
+    assert _index_matches_table(con)
+
+    # built by another hash function (a DuckDB release may change hash()): rebuilt from the
+    # table, so stored keys are still found
+    con.execute("update llmledger_keys._hash_function set canary = canary + 1")
+    con.execute("update llmledger_keys.raw_toy set h = h + 1")
+    result = _run(app, con, [[_rec(1, "2026-11-20T10:00:00Z")]])
+    assert (result.new_rows, result.unchanged_rows) == (0, 1)
+    assert con.execute("select count(*) from raw_toy").fetchall() == [(4,)]
+    assert _index_matches_table(con)
+
+    # a new key whose hash is stored already (a collision, simulated): the keys themselves
+    # are compared, and the record is new
+    con.execute("update llmledger_keys.raw_toy set h = hash('r5') where h = hash('r1')")
+    result = _run(app, con, [[_rec(5, "2026-11-20T10:30:00Z")]])
+    assert (result.new_rows, result.updated_rows, result.unchanged_rows) == (1, 0, 0)
+    assert con.execute("select id from raw_toy order by id").fetchall() == [
+        ("r1",),
+        ("r2",),
+        ("r3",),
+        ("r5",),
+        ("r9",),
+    ]
+
+
+def test_a_database_made_before_the_key_index_gets_one_on_its_next_page(tmp_path: Path) -> None:
+    app, con = _app(tmp_path)
+    _run(app, con, [[_rec(1, "2026-11-20T10:00:00Z"), _rec(2, "2026-11-20T10:05:00Z")]])
+    con.execute("drop schema llmledger_keys cascade")
+    result = _run(app, con, [[_rec(2, "2026-11-20T10:05:00Z"), _rec(3, "2026-11-20T10:09:00Z")]])
+    assert (result.new_rows, result.unchanged_rows) == (1, 1)
+    assert con.execute("select count(*) from raw_toy").fetchall() == [(3,)]
+    assert _index_matches_table(con)
+
+
 def test_no_raw_table_keeps_an_index_and_every_key_column_is_not_null(tmp_path: Path) -> None:
     """The loader keeps each natural key unique; DuckDB's index on it made a raw table's writes
     ~1.5x as slow and its file 1.3x-3.3x as big, and served no lookup."""
