@@ -2,16 +2,16 @@
 
 Raw tables carry no PRIMARY KEY (``ingest/loader.py``), so whether a page's keys are stored
 already was a semi join over the table's key columns: every stored key read, decompressed and
-hashed, on every page. With random ids (Bedrock's request ids are UUIDs) that is 0.5 s a page at
-20M stored rows and grows with the history, so a run's cost grew with what came before it.
+hashed, on every page. With random ids (Bedrock's request ids are UUIDs) that is 0.3-0.5 s a page
+at 20M stored rows and grows with the history, so a run's cost grew with what came before it.
 
-Each raw table now has a table of its keys' hashes, ``llmledger_keys.<raw table>`` (one row per
-stored row; 8 bytes each), written by the loader in the page's transaction. A page whose key
+Each raw table now has a table of its keys' hashes, ``llmledger_keys.hashes_<raw table>`` (one
+row per stored row; 8 bytes each), written by the loader in the page's transaction. A page whose key
 hashes match none stored (new records: nearly every page of a scheduled run) has no stored key,
 and is checked without reading a stored key. Only a page with a match (a re-delivery; a 64-bit
 hash collision is about one page in 10^9 at 100M rows) reads the keys themselves, as before.
 
-Before a loader first writes a table, its index is checked and rebuilt from the table when it
+Before each page is written, the table's index is checked and rebuilt from the table when it
 cannot be trusted: a different row count (a database made before the index, or rows written by
 hand), or a different hash of a fixed text (a DuckDB release may change ``hash()``). A published
 snapshot does not carry the index (``models/snapshot.py`` drops the schema from its copy).
@@ -35,7 +35,10 @@ def hash_sql(keys: Sequence[str], alias: str) -> str:
 
 
 def name(table: str) -> str:
-    return f"{SCHEMA}.{table}"
+    """``llmledger_keys.hashes_<raw table>``: not the raw table's own name, which a lookup by
+    table name alone (``information_schema.columns where table_name = ...``) would then find
+    twice."""
+    return f"{SCHEMA}.hashes_{table}"
 
 
 def ensure(con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str]) -> str:

@@ -141,7 +141,9 @@ def test_a_changed_record_replaces_the_stored_one_and_the_key_stays_unique(
 def _index_matches_table(con: duckdb.DuckDBPyConnection) -> bool:
     """The key index holds exactly one hash per stored row, each that row's key's."""
     stored = sorted(r[0] for r in con.execute("select hash(id) from raw_toy").fetchall())
-    index = sorted(r[0] for r in con.execute("select h from llmledger_keys.raw_toy").fetchall())
+    index = sorted(
+        r[0] for r in con.execute("select h from llmledger_keys.hashes_raw_toy").fetchall()
+    )
     return stored == index
 
 
@@ -169,7 +171,7 @@ def test_the_key_index_follows_every_write_and_is_rebuilt_when_it_cannot_be_trus
     # built by another hash function (a DuckDB release may change hash()): rebuilt from the
     # table, so stored keys are still found
     con.execute("update llmledger_keys._hash_function set canary = canary + 1")
-    con.execute("update llmledger_keys.raw_toy set h = h + 1")
+    con.execute("update llmledger_keys.hashes_raw_toy set h = h + 1")
     result = _run(app, con, [[_rec(1, "2026-11-20T10:00:00Z")]])
     assert (result.new_rows, result.unchanged_rows) == (0, 1)
     assert con.execute("select count(*) from raw_toy").fetchall() == [(4,)]
@@ -177,7 +179,7 @@ def test_the_key_index_follows_every_write_and_is_rebuilt_when_it_cannot_be_trus
 
     # a new key whose hash is stored already (a collision, simulated): the keys themselves
     # are compared, and the record is new
-    con.execute("update llmledger_keys.raw_toy set h = hash('r5') where h = hash('r1')")
+    con.execute("update llmledger_keys.hashes_raw_toy set h = hash('r5') where h = hash('r1')")
     result = _run(app, con, [[_rec(5, "2026-11-20T10:30:00Z")]])
     assert (result.new_rows, result.updated_rows, result.unchanged_rows) == (1, 0, 0)
     assert con.execute("select id from raw_toy order by id").fetchall() == [
