@@ -24,8 +24,13 @@ from collections.abc import Sequence
 import duckdb
 
 SCHEMA = "llmledger_keys"
-# hash() of this text, stored when the index is built: another value means another hash function
-CANARY = "llmledger key index"
+# hash() of these values, stored when the index is built: another value means another hash
+# function. One of each type a raw table's key has (VARCHAR, BIGINT), and a few more, combined
+# as hash() combines a key's columns.
+CANARY = (
+    "'llmledger key index', cast(20261204 as bigint), cast(7 as integer), "
+    "timestamptz '2026-12-04 00:00:00+00', date '2026-12-04', cast(1.5 as double), true"
+)
 _CANARY_TABLE = f"{SCHEMA}._hash_function"
 
 
@@ -47,7 +52,7 @@ def ensure(con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str]) -> s
     Call inside the transaction that then writes the table and the index."""
     con.execute(f"create schema if not exists {SCHEMA}")
     con.execute(f"create table if not exists {_CANARY_TABLE} (canary ubigint)")
-    current = _scalar(con, f"select hash('{CANARY}')")
+    current = _scalar(con, f"select hash({CANARY})")
     stored = con.execute(f"select canary from {_CANARY_TABLE}").fetchall()
     if [r[0] for r in stored] != [current]:
         # built with another hash function (or never): no index can be trusted
