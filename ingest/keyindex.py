@@ -13,8 +13,9 @@ hash collision is about one page in 10^9 at 100M rows) reads the keys themselves
 
 Before each page is written, the table's index is checked and rebuilt from the table when it
 cannot be trusted: a different row count (a database made before the index, or rows written by
-hand), or a different hash of a fixed text (a DuckDB release may change ``hash()``). A published
-snapshot does not carry the index (``models/snapshot.py`` drops the schema from its copy).
+hand), or a different hash of fixed values (``CANARY``: a DuckDB release may change
+``hash()``). A published snapshot does not carry the index (``models/snapshot.py`` drops the
+schema from its copy).
 """
 
 from __future__ import annotations
