@@ -24,6 +24,8 @@ from collections.abc import Sequence
 
 import duckdb
 
+from ingest import store
+
 SCHEMA = "llmledger_keys"
 # hash() of these values, stored when the index is built: another value means another hash
 # function. One of each type a raw table's key has (VARCHAR, BIGINT), and a few more, combined
@@ -53,7 +55,7 @@ def ensure(con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str]) -> s
     Call inside the transaction that then writes the table and the index."""
     con.execute(f"create schema if not exists {SCHEMA}")
     con.execute(f"create table if not exists {_CANARY_TABLE} (canary ubigint)")
-    current = _scalar(con, f"select hash({CANARY})")
+    current = store.scalar(con, f"select hash({CANARY})")
     stored = con.execute(f"select canary from {_CANARY_TABLE}").fetchall()
     if [r[0] for r in stored] != [current]:
         # built with another hash function (or never): no index can be trusted
@@ -67,7 +69,7 @@ def ensure(con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str]) -> s
         con.execute(f"insert into {_CANARY_TABLE} values (?)", [current])
     index = name(table)
     con.execute(f"create table if not exists {index} (h ubigint not null)")
-    if _scalar(con, f"select count(*) from {index}") != _scalar(
+    if store.scalar(con, f"select count(*) from {index}") != store.scalar(
         con, f"select count(*) from {table}"
     ):
         con.execute(
@@ -75,8 +77,3 @@ def ensure(con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str]) -> s
             f"select cast({hash_sql(keys, 't')} as ubigint) as h from {table} t"
         )
     return index
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    rows = con.execute(sql).fetchall()  # fetchall: leaves no open result behind
-    return int(rows[0][0]) if rows else 0

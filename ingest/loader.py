@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from ingest import keyindex, lists
+from ingest import keyindex, lists, store
 from models import incremental
 
 _counter = itertools.count()
@@ -169,15 +169,15 @@ class Loader:
         page_view = f"_llmledger_page_{suffix}"
         dedup = f"_llmledger_dedup_{suffix}"
         fresh = f"_llmledger_changed_{suffix}"
-        new_keys = f"_llmledger_new_keys_{suffix}"
+        stored = f"_llmledger_stored_keys_{suffix}"
         columns = self.columns[table]
         try:
             self._stage(rows, page_view)
             keys = ", ".join(self.keys[table])
             cols = ", ".join(columns)
             order = prefer or cols  # deterministic among duplicate keys
-            total = _scalar(con, f"select count(*) from {page_view}")
-            distinct = _scalar(
+            total = store.scalar(con, f"select count(*) from {page_view}")
+            distinct = store.scalar(
                 con, f"select count(*) from (select distinct {keys} from {page_view})"
             )
             source_rows = page_view  # read in place unless the page repeats a key
@@ -195,14 +195,18 @@ class Loader:
             index = keyindex.ensure(con, table, self.keys[table])
             hashed = keyindex.hash_sql(self.keys[table], "p")
             existing = 0
-            if _scalar(
+            if store.scalar(
                 con,
                 f"select count(*) from (select {hashed} as h from {source_rows} p) p "
                 f"semi join {index} i on i.h = p.h",
             ):
-                existing = _scalar(
-                    con, f"select count(*) from {source_rows} p semi join {table} t on {join}"
+                # the page's keys stored already: the one read of every stored key
+                key_cols = ", ".join(f"p.{k}" for k in self.keys[table])
+                con.execute(
+                    f"create or replace temp table {stored} as select {key_cols} "
+                    f"from {source_rows} p semi join {table} t on {join}"
                 )
+                existing = store.scalar(con, f"select count(*) from {stored}")
             changed = total  # every row is new when none of their keys exists yet
             # Raw tables have no PRIMARY KEY: the natural key is kept unique here (a page's
             # duplicates dropped above; a changed record's stored version deleted, then the new
@@ -212,17 +216,12 @@ class Loader:
             # before keeps its index; this works on both. The key index's hashes are those of
             # the new keys only: a changed record keeps its key.
             if existing:
-                # the hashes of the page's new keys, taken before any of its rows is written
-                con.execute(
-                    f"create or replace temp table {new_keys} as select {hashed} as h "
-                    f"from {source_rows} p anti join {table} t on {join}"
-                )
                 table_cols = ", ".join(f"t.{c}" for c in columns)
                 con.execute(
                     f"create or replace temp table {fresh} as select {cols} from {source_rows} "
                     f"except select {table_cols} from {table} t semi join {source_rows} p on {join}"
                 )
-                changed = _scalar(con, f"select count(*) from {fresh}")
+                changed = store.scalar(con, f"select count(*) from {fresh}")
                 # the days of the new versions and of the old ones they replace need a rebuild
                 incremental.mark_dirty(con, table, fresh)
                 incremental.mark_dirty(
@@ -232,14 +231,18 @@ class Loader:
                     f"delete from {table} t where exists (select 1 from {fresh} p where {join})"
                 )
                 con.execute(f"insert into {table} ({cols}) select {cols} from {fresh}")
-                con.execute(f"insert into {index} select h from {new_keys}")
+                # the new keys' hashes: the page's keys that were not stored
+                con.execute(
+                    f"insert into {index} select {hashed} from {source_rows} p "
+                    f"anti join {stored} t on {join}"
+                )
             elif total:  # every row is new
                 incremental.mark_dirty(con, table, source_rows)
                 con.execute(f"insert into {table} ({cols}) select {cols} from {source_rows}")
                 con.execute(f"insert into {index} select {hashed} from {source_rows} p")
             con.execute(f"drop table if exists {dedup}")
             con.execute(f"drop table if exists {fresh}")
-            con.execute(f"drop table if exists {new_keys}")
+            con.execute(f"drop table if exists {stored}")
             result.new_rows = total - existing
             result.updated_rows = changed - result.new_rows
             result.unchanged_rows = existing - result.updated_rows
@@ -273,11 +276,6 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     if not columns:
         raise ValueError(f"raw table {table} does not exist")
     return columns
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    rows = con.execute(sql).fetchall()  # fetchall: leaves no open result behind
-    return int(rows[0][0]) if rows else 0
 
 
 def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:

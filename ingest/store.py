@@ -94,6 +94,12 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, ddl: list[str]) -> None:
         con.execute(statement)
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """The first column of the first row of ``sql`` as an int (0 when there is no row)."""
+    rows = con.execute(sql).fetchall()  # fetchall: leaves no open result behind
+    return int(rows[0][0]) if rows else 0
+
+
 def get_cursor(con: duckdb.DuckDBPyConnection, source: str, partition: str) -> str | None:
     rows = con.execute(
         "select value from ingest_cursors where source = ? and partition = ?", [source, partition]
